@@ -1,0 +1,666 @@
+import { EventEmitter } from 'node:events';
+import { chmodSync, fstatSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GroupMemory,
+  MpError,
+  RobustLock,
+  attachMemory,
+  chooseBacking,
+  crashPoint,
+  detachMemory,
+  log,
+  mapFile,
+  memRegionSize,
+  ofdLock,
+  ofdTest,
+  setLogLevel,
+  sleepSync,
+  watchPid,
+} from '@mp/memory';
+import type { MappedFile } from '@mp/memory';
+import { parseArgs, validateOptions } from './args.js';
+import type { EalOptions } from './args.js';
+import {
+  CFG,
+  CFGF_LEGACY_MEM,
+  CFGF_NO_HUGE,
+  CFGF_SINGLE_FILE,
+  CFG_MAGIC,
+  CFG_VERSION,
+  LOCK_PRIMARY,
+  LOCK_TABLE,
+  MAX_PROCS,
+  PROC,
+  PS_ALIVE,
+  PS_FREE,
+  PS_JOINING,
+  PT_PRIMARY,
+  PT_SECONDARY,
+  ST_CLOSING,
+  ST_FORMATTING,
+  ST_READY,
+  lockSlot,
+  memRegionOffset,
+} from './layout.js';
+
+/** One row of the group's process table. */
+export interface ProcessInfo {
+  slot: number;
+  pid: number;
+  type: 'primary' | 'secondary';
+  lcores: number[];
+  startTime: Date;
+  /** Holds its slot lock right now (the kernel drops it on any death). */
+  alive: boolean;
+}
+
+/** Events an {@link Eal} emits, in every process of the group. */
+export interface EalEvents {
+  /** The primary died or exited (secondaries; from a pidfd, within milliseconds). */
+  'primary-exit': [pid: number];
+  /** A new primary adopted the group after the old one died (secondaries). */
+  'primary-restarted': [pid: number];
+  /** A process joined the group. */
+  'proc-join': [info: ProcessInfo];
+  /** A process left or died; its slot has been reclaimed. */
+  'proc-exit': [info: ProcessInfo];
+}
+
+const WATCH_INTERVAL_MS = 100;
+
+function defaultRuntimeDir(prefix: string): string {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return join('/var/run/mp', prefix);
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  if (xdg) return join(xdg, 'mp', prefix);
+  return join(tmpdir(), `mp-${uid}`, prefix);
+}
+
+function ensurePrivateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = statSync(dir);
+    const uid = process.getuid?.() ?? 0;
+    if (st.uid !== uid) {
+      throw new MpError('EPERM', `runtime dir ${dir} belongs to uid ${st.uid}, not to this process's uid ${uid}`);
+    }
+    if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+  } catch (err) {
+    if (err instanceof MpError) throw err;
+    throw new MpError('EPERM', `cannot create runtime dir ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+let current: Eal | undefined;
+
+/**
+ * The process's membership of a group: what `init()` returns. One per process.
+ */
+export class Eal extends EventEmitter<EalEvents> {
+  /** How many argv entries were EAL's (including a `--`), as rte_eal_init's return value. */
+  readonly argsConsumed: number;
+  /** The application's arguments: what followed the EAL's. */
+  readonly appArgs: string[];
+  readonly procType: 'primary' | 'secondary';
+  readonly filePrefix: string;
+  readonly runtimeDir: string;
+  readonly memory: GroupMemory;
+  /** Set when this primary adopted a group whose previous primary died. */
+  readonly adopted: boolean;
+  /** This process's slot in the process table. */
+  readonly slot: number;
+
+  private readonly cfg: MappedFile;
+  private readonly u32: Uint32Array;
+  private readonly lock: RobustLock;
+  private timer: NodeJS.Timeout | undefined;
+  private primaryWatch: { close(): void } | undefined;
+  private known = new Map<number, ProcessInfo>();
+  private primaryGen: number;
+  private primaryAliveSeen = true;
+  private closed = false;
+  private readonly onExit = (): void => this.cleanup();
+
+  /** @internal use {@link init} */
+  constructor(p: {
+    consumed: number;
+    appArgs: string[];
+    procType: 'primary' | 'secondary';
+    filePrefix: string;
+    runtimeDir: string;
+    cfg: MappedFile;
+    lock: RobustLock;
+    memory: GroupMemory;
+    adopted: boolean;
+    slot: number;
+  }) {
+    super();
+    this.argsConsumed = p.consumed;
+    this.appArgs = p.appArgs;
+    this.procType = p.procType;
+    this.filePrefix = p.filePrefix;
+    this.runtimeDir = p.runtimeDir;
+    this.cfg = p.cfg;
+    this.u32 = new Uint32Array(p.cfg.buffer);
+    this.lock = p.lock;
+    this.memory = p.memory;
+    this.adopted = p.adopted;
+    this.slot = p.slot;
+    this.primaryGen = this.u32[CFG.primaryGen / 4]!;
+    for (const info of this.processes()) if (info.alive) this.known.set(info.slot, info);
+    this.timer = setInterval(() => this.watch(), WATCH_INTERVAL_MS);
+    this.timer.unref();
+    if (this.procType === 'secondary') this.watchPrimary();
+    process.once('exit', this.onExit);
+  }
+
+  /** Pid of the group's primary as the config records it (it may be dead: see {@link isPrimaryAlive}). */
+  get primaryPid(): number {
+    return Atomics.load(this.u32, CFG.primaryPid / 4);
+  }
+
+  /**
+   * True while a live primary holds the group (the kernel-held primary lock is taken).
+   * @see rte_eal_primary_proc_alive
+   */
+  isPrimaryAlive(): boolean {
+    if (this.closed) return false;
+    if (this.procType === 'primary') return true;
+    return ofdTest(this.cfg.fd, LOCK_PRIMARY, 1, 'w');
+  }
+
+  /** The group's process table (live processes, and dead ones not yet reclaimed). */
+  processes(): ProcessInfo[] {
+    const out: ProcessInfo[] = [];
+    const max = this.u32[CFG.maxProcs / 4]!;
+    for (let i = 0; i < max; i++) {
+      const e = (CFG.procTable + i * PROC.size) / 4;
+      if (Atomics.load(this.u32, e + PROC.state / 4) !== PS_ALIVE) continue;
+      out.push(this.readProc(i));
+    }
+    return out;
+  }
+
+  /**
+   * Leave the group (rte_eal_cleanup). A secondary frees its slot. A primary with no live secondary
+   * ends the group: its segment files and runtime dir are removed; with live secondaries it leaves
+   * them the group (a new primary may adopt it). Runs by itself at process exit. Idempotent.
+   */
+  cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    process.removeListener('exit', this.onExit);
+    if (this.timer) clearInterval(this.timer);
+    this.primaryWatch?.close();
+    let endGroup = false;
+    try {
+      this.lock.withLock(() => {
+        this.freeSlot(this.slot);
+        if (this.procType === 'primary') {
+          endGroup = !this.anySecondaryAlive();
+          if (endGroup) Atomics.store(this.u32, CFG.state / 4, ST_CLOSING);
+        }
+      });
+    } catch (err) {
+      log('warning', 'EAL', `cleanup: ${(err as Error).message}`);
+    }
+    if (endGroup) {
+      this.memory.removeFiles();
+      removeRuntimeFiles(this.runtimeDir);
+    }
+    detachMemory();
+    this.cfg.close();
+    if (current === this) current = undefined;
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------
+
+  private readProc(i: number): ProcessInfo {
+    const e = (CFG.procTable + i * PROC.size) / 4;
+    const lcores: number[] = [];
+    for (let w = 0; w < PROC.lcoreWords; w++) {
+      const bits = this.u32[e + PROC.lcores / 4 + w]!;
+      for (let b = 0; b < 32; b++) if (bits & (1 << b)) lcores.push(w * 32 + b);
+    }
+    const startMs = this.u32[e + PROC.startMs / 4]! + this.u32[e + PROC.startMs / 4 + 1]! * 2 ** 32;
+    return {
+      slot: i,
+      pid: this.u32[e + PROC.pid / 4]!,
+      type: this.u32[e + PROC.type / 4] === PT_PRIMARY ? 'primary' : 'secondary',
+      lcores,
+      startTime: new Date(startMs),
+      alive: i === this.slot && !this.closed ? true : ofdTest(this.cfg.fd, lockSlot(i), 1, 'w'),
+    };
+  }
+
+  private freeSlot(i: number): void {
+    const e = (CFG.procTable + i * PROC.size) / 4;
+    Atomics.store(this.u32, e + PROC.state / 4, PS_FREE);
+    Atomics.add(this.u32, CFG.procGen / 4, 1);
+  }
+
+  private anySecondaryAlive(): boolean {
+    return this.processes().some((p) => p.type === 'secondary' && p.alive && p.slot !== this.slot);
+  }
+
+  private watchPrimary(): void {
+    const pid = this.primaryPid;
+    this.primaryWatch?.close();
+    this.primaryWatch = undefined;
+    try {
+      this.primaryWatch = watchPid(pid, () => this.primaryGone(pid));
+    } catch {
+      queueMicrotask(() => this.primaryGone(pid));
+      return;
+    }
+    // The pid may have been reused between reading it and opening the pidfd: check the lock too.
+    if (!this.isPrimaryAlive()) queueMicrotask(() => this.primaryGone(pid));
+  }
+
+  private primaryGone(pid: number): void {
+    if (this.closed || !this.primaryAliveSeen) return;
+    // The pidfd fires at exit; the kernel drops the OFD lock as the last fd closes, a moment later.
+    if (this.primaryPid === pid && this.u32[CFG.primaryGen / 4] === this.primaryGen) {
+      this.primaryAliveSeen = false;
+      this.emit('primary-exit', pid);
+    }
+  }
+
+  /** Periodic look at the tables: joins, deaths (reclaimed), a new primary. */
+  private watch(): void {
+    if (this.closed) return;
+    try {
+      if (this.procType === 'secondary') {
+        const gen = this.u32[CFG.primaryGen / 4]!;
+        if (gen !== this.primaryGen && this.isPrimaryAlive() && this.u32[CFG.state / 4] === ST_READY) {
+          if (this.primaryAliveSeen) this.emit('primary-exit', -1);
+          this.primaryGen = gen;
+          this.primaryAliveSeen = true;
+          this.watchPrimary();
+          this.emit('primary-restarted', this.primaryPid);
+        }
+      }
+      const max = this.u32[CFG.maxProcs / 4]!;
+      const dead: number[] = [];
+      for (let i = 0; i < max; i++) {
+        const state = Atomics.load(this.u32, (CFG.procTable + i * PROC.size + PROC.state) / 4);
+        const was = this.known.get(i);
+        if (state !== PS_ALIVE) {
+          if (was) {
+            this.known.delete(i);
+            this.emit('proc-exit', { ...was, alive: false });
+          }
+          continue;
+        }
+        const info = this.readProc(i);
+        if (was && was.pid !== info.pid) {
+          this.known.delete(i);
+          this.emit('proc-exit', { ...was, alive: false });
+        }
+        if (!info.alive) {
+          dead.push(i);
+          continue;
+        }
+        if (!this.known.has(i)) {
+          this.known.set(i, info);
+          if (i !== this.slot) this.emit('proc-join', info);
+        }
+      }
+      if (dead.length > 0) {
+        this.lock.withLock(() => {
+          for (const i of dead) {
+            const e = (CFG.procTable + i * PROC.size) / 4;
+            if (this.u32[e + PROC.state / 4] === PS_ALIVE && !ofdTest(this.cfg.fd, lockSlot(i), 1, 'w')) this.freeSlot(i);
+          }
+        });
+        for (const i of dead) {
+          const was = this.known.get(i);
+          this.known.delete(i);
+          if (was) this.emit('proc-exit', { ...was, alive: false });
+        }
+      }
+    } catch (err) {
+      log('warning', 'EAL', `group watch: ${(err as Error).message}`);
+    }
+  }
+}
+
+function removeRuntimeFiles(dir: string): void {
+  try {
+    for (const f of readdirSync(dir)) {
+      try {
+        unlinkSync(join(dir, f));
+      } catch {
+        rmSync(join(dir, f), { recursive: true, force: true });
+      }
+    }
+    rmdirSync(dir);
+  } catch {
+    // already gone
+  }
+}
+
+/** The group `init()` attached in this process. @throws {MpError} ENOTCONN — init() has not run */
+export function eal(): Eal {
+  if (current === undefined) throw new MpError('ENOTCONN', 'no process group attached: call init() from @mp/eal first');
+  return current;
+}
+
+/**
+ * Join (primary: create or adopt; secondary: attach to) the process group named by `--file-prefix`,
+ * as rte_eal_init. Accepts DPDK-style argv (without the program name; application arguments after
+ * `--`) or typed options.
+ *
+ * @throws {MpError} EINVAL — unknown flag (named), bad value, `--proc-type=` not primary/secondary/auto,
+ *   a secondary's memory options differ from the primary's (`--no-huge`, `--single-file-segments`, `--legacy-mem`)
+ * @throws {MpError} ENAMETOOLONG — file prefix over 64 bytes
+ * @throws {MpError} EBUSY — a live primary already holds the prefix (primary), lcores overlap another
+ *   process of the group, or init() already ran in this process
+ * @throws {MpError} ENOENT — secondary: no group of that prefix exists
+ * @throws {MpError} ESTALE — secondary: the group's primary is dead (stale files); start a primary first
+ * @throws {MpError} EPROTO — the group was made by another layout version (both named)
+ * @throws {MpError} ETIMEDOUT — secondary: the primary did not finish initializing in attachTimeoutMs
+ * @throws {MpError} ENOSPC — the process table is full
+ * @throws {MpError} ENOMEM — `-m` exceeds the free hugepages of `--huge-dir`
+ * @throws {MpError} EPERM — runtime dir not ours or not creatable
+ * @throws {MpError} ENOTSUP — `--in-memory`
+ * @see rte_eal_init
+ */
+export function init(args: readonly string[] | EalOptions = []): Eal {
+  if (current !== undefined) throw new MpError('EBUSY', `init() already ran in this process (group '${current.filePrefix}'); call cleanup() first`);
+  let consumed = 0;
+  let appArgs: string[] = [];
+  let raw: EalOptions;
+  if (Array.isArray(args)) {
+    const parsed = parseArgs(args as string[]);
+    raw = parsed.options;
+    consumed = parsed.consumed;
+    appArgs = (args as string[]).slice(consumed);
+  } else {
+    raw = args as EalOptions;
+  }
+  const o = validateOptions(raw);
+  if (o.logLevel !== undefined) setLogLevel(o.logLevel);
+  const runtimeDir = o.runtimeDir ?? defaultRuntimeDir(o.filePrefix);
+  const cfgPath = join(runtimeDir, 'config');
+  const wantFlags = (o.noHuge ? CFGF_NO_HUGE : 0) | (o.singleFileSegments ? CFGF_SINGLE_FILE : 0) | (o.legacyMem ? CFGF_LEGACY_MEM : 0);
+
+  let role: 'primary' | 'secondary' = o.procType === 'secondary' ? 'secondary' : 'primary';
+  let cfg: MappedFile | undefined;
+  if (role === 'primary') {
+    ensurePrivateDir(runtimeDir);
+    const size = memRegionOffset() + memRegionSize();
+    cfg = mapFile(cfgPath, { size, create: true });
+    // The primary lock first: nothing is read or written before we know we are the only primary.
+    if (!ofdLock(cfg.fd, LOCK_PRIMARY, 1, 'w', false)) {
+      if (o.procType === 'auto') {
+        cfg.close();
+        cfg = undefined;
+        role = 'secondary';
+      } else {
+        const pid = new Uint32Array(cfg.buffer)[CFG.primaryPid / 4];
+        cfg.close();
+        throw new MpError('EBUSY', `a primary (pid ${pid}) is already running for file prefix '${o.filePrefix}' in ${runtimeDir}; use --proc-type=secondary or another --file-prefix`);
+      }
+    }
+  }
+  const built =
+    role === 'primary'
+      ? startPrimary(cfg!, o, wantFlags, runtimeDir)
+      : attachSecondary(cfgPath, o, wantFlags, runtimeDir);
+  const e = new Eal({ consumed, appArgs, procType: role, filePrefix: o.filePrefix, runtimeDir, ...built });
+  current = e;
+  attachMemory(built.memory);
+  return e;
+}
+
+interface Built {
+  cfg: MappedFile;
+  lock: RobustLock;
+  memory: GroupMemory;
+  adopted: boolean;
+  slot: number;
+}
+
+function makeLock(cfg: MappedFile): RobustLock {
+  return new RobustLock(cfg.fd, LOCK_TABLE, new Int32Array(cfg.buffer), CFG.lockOwner / 4);
+}
+
+function regionOf(cfg: MappedFile): { fd: number; buffer: ArrayBuffer; offset: number } {
+  return { fd: cfg.fd, buffer: cfg.buffer, offset: new Uint32Array(cfg.buffer)[CFG.memOffset / 4]! };
+}
+
+/** Slots whose process holds its slot lock (secondaries of a group whose primary died, say). */
+function liveSlots(cfg: MappedFile): number[] {
+  const u32 = new Uint32Array(cfg.buffer);
+  const out: number[] = [];
+  const max = Math.min(u32[CFG.maxProcs / 4]!, MAX_PROCS);
+  for (let i = 0; i < max; i++) {
+    if (u32[(CFG.procTable + i * PROC.size + PROC.state) / 4] !== PS_FREE && ofdTest(cfg.fd, lockSlot(i), 1, 'w')) out.push(i);
+  }
+  return out;
+}
+
+function describeFlags(f: number): string {
+  const parts = [];
+  if (f & CFGF_NO_HUGE) parts.push('--no-huge');
+  if (f & CFGF_SINGLE_FILE) parts.push('--single-file-segments');
+  if (f & CFGF_LEGACY_MEM) parts.push('--legacy-mem');
+  return parts.length ? parts.join(' ') : 'none of --no-huge/--single-file-segments/--legacy-mem';
+}
+
+function startPrimary(cfg: MappedFile, o: ReturnType<typeof validateOptions>, wantFlags: number, runtimeDir: string): Built {
+  try {
+    const u32 = new Uint32Array(cfg.buffer);
+    const u16 = new Uint16Array(cfg.buffer);
+    const magic = u32[CFG.magic / 4];
+    const version = u16[CFG.version / 2];
+    const live = magic === CFG_MAGIC ? liveSlots(cfg) : [];
+    if (magic === CFG_MAGIC && live.length > 0) {
+      // Adopt: the old primary died while secondaries live. Keep every byte of memory.
+      if (version !== CFG_VERSION) {
+        throw new MpError('EPROTO', `group '${o.filePrefix}' was made with config layout version ${version}; this @mp/eal uses version ${CFG_VERSION}, so it cannot adopt it while its secondaries live`);
+      }
+      const flags = u16[CFG.flags / 2]!;
+      if (flags !== wantFlags) {
+        throw new MpError('EINVAL', `group '${o.filePrefix}' runs with ${describeFlags(flags)}; this primary asked for ${describeFlags(wantFlags)}`);
+      }
+      const lock = makeLock(cfg);
+      const memory = GroupMemory.open(regionOf(cfg), lock);
+      registerEalRepair(cfg, lock);
+      let slot = -1;
+      lock.withLock(() => {
+        const deadPrimary = u32[CFG.primaryPid / 4];
+        Atomics.store(u32, CFG.state / 4, ST_FORMATTING);
+        slot = claimSlot(cfg, PT_PRIMARY, o.lcores ?? []);
+        Atomics.store(u32, CFG.primaryPid / 4, process.pid);
+        Atomics.add(u32, CFG.primaryGen / 4, 1);
+        Atomics.store(u32, CFG.state / 4, ST_READY);
+        log('notice', 'EAL', `adopted group '${o.filePrefix}' (primary pid ${deadPrimary} died; ${live.length} live process(es) kept)`);
+      });
+      return { cfg, lock, memory, adopted: true, slot };
+    }
+    if (magic === CFG_MAGIC) cleanStaleGroup(cfg, runtimeDir, o.filePrefix);
+    return formatFresh(cfg, o, wantFlags);
+  } catch (err) {
+    cfg.close();
+    throw err;
+  }
+}
+
+/** Nobody of the old group lives: remove its segment files and runtime files (except the config we hold). */
+function cleanStaleGroup(cfg: MappedFile, runtimeDir: string, prefix: string): void {
+  const u16 = new Uint16Array(cfg.buffer);
+  if (u16[CFG.version / 2] === CFG_VERSION) {
+    try {
+      const mem = GroupMemory.open(regionOf(cfg), makeLock(cfg));
+      mem.removeFiles();
+      mem.close();
+    } catch {
+      // unreadable memory region: nothing we can name to remove
+    }
+  }
+  for (const f of readdirSync(runtimeDir)) if (f !== 'config') rmSync(join(runtimeDir, f), { recursive: true, force: true });
+  log('notice', 'EAL', `removed the stale files of group '${prefix}' (its primary and secondaries are dead)`);
+}
+
+function formatFresh(cfg: MappedFile, o: ReturnType<typeof validateOptions>, wantFlags: number): Built {
+  const u32 = new Uint32Array(cfg.buffer);
+  const u16 = new Uint16Array(cfg.buffer);
+  // SYNC: magic off first: a secondary that raced in sees an unformatted group and waits.
+  Atomics.store(u32, CFG.magic / 4, 0);
+  new Uint8Array(cfg.buffer).fill(0);
+  const memOff = memRegionOffset();
+  u16[CFG.version / 2] = CFG_VERSION;
+  u16[CFG.flags / 2] = wantFlags;
+  u32[CFG.maxProcs / 4] = MAX_PROCS;
+  u32[CFG.memOffset / 4] = memOff;
+  u32[CFG.primaryPid / 4] = process.pid;
+  u32[CFG.primaryGen / 4] = 1;
+  const memBytes = o.memoryMb !== undefined ? o.memoryMb * 2 ** 20 : o.socketMem !== undefined ? o.socketMem.reduce((a, b) => a + b, 0) * 2 ** 20 : undefined;
+  const backing = chooseBacking({ noHuge: o.noHuge ?? false, ...(o.hugeDir !== undefined ? { hugeDir: o.hugeDir } : {}), ...(memBytes !== undefined ? { memBytes } : {}) });
+  const lock = makeLock(cfg);
+  const memory = GroupMemory.format(regionOf(cfg), lock, {
+    prefix: o.filePrefix,
+    segDir: backing.segDir,
+    hugetlb: backing.hugetlb,
+    pageSize: backing.pageSize,
+    capBytes: backing.capBytes,
+    singleFileSegments: o.singleFileSegments ?? false,
+    legacyMem: o.legacyMem ?? false,
+  });
+  registerEalRepair(cfg, lock);
+  let slot = -1;
+  lock.withLock(() => {
+    slot = claimSlot(cfg, PT_PRIMARY, o.lcores ?? []);
+  });
+  // SYNC: the magic and READY go last: a secondary attaches only to a whole config.
+  Atomics.store(u32, CFG.magic / 4, CFG_MAGIC);
+  Atomics.store(u32, CFG.state / 4, ST_READY);
+  return { cfg, lock, memory, adopted: false, slot };
+}
+
+function registerEalRepair(cfg: MappedFile, lock: RobustLock): void {
+  const u32 = new Uint32Array(cfg.buffer);
+  lock.onRepair((deadPid) => {
+    for (let i = 0; i < MAX_PROCS; i++) {
+      const e = (CFG.procTable + i * PROC.size) / 4;
+      if (u32[e + PROC.state / 4] === PS_JOINING) {
+        u32[e + PROC.state / 4] = PS_FREE;
+        log('notice', 'EAL', `freed process slot ${i} left half-claimed by dead pid ${deadPid}`);
+      }
+    }
+  });
+}
+
+/** Claim a process-table slot (under the table lock): lcore check, reclaim of dead slots. */
+function claimSlot(cfg: MappedFile, type: number, lcores: number[]): number {
+  const u32 = new Uint32Array(cfg.buffer);
+  const max = u32[CFG.maxProcs / 4]!;
+  let free = -1;
+  for (let i = 0; i < max; i++) {
+    const e = (CFG.procTable + i * PROC.size) / 4;
+    const state = u32[e + PROC.state / 4];
+    if (state !== PS_FREE && !ofdTest(cfg.fd, lockSlot(i), 1, 'w')) {
+      // Its process is dead: reclaim the slot.
+      u32[e + PROC.state / 4] = PS_FREE;
+      Atomics.add(u32, CFG.procGen / 4, 1);
+    }
+    if (u32[e + PROC.state / 4] === PS_FREE) {
+      if (free < 0) free = i;
+      continue;
+    }
+    for (const l of lcores) {
+      if (u32[e + PROC.lcores / 4 + (l >> 5)]! & (1 << (l & 31))) {
+        const pid = u32[e + PROC.pid / 4];
+        throw new MpError('EBUSY', `lcore ${l} is already used by pid ${pid} of this group; give each process its own -l/--lcores`);
+      }
+    }
+  }
+  if (free < 0) throw new MpError('ENOSPC', `the process table is full (${max} processes)`);
+  if (!ofdLock(cfg.fd, lockSlot(free), 1, 'w', false)) {
+    throw new MpError('EBUSY', `process slot ${free} is locked by another process`);
+  }
+  const e = (CFG.procTable + free * PROC.size) / 4;
+  Atomics.store(u32, e + PROC.state / 4, PS_JOINING);
+  crashPoint('proc-join');
+  u32[e + PROC.pid / 4] = process.pid;
+  u32[e + PROC.type / 4] = type;
+  const now = Date.now();
+  u32[e + PROC.startMs / 4] = now >>> 0;
+  u32[e + PROC.startMs / 4 + 1] = Math.floor(now / 2 ** 32);
+  for (let w = 0; w < PROC.lcoreWords; w++) u32[e + PROC.lcores / 4 + w] = 0;
+  for (const l of lcores) u32[e + PROC.lcores / 4 + (l >> 5)] = (u32[e + PROC.lcores / 4 + (l >> 5)]! | (1 << (l & 31))) >>> 0;
+  Atomics.store(u32, e + PROC.state / 4, PS_ALIVE);
+  Atomics.add(u32, CFG.procGen / 4, 1);
+  return free;
+}
+
+function attachSecondary(cfgPath: string, o: ReturnType<typeof validateOptions>, wantFlags: number, runtimeDir: string): Built {
+  const timeoutMs = o.attachTimeoutMs ?? 5000;
+  const deadline = Date.now() + timeoutMs;
+  let cfg: MappedFile;
+  for (;;) {
+    let size = 0;
+    try {
+      size = statSync(cfgPath).size;
+    } catch {
+      throw new MpError('ENOENT', `no process group '${o.filePrefix}' (no ${cfgPath}): start a primary first, or check --file-prefix/--runtime-dir`);
+    }
+    if (size > 0) break;
+    if (Date.now() > deadline) throw new MpError('ETIMEDOUT', `group '${o.filePrefix}' config stayed empty for ${timeoutMs} ms`);
+    sleepSync(2);
+  }
+  try {
+    const size = statSync(cfgPath).size;
+    cfg = mapFile(cfgPath, { size });
+  } catch (err) {
+    throw err instanceof MpError && err.code === 'ENOENT'
+      ? new MpError('ENOENT', `no process group '${o.filePrefix}' (no ${cfgPath}): start a primary first`, { cause: err })
+      : (err as Error);
+  }
+  try {
+    const u32 = new Uint32Array(cfg.buffer);
+    const u16 = new Uint16Array(cfg.buffer);
+    for (;;) {
+      if (!ofdTest(cfg.fd, LOCK_PRIMARY, 1, 'w')) {
+        const pid = u32[CFG.primaryPid / 4];
+        throw new MpError('ESTALE', `the primary (pid ${pid}) of group '${o.filePrefix}' is dead; ${runtimeDir} holds its stale files. Start a primary (it adopts or cleans the group), then retry`);
+      }
+      if (Atomics.load(u32, CFG.magic / 4) === CFG_MAGIC && Atomics.load(u32, CFG.state / 4) === ST_READY) break;
+      if (Date.now() > deadline) throw new MpError('ETIMEDOUT', `the primary of group '${o.filePrefix}' did not finish initializing within ${timeoutMs} ms`);
+      sleepSync(2);
+    }
+    const version = u16[CFG.version / 2];
+    if (version !== CFG_VERSION) {
+      throw new MpError('EPROTO', `group '${o.filePrefix}' uses config layout version ${version}; this @mp/eal uses version ${CFG_VERSION} (run the same @mp version in every process)`);
+    }
+    if (fstatSync(cfg.fd).size < memRegionOffset() + memRegionSize()) {
+      throw new MpError('EPROTO', `group '${o.filePrefix}' config is ${fstatSync(cfg.fd).size} bytes; this @mp/eal expects ${memRegionOffset() + memRegionSize()}`);
+    }
+    const flags = u16[CFG.flags / 2]!;
+    const mismatch = (f: number): boolean => (wantFlags & f) !== (flags & f);
+    if (mismatch(CFGF_SINGLE_FILE) || mismatch(CFGF_LEGACY_MEM) || ((wantFlags & CFGF_NO_HUGE) !== 0 && (flags & CFGF_NO_HUGE) === 0)) {
+      throw new MpError('EINVAL', `memory options differ from the primary's: the group runs with ${describeFlags(flags)}, this process asked for ${describeFlags(wantFlags)} (a mismatch corrupts memory in DPDK; pass the same switches)`);
+    }
+    const lock = makeLock(cfg);
+    const memory = GroupMemory.open(regionOf(cfg), lock);
+    if (o.noHuge && memory.hugetlb) {
+      throw new MpError('EINVAL', `--no-huge given but group '${o.filePrefix}' uses hugepages`);
+    }
+    registerEalRepair(cfg, lock);
+    let slot = -1;
+    lock.withLock(() => {
+      if (Atomics.load(u32, CFG.state / 4) !== ST_READY) {
+        throw new MpError('ESTALE', `group '${o.filePrefix}' is shutting down`);
+      }
+      slot = claimSlot(cfg, PT_SECONDARY, o.lcores ?? []);
+    });
+    return { cfg, lock, memory, adopted: false, slot };
+  } catch (err) {
+    cfg.close();
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * THE layout of the group's shared `config` file (in the runtime dir, mapped by every process). Every
+ * offset, size, magic and version of it lives here and nowhere else; @mp/memory's region inside it is
+ * laid out by @mp/memory's own layout.ts.
+ *
+ * Header
+ * | off | size | field                   | written by                                   |
+ * |   0 |    4 | magic 'MPCF'            | primary, last step of format                 |
+ * |   4 |    2 | layout version          | primary, once                                |
+ * |   6 |    2 | option flags (CFGF_*)   | primary, once (what secondaries must match)  |
+ * |   8 |    4 | state (ST_*)            | primary                                      |
+ * |  12 |    4 | primary pid             | primary (a new primary adopting the group)   |
+ * |  16 |    4 | primary generation      | bumped by each primary that adopts the group |
+ * |  20 |    4 | table lock owner pid    | table-lock holder (0 when free; RobustLock)  |
+ * |  24 |    4 | max processes           | primary, once                                |
+ * |  28 |    4 | memory region offset    | primary, once                                |
+ * |  32 |    4 | process table generation| table-lock holder, bumped on join/leave      |
+ * |  64 | 64·P | process table           | table-lock holder                            |
+ * |  MR |   …  | @mp/memory region       | see @mp/memory layout.ts                     |
+ *
+ * Process entry (64 bytes)
+ * | off | size | field                                   |
+ * |   0 |    4 | state (PS_FREE/PS_JOINING/PS_ALIVE)     |
+ * |   4 |    4 | pid                                     |
+ * |   8 |    4 | type (1 primary, 2 secondary)           |
+ * |  12 |    4 | reserved                                |
+ * |  16 |    8 | start time, ms since the epoch (lo, hi) |
+ * |  24 |   16 | lcore bitmap (lcores 0..127)            |
+ * |  40 |   24 | reserved                                |
+ *
+ * OFD record-lock ranges on the config file (lock ranges, not data; far beyond EOF):
+ * | byte          | held by                                    | meaning                       |
+ * | LOCK_BASE     | the primary, exclusively, for its lifetime | primary alive                 |
+ * | LOCK_BASE+1   | whoever updates a table (RobustLock)       | table lock                    |
+ * | LOCK_BASE+64+i| the process in slot i, for its lifetime    | slot i's process alive        |
+ */
+
+export const CFG_MAGIC = 0x4643504d; // 'MPCF' little-endian
+export const CFG_VERSION = 1;
+
+export const CFGF_NO_HUGE = 1 << 0;
+export const CFGF_SINGLE_FILE = 1 << 1;
+export const CFGF_LEGACY_MEM = 1 << 2;
+
+export const CFG = {
+  magic: 0,
+  version: 4,
+  flags: 6,
+  state: 8,
+  primaryPid: 12,
+  primaryGen: 16,
+  lockOwner: 20,
+  maxProcs: 24,
+  memOffset: 28,
+  procGen: 32,
+  procTable: 64,
+} as const;
+
+export const ST_FORMATTING = 0;
+export const ST_READY = 1;
+export const ST_CLOSING = 2;
+
+export const PROC = {
+  size: 64,
+  state: 0,
+  pid: 4,
+  type: 8,
+  startMs: 16,
+  lcores: 24,
+  lcoreWords: 4,
+} as const;
+export const PS_FREE = 0;
+export const PS_JOINING = 1;
+export const PS_ALIVE = 2;
+export const PT_PRIMARY = 1;
+export const PT_SECONDARY = 2;
+
+/** RTE_MAX_LCORE. */
+export const MAX_LCORE = PROC.lcoreWords * 32;
+export const MAX_PROCS = 128;
+
+export const LOCK_BASE = 2 ** 40;
+export const LOCK_PRIMARY = LOCK_BASE;
+export const LOCK_TABLE = LOCK_BASE + 1;
+export const lockSlot = (i: number): number => LOCK_BASE + 64 + i;
+
+/** Offset of @mp/memory's region: after the process table, on a 4 KiB boundary. */
+export const memRegionOffset = (maxProcs = MAX_PROCS): number =>
+  Math.ceil((CFG.procTable + PROC.size * maxProcs) / 4096) * 4096;

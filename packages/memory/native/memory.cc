@@ -1,0 +1,355 @@
+// @mp/memory native binding: the syscalls TypeScript cannot make by itself.
+//
+//   map          mmap(MAP_SHARED) a file range, hand it back as an external ArrayBuffer
+//   fallocate    reserve file blocks up front, so a full tmpfs/hugetlbfs gives ENOSPC, not SIGBUS
+//   futexWait    FUTEX_WAIT on a 32-bit word of a mapped buffer (shared, not private: cross-process)
+//   futexWaitAsync  the same on the libuv thread pool, resolving a Promise
+//   futexWake    FUTEX_WAKE
+//   ofdLock      F_OFD_SETLK / F_OFD_SETLKW (released by the kernel when the holder dies)
+//   ofdTest      F_OFD_GETLK: is a range locked by another open file description?
+//   pidWatch     pidfd_open + uv_poll: call back once when a process exits
+//
+// No policy lives here; every argument is validated by the TypeScript callers first.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+namespace {
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall) {
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
+  const char* code = strerrorname_np(err);
+  e.Set("code", Napi::String::New(env, code != nullptr ? code : "EUNKNOWN"));
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+// Address of a 4-byte-aligned word inside an ArrayBuffer or TypedArray.
+uint32_t* WordAt(const Napi::CallbackInfo& info, size_t bufArg, size_t offArg) {
+  Napi::Env env = info.Env();
+  uint8_t* base = nullptr;
+  size_t len = 0;
+  if (info[bufArg].IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = info[bufArg].As<Napi::ArrayBuffer>();
+    base = static_cast<uint8_t*>(ab.Data());
+    len = ab.ByteLength();
+  } else if (info[bufArg].IsTypedArray()) {
+    Napi::TypedArray ta = info[bufArg].As<Napi::TypedArray>();
+    base = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    len = ta.ByteLength();
+  } else {
+    Napi::TypeError::New(env, "expected an ArrayBuffer or TypedArray").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  int64_t off = info[offArg].As<Napi::Number>().Int64Value();
+  if (off < 0 || (off & 3) != 0 || static_cast<size_t>(off) + 4 > len) {
+    Napi::RangeError::New(env, "futex word offset out of range or not 4-byte aligned")
+        .ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return reinterpret_cast<uint32_t*>(base + off);
+}
+
+// Returns 0 woken, 1 timed out, 2 value differed; negative errno otherwise.
+int FutexWaitRaw(uint32_t* word, uint32_t expected, double timeoutMs) {
+  struct timespec deadline {};
+  bool bounded = timeoutMs >= 0;
+  if (bounded) {
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    int64_t ns = static_cast<int64_t>(timeoutMs * 1e6);
+    deadline.tv_sec += ns / 1000000000;
+    deadline.tv_nsec += ns % 1000000000;
+    if (deadline.tv_nsec >= 1000000000) {
+      deadline.tv_sec += 1;
+      deadline.tv_nsec -= 1000000000;
+    }
+  }
+  for (;;) {
+    struct timespec rel {};
+    if (bounded) {
+      struct timespec now {};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      int64_t left = (deadline.tv_sec - now.tv_sec) * 1000000000LL + (deadline.tv_nsec - now.tv_nsec);
+      if (left <= 0) return 1;
+      rel.tv_sec = left / 1000000000;
+      rel.tv_nsec = left % 1000000000;
+    }
+    long r = syscall(SYS_futex, word, FUTEX_WAIT, expected, bounded ? &rel : nullptr, nullptr, 0);
+    if (r == 0) return 0;
+    if (errno == EAGAIN) return 2;
+    if (errno == ETIMEDOUT) return 1;
+    if (errno == EINTR) continue;
+    return -errno;
+  }
+}
+
+void FreeMapping(Napi::Env, void*, void* hint) {
+  auto* m = static_cast<std::pair<void*, size_t>*>(hint);
+  munmap(m->first, m->second);
+  delete m;
+}
+
+// map(fd, fileOffset, mapLength, viewDelta, viewLength) -> ArrayBuffer over [base+viewDelta, +viewLength)
+// fileOffset must be page aligned (the caller aligns it for the file system's page size).
+Napi::Value Map(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int64_t off = info[1].As<Napi::Number>().Int64Value();
+  int64_t mapLen = info[2].As<Napi::Number>().Int64Value();
+  int64_t delta = info[3].As<Napi::Number>().Int64Value();
+  int64_t viewLen = info[4].As<Napi::Number>().Int64Value();
+  if (off < 0 || mapLen <= 0 || delta < 0 || viewLen < 0 || delta + viewLen > mapLen) {
+    Napi::RangeError::New(env, "map: bad range").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  void* p = mmap(nullptr, static_cast<size_t>(mapLen), PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+  if (p == MAP_FAILED) {
+    ErrnoError(env, errno, "mmap").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* hint = new std::pair<void*, size_t>(p, static_cast<size_t>(mapLen));
+  return Napi::ArrayBuffer::New(env, static_cast<uint8_t*>(p) + delta, static_cast<size_t>(viewLen),
+                                FreeMapping, hint);
+}
+
+Napi::Value Fallocate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int64_t off = info[1].As<Napi::Number>().Int64Value();
+  int64_t len = info[2].As<Napi::Number>().Int64Value();
+  int r;
+  do {
+    r = fallocate(fd, 0, off, len);
+  } while (r != 0 && errno == EINTR);
+  if (r != 0) ErrnoError(env, errno, "fallocate").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value FutexWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* word = WordAt(info, 0, 1);
+  if (word == nullptr) return env.Undefined();
+  uint32_t expected = info[2].As<Napi::Number>().Uint32Value();
+  double timeoutMs = info[3].As<Napi::Number>().DoubleValue();
+  int r = FutexWaitRaw(word, expected, timeoutMs);
+  if (r < 0) {
+    ErrnoError(env, -r, "futex").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, r);
+}
+
+class FutexWaitWorker : public Napi::AsyncWorker {
+ public:
+  FutexWaitWorker(Napi::Env env, Napi::Object keep, uint32_t* word, uint32_t expected, double timeoutMs)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), word_(word),
+        expected_(expected), timeoutMs_(timeoutMs) {
+    keep_ = Napi::Persistent(keep);  // the buffer stays mapped while we sleep on it
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { result_ = FutexWaitRaw(word_, expected_, timeoutMs_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (result_ < 0) {
+      deferred_.Reject(ErrnoError(env, -result_, "futex").Value());
+    } else {
+      deferred_.Resolve(Napi::Number::New(env, result_));
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference keep_;
+  uint32_t* word_;
+  uint32_t expected_;
+  double timeoutMs_;
+  int result_ = 0;
+};
+
+Napi::Value FutexWaitAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* word = WordAt(info, 0, 1);
+  if (word == nullptr) return env.Undefined();
+  auto* w = new FutexWaitWorker(env, info[0].As<Napi::Object>(), word, info[2].As<Napi::Number>().Uint32Value(),
+                                info[3].As<Napi::Number>().DoubleValue());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value FutexWake(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* word = WordAt(info, 0, 1);
+  if (word == nullptr) return env.Undefined();
+  int count = info[2].As<Napi::Number>().Int32Value();
+  long r = syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
+  if (r < 0) {
+    ErrnoError(env, errno, "futex").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(r));
+}
+
+short LockType(const std::string& t) {
+  if (t == "w") return F_WRLCK;
+  if (t == "r") return F_RDLCK;
+  return F_UNLCK;
+}
+
+// ofdLock(fd, start, len, 'r'|'w'|'u', wait) -> true when taken (or released), false when busy and !wait
+Napi::Value OfdLock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct flock fl {};
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  fl.l_whence = SEEK_SET;
+  fl.l_start = info[1].As<Napi::Number>().Int64Value();
+  fl.l_len = info[2].As<Napi::Number>().Int64Value();
+  fl.l_type = LockType(info[3].As<Napi::String>().Utf8Value());
+  bool wait = info[4].As<Napi::Boolean>().Value();
+  int r;
+  do {
+    r = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+  } while (r != 0 && errno == EINTR);
+  if (r == 0) return Napi::Boolean::New(env, true);
+  if (!wait && (errno == EAGAIN || errno == EACCES)) return Napi::Boolean::New(env, false);
+  ErrnoError(env, errno, "fcntl").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// ofdTest(fd, start, len, 'r'|'w') -> true when another open file description holds a conflicting lock
+Napi::Value OfdTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct flock fl {};
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  fl.l_whence = SEEK_SET;
+  fl.l_start = info[1].As<Napi::Number>().Int64Value();
+  fl.l_len = info[2].As<Napi::Number>().Int64Value();
+  fl.l_type = LockType(info[3].As<Napi::String>().Utf8Value());
+  if (fcntl(fd, F_OFD_GETLK, &fl) != 0) {
+    ErrnoError(env, errno, "fcntl").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, fl.l_type != F_UNLCK);
+}
+
+// pidWatch(pid, onExit, ref) -> { close() }: onExit() is called once, from the event loop, when pid
+// exits. The watch is freed when both the libuv handle has closed and the JS handle is collected.
+struct PidWatch {
+  uv_poll_t poll;
+  napi_env env;
+  int pidfd;
+  Napi::FunctionReference cb;
+  bool closed = false;    // uv_close requested
+  bool uvClosed = false;  // uv_close callback ran
+  bool finalized = false; // JS handle collected
+};
+
+void OnPidWatchClosed(uv_handle_t* h) {
+  auto* w = static_cast<PidWatch*>(h->data);
+  close(w->pidfd);
+  w->uvClosed = true;
+  if (w->finalized) delete w;
+}
+
+void EnvTeardown(void* arg);
+
+void ClosePidWatch(PidWatch* w, bool removeHook = true) {
+  if (w->closed) return;
+  w->closed = true;
+  if (removeHook) napi_remove_env_cleanup_hook(w->env, EnvTeardown, w);
+  uv_poll_stop(&w->poll);
+  w->cb.Reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnPidWatchClosed);
+}
+
+void EnvTeardown(void* arg) {
+  auto* w = static_cast<PidWatch*>(arg);
+  w->finalized = true;  // no JS finalizer will run after teardown
+  ClosePidWatch(w, false);
+}
+
+void OnPidReadable(uv_poll_t* h, int, int) {
+  auto* w = static_cast<PidWatch*>(h->data);
+  if (w->closed) return;
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  Napi::Function fn = w->cb.Value();
+  ClosePidWatch(w);
+  // MakeCallback drains the microtask queue, as any libuv-originated callback should.
+  fn.MakeCallback(env.Global(), {});
+}
+
+Napi::Value PidWatchNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int pid = info[0].As<Napi::Number>().Int32Value();
+  Napi::Function cb = info[1].As<Napi::Function>();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    Napi::Error::New(env, "pidWatch: no event loop").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) {
+    ErrnoError(env, errno, "pidfd_open").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new PidWatch();
+  w->env = env;
+  w->pidfd = fd;
+  w->poll.data = w;
+  uv_poll_init(loop, &w->poll, fd);
+  w->cb = Napi::Persistent(cb);
+  uv_poll_start(&w->poll, UV_READABLE, OnPidReadable);
+  bool ref = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  if (!ref) uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
+  napi_add_env_cleanup_hook(env, EnvTeardown, w);
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("close", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    ClosePidWatch(w);
+    return ci.Env().Undefined();
+  }));
+  handle.AddFinalizer(
+      [](Napi::Env, PidWatch* pw) {
+        if (pw->finalized) return;
+        pw->finalized = true;
+        if (!pw->closed) {
+          ClosePidWatch(pw);
+        } else if (pw->uvClosed) {
+          delete pw;
+        }
+      },
+      w);
+  return handle;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("map", Napi::Function::New(env, Map));
+  exports.Set("fallocate", Napi::Function::New(env, Fallocate));
+  exports.Set("futexWait", Napi::Function::New(env, FutexWait));
+  exports.Set("futexWaitAsync", Napi::Function::New(env, FutexWaitAsync));
+  exports.Set("futexWake", Napi::Function::New(env, FutexWake));
+  exports.Set("ofdLock", Napi::Function::New(env, OfdLock));
+  exports.Set("ofdTest", Napi::Function::New(env, OfdTest));
+  exports.Set("pidWatch", Napi::Function::New(env, PidWatchNew));
+  exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(mp_memory, Init)

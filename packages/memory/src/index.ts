@@ -1,0 +1,35 @@
+export { MpError, fromSystemError } from './errors.js';
+export type { MpErrorCode, MpErrorOptions } from './errors.js';
+export { validateName } from './names.js';
+export { log, setLogLevel } from './log.js';
+export type { LogLevel } from './log.js';
+export { futexWait, futexWaitAsync, futexWake } from './futex.js';
+export type { FutexWaitResult } from './futex.js';
+export { RobustLock, sleepSync } from './lock.js';
+export { mapFile, ofdLock, ofdTest, watchPid, pageSize } from './sys.js';
+export type { MappedFile } from './sys.js';
+export { hugepageInfo, chooseBacking, DEFAULT_SHM_CAP, SHM_DIR } from './hugepages.js';
+export type { HugepageInfo, HugepageSize, HugetlbfsMount, Backing } from './hugepages.js';
+export * as memzone from './memzone-api.js';
+export {
+  GroupMemory,
+  attachMemory,
+  detachMemory,
+  groupMemory,
+  crashPoint,
+  MEMZONE_2MB,
+  MEMZONE_1GB,
+  MEMZONE_SIZE_HINT_ONLY,
+  MEMZONE_16MB,
+  MEMZONE_16GB,
+  MEMZONE_256KB,
+  MEMZONE_256MB,
+  MEMZONE_512MB,
+  MEMZONE_4GB,
+  MEMZONE_IOVA_CONTIG,
+  CACHE_LINE_SIZE,
+  SOCKET_ID_ANY,
+  SEGMENT_CHUNK,
+} from './memzone.js';
+export type { Memzone, MemzoneInfo, ReserveOptions, MemoryRegion, FormatOptions } from './memzone.js';
+export { memRegionSize, MEMZONE_NAME_MAX } from './layout.js';

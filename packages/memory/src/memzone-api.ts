@@ -1,0 +1,2 @@
+/** The `memzone` namespace: module-level functions over the attached group (rte_memzone_*). */
+export { reserve, lookup, free, list, dump } from './memzone.js';

@@ -1,0 +1,727 @@
+import { closeSync, ftruncateSync, openSync, unlinkSync, constants as fsc } from 'node:fs';
+import { join } from 'node:path';
+import { binding } from './binding.js';
+import { MpError, fromSystemError } from './errors.js';
+import {
+  DEFAULT_MAX_MEMZONES,
+  DEFAULT_MAX_SEGMENTS,
+  HDR,
+  MEMF_HUGETLB,
+  MEMF_LEGACY,
+  MEMF_SINGLE_FILE,
+  MEMZONE_NAME_MAX,
+  MEM_MAGIC,
+  MEM_VERSION,
+  MZ,
+  MZ_FREE,
+  MZ_FREEING,
+  MZ_RESERVING,
+  MZ_USED,
+  SEG,
+  SEG_CREATING,
+  SEG_FREE,
+  SEG_READY,
+  memzoneTableOffset,
+} from './layout.js';
+import type { RobustLock } from './lock.js';
+import { log } from './log.js';
+import { validateName } from './names.js';
+
+/** DPDK-compatible memzone flags (`RTE_MEMZONE_*`). */
+export const MEMZONE_2MB = 0x1;
+export const MEMZONE_1GB = 0x2;
+export const MEMZONE_SIZE_HINT_ONLY = 0x4;
+export const MEMZONE_16MB = 0x100;
+export const MEMZONE_16GB = 0x200;
+export const MEMZONE_256KB = 0x10000;
+export const MEMZONE_256MB = 0x20000;
+export const MEMZONE_512MB = 0x40000;
+export const MEMZONE_4GB = 0x80000;
+export const MEMZONE_IOVA_CONTIG = 0x100000;
+const PAGE_FLAGS: ReadonlyArray<[number, number]> = [
+  [MEMZONE_256KB, 256 << 10],
+  [MEMZONE_2MB, 2 << 20],
+  [MEMZONE_16MB, 16 << 20],
+  [MEMZONE_256MB, 256 << 20],
+  [MEMZONE_512MB, 512 << 20],
+  [MEMZONE_1GB, 1 << 30],
+  [MEMZONE_4GB, 4 * 2 ** 30],
+  [MEMZONE_16GB, 16 * 2 ** 30],
+];
+const KNOWN_FLAGS = PAGE_FLAGS.reduce((a, [f]) => a | f, MEMZONE_SIZE_HINT_ONLY | MEMZONE_IOVA_CONTIG);
+
+/** RTE_CACHE_LINE_SIZE: the default alignment. */
+export const CACHE_LINE_SIZE = 64;
+/** SOCKET_ID_ANY. */
+export const SOCKET_ID_ANY = -1;
+/** Size of a segment file created on demand (when `--single-file-segments` is off). */
+export const SEGMENT_CHUNK = 64 << 20;
+
+/** A named, fixed block of the group's shared memory (rte_memzone). */
+export interface Memzone {
+  readonly name: string;
+  /** Length in bytes (as reserved; `buffer.byteLength`). */
+  readonly len: number;
+  /** Index of the segment (file `<prefix>map_<segment>`) holding it. */
+  readonly segment: number;
+  /** Offset from the start of the segment: the same in every process (no virtual addresses shared). */
+  readonly offset: number;
+  readonly socketId: number;
+  readonly flags: number;
+  readonly align: number;
+  /** Page size of the backing memory (2 MiB on hugetlbfs, 4 KiB on /dev/shm). */
+  readonly hugepageSz: number;
+  /** Pid of the process that reserved it. */
+  readonly reservedBy: number;
+  /** The memzone's bytes, mapped MAP_SHARED into this process (not a copy). */
+  readonly buffer: ArrayBuffer;
+}
+
+/** Options of {@link reserve}. */
+export interface ReserveOptions {
+  /** Power of two, default 64 (a cache line). */
+  align?: number;
+  /** NUMA socket, or -1 (any). This group has socket 0 only. */
+  socket?: number;
+  /** `MEMZONE_*` flags. */
+  flags?: number;
+}
+
+/** Where a group's memory region lives: inside the shared config file, mapped by this process. */
+export interface MemoryRegion {
+  /** The config file, open read-write in this process (its OFD locks belong to this description). */
+  fd: number;
+  /** The whole config mapping. */
+  buffer: ArrayBuffer;
+  /** Byte offset of the memory region in `buffer`. */
+  offset: number;
+}
+
+/** What a primary formats a fresh region with (chosen by @mp/eal from hugepage discovery and argv). */
+export interface FormatOptions {
+  prefix: string;
+  /** Directory holding the segment files: a hugetlbfs mount or /dev/shm. */
+  segDir: string;
+  hugetlb: boolean;
+  pageSize: number;
+  capBytes: number;
+  singleFileSegments: boolean;
+  legacyMem: boolean;
+  maxMemzones?: number;
+  maxSegments?: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+const roundUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
+
+/** Test hook for fault injection: `MP_TEST_CRASH=<point>` SIGKILLs this process at that point. */
+export function crashPoint(point: string): void {
+  if (process.env.MP_TEST_CRASH === point) process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * The group's memory as seen by one process: the segment and memzone tables in the shared config
+ * region, the segment files, and this process's mappings. Created by @mp/eal's `init()`.
+ */
+export class GroupMemory {
+  private readonly u32: Uint32Array;
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  /** u32 index of the region start. */
+  private readonly base: number;
+  private readonly mzBase: number;
+  private readonly segFds = new Map<number, number>();
+  private readonly cache = new Map<string, { index: number; seq: number; mz: Memzone }>();
+
+  private constructor(
+    readonly region: MemoryRegion,
+    private readonly lock: RobustLock,
+  ) {
+    this.u32 = new Uint32Array(region.buffer);
+    this.i32 = new Int32Array(region.buffer);
+    this.u8 = new Uint8Array(region.buffer);
+    this.base = region.offset / 4;
+    this.mzBase = region.offset + memzoneTableOffset(this.maxSegments);
+    lock.onRepair((pid) => this.repair(pid));
+  }
+
+  /**
+   * Write a fresh region (primary of a new group). The magic is written last.
+   *
+   * @throws {MpError} EINVAL — bad sizes; ENOSPC/ENOMEM — a legacy-mem preallocation did not fit
+   */
+  static format(region: MemoryRegion, lock: RobustLock, o: FormatOptions): GroupMemory {
+    const u32 = new Uint32Array(region.buffer);
+    const u8 = new Uint8Array(region.buffer);
+    const b = region.offset / 4;
+    const maxMz = o.maxMemzones ?? DEFAULT_MAX_MEMZONES;
+    const maxSeg = o.maxSegments ?? DEFAULT_MAX_SEGMENTS;
+    u8.fill(0, region.offset, region.offset + memzoneTableOffset(maxSeg) + MZ.size * maxMz);
+    const flags = (o.hugetlb ? MEMF_HUGETLB : 0) | (o.singleFileSegments ? MEMF_SINGLE_FILE : 0) | (o.legacyMem ? MEMF_LEGACY : 0);
+    new Uint16Array(region.buffer)[(region.offset + HDR.version) / 2] = MEM_VERSION;
+    new Uint16Array(region.buffer)[(region.offset + HDR.flags) / 2] = flags;
+    u32[b + HDR.pageSize / 4] = o.pageSize;
+    setU64(u32, b + HDR.capBytes / 4, o.capBytes);
+    u32[b + HDR.maxMemzones / 4] = maxMz;
+    u32[b + HDR.maxSegments / 4] = maxSeg;
+    writeCString(u8, region.offset + HDR.segDir, HDR.segDirSize, o.segDir);
+    writeCString(u8, region.offset + HDR.prefix, HDR.prefixSize, o.prefix);
+    const mem = new GroupMemory(region, lock);
+    if (o.singleFileSegments || o.legacyMem) {
+      lock.withLock(() => {
+        const seg = mem.createSegment(roundUp(o.capBytes, o.pageSize));
+        if (o.legacyMem) mem.fallocate(seg, 0, mem.segmentBytes(seg));
+      });
+    }
+    // SYNC: the magic goes last, so nobody treats a half-formatted region as valid.
+    Atomics.store(u32, b + HDR.magic / 4, MEM_MAGIC);
+    return mem;
+  }
+
+  /**
+   * Attach to an existing region (secondary, or a primary adopting a group).
+   *
+   * @throws {MpError} EPROTO — not a memory region, or written by another layout version
+   */
+  static open(region: MemoryRegion, lock: RobustLock): GroupMemory {
+    const u32 = new Uint32Array(region.buffer);
+    const magic = Atomics.load(u32, region.offset / 4 + HDR.magic / 4);
+    const version = new Uint16Array(region.buffer)[(region.offset + HDR.version) / 2];
+    if (magic !== MEM_MAGIC) {
+      throw new MpError('EPROTO', `memory region has magic 0x${magic.toString(16)}, expected 0x${MEM_MAGIC.toString(16)}`);
+    }
+    if (version !== MEM_VERSION) {
+      throw new MpError('EPROTO', `memory region layout version ${version}, this @mp/memory speaks version ${MEM_VERSION}`);
+    }
+    return new GroupMemory(region, lock);
+  }
+
+  get flags(): number {
+    return new Uint16Array(this.region.buffer)[(this.region.offset + HDR.flags) / 2]!;
+  }
+  get hugetlb(): boolean {
+    return (this.flags & MEMF_HUGETLB) !== 0;
+  }
+  get singleFileSegments(): boolean {
+    return (this.flags & MEMF_SINGLE_FILE) !== 0;
+  }
+  get legacyMem(): boolean {
+    return (this.flags & MEMF_LEGACY) !== 0;
+  }
+  get pageSize(): number {
+    return this.u32[this.base + HDR.pageSize / 4]!;
+  }
+  get capBytes(): number {
+    return getU64(this.u32, this.base + HDR.capBytes / 4);
+  }
+  get reservedBytes(): number {
+    return getU64(this.u32, this.base + HDR.reservedBytes / 4);
+  }
+  get maxMemzones(): number {
+    return this.u32[this.base + HDR.maxMemzones / 4]!;
+  }
+  get maxSegments(): number {
+    return this.u32[this.base + HDR.maxSegments / 4]!;
+  }
+  get segDir(): string {
+    return readCString(this.u8, this.region.offset + HDR.segDir, HDR.segDirSize);
+  }
+  get prefix(): string {
+    return readCString(this.u8, this.region.offset + HDR.prefix, HDR.prefixSize);
+  }
+  private get segCount(): number {
+    return this.u32[this.base + HDR.segCount / 4]!;
+  }
+  private get highWater(): number {
+    return Atomics.load(this.u32, this.base + HDR.mzHighWater / 4);
+  }
+
+  /** Path of segment file i. */
+  segmentPath(i: number): string {
+    return join(this.segDir, `${this.prefix}map_${i}`);
+  }
+
+  // ---- memzones -------------------------------------------------------------------------------------
+
+  /** @see reserve */
+  reserve(name: string, len: number, opts: ReserveOptions = {}): Memzone {
+    validateName('memzone', name, MEMZONE_NAME_MAX);
+    if (!Number.isSafeInteger(len) || len < 0) throw new MpError('EINVAL', `memzone length must be an integer ≥ 0, got ${len}`);
+    const align = opts.align ?? CACHE_LINE_SIZE;
+    if (!isPow2(align)) throw new MpError('EINVAL', `memzone align ${align} is not a power of two`);
+    const socket = opts.socket ?? SOCKET_ID_ANY;
+    if (socket !== SOCKET_ID_ANY && socket !== 0) {
+      throw new MpError('EINVAL', `socket ${socket} has no memory in this group (socket 0 or -1 for any)`);
+    }
+    const flags = opts.flags ?? 0;
+    if (!Number.isInteger(flags) || (flags & ~KNOWN_FLAGS) !== 0) {
+      throw new MpError('EINVAL', `unknown memzone flags 0x${(flags & ~KNOWN_FLAGS).toString(16)}`);
+    }
+    const wanted = PAGE_FLAGS.filter(([f]) => flags & f).map(([, sz]) => sz);
+    if (wanted.length > 0 && !wanted.includes(this.pageSize) && !(flags & MEMZONE_SIZE_HINT_ONLY)) {
+      throw new MpError(
+        'ENOMEM',
+        `memzone '${name}' asks for ${wanted.map((s) => `${s >> 10} KiB`).join('/')} pages; this group's memory uses ` +
+          `${this.pageSize >> 10} KiB pages (add MEMZONE_SIZE_HINT_ONLY to accept them)`,
+      );
+    }
+    const nameBytes = enc.encode(name);
+    const hash = fnv1a(nameBytes);
+    return this.lock.withLock(() => {
+      if (this.findIndex(nameBytes, hash) >= 0) throw new MpError('EEXIST', `a memzone named '${name}' exists`);
+      const slot = this.freeSlot();
+      if (slot < 0) throw new MpError('ENOSPC', `no free memzone slot (${this.maxMemzones} in use)`);
+      const place = this.place(len, align);
+      if (place === undefined) {
+        throw new MpError(
+          'ENOMEM',
+          `no room for memzone '${name}' of ${len} bytes aligned to ${align} (group cap ${this.capBytes} bytes, ` +
+            `${this.reservedBytes} reserved; raise -m)`,
+        );
+      }
+      const size = place.len;
+      this.fallocate(place.seg, place.offset, size);
+      const e = this.mzBase + slot * MZ.size;
+      const seqIdx = (e + MZ.seq) / 4;
+      // SYNC: odd seq tells lock-free readers the entry is being rewritten.
+      Atomics.add(this.u32, seqIdx, 1);
+      Atomics.store(this.u32, (e + MZ.state) / 4, MZ_RESERVING);
+      this.u8.fill(0, e + MZ.name, e + MZ.name + MZ.nameSize);
+      this.u8.set(nameBytes, e + MZ.name);
+      this.u32[(e + MZ.hash) / 4] = hash;
+      this.u32[(e + MZ.seg) / 4] = place.seg;
+      setU64(this.u32, (e + MZ.offset) / 4, place.offset);
+      setU64(this.u32, (e + MZ.len) / 4, size);
+      this.i32[(e + MZ.socket) / 4] = socket;
+      this.u32[(e + MZ.flags) / 4] = flags;
+      this.u32[(e + MZ.align) / 4] = align;
+      this.u32[(e + MZ.pid) / 4] = process.pid;
+      if (slot >= this.highWater) Atomics.store(this.u32, this.base + HDR.mzHighWater / 4, slot + 1);
+      crashPoint('memzone-reserve');
+      // SYNC: publish the entry (state, then even seq) after every field is written.
+      Atomics.store(this.u32, (e + MZ.state) / 4, MZ_USED);
+      Atomics.add(this.u32, seqIdx, 1);
+      setU64(this.u32, this.base + HDR.reservedBytes / 4, this.reservedBytes + size);
+      Atomics.add(this.u32, this.base + HDR.generation / 4, 1);
+      return this.materialize(slot, Atomics.load(this.u32, seqIdx), name);
+    });
+  }
+
+  /** @see lookup */
+  lookup(name: string): Memzone | undefined {
+    validateName('memzone', name, MEMZONE_NAME_MAX);
+    const nameBytes = enc.encode(name);
+    const hash = fnv1a(nameBytes);
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const slot = this.findIndex(nameBytes, hash);
+      if (slot < 0) return undefined;
+      const e = this.mzBase + slot * MZ.size;
+      const seq = Atomics.load(this.u32, (e + MZ.seq) / 4);
+      if (seq & 1) continue;
+      const cached = this.cache.get(name);
+      if (cached !== undefined && cached.index === slot && cached.seq === seq) return cached.mz;
+      const mz = this.materialize(slot, seq, name);
+      if (Atomics.load(this.u32, (e + MZ.seq) / 4) === seq) return mz;
+    }
+    throw new MpError('EBUSY', `memzone table entry for '${name}' kept changing under the lookup`);
+  }
+
+  /** @see free */
+  free(name: string): void {
+    validateName('memzone', name, MEMZONE_NAME_MAX);
+    const nameBytes = enc.encode(name);
+    const hash = fnv1a(nameBytes);
+    this.lock.withLock(() => {
+      const slot = this.findIndex(nameBytes, hash);
+      if (slot < 0) throw new MpError('ENOENT', `no memzone named '${name}'`);
+      const e = this.mzBase + slot * MZ.size;
+      const len = getU64(this.u32, (e + MZ.len) / 4);
+      Atomics.add(this.u32, (e + MZ.seq) / 4, 1);
+      Atomics.store(this.u32, (e + MZ.state) / 4, MZ_FREEING);
+      crashPoint('memzone-free');
+      Atomics.store(this.u32, (e + MZ.state) / 4, MZ_FREE);
+      Atomics.add(this.u32, (e + MZ.seq) / 4, 1);
+      setU64(this.u32, this.base + HDR.reservedBytes / 4, this.reservedBytes - len);
+      Atomics.add(this.u32, this.base + HDR.generation / 4, 1);
+      this.cache.delete(name);
+    });
+  }
+
+  /** @see list */
+  list(): MemzoneInfo[] {
+    const out: MemzoneInfo[] = [];
+    const hw = this.highWater;
+    for (let i = 0; i < hw; i++) {
+      const e = this.mzBase + i * MZ.size;
+      // A writer that died mid-update leaves an odd seq until the next lock holder repairs it: skip it.
+      for (let attempt = 0; attempt < 1000; attempt++) {
+        const seq = Atomics.load(this.u32, (e + MZ.seq) / 4);
+        if (seq & 1) continue;
+        if (Atomics.load(this.u32, (e + MZ.state) / 4) !== MZ_USED) break;
+        const info = this.readInfo(e);
+        if (Atomics.load(this.u32, (e + MZ.seq) / 4) === seq) {
+          out.push(info);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** @see dump */
+  dump(): string {
+    const rows = this.list();
+    const lines = [
+      `memzones of group '${this.prefix}': ${rows.length} in use, ${this.reservedBytes} of ${this.capBytes} bytes reserved, ` +
+        `${this.pageSize >> 10} KiB pages in ${this.segDir}`,
+      'name                            segment  offset        len           socket  flags     reserved by',
+    ];
+    for (const r of rows) {
+      lines.push(
+        `${r.name.padEnd(32)}${String(r.segment).padEnd(9)}0x${r.offset.toString(16).padEnd(12)}${String(r.len).padEnd(14)}` +
+          `${String(r.socketId).padEnd(8)}0x${r.flags.toString(16).padEnd(8)}${r.reservedBy}`,
+      );
+    }
+    return lines.join('\n');
+  }
+
+  // ---- group lifecycle (used by @mp/eal) -------------------------------------------------------------
+
+  /** Close this process's segment file descriptors (mappings stay valid until their buffers are collected). */
+  close(): void {
+    for (const fd of this.segFds.values()) closeSync(fd);
+    this.segFds.clear();
+    this.cache.clear();
+  }
+
+  /** Remove every segment file of the group (a primary ending the group, or cleaning a dead one). */
+  removeFiles(): void {
+    for (let i = 0; i < this.maxSegments; i++) {
+      try {
+        unlinkSync(this.segmentPath(i));
+      } catch {
+        // not created
+      }
+    }
+  }
+
+  /** Generation counter, bumped by every table change. */
+  get generation(): number {
+    return Atomics.load(this.u32, this.base + HDR.generation / 4);
+  }
+
+  /**
+   * Undo what a holder of the table lock left half-done when it died: entries caught mid-reserve are
+   * released, mid-free are finished, odd sequence counters are closed, a half-created segment is removed,
+   * and the byte count is recomputed from the table. Runs under the table lock.
+   */
+  repair(deadPid: number): void {
+    let fixed = 0;
+    const hw = this.highWater;
+    for (let i = 0; i < hw; i++) {
+      const e = this.mzBase + i * MZ.size;
+      const state = this.u32[(e + MZ.state) / 4];
+      const seq = this.u32[(e + MZ.seq) / 4]!;
+      if (state === MZ_RESERVING || state === MZ_FREEING) {
+        Atomics.store(this.u32, (e + MZ.state) / 4, MZ_FREE);
+        fixed++;
+      }
+      if (seq & 1) Atomics.store(this.u32, (e + MZ.seq) / 4, seq + 1);
+    }
+    for (let s = 0; s < this.maxSegments; s++) {
+      const si = (this.region.offset + HDR.segTable + s * SEG.size) / 4;
+      if (this.u32[si + SEG.state / 4] === SEG_CREATING) {
+        try {
+          unlinkSync(this.segmentPath(s));
+        } catch {
+          // never got created
+        }
+        this.u32[si + SEG.state / 4] = SEG_FREE;
+        fixed++;
+      }
+    }
+    let total = 0;
+    for (let i = 0; i < hw; i++) {
+      const e = this.mzBase + i * MZ.size;
+      if (this.u32[(e + MZ.state) / 4] === MZ_USED) total += getU64(this.u32, (e + MZ.len) / 4);
+    }
+    setU64(this.u32, this.base + HDR.reservedBytes / 4, total);
+    Atomics.add(this.u32, this.base + HDR.generation / 4, 1);
+    log('notice', 'MEM', `repaired the memzone table after pid ${deadPid} died holding its lock (${fixed} entries fixed)`);
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------
+
+  private readInfo(e: number): MemzoneInfo {
+    const nameEnd = this.u8.indexOf(0, e + MZ.name);
+    return {
+      name: dec.decode(this.u8.subarray(e + MZ.name, Math.min(nameEnd, e + MZ.name + MZ.nameSize))),
+      len: getU64(this.u32, (e + MZ.len) / 4),
+      segment: this.u32[(e + MZ.seg) / 4]!,
+      offset: getU64(this.u32, (e + MZ.offset) / 4),
+      socketId: this.i32[(e + MZ.socket) / 4]!,
+      flags: this.u32[(e + MZ.flags) / 4]!,
+      align: this.u32[(e + MZ.align) / 4]!,
+      hugepageSz: this.pageSize,
+      reservedBy: this.u32[(e + MZ.pid) / 4]!,
+    };
+  }
+
+  private materialize(slot: number, seq: number, name: string): Memzone {
+    const e = this.mzBase + slot * MZ.size;
+    const info = this.readInfo(e);
+    const fd = this.segmentFd(info.segment);
+    const ps = this.pageSize;
+    const mapStart = Math.floor(info.offset / ps) * ps;
+    const delta = info.offset - mapStart;
+    const mapLen = Math.max(ps, roundUp(delta + info.len, ps));
+    let buffer: ArrayBuffer;
+    try {
+      buffer = binding.map(fd, mapStart, mapLen, delta, info.len);
+    } catch (err) {
+      throw fromSystemError(err, `mapping memzone '${name}'`);
+    }
+    const mz: Memzone = Object.freeze({ ...info, buffer });
+    this.cache.set(name, { index: slot, seq, mz });
+    return mz;
+  }
+
+  private segmentFd(seg: number): number {
+    let fd = this.segFds.get(seg);
+    if (fd === undefined) {
+      try {
+        fd = openSync(this.segmentPath(seg), fsc.O_RDWR);
+      } catch (err) {
+        throw fromSystemError(err, `opening segment file ${this.segmentPath(seg)}`);
+      }
+      this.segFds.set(seg, fd);
+    }
+    return fd;
+  }
+
+  private segmentBytes(seg: number): number {
+    return getU64(this.u32, (this.region.offset + HDR.segTable + seg * SEG.size + SEG.bytes) / 4);
+  }
+
+  private fallocate(seg: number, offset: number, len: number): void {
+    if (len === 0) return;
+    const ps = this.pageSize;
+    const start = Math.floor(offset / ps) * ps;
+    const end = roundUp(offset + len, ps);
+    try {
+      binding.fallocate(this.segmentFd(seg), start, end - start);
+    } catch (err) {
+      const e = fromSystemError(err, `reserving ${end - start} bytes of ${this.hugetlb ? 'hugepage' : '/dev/shm'} memory`);
+      throw new MpError(e.code === 'ENOSPC' ? 'ENOMEM' : e.code, e.message.replace(/^\w+: /, ''), { cause: err, syscall: 'fallocate' });
+    }
+  }
+
+  /** Scan the table for a used entry with this name (lock-free; callers re-check seq when it matters). */
+  private findIndex(nameBytes: Uint8Array, hash: number): number {
+    const hw = this.highWater;
+    const u32 = this.u32;
+    const stride = MZ.size / 4;
+    let h = (this.mzBase + MZ.hash) / 4;
+    let st = (this.mzBase + MZ.state) / 4;
+    for (let i = 0; i < hw; i++, h += stride, st += stride) {
+      if (u32[h] !== hash || Atomics.load(u32, st) !== MZ_USED) continue;
+      const n = this.mzBase + i * MZ.size + MZ.name;
+      let same = this.u8[n + nameBytes.length] === 0;
+      for (let k = 0; same && k < nameBytes.length; k++) same = this.u8[n + k] === nameBytes[k];
+      if (same) return i;
+    }
+    return -1;
+  }
+
+  private freeSlot(): number {
+    const max = this.maxMemzones;
+    for (let i = 0; i < max; i++) {
+      if (this.u32[(this.mzBase + i * MZ.size + MZ.state) / 4] === MZ_FREE) return i;
+    }
+    return -1;
+  }
+
+  /** First fit over the used ranges of each segment; a new segment when none has room. */
+  private place(len: number, align: number): { seg: number; offset: number; len: number } | undefined {
+    const used = new Map<number, Array<[number, number]>>();
+    const hw = this.highWater;
+    for (let i = 0; i < hw; i++) {
+      const e = this.mzBase + i * MZ.size;
+      const st = this.u32[(e + MZ.state) / 4];
+      if (st !== MZ_USED && st !== MZ_RESERVING) continue;
+      const seg = this.u32[(e + MZ.seg) / 4]!;
+      const off = getU64(this.u32, (e + MZ.offset) / 4);
+      const l = getU64(this.u32, (e + MZ.len) / 4);
+      let arr = used.get(seg);
+      if (arr === undefined) used.set(seg, (arr = []));
+      arr.push([off, off + Math.max(l, 1)]);
+    }
+    let best: { seg: number; offset: number; len: number } | undefined;
+    for (let s = 0; s < this.maxSegments; s++) {
+      const si = (this.region.offset + HDR.segTable + s * SEG.size) / 4;
+      if (this.u32[si + SEG.state / 4] !== SEG_READY) continue;
+      const size = this.segmentBytes(s);
+      const ranges = (used.get(s) ?? []).sort((a, b) => a[0] - b[0]);
+      let cursor = 0;
+      for (const [start, end] of [...ranges, [size, size] as [number, number]]) {
+        const at = roundUp(cursor, align);
+        const room = start - at;
+        if (len > 0 && room >= len) return { seg: s, offset: at, len };
+        if (len === 0 && room > 0 && (best === undefined || room > best.len)) best = { seg: s, offset: at, len: room };
+        cursor = Math.max(cursor, end);
+      }
+    }
+    if (len === 0 && best !== undefined) return best;
+    if (this.singleFileSegments || this.legacyMem) return undefined;
+    // A new segment file, if the -m cap leaves room.
+    let total = 0;
+    for (let s = 0; s < this.maxSegments; s++) {
+      const si = (this.region.offset + HDR.segTable + s * SEG.size) / 4;
+      if (this.u32[si + SEG.state / 4] === SEG_READY) total += this.segmentBytes(s);
+    }
+    const left = Math.floor((this.capBytes - total) / this.pageSize) * this.pageSize;
+    const need = len === 0 ? left : roundUp(len, this.pageSize);
+    if (need <= 0 || need > left) return undefined;
+    const size = len === 0 ? left : Math.min(left, Math.max(need, SEGMENT_CHUNK));
+    const seg = this.createSegment(size);
+    if (seg < 0) return undefined;
+    return { seg, offset: 0, len: len === 0 ? size : len };
+  }
+
+  /** Create segment file `<prefix>map_<i>` of `size` bytes in the first free slot. Under the lock. */
+  private createSegment(size: number): number {
+    let s = 0;
+    const si = (k: number): number => (this.region.offset + HDR.segTable + k * SEG.size) / 4;
+    while (s < this.maxSegments && this.u32[si(s) + SEG.state / 4] !== SEG_FREE) s++;
+    if (s === this.maxSegments) return -1;
+    this.u32[si(s) + SEG.state / 4] = SEG_CREATING;
+    setU64(this.u32, si(s) + SEG.bytes / 4, size);
+    const path = this.segmentPath(s);
+    let fd: number;
+    try {
+      fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
+      ftruncateSync(fd, size);
+    } catch (err) {
+      this.u32[si(s) + SEG.state / 4] = SEG_FREE;
+      try {
+        unlinkSync(path);
+      } catch {
+        // not created
+      }
+      throw fromSystemError(err, `creating segment file ${path}`);
+    }
+    const old = this.segFds.get(s);
+    if (old !== undefined) closeSync(old);
+    this.segFds.set(s, fd);
+    crashPoint('segment-create');
+    this.u32[si(s) + SEG.state / 4] = SEG_READY;
+    this.u32[this.base + HDR.segCount / 4] = this.segCount + 1;
+    return s;
+  }
+}
+
+/** What {@link list} reports of each memzone (a Memzone without its mapping). */
+export type MemzoneInfo = Omit<Memzone, 'buffer'>;
+
+function setU64(u32: Uint32Array, i: number, v: number): void {
+  u32[i] = v >>> 0;
+  u32[i + 1] = Math.floor(v / 2 ** 32);
+}
+function getU64(u32: Uint32Array, i: number): number {
+  return u32[i]! + u32[i + 1]! * 2 ** 32;
+}
+function writeCString(u8: Uint8Array, at: number, size: number, s: string): void {
+  const b = enc.encode(s);
+  if (b.length >= size) throw new MpError('ENAMETOOLONG', `'${s}' is longer than ${size - 1} bytes`);
+  u8.fill(0, at, at + size);
+  u8.set(b, at);
+}
+function readCString(u8: Uint8Array, at: number, size: number): string {
+  let end = at;
+  while (end < at + size && u8[end] !== 0) end++;
+  return dec.decode(u8.subarray(at, end));
+}
+
+// ---- the process's attached group -----------------------------------------------------------------------
+
+let current: GroupMemory | undefined;
+
+/** Make `mem` the group the module-level functions use. Called by @mp/eal's `init()`. */
+export function attachMemory(mem: GroupMemory): void {
+  current = mem;
+}
+/** Forget the attached group (called by @mp/eal's `cleanup()`). */
+export function detachMemory(): void {
+  current?.close();
+  current = undefined;
+}
+/**
+ * The attached group's memory.
+ *
+ * @throws {MpError} ENOTCONN — `init()` from @mp/eal has not run in this process
+ */
+export function groupMemory(): GroupMemory {
+  if (current === undefined) throw new MpError('ENOTCONN', 'no process group attached: call init() from @mp/eal first');
+  return current;
+}
+
+/**
+ * Reserve a named block of shared memory, visible to every process of the group (rte_memzone_reserve).
+ * `len` 0 reserves the largest free block.
+ *
+ * @throws {MpError} EINVAL — bad length, align (not a power of two), socket or flags
+ * @throws {MpError} ENAMETOOLONG — name longer than 31 bytes
+ * @throws {MpError} EEXIST — a memzone of that name exists
+ * @throws {MpError} ENOSPC — the memzone table is full
+ * @throws {MpError} ENOMEM — no room under the group's `-m` cap, or the backing memory is exhausted
+ * @throws {MpError} ENOTCONN — no group attached
+ * @see rte_memzone_reserve_aligned
+ */
+export function reserve(name: string, len: number, opts?: ReserveOptions): Memzone {
+  return groupMemory().reserve(name, len, opts);
+}
+/**
+ * Find a memzone by name (rte_memzone_lookup). Lock-free. Returns undefined when there is none.
+ *
+ * @throws {MpError} EINVAL / ENAMETOOLONG — bad name; ENOTCONN — no group attached
+ * @see rte_memzone_lookup
+ */
+export function lookup(name: string): Memzone | undefined {
+  return groupMemory().lookup(name);
+}
+/**
+ * Free a memzone (rte_memzone_free). Its bytes may be handed to a later reserve; buffers already
+ * mapped stay valid but must not be used.
+ *
+ * @throws {MpError} ENOENT — no memzone of that name; EINVAL / ENAMETOOLONG — bad name; ENOTCONN
+ * @see rte_memzone_free
+ */
+export function free(name: string): void {
+  groupMemory().free(name);
+}
+/**
+ * Every memzone of the group.
+ *
+ * @throws {MpError} ENOTCONN — no group attached
+ * @see rte_memzone_walk
+ */
+export function list(): MemzoneInfo[] {
+  return groupMemory().list();
+}
+/**
+ * A printable table of the group's memzones (rte_memzone_dump).
+ *
+ * @throws {MpError} ENOTCONN — no group attached
+ */
+export function dump(): string {
+  return groupMemory().dump();
+}
