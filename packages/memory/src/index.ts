@@ -31,5 +31,5 @@ export {
   SOCKET_ID_ANY,
   SEGMENT_CHUNK,
 } from './memzone.js';
-export type { Memzone, MemzoneInfo, ReserveOptions, MemoryRegion, FormatOptions } from './memzone.js';
+export type { Memzone, MemzoneInfo, MemzoneDescriptor, ReserveOptions, MemoryRegion, FormatOptions } from './memzone.js';
 export { memRegionSize, MEMZONE_NAME_MAX } from './layout.js';

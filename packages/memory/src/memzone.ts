@@ -77,6 +77,18 @@ export interface Memzone {
   readonly buffer: ArrayBuffer;
 }
 
+/**
+ * Everything another thread needs to map a memzone's bytes without joining the group: plain data, so it
+ * crosses `postMessage` (worker threads get their own mapping of the same physical memory).
+ */
+export interface MemzoneDescriptor {
+  readonly name: string;
+  readonly path: string;
+  readonly offset: number;
+  readonly len: number;
+  readonly pageSize: number;
+}
+
 /** Options of {@link reserve}. */
 export interface ReserveOptions {
   /** Power of two, default 64 (a cache line). */
@@ -243,6 +255,11 @@ export class GroupMemory {
   }
   private get highWater(): number {
     return Atomics.load(this.u32, this.base + HDR.mzHighWater / 4);
+  }
+
+  /** A postMessage-able description of a memzone of this group (see {@link mapDescriptor}). */
+  describe(mz: MemzoneInfo): MemzoneDescriptor {
+    return { name: mz.name, path: this.segmentPath(mz.segment), offset: mz.offset, len: mz.len, pageSize: this.pageSize };
   }
 
   /** Path of segment file i. */
@@ -627,6 +644,42 @@ export class GroupMemory {
     this.u32[this.base + HDR.segCount / 4] = this.segCount + 1;
     return s;
   }
+}
+
+/**
+ * Map the bytes a {@link MemzoneDescriptor} names, in any thread, with no group attached: how a worker
+ * thread reaches a ring or table that its process's group holds.
+ *
+ * @throws {MpError} ENOENT — the segment file is gone (the group ended); EINVAL — a malformed descriptor
+ */
+export function mapDescriptor(d: MemzoneDescriptor): ArrayBuffer {
+  if (!d || typeof d.path !== 'string' || !Number.isSafeInteger(d.offset) || !Number.isSafeInteger(d.len) || !isPow2(d.pageSize)) {
+    throw new MpError('EINVAL', 'not a memzone descriptor (make one with memzone.describe())');
+  }
+  let fd: number;
+  try {
+    fd = openSync(d.path, fsc.O_RDWR);
+  } catch (err) {
+    throw fromSystemError(err, `opening segment file ${d.path} of memzone '${d.name}'`);
+  }
+  try {
+    const mapStart = Math.floor(d.offset / d.pageSize) * d.pageSize;
+    const delta = d.offset - mapStart;
+    return binding.map(fd, mapStart, Math.max(d.pageSize, roundUp(delta + d.len, d.pageSize)), delta, d.len);
+  } catch (err) {
+    throw fromSystemError(err, `mapping memzone '${d.name}'`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Describe a memzone of the attached group for {@link mapDescriptor} in another thread.
+ *
+ * @throws {MpError} ENOTCONN — no group attached
+ */
+export function describe(mz: MemzoneInfo): MemzoneDescriptor {
+  return groupMemory().describe(mz);
 }
 
 /** What {@link list} reports of each memzone (a Memzone without its mapping). */

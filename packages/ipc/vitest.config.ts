@@ -1,0 +1,10 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  test: {
+    name: 'ipc',
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 30_000,
+  },
+});
