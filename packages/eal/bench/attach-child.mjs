@@ -1,0 +1,12 @@
+// One secondary attach, timed from inside: node start → import → init → first memzone.lookup.
+import { performance } from 'node:perf_hooks';
+const t0 = performance.now();
+const { init, memzone } = await import('@mp/eal');
+const t1 = performance.now();
+const e = init([`--file-prefix=${process.argv[2]}`, '--proc-type=secondary']);
+const t2 = performance.now();
+const mz = memzone.lookup('bench-zone');
+const t3 = performance.now();
+if (!mz || new Uint32Array(mz.buffer)[0] !== 0xc0ffee) process.exit(3);
+process.stdout.write(JSON.stringify({ boot: t0, importMs: t1 - t0, initMs: t2 - t1, lookupMs: t3 - t2 }) + '\n');
+e.cleanup();

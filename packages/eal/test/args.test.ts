@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { MpError, init, parseArgs, parseLcores, validateOptions } from '../src/index.js';
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(MpError);
+    return (err as MpError).code;
+  }
+  return undefined;
+}
+
+describe('parseArgs', () => {
+  it.each([
+    [['--proc-type=secondary'], { procType: 'secondary' }, 1],
+    [['--proc-type', 'auto', '--file-prefix', 'x'], { procType: 'auto', filePrefix: 'x' }, 4],
+    [['-m', '512', '--no-huge'], { memoryMb: 512, noHuge: true }, 3],
+    [['-m512'], { memoryMb: 512 }, 1],
+    [['--socket-mem=256,0'], { socketMem: [256, 0] }, 1],
+    [['-l', '0-2,5'], { lcores: [0, 1, 2, 5] }, 2],
+    [['-l1'], { lcores: [1] }, 1],
+    [['--lcores=(0-1)@2,3@4'], { lcores: [0, 1, 3] }, 1],
+    [['--huge-dir', '/mnt/h', '--single-file-segments', '--legacy-mem'], { hugeDir: '/mnt/h', singleFileSegments: true, legacyMem: true }, 4],
+    [['--log-level=debug'], { logLevel: 'debug' }, 1],
+    [['--log-level', 'lib.eal:8'], { logLevel: 8 }, 2],
+    [['--runtime-dir=/tmp/r', '--', 'app', '-x'], { runtimeDir: '/tmp/r' }, 2],
+    [['--no-huge', 'app-arg', '--file-prefix=late'], { noHuge: true }, 1],
+  ])('%j', (argv, options, consumed) => {
+    expect(parseArgs(argv)).toEqual({ options, consumed });
+  });
+
+  it.each([
+    [['--bogus'], /unknown EAL option '--bogus'/],
+    [['--proc-type=ERROR'], /use primary, secondary or auto/],
+    [['-m'], /needs a value/],
+    [['-m', 'lots'], /not a positive number/],
+    [['-m', '0'], /not a positive number/],
+    [['--no-huge=1'], /takes no value/],
+    [['-l', '3-1'], /backwards/],
+    [['-l', '128'], /RTE_MAX_LCORE/],
+    [['-l', 'a'], /not a number/],
+    [['--lcores', '(0-1@2'], /unbalanced/],
+    [['--log-level', 'loud'], /--log-level/],
+  ])('refuses %j with EINVAL', (argv, msg) => {
+    try {
+      parseArgs(argv);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as MpError).code).toBe('EINVAL');
+      expect((err as MpError).message).toMatch(msg);
+    }
+  });
+});
+
+describe('validateOptions', () => {
+  it.each([
+    ['', 'EINVAL'],
+    ['../x', 'EINVAL'],
+    ['a/b', 'EINVAL'],
+    ['..', 'EINVAL'],
+    ['nul\0byte', 'EINVAL'],
+    ['x'.repeat(65), 'ENAMETOOLONG'],
+  ])('file prefix %j → %s', (filePrefix, expected) => {
+    expect(code(() => validateOptions({ filePrefix }))).toBe(expected);
+  });
+
+  it('accepts a 64-byte prefix and defaults to primary/mp', () => {
+    expect(validateOptions({ filePrefix: 'p'.repeat(64) }).procType).toBe('primary');
+    expect(validateOptions({}).filePrefix).toBe('mp');
+  });
+
+  it('refuses -m with --socket-mem, --no-huge with --huge-dir, and --in-memory', () => {
+    expect(code(() => validateOptions({ memoryMb: 1, socketMem: [1] }))).toBe('EINVAL');
+    expect(code(() => validateOptions({ noHuge: true, hugeDir: '/x' }))).toBe('EINVAL');
+    expect(code(() => validateOptions({ inMemory: true }))).toBe('ENOTSUP');
+    expect(code(() => validateOptions({ lcores: [200] }))).toBe('EINVAL');
+    expect(code(() => validateOptions({ procType: 'other' as 'auto' }))).toBe('EINVAL');
+  });
+
+  it('init refuses bad input before touching the file system', () => {
+    expect(code(() => init(['--file-prefix=../escape', '--no-huge']))).toBe('EINVAL');
+    expect(code(() => init(['--unknown-flag']))).toBe('EINVAL');
+  });
+});
+
+describe('parseLcores', () => {
+  it('merges and sorts groups', () => {
+    expect(parseLcores('5,(1-2)@0,1')).toEqual([1, 2, 5]);
+  });
+});
