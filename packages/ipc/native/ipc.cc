@@ -1,8 +1,500 @@
-// @mp/ipc native binding (placeholder until the transport lands).
+// @mp/ipc native binding: unix datagram sockets with fd passing and sender credentials.
+//
+//   open        socket(AF_UNIX, SOCK_DGRAM) + bind(path) + chmod + SO_PASSCRED (or unbound)
+//   probe       is a socket path bound by a live process? (connect: 0, ECONNREFUSED, ENOENT)
+//   send        sendmsg to a sockaddr_un (built by TS) with SCM_RIGHTS; 0 or -errno, never throws
+//   recv        drain up to N datagrams into a record buffer (optionally poll() first, bounded)
+//   watch       uv_poll on the socket: on readable, drain a batch and call back once with the count
+//   close       close(fd)
+//   memfdCreate memfd_create (for fd passing in tests and examples)
+//
+// The datagram layout is DPDK 22.11's struct mp_msg_internal; it is declared here only to export its
+// sizeof/offsetof so src/layout.ts can be checked against the compiler. All policy (validation, uid
+// check, dispatch) lives in TypeScript: this file moves bytes and descriptors.
+
 #include <napi.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 namespace {
-Napi::Object Init(Napi::Env env, Napi::Object exports) { return exports; }
+
+// ---- DPDK 22.11 wire layout (rte_eal.h: struct rte_mp_msg; eal_common_proc.c: mp_msg_internal) ----
+constexpr int kMaxNameLen = 64;   // RTE_MP_MAX_NAME_LEN
+constexpr int kMaxParamLen = 256; // RTE_MP_MAX_PARAM_LEN
+constexpr int kMaxFdNum = 8;      // RTE_MP_MAX_FD_NUM
+
+struct rte_mp_msg_c {
+  char name[kMaxNameLen];
+  int len_param;
+  int num_fds;
+  uint8_t param[kMaxParamLen];
+  int fds[kMaxFdNum];
+};
+struct mp_msg_internal_c {
+  int type;
+  rte_mp_msg_c msg;
+};
+// DPDK sends sizeof(mp_msg_internal) - sizeof(fds): the fds travel as SCM_RIGHTS.
+constexpr size_t kWireSize = sizeof(mp_msg_internal_c) - sizeof(int) * kMaxFdNum;
+
+// ---- receive records (native -> TS), one per datagram, kRecSize bytes each -----------------------
+//   0 i32 len     real datagram length (MSG_TRUNC), or -errno for a failed recvmsg (not used)
+//   4 i32 flags   msg_flags (MSG_TRUNC, MSG_CTRUNC) | kRxFdOverflow
+//   8 i32 pid     SCM_CREDENTIALS pid, -1 when absent
+//  12 i32 uid     SCM_CREDENTIALS uid, -1 when absent
+//  16 i32 gid
+//  20 i32 nfds    descriptors now owned by this process (<= 8), listed next
+//  24 i32 fds[8]
+//  56 i32 pathLen length of the sender's sun_path (0 = unbound sender)
+//  60 u8  path[108]
+// 168 u8  pad[8]
+// 176 u8  data[332] the datagram (first min(len, 332) bytes)
+constexpr size_t kRecLen = 0, kRecFlags = 4, kRecPid = 8, kRecUid = 12, kRecGid = 16, kRecNfds = 20,
+                 kRecFds = 24, kRecPathLen = 56, kRecPath = 60, kRecData = 176, kRecSize = 512;
+constexpr int kRxFdOverflow = 0x40000000;  // more than 8 fds came: the extra ones were closed here
+constexpr int kMaxRxFds = 64;               // control room; beyond it the kernel sets MSG_CTRUNC
+static_assert(kRecData + kWireSize <= kRecSize, "record too small");
+static_assert(sizeof(((sockaddr_un*)nullptr)->sun_path) == 108, "sun_path");
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& what = "") {
+  std::string m = std::string(syscall) + ": " + strerror(err);
+  if (!what.empty()) m += " (" + what + ")";
+  Napi::Error e = Napi::Error::New(env, m);
+  const char* code = strerrorname_np(err);
+  e.Set("code", Napi::String::New(env, code != nullptr ? code : "EUNKNOWN"));
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+bool BytesOf(const Napi::Value& v, uint8_t** data, size_t* len) {
+  if (v.IsTypedArray()) {
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    *data = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    *len = ta.ByteLength();
+    return true;
+  }
+  if (v.IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
+    *data = static_cast<uint8_t*>(ab.Data());
+    *len = ab.ByteLength();
+    return true;
+  }
+  return false;
+}
+
+// open(path | null, mode) -> fd. Bound sockets are chmod'ed to mode; SO_PASSCRED is always on.
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ErrnoError(env, errno, "socket").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) {
+    int e = errno;
+    close(fd);
+    ErrnoError(env, e, "setsockopt(SO_PASSCRED)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (info[0].IsString()) {
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    sockaddr_un un {};
+    un.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(un.sun_path)) {
+      close(fd);
+      ErrnoError(env, ENAMETOOLONG, "bind", path).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    memcpy(un.sun_path, path.c_str(), path.size() + 1);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&un), sizeof(un)) != 0) {
+      int e = errno;
+      close(fd);
+      ErrnoError(env, e, "bind", path).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    mode_t mode = static_cast<mode_t>(info[1].As<Napi::Number>().Uint32Value());
+    if (chmod(path.c_str(), mode) != 0) {
+      int e = errno;
+      close(fd);
+      unlink(path.c_str());
+      ErrnoError(env, e, "chmod", path).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// probe(path) -> 0 (a live socket is bound there), or -errno (ECONNREFUSED: stale, ENOENT: none)
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  sockaddr_un un {};
+  un.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(un.sun_path)) return Napi::Number::New(env, -ENAMETOOLONG);
+  memcpy(un.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  int r = connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof(un));
+  int e = r == 0 ? 0 : errno;
+  close(fd);
+  return Napi::Number::New(env, -e);
+}
+
+// flock(path, 'ex' | 'sh' | 'un', fd?) -> fd of the opened directory (ex/sh) ; releases and closes on 'un'
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string op = info[1].As<Napi::String>().Utf8Value();
+  if (op == "un") {
+    int fd = info[2].As<Napi::Number>().Int32Value();
+    flock(fd, LOCK_UN);
+    close(fd);
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    ErrnoError(env, errno, "open", path).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int r;
+  do {
+    r = flock(fd, op == "ex" ? LOCK_EX : LOCK_SH);
+  } while (r != 0 && errno == EINTR);
+  if (r != 0) {
+    int e = errno;
+    close(fd);
+    ErrnoError(env, e, "flock", path).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// send(fd, addr: Uint8Array (sockaddr_un bytes), data: Uint8Array, fds: Int32Array | null, waitMs)
+//   -> 0 | -errno. waitMs > 0: a full receive queue is waited on up to waitMs (SO_SNDTIMEO), else EAGAIN.
+Napi::Value Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint8_t* addr = nullptr;
+  size_t addrLen = 0;
+  uint8_t* data = nullptr;
+  size_t dataLen = 0;
+  if (!BytesOf(info[1], &addr, &addrLen) || !BytesOf(info[2], &data, &dataLen) || addrLen < sizeof(sa_family_t) ||
+      addrLen > sizeof(sockaddr_un)) {
+    Napi::TypeError::New(env, "send: bad address or data").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int nfds = 0;
+  int32_t* fds = nullptr;
+  if (info[3].IsTypedArray()) {
+    Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != napi_int32_array) {
+      Napi::TypeError::New(env, "send: fds must be an Int32Array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    fds = reinterpret_cast<int32_t*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+    nfds = static_cast<int>(ta.ElementLength());
+  }
+  if (nfds > 253) return Napi::Number::New(env, -E2BIG);  // SCM_MAX_FD
+  double waitMs = info[4].As<Napi::Number>().DoubleValue();
+
+  iovec iov {data, dataLen};
+  msghdr mh {};
+  mh.msg_name = addr;
+  mh.msg_namelen = static_cast<socklen_t>(addrLen);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253)];
+  if (nfds > 0) {
+    mh.msg_control = control;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    memset(control, 0, mh.msg_controllen);
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  int flags = MSG_NOSIGNAL;
+  if (waitMs > 0) {
+    timeval tv {};
+    tv.tv_sec = static_cast<time_t>(waitMs / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((waitMs - tv.tv_sec * 1000.0) * 1000);
+    if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1;
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  } else {
+    flags |= MSG_DONTWAIT;
+  }
+  ssize_t r;
+  do {
+    r = sendmsg(fd, &mh, flags);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return Napi::Number::New(env, -errno);
+  return Napi::Number::New(env, 0);
+}
+
+// Drain up to max datagrams into records; returns how many (0 when the queue was empty).
+int DrainInto(int fd, uint8_t* buf, size_t bufLen) {
+  size_t max = bufLen / kRecSize;
+  size_t n = 0;
+  while (n < max) {
+    uint8_t* rec = buf + n * kRecSize;
+    sockaddr_un from {};
+    iovec iov {rec + kRecData, kWireSize};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * kMaxRxFds)];
+    msghdr mh {};
+    mh.msg_name = &from;
+    mh.msg_namelen = sizeof(from);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof(control);
+    ssize_t r = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;  // EAGAIN: drained (other errors: nothing more to read now)
+    }
+    int32_t* h = reinterpret_cast<int32_t*>(rec);
+    h[kRecLen / 4] = static_cast<int32_t>(r);
+    int flags = mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC);
+    h[kRecPid / 4] = -1;
+    h[kRecUid / 4] = -1;
+    h[kRecGid / 4] = -1;
+    int nfds = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET) continue;
+      if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
+        ucred cr;
+        memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+        h[kRecPid / 4] = cr.pid;
+        h[kRecUid / 4] = static_cast<int32_t>(cr.uid);
+        h[kRecGid / 4] = static_cast<int32_t>(cr.gid);
+      } else if (c->cmsg_type == SCM_RIGHTS) {
+        size_t cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int* in = reinterpret_cast<int*>(CMSG_DATA(c));
+        for (size_t i = 0; i < cnt; i++) {
+          int rfd;
+          memcpy(&rfd, in + i, sizeof(int));
+          if (nfds < kMaxFdNum) {
+            h[kRecFds / 4 + nfds++] = rfd;
+          } else {
+            close(rfd);  // beyond RTE_MP_MAX_FD_NUM: never reaches JS, never leaks
+            flags |= kRxFdOverflow;
+          }
+        }
+      }
+    }
+    h[kRecFlags / 4] = flags;
+    h[kRecNfds / 4] = nfds;
+    size_t pathLen = 0;
+    if (mh.msg_namelen > offsetof(sockaddr_un, sun_path)) {
+      pathLen = strnlen(from.sun_path, mh.msg_namelen - offsetof(sockaddr_un, sun_path));
+      if (pathLen == 0 && mh.msg_namelen > offsetof(sockaddr_un, sun_path) + 1) pathLen = 0;  // abstract: unsupported
+    }
+    h[kRecPathLen / 4] = static_cast<int32_t>(pathLen);
+    memcpy(rec + kRecPath, from.sun_path, pathLen);
+    n++;
+  }
+  return static_cast<int>(n);
+}
+
+// recv(fd, records: ArrayBuffer, timeoutMs) -> n. timeoutMs > 0 poll()s first (blocking the caller).
+Napi::Value Recv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint8_t* buf = nullptr;
+  size_t len = 0;
+  if (!BytesOf(info[1], &buf, &len)) {
+    Napi::TypeError::New(env, "recv: bad record buffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  double timeoutMs = info[2].As<Napi::Number>().DoubleValue();
+  if (timeoutMs > 0) {
+    pollfd p {fd, POLLIN, 0};
+    int r;
+    do {
+      r = poll(&p, 1, static_cast<int>(timeoutMs < 1 ? 1 : timeoutMs));
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      ErrnoError(env, errno, "poll").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (r == 0) return Napi::Number::New(env, 0);
+  }
+  return Napi::Number::New(env, DrainInto(fd, buf, len));
+}
+
+// watch(fd, records: ArrayBuffer, onBatch(n)) -> { close(), ref(), unref() }
+struct Watch {
+  uv_poll_t poll;
+  napi_env env;
+  int fd;
+  Napi::FunctionReference cb;
+  Napi::ObjectReference keep;  // the record buffer
+  uint8_t* buf;
+  size_t len;
+  bool closed = false;
+  bool uvClosed = false;
+  bool finalized = false;
+};
+
+void OnWatchClosed(uv_handle_t* h) {
+  auto* w = static_cast<Watch*>(h->data);
+  w->uvClosed = true;
+  if (w->finalized) delete w;
+}
+
+void WatchTeardown(void* arg);
+
+void CloseWatch(Watch* w, bool removeHook = true) {
+  if (w->closed) return;
+  w->closed = true;
+  if (removeHook) napi_remove_env_cleanup_hook(w->env, WatchTeardown, w);
+  uv_poll_stop(&w->poll);
+  w->cb.Reset();
+  w->keep.Reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatchClosed);
+}
+
+void WatchTeardown(void* arg) {
+  auto* w = static_cast<Watch*>(arg);
+  w->finalized = true;
+  CloseWatch(w, false);
+}
+
+void OnReadable(uv_poll_t* h, int status, int) {
+  auto* w = static_cast<Watch*>(h->data);
+  if (w->closed || status < 0) return;
+  int n = DrainInto(w->fd, w->buf, w->len);
+  if (n == 0) return;
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  // MakeCallback drains the microtask queue, as a libuv-originated callback should.
+  w->cb.Value().MakeCallback(env.Global(), {Napi::Number::New(env, n)});
+}
+
+Napi::Value WatchNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint8_t* buf = nullptr;
+  size_t len = 0;
+  if (!info[1].IsArrayBuffer() || !BytesOf(info[1], &buf, &len) || !info[2].IsFunction()) {
+    Napi::TypeError::New(env, "watch(fd, ArrayBuffer, fn)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    Napi::Error::New(env, "watch: no event loop").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new Watch();
+  w->env = env;
+  w->fd = fd;
+  w->buf = buf;
+  w->len = len;
+  w->poll.data = w;
+  int r = uv_poll_init(loop, &w->poll, fd);
+  if (r != 0) {
+    delete w;
+    ErrnoError(env, -r, "uv_poll_init").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // uv_poll_init made the socket non-blocking; sends choose per call (MSG_DONTWAIT or SO_SNDTIMEO)
+  // and receives always pass MSG_DONTWAIT, so the descriptor itself goes back to blocking mode.
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  w->cb = Napi::Persistent(info[2].As<Napi::Function>());
+  w->keep = Napi::Persistent(info[1].As<Napi::Object>());
+  uv_poll_start(&w->poll, UV_READABLE, OnReadable);
+  napi_add_env_cleanup_hook(env, WatchTeardown, w);
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("close", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    CloseWatch(w);
+    return ci.Env().Undefined();
+  }));
+  handle.Set("ref", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    if (!w->closed) uv_ref(reinterpret_cast<uv_handle_t*>(&w->poll));
+    return ci.Env().Undefined();
+  }));
+  handle.Set("unref", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    if (!w->closed) uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
+    return ci.Env().Undefined();
+  }));
+  handle.AddFinalizer(
+      [](Napi::Env, Watch* pw) {
+        if (pw->finalized) return;
+        pw->finalized = true;
+        if (!pw->closed) {
+          CloseWatch(pw);
+        } else if (pw->uvClosed) {
+          delete pw;
+        }
+      },
+      w);
+  return handle;
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (fd >= 0) close(fd);
+  return info.Env().Undefined();
+}
+
+// memfdCreate(name) -> fd (MFD_CLOEXEC)
+Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
+  if (fd < 0) {
+    ErrnoError(env, errno, "memfd_create").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("open", Napi::Function::New(env, Open));
+  exports.Set("probe", Napi::Function::New(env, Probe));
+  exports.Set("flock", Napi::Function::New(env, Flock));
+  exports.Set("send", Napi::Function::New(env, Send));
+  exports.Set("recv", Napi::Function::New(env, Recv));
+  exports.Set("watch", Napi::Function::New(env, WatchNew));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
+  Napi::Object l = Napi::Object::New(env);
+  l.Set("sizeofMsgInternal", static_cast<double>(sizeof(mp_msg_internal_c)));
+  l.Set("sizeofRteMpMsg", static_cast<double>(sizeof(rte_mp_msg_c)));
+  l.Set("wireSize", static_cast<double>(kWireSize));
+  l.Set("offType", static_cast<double>(offsetof(mp_msg_internal_c, type)));
+  l.Set("offName", static_cast<double>(offsetof(mp_msg_internal_c, msg) + offsetof(rte_mp_msg_c, name)));
+  l.Set("offLenParam", static_cast<double>(offsetof(mp_msg_internal_c, msg) + offsetof(rte_mp_msg_c, len_param)));
+  l.Set("offNumFds", static_cast<double>(offsetof(mp_msg_internal_c, msg) + offsetof(rte_mp_msg_c, num_fds)));
+  l.Set("offParam", static_cast<double>(offsetof(mp_msg_internal_c, msg) + offsetof(rte_mp_msg_c, param)));
+  l.Set("offFds", static_cast<double>(offsetof(mp_msg_internal_c, msg) + offsetof(rte_mp_msg_c, fds)));
+  l.Set("recSize", static_cast<double>(kRecSize));
+  l.Set("recData", static_cast<double>(kRecData));
+  l.Set("recPath", static_cast<double>(kRecPath));
+  l.Set("recFds", static_cast<double>(kRecFds));
+  l.Set("rxFdOverflow", static_cast<double>(kRxFdOverflow));
+  l.Set("msgTrunc", static_cast<double>(MSG_TRUNC));
+  l.Set("msgCtrunc", static_cast<double>(MSG_CTRUNC));
+  l.Set("sunPathMax", static_cast<double>(sizeof(((sockaddr_un*)nullptr)->sun_path)));
+  exports.Set("layout", l);
+  return exports;
+}
+
 }  // namespace
 
 NODE_API_MODULE(mp_ipc, Init)
