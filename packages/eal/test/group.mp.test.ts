@@ -227,6 +227,21 @@ describe('process types', () => {
     expect(r.appArgs).toEqual(['--app', 'x']);
   });
 
+  it('-m and --socket-mem cap the group; a secondary reserving past the cap gets ENOMEM', async () => {
+    for (const mem of [['-m', '8'], ['--socket-mem=4,4']]) {
+      const prefix = uniquePrefix('q');
+      const p = agent();
+      const s = agent();
+      await p.call('init', { args: args(prefix, '--no-huge', ...mem) });
+      await s.call('init', { args: args(prefix, '--proc-type=secondary') });
+      await p.call('reserve', { name: 'six', len: 6 << 20 });
+      const r = await s.request('reserve', { name: 'four', len: 4 << 20 });
+      expect(r.code, mem.join(' ')).toBe('ENOMEM');
+      expect(r.message).toMatch(/cap 8388608 bytes/);
+      await s.call('reserve', { name: 'one', len: 1 << 20 });
+    }
+  });
+
   it('a reserve race between two processes on one name has exactly one winner', async () => {
     const prefix = uniquePrefix('r');
     const p = agent();

@@ -81,18 +81,20 @@ export const DEFAULT_SHM_CAP = 1 << 30;
 export const SHM_DIR = '/dev/shm';
 
 /**
- * Choose the backing of a new group, as DPDK's EAL does: hugetlbfs when a mount with free pages exists
+ * Choose the backing of a new group (from `info`, this machine's by default), as DPDK's EAL does: hugetlbfs when a mount with free pages exists
  * (or `hugeDir` names one), else /dev/shm with one log line; `noHuge` goes straight to /dev/shm.
  *
  * @throws {MpError} EINVAL — `hugeDir` is not a hugetlbfs or tmpfs mount, or not writable
  * @throws {MpError} ENOMEM — `memBytes` is more than the free hugepages of `hugeDir`
  */
-export function chooseBacking(o: { noHuge?: boolean; hugeDir?: string; memBytes?: number }): Backing {
+export function chooseBacking(
+  o: { noHuge?: boolean; hugeDir?: string; memBytes?: number },
+  info: HugepageInfo = hugepageInfo(),
+): Backing {
   const pageSizeShm = 4096;
   if (o.noHuge) {
     return { segDir: SHM_DIR, hugetlb: false, pageSize: pageSizeShm, capBytes: o.memBytes ?? DEFAULT_SHM_CAP };
   }
-  const info = hugepageInfo();
   const freeOf = (ps: number): number => info.sizes.find((s) => s.pageSize === ps)?.free ?? 0;
   if (o.hugeDir !== undefined) {
     let fsType: number;
