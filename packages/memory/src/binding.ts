@@ -26,8 +26,20 @@ export interface MemoryBinding {
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function load(): MemoryBinding {
+  const req = createRequire(import.meta.url);
+  // Fast path: the two places node-gyp-build would find our addon, in its order (a local build first,
+  // then the shipped prebuild). Loading node-gyp-build itself and scanning directories costs a few ms
+  // of every process start; it stays the fallback for anything else (other libc or runtime tags).
+  const local = join(packageRoot, 'build', 'Release', 'mp_memory.node');
+  const shipped = join(packageRoot, 'prebuilds', `linux-${process.arch}`, '@mp+memory.node');
+  for (const file of process.env.PREBUILDS_ONLY ? [shipped] : [local, shipped]) {
+    try {
+      return req(file) as MemoryBinding;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
   try {
-    const req = createRequire(import.meta.url);
     const nodeGypBuild = req('node-gyp-build') as (dir: string) => unknown;
     return nodeGypBuild(packageRoot) as MemoryBinding;
   } catch (err) {
