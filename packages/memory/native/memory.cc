@@ -211,15 +211,22 @@ short LockType(const std::string& t) {
   return F_UNLCK;
 }
 
-// ofdLock(fd, start, len, 'r'|'w'|'u', wait) -> true when taken (or released), false when busy and !wait
-Napi::Value OfdLock(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// The flock of (fd, start, len, type) arguments shared by ofdLock and ofdTest.
+struct flock RangeArgs(const Napi::CallbackInfo& info, int* fd) {
   struct flock fl {};
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  *fd = info[0].As<Napi::Number>().Int32Value();
   fl.l_whence = SEEK_SET;
   fl.l_start = info[1].As<Napi::Number>().Int64Value();
   fl.l_len = info[2].As<Napi::Number>().Int64Value();
   fl.l_type = LockType(info[3].As<Napi::String>().Utf8Value());
+  return fl;
+}
+
+// ofdLock(fd, start, len, 'r'|'w'|'u', wait) -> true when taken (or released), false when busy and !wait
+Napi::Value OfdLock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  struct flock fl = RangeArgs(info, &fd);
   bool wait = info[4].As<Napi::Boolean>().Value();
   int r;
   do {
@@ -234,12 +241,8 @@ Napi::Value OfdLock(const Napi::CallbackInfo& info) {
 // ofdTest(fd, start, len, 'r'|'w') -> true when another open file description holds a conflicting lock
 Napi::Value OfdTest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  struct flock fl {};
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  fl.l_whence = SEEK_SET;
-  fl.l_start = info[1].As<Napi::Number>().Int64Value();
-  fl.l_len = info[2].As<Napi::Number>().Int64Value();
-  fl.l_type = LockType(info[3].As<Napi::String>().Utf8Value());
+  int fd;
+  struct flock fl = RangeArgs(info, &fd);
   if (fcntl(fd, F_OFD_GETLK, &fl) != 0) {
     ErrnoError(env, errno, "fcntl").ThrowAsJavaScriptException();
     return env.Undefined();
