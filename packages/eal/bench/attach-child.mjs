@@ -1,4 +1,5 @@
-// One secondary attach, timed from inside: node start → import → init → first memzone.lookup.
+// One secondary attach, timed from inside: node start → import → init → first memzone.lookup; then
+// lookups of memzones this process has not mapped yet (scan + map), and of ones it has (cached).
 import { performance } from 'node:perf_hooks';
 const t0 = performance.now();
 const { init, memzone } = await import('@mp/eal');
@@ -8,5 +9,12 @@ const t2 = performance.now();
 const mz = memzone.lookup('bench-zone');
 const t3 = performance.now();
 if (!mz || new Uint32Array(mz.buffer)[0] !== 0xc0ffee) process.exit(3);
-process.stdout.write(JSON.stringify({ boot: t0, importMs: t1 - t0, initMs: t2 - t1, lookupMs: t3 - t2 }) + '\n');
+const n = Number(process.argv[3] ?? 0);
+let firstUs = 0;
+if (n > 0) {
+  const t = performance.now();
+  for (let i = 0; i < n; i++) if (!memzone.lookup(`r${i}`)) process.exit(4);
+  firstUs = ((performance.now() - t) * 1000) / n;
+}
+process.stdout.write(JSON.stringify({ boot: t0, importMs: t1 - t0, initMs: t2 - t1, lookupMs: t3 - t2, firstUs }) + '\n');
 e.cleanup();

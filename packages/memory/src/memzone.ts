@@ -335,6 +335,10 @@ export class GroupMemory {
 
   /** @see lookup */
   lookup(name: string): Memzone | undefined {
+    // Fast path: a memzone this process mapped before is still the same one while its entry's sequence
+    // counter has not moved (every rewrite of an entry moves it), so one shared load answers.
+    const hit = this.cache.get(name);
+    if (hit !== undefined && Atomics.load(this.u32, (this.mzBase + hit.index * MZ.size + MZ.seq) / 4) === hit.seq) return hit.mz;
     validateName('memzone', name, MEMZONE_NAME_MAX);
     const nameBytes = enc.encode(name);
     const hash = fnv1a(nameBytes);
