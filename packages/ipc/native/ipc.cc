@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/file.h>
@@ -64,6 +65,7 @@ constexpr size_t kRecLen = 0, kRecFlags = 4, kRecPid = 8, kRecUid = 12, kRecGid 
                  kRecFds = 24, kRecPathLen = 56, kRecPath = 60, kRecData = 176, kRecSize = 512;
 constexpr int kRxFdOverflow = 0x40000000;  // more than 8 fds came: the extra ones were closed here
 constexpr int kMaxRxFds = 64;               // control room; beyond it the kernel sets MSG_CTRUNC
+constexpr int kSendSliceUs = 5000;          // SO_SNDTIMEO of every socket
 static_assert(kRecData + kWireSize <= kRecSize, "record too small");
 static_assert(sizeof(((sockaddr_un*)nullptr)->sun_path) == 108, "sun_path");
 
@@ -103,6 +105,10 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   int one = 1;
+  // A blocking send waits at most this long for room in a full peer queue (then EAGAIN): the
+  // caller drains its own queue and retries, so two processes flooding each other never deadlock.
+  timeval tv {0, kSendSliceUs};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) {
     int e = errno;
     close(fd);
@@ -182,8 +188,8 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// send(fd, addr: Uint8Array (sockaddr_un bytes), data: Uint8Array, fds: Int32Array | null, waitMs)
-//   -> 0 | -errno. waitMs > 0: a full receive queue is waited on up to waitMs (SO_SNDTIMEO), else EAGAIN.
+// send(fd, addr: Uint8Array (sockaddr_un bytes), data: Uint8Array, fds: Int32Array | null, wait: boolean)
+//   -> 0 | -errno. wait: a full receive queue is waited on for up to kSendSliceUs (SO_SNDTIMEO), else EAGAIN.
 Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
@@ -208,7 +214,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
     nfds = static_cast<int>(ta.ElementLength());
   }
   if (nfds > 253) return Napi::Number::New(env, -E2BIG);  // SCM_MAX_FD
-  double waitMs = info[4].As<Napi::Number>().DoubleValue();
+  bool wait = info[4].ToBoolean().Value();
 
   iovec iov {data, dataLen};
   msghdr mh {};
@@ -227,16 +233,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
     c->cmsg_type = SCM_RIGHTS;
     memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
   }
-  int flags = MSG_NOSIGNAL;
-  if (waitMs > 0) {
-    timeval tv {};
-    tv.tv_sec = static_cast<time_t>(waitMs / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((waitMs - tv.tv_sec * 1000.0) * 1000);
-    if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1;
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  } else {
-    flags |= MSG_DONTWAIT;
-  }
+  int flags = MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT);
   ssize_t r;
   do {
     r = sendmsg(fd, &mh, flags);
@@ -310,7 +307,9 @@ int DrainInto(int fd, uint8_t* buf, size_t bufLen) {
   return static_cast<int>(n);
 }
 
-// recv(fd, records: ArrayBuffer, timeoutMs) -> n. timeoutMs > 0 poll()s first (blocking the caller).
+// recv(fd, records: ArrayBuffer, timeoutMs, spinUs) -> n. timeoutMs > 0 blocks the caller: first
+// re-trying for up to spinUs (a reply usually comes within tens of µs: no sleep/wake-up on this side),
+// then in poll().
 Napi::Value Recv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
@@ -321,6 +320,18 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   double timeoutMs = info[2].As<Napi::Number>().DoubleValue();
+  double spinUs = info.Length() > 3 ? info[3].As<Napi::Number>().DoubleValue() : 0;
+  if (timeoutMs > 0 && spinUs > 0) {
+    timespec t0 {}, now {};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+      int n = DrainInto(fd, buf, len);
+      if (n > 0) return Napi::Number::New(env, n);
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      double us = (now.tv_sec - t0.tv_sec) * 1e6 + (now.tv_nsec - t0.tv_nsec) / 1e3;
+      if (us >= spinUs || us >= timeoutMs * 1000) break;
+    }
+  }
   if (timeoutMs > 0) {
     pollfd p {fd, POLLIN, 0};
     int r;
@@ -377,12 +388,16 @@ void WatchTeardown(void* arg) {
 void OnReadable(uv_poll_t* h, int status, int) {
   auto* w = static_cast<Watch*>(h->data);
   if (w->closed || status < 0) return;
-  int n = DrainInto(w->fd, w->buf, w->len);
-  if (n == 0) return;
   Napi::Env env(w->env);
-  Napi::HandleScope scope(env);
-  // MakeCallback drains the microtask queue, as a libuv-originated callback should.
-  w->cb.Value().MakeCallback(env.Global(), {Napi::Number::New(env, n)});
+  // While the JS side handled a batch, senders (woken as the queue emptied) may have queued more:
+  // read again before going back to epoll, a bounded number of times so other handles get their turn.
+  for (int round = 0; round < 64 && !w->closed; round++) {
+    int n = DrainInto(w->fd, w->buf, w->len);
+    if (n == 0) return;
+    Napi::HandleScope scope(env);
+    // MakeCallback drains the microtask queue, as a libuv-originated callback should.
+    w->cb.Value().MakeCallback(env.Global(), {Napi::Number::New(env, n)});
+  }
 }
 
 Napi::Value WatchNew(const Napi::CallbackInfo& info) {

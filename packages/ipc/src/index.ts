@@ -1,1 +1,196 @@
-export {};
+/**
+ * @mp/ipc — rte_mp for Node: messages, requests and replies with file descriptors between the
+ * processes of a group, over unix datagram sockets in the runtime dir, wire-compatible with DPDK 22.11.
+ */
+import { eal } from '@mp/eal';
+import { MpError } from '@mp/memory';
+import { binding } from './binding.js';
+import { Channel, Peer } from './channel.js';
+import type { ActionHandler, MpReply, RequestOptions, SendOptions } from './channel.js';
+import type { MpMsg } from './codec.js';
+import { attachEal, forward } from './events.js';
+
+export { Channel, Peer } from './channel.js';
+export type { ActionHandler, MpReply, RequestOptions, SendOptions, ChannelOptions } from './channel.js';
+export type { MpMsg, ReceivedMsg } from './codec.js';
+export { MpIpcRemoteError } from './errors.js';
+export { EVENT_ACTION } from './events.js';
+export { MP_MAX_NAME_LEN, MP_MAX_PARAM_LEN, MP_MAX_FD_NUM, MP_MSG, MP_REQ, MP_REP, MP_IGN, WIRE } from './layout.js';
+export { MpError } from '@mp/memory';
+export type { MpErrorCode } from '@mp/memory';
+
+export interface StartOptions {
+  /**
+   * Directory of the sockets. Default: the runtime dir of the group `init()` (@mp/eal) attached. Give
+   * a DPDK app's (`/var/run/dpdk/<prefix>`) to talk to DPDK processes; `procType` is then required.
+   */
+  runtimeDir?: string;
+  /** Default: the Eal's process type. */
+  procType?: 'primary' | 'secondary';
+  /** How long a send waits for room in a full peer queue before it fails with EBUSY (default 2000 ms). */
+  sendTimeoutMs?: number;
+  /**
+   * requestSync re-tries this many µs for its replies before sleeping in poll() (default 50; 0: never).
+   * It saves a wake-up per round trip; the CPU is busy for at most that long per wait.
+   */
+  syncSpinUs?: number;
+}
+
+let current: Channel | undefined;
+
+/**
+ * Open this process's IPC channel (bind its socket). Without options it joins the group `init()`
+ * attached, and forwards (primary) / surfaces (every process) group events on the Eal. Idempotent:
+ * returns the open channel when called again.
+ *
+ * @throws {MpError} ENOTCONN — no `runtimeDir` given and init() (@mp/eal) has not run
+ * @throws {MpError} EINVAL — `runtimeDir` given without `procType`, or a bad `procType`
+ * @throws {MpError} EBUSY — primary: a live process is bound to `mp_socket` already; or a channel
+ *   with other options is open in this process
+ * @throws {MpError} ENAMETOOLONG — the socket path exceeds 107 bytes
+ * @throws {MpError} ENOENT — the runtime dir does not exist; EPERM — it is not writable
+ * @see rte_mp_channel_init
+ */
+export function start(o: StartOptions = {}): Channel {
+  if (current !== undefined && !current.isClosed) {
+    if ((o.runtimeDir !== undefined && o.runtimeDir !== current.runtimeDir) || (o.procType !== undefined && o.procType !== current.procType)) {
+      throw new MpError('EBUSY', `an IPC channel is open already (${current.procType} in ${current.runtimeDir}); stop() it first`);
+    }
+    return current;
+  }
+  if (o.procType !== undefined && o.procType !== 'primary' && o.procType !== 'secondary') {
+    throw new MpError('EINVAL', `procType must be 'primary' or 'secondary', got ${String(o.procType)}`);
+  }
+  const so = { ...(o.sendTimeoutMs !== undefined ? { sendTimeoutMs: o.sendTimeoutMs } : {}), ...(o.syncSpinUs !== undefined ? { syncSpinUs: o.syncSpinUs } : {}) };
+  if (o.runtimeDir !== undefined) {
+    if (o.procType === undefined) throw new MpError('EINVAL', `start({ runtimeDir }) needs procType ('primary' or 'secondary')`);
+    current = new Channel({ runtimeDir: o.runtimeDir, procType: o.procType, ...so });
+    return current;
+  }
+  const e = eal();
+  if (o.procType !== undefined && o.procType !== e.procType) throw new MpError('EINVAL', `this process is the group's ${e.procType}, not its ${o.procType}`);
+  current = new Channel({ runtimeDir: e.runtimeDir, procType: e.procType, primaryPid: () => e.primaryPid, ...so });
+  attachEal(current, e);
+  return current;
+}
+
+/** Close the channel: the socket file goes, pending requests finish with what they have. @see rte_mp_channel_cleanup */
+export function stop(): void {
+  current?.close();
+  current = undefined;
+}
+
+/** The open channel (started on first use). @throws {MpError} ENOTCONN — not started and init() has not run */
+export function channel(): Channel {
+  return current !== undefined && !current.isClosed ? current : start();
+}
+
+/**
+ * Register the handler of an action. It gets `(msg, peer)`; for a request it answers with
+ * `reply(msg, peer)` or by returning (resolving) a message; if it throws or rejects, an @mp requester
+ * gets an `MpIpcRemoteError` with its code and message. The handler owns `msg.fds`.
+ *
+ * @throws {MpError} EINVAL — empty name, forbidden character, handler not a function
+ * @throws {MpError} E2BIG — name of 64 bytes or more
+ * @throws {MpError} EEXIST — an action of that name is registered
+ * @throws {MpError} ENOTCONN — no channel and init() has not run
+ * @see rte_mp_action_register
+ */
+export function actionRegister(name: string, handler: ActionHandler): void {
+  channel().actionRegister(name, handler);
+}
+
+/**
+ * Remove an action; returns whether it was registered.
+ *
+ * @throws {MpError} EINVAL — empty or forbidden name; E2BIG — name of 64 bytes or more
+ * @see rte_mp_action_unregister
+ */
+export function actionUnregister(name: string): boolean {
+  return channel().actionUnregister(name);
+}
+
+/**
+ * Send a one-way message. From the primary: to every secondary, or to one (`to: pid`); from a
+ * secondary: to the primary, or to another process (`to: pid`). Returns how many processes it reached.
+ * A full peer queue is waited on (up to `sendTimeoutMs`), this process's own queue being drained meanwhile.
+ *
+ * @throws {MpError} EINVAL — bad message (empty name, forbidden character, param not a Uint8Array,
+ *   fds not descriptors), `to` not a pid, or a descriptor of msg.fds not open
+ * @throws {MpError} E2BIG — name ≥ 64 bytes, param > 256 bytes, more than 8 fds
+ * @throws {MpError} ENOENT — one destination (`to`, or a secondary's primary) and it has no socket / is gone
+ * @throws {MpError} EBUSY — one destination whose queue stayed full for sendTimeoutMs
+ * @throws {MpError} ENOTCONN — no channel and init() has not run
+ * @see rte_mp_sendmsg
+ */
+export function sendMsg(msg: MpMsg, o?: SendOptions): number {
+  return channel().sendMsg(msg, o);
+}
+
+/**
+ * Send a request and collect the replies without blocking the event loop. From the primary without
+ * `to`, every secondary is asked and the result lists the replies that came in time (nbReceived <
+ * nbSent after a timeout or a death — a dead peer ends its share at once). To one peer (a secondary's
+ * primary, or `to`), an error reply rejects with MpIpcRemoteError and silence with ETIMEDOUT. May be
+ * called from inside a handler (DPDK forbids this). A request to an action nobody registered in an
+ * @mp peer answers ENOENT at once.
+ *
+ * @throws {MpError} EINVAL, E2BIG — as sendMsg; EINVAL — timeoutMs not a number ≥ 0
+ * @throws {MpError} ENOENT — (rejects) the one peer has no socket, is gone, or died before replying
+ * @throws {MpError} ETIMEDOUT — (rejects) the one peer did not reply within timeoutMs
+ * @throws {MpIpcRemoteError} (rejects) the one peer's handler threw, or it has no such action (code ENOENT)
+ * @see rte_mp_request_async
+ */
+export function request(msg: MpMsg, o?: RequestOptions): Promise<MpReply> {
+  try {
+    return channel().request(msg, o);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * As {@link request}, but blocks the caller until the replies are in (for scripts, and parity with
+ * DPDK). Messages that arrive meanwhile are queued and handled afterwards, in order. Do not call it
+ * from a handler whose requester is blocked in `requestSync` on this process (use `request`).
+ *
+ * @throws {MpError} as {@link request}, thrown instead of rejected
+ * @see rte_mp_request_sync
+ */
+export function requestSync(msg: MpMsg, o?: RequestOptions): MpReply {
+  return channel().requestSync(msg, o);
+}
+
+/**
+ * Answer a request: `peer` is the handler's second argument. DPDK peers get a plain MP_REP.
+ *
+ * @throws {MpError} EINVAL — bad message (see sendMsg), peer not a request or answered already
+ * @throws {MpError} E2BIG — name ≥ 64 bytes, param > 256 bytes, more than 8 fds
+ * @throws {MpError} ENOENT — the requester is gone or sent from an unbound socket
+ * @see rte_mp_reply
+ */
+export function reply(msg: MpMsg, peer: Peer): void {
+  channel().reply(msg, peer);
+}
+
+/**
+ * Forward an event (a PMD link event, say) from the primary to every secondary, where it is
+ * emitted on their Eal (`eal().on(event, …)`). The arguments travel as JSON (≤ 256 bytes).
+ *
+ * @throws {MpError} E2BIG — the JSON exceeds 256 bytes
+ * @throws {MpError} EPERM — not the primary
+ */
+export function forwardEvent(event: string, ...args: unknown[]): number {
+  const ch = channel();
+  if (ch.procType !== 'primary') throw new MpError('EPERM', `only the primary forwards events (this is a ${ch.procType})`);
+  return forward(ch, event, args);
+}
+
+/**
+ * An anonymous memory file (memfd_create, close-on-exec): a descriptor to pass with `msg.fds`.
+ *
+ * @throws {Error} with `.code` errno name when memfd_create fails
+ */
+export function memfdCreate(name: string): number {
+  return binding.memfdCreate(name);
+}

@@ -1,0 +1,177 @@
+/**
+ * @mp/ipc benchmark: request/reply round trips (async `request`, `requestSync`) and one-way `sendMsg`
+ * rate between a primary and a secondary, beside references measured in the same run (child_process
+ * `process.send`, a `net` unix stream ping-pong) and DPDK's rte_mp figures from ../shared/bench/ANCHORS.md.
+ * Medians of RUNS runs. Never asserts time.
+ */
+import { fork, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { init } from '@mp/eal';
+import * as ipc from '../src/index.js';
+
+const N = 20_000;
+const FLOOD = 200_000;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const DPDK = { requestSyncP50: 80, sendmsgPerSec: 70_000 }; // ANCHORS.md: rte_mp_request_sync p50 ≈ 80 µs; rte_mp_sendmsg ≈ 70k msg/s
+const here = import.meta.dirname;
+
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+const pct = (a: Float64Array, p: number): number => a[Math.min(a.length - 1, Math.floor(a.length * p))]!;
+const enc = (o: unknown): Uint8Array => new Uint8Array(Buffer.from(JSON.stringify(o)));
+const dec = <T>(u: Uint8Array): T => JSON.parse(Buffer.from(u).toString()) as T;
+
+function waitLine(child: ChildProcess, word: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => l === word && resolve());
+    child.once('exit', (c) => reject(new Error(`child exited ${c}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const prefix = `bench${process.pid}_${randomBytes(3).toString('hex')}`;
+  init([`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge']);
+  ipc.start();
+  let sunk = 0;
+  ipc.actionRegister('echo', (msg) => msg);
+  ipc.actionRegister('sink', () => {
+    sunk++;
+  });
+  const sec = spawn(process.execPath, [join(here, 'child.mjs'), prefix], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await waitLine(sec, 'ready');
+  const to = sec.pid!;
+
+  const rows = { async: [] as number[], asyncP99: [] as number[], sync: [] as number[], syncP99: [] as number[], pToS: [] as number[], pToSP99: [] as number[], oneWayUp: [] as number[], oneWayDown: [] as number[] };
+  const cp = { p50: [] as number[], p99: [] as number[], rate: [] as number[] };
+  const net = { p50: [] as number[], p99: [] as number[] };
+  const param = new Uint8Array(16);
+
+  const ref = fork(join(here, 'ref-child.mjs'), [], { stdio: ['pipe', 'pipe', 'inherit', 'ipc'] });
+  await once(ref, 'spawn');
+  const sockPath = join(tmpdir(), `mp-bench-${process.pid}.sock`);
+  rmSync(sockPath, { force: true });
+  const netChild = spawn(process.execPath, [join(here, 'ref-child.mjs'), 'net', sockPath], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await waitLine(netChild, 'ready');
+  const sock = connect(sockPath);
+  sock.setNoDelay(true);
+  await once(sock, 'connect');
+
+  for (let run = 0; run < RUNS; run++) {
+    // @mp/ipc, secondary → primary (measured in the secondary).
+    for (const mode of ['async', 'sync'] as const) {
+      const r = await ipc.request({ name: 'latency', param: enc({ n: N, mode }) }, { to, timeoutMs: 120_000 });
+      const v = dec<{ p50: number; p99: number }>(r.msgs[0]!.param);
+      rows[mode].push(v.p50);
+      rows[mode === 'async' ? 'asyncP99' : 'syncP99'].push(v.p99);
+    }
+    // @mp/ipc, primary → secondary async request.
+    {
+      const t = new Float64Array(N);
+      for (let i = 0; i < N; i++) {
+        const t0 = performance.now();
+        await ipc.request({ name: 'echo', param }, { to, timeoutMs: 5000 });
+        t[i] = performance.now() - t0;
+      }
+      t.sort();
+      rows.pToS.push(pct(t, 0.5) * 1000);
+      rows.pToSP99.push(pct(t, 0.99) * 1000);
+    }
+    // One-way: secondary floods the primary.
+    {
+      sunk = 0;
+      const t0 = performance.now();
+      const done = new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (sunk >= FLOOD) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 1);
+      });
+      await ipc.request({ name: 'flood', param: enc({ n: FLOOD }) }, { to, timeoutMs: 120_000 });
+      await done;
+      rows.oneWayUp.push(FLOOD / ((performance.now() - t0) / 1000));
+    }
+    // One-way: primary → secondary, then ask how many arrived (all: sends wait for room, never drop).
+    {
+      const base = dec<number>((await ipc.request({ name: 'sunk' }, { to })).msgs[0]!.param);
+      const t0 = performance.now();
+      for (let i = 0; i < FLOOD; i++) ipc.sendMsg({ name: 'sink', param }, { to });
+      const got = dec<number>((await ipc.request({ name: 'sunk' }, { to, timeoutMs: 60_000 })).msgs[0]!.param) - base;
+      if (got !== FLOOD) console.error(`one-way: ${got} of ${FLOOD} arrived`);
+      rows.oneWayDown.push(FLOOD / ((performance.now() - t0) / 1000));
+    }
+    // Reference: child_process IPC round trip and one-way.
+    {
+      const t = new Float64Array(N);
+      for (let i = 0; i < N; i++) {
+        const t0 = performance.now();
+        ref.send({ i, p: 'x'.repeat(16) });
+        await once(ref, 'message');
+        t[i] = performance.now() - t0;
+      }
+      t.sort();
+      cp.p50.push(pct(t, 0.5) * 1000);
+      cp.p99.push(pct(t, 0.99) * 1000);
+      const t0 = performance.now();
+      for (let i = 0; i < FLOOD; i++) ref.send('one-way');
+      ref.send('count?');
+      for (;;) {
+        const [m] = (await once(ref, 'message')) as [unknown];
+        if (typeof m === 'number') break;
+      }
+      cp.rate.push(FLOOD / ((performance.now() - t0) / 1000));
+    }
+    // Reference: net unix stream ping-pong.
+    {
+      const t = new Float64Array(N);
+      for (let i = 0; i < N; i++) {
+        const t0 = performance.now();
+        sock.write('ping-0123456789\n');
+        await once(sock, 'data');
+        t[i] = performance.now() - t0;
+      }
+      t.sort();
+      net.p50.push(pct(t, 0.5) * 1000);
+      net.p99.push(pct(t, 0.99) * 1000);
+    }
+  }
+
+  const us = (v: number): string => `${v.toFixed(1)} µs`;
+  const rate = (v: number): string => `${(v / 1000).toFixed(0)}k msg/s`;
+  const cpP50 = median(cp.p50);
+  const table: Array<[string, string, string]> = [
+    ['request (async), sec→pri, p50 / p99', `${us(median(rows.async))} / ${us(median(rows.asyncP99))}`, `${(median(rows.async) / cpP50).toFixed(2)}× child_process (goal ≤ 1.0), ${(median(rows.async) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.35)`],
+    ['requestSync, sec→pri, p50 / p99', `${us(median(rows.sync))} / ${us(median(rows.syncP99))}`, `${(median(rows.sync) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.15)`],
+    ['request (async), pri→sec, p50 / p99', `${us(median(rows.pToS))} / ${us(median(rows.pToSP99))}`, `${(median(rows.pToS) / cpP50).toFixed(2)}× child_process`],
+    ['sendMsg one-way, sec→pri', rate(median(rows.oneWayUp)), `${(median(rows.oneWayUp) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg (goal ≥ 5), ${(median(rows.oneWayUp) / median(cp.rate)).toFixed(2)}× child_process`],
+    ['sendMsg one-way, pri→sec', rate(median(rows.oneWayDown)), `${(median(rows.oneWayDown) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg`],
+    ['ref: child_process process.send round trip p50 / p99', `${us(cpP50)} / ${us(median(cp.p99))}`, 'ANCHORS: p50 28.5 µs, p99 132 µs'],
+    ['ref: child_process one-way', rate(median(cp.rate)), 'ANCHORS: 68k msg/s'],
+    ['ref: net unix stream ping-pong p50 / p99', `${us(median(net.p50))} / ${us(median(net.p99))}`, 'ANCHORS: p50 31.7 µs'],
+    ['DPDK rte_mp_request_sync (ANCHORS.md)', 'p50 ≈ 80 µs, p99 0.4–1.6 ms', 'C, same machine class'],
+    ['DPDK rte_mp_request_async callback (ANCHORS.md)', '350–600 µs', ''],
+    ['DPDK rte_mp_sendmsg (ANCHORS.md)', '≈ 70k msg/s', ''],
+  ];
+  console.log(`\n@mp/ipc — ${N} round trips, ${FLOOD} one-way messages, median of ${RUNS} runs\n`);
+  console.log('| measure | value | ratio |');
+  console.log('|---|---|---|');
+  for (const [a, b, c] of table) console.log(`| ${a} | ${b} | ${c} |`);
+  console.log(`\nper run: async p50 ${rows.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${rows.sync.map((v) => v.toFixed(1)).join(', ')} µs; child_process p50 ${cp.p50.map((v) => v.toFixed(1)).join(', ')} µs`);
+
+  sock.destroy();
+  ref.kill();
+  netChild.stdin!.end();
+  sec.stdin!.end();
+  rmSync(sockPath, { force: true });
+  ipc.stop();
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,95 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MpError } from '@mp/memory';
+import { RECORD, RX_FD_OVERFLOW, SUN_PATH_MAX, WIRE } from './layout.js';
+
+/** What the native addon (native/ipc.cc) exports. Every argument is validated before it gets here. */
+export interface IpcBinding {
+  /** socket + bind (when path is a string) + chmod(mode) + SO_PASSCRED → fd. Throws errno errors. */
+  open(path: string | null, mode: number): number;
+  /** 0: a live socket is bound at path; -ECONNREFUSED: stale file; -ENOENT: none. */
+  probe(path: string): number;
+  flock(path: string, op: 'ex' | 'sh'): number;
+  flock(path: string, op: 'un', fd: number): void;
+  /** sendmsg; 0 or -errno (never throws for a send failure). wait: a full peer queue is waited on ≤ 5 ms. */
+  send(fd: number, addr: Uint8Array, data: Uint8Array, fds: Int32Array | null, wait: boolean): number;
+  /**
+   * Drain up to records.byteLength / RECORD.size datagrams. timeoutMs > 0 blocks until one comes:
+   * re-trying for up to spinUs first, then in poll().
+   */
+  recv(fd: number, records: ArrayBuffer, timeoutMs: number, spinUs?: number): number;
+  /** uv_poll on fd: each readable wake-up drains a batch into `records` and calls onBatch(n) once. */
+  watch(fd: number, records: ArrayBuffer, onBatch: (n: number) => void): { close(): void; ref(): void; unref(): void };
+  close(fd: number): void;
+  memfdCreate(name: string): number;
+  readonly layout: Readonly<Record<string, number>>;
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function load(): IpcBinding {
+  const req = createRequire(import.meta.url);
+  // Fast path: where node-gyp-build would find the addon, in its order (a local build, then the shipped
+  // prebuild), without loading it and scanning directories; it stays the fallback for anything else.
+  const local = join(packageRoot, 'build', 'Release', 'mp_ipc.node');
+  const shipped = join(packageRoot, 'prebuilds', `linux-${process.arch}`, '@mp+ipc.node');
+  let b: IpcBinding | undefined;
+  for (const file of process.env.PREBUILDS_ONLY ? [shipped] : [local, shipped]) {
+    try {
+      b = req(file) as IpcBinding;
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
+  if (b === undefined) {
+    try {
+      const nodeGypBuild = req('node-gyp-build') as (dir: string) => unknown;
+      b = nodeGypBuild(packageRoot) as IpcBinding;
+    } catch (err) {
+      throw new MpError(
+        'ENOTSUP',
+        `cannot load the @mp/ipc native addon: looked in ${join(packageRoot, 'build/Release')} and ` +
+          `${join(packageRoot, 'prebuilds', `linux-${process.arch}`)}; build it with 'pnpm --filter @mp/ipc build:native' ` +
+          `(needs python3, make and a C++17 compiler) or install a release that ships a prebuild`,
+        { cause: err },
+      );
+    }
+  }
+  checkLayout(b.layout);
+  return b;
+}
+
+/** Compare the compiler's sizeof/offsetof with src/layout.ts; any difference is fatal. */
+function checkLayout(l: Readonly<Record<string, number>>): void {
+  const want: Record<string, number> = {
+    sizeofMsgInternal: WIRE.sizeofInternal,
+    sizeofRteMpMsg: WIRE.sizeofRteMpMsg,
+    wireSize: WIRE.size,
+    offType: WIRE.type,
+    offName: WIRE.name,
+    offLenParam: WIRE.lenParam,
+    offNumFds: WIRE.numFds,
+    offParam: WIRE.param,
+    offFds: WIRE.fds,
+    recSize: RECORD.size,
+    recData: RECORD.data,
+    recPath: RECORD.path,
+    recFds: RECORD.fds,
+    rxFdOverflow: RX_FD_OVERFLOW,
+    sunPathMax: SUN_PATH_MAX,
+  };
+  const bad = Object.entries(want).filter(([k, v]) => l[k] !== v);
+  if (bad.length > 0) {
+    throw new MpError(
+      'EPROTO',
+      `@mp/ipc native layout differs from src/layout.ts: ${bad.map(([k, v]) => `${k} native ${l[k]} != ts ${v}`).join(', ')}`,
+    );
+  }
+}
+
+/** The loaded addon (once per module instance). */
+export const binding: IpcBinding = load();
+export const MSG_TRUNC: number = binding.layout.msgTrunc!;
+export const MSG_CTRUNC: number = binding.layout.msgCtrunc!;

@@ -1,0 +1,105 @@
+/**
+ * THE byte layouts of @mp/ipc: DPDK 22.11's datagram, @mp's hidden extension, and the receive records
+ * the native binding fills. Checked against the compiler's sizeof/offsetof when the binding loads.
+ *
+ * ## The datagram: DPDK 22.11 `struct mp_msg_internal` (lib/eal/common/eal_common_proc.c)
+ * ```
+ * | off | size | field                 | notes                                                    |
+ * |   0 |    4 | int type              | 0 MSG, 1 REQ, 2 REP, 3 IGN                               |
+ * |   4 |   64 | char name[64]         | RTE_MP_MAX_NAME_LEN, NUL-terminated, 1..63 bytes         |
+ * |  68 |    4 | int len_param         | 0..256                                                   |
+ * |  72 |    4 | int num_fds           | 0..8; the fds themselves travel as SCM_RIGHTS            |
+ * |  76 |  256 | uint8_t param[256]    | RTE_MP_MAX_PARAM_LEN                                     |
+ * | 332 |   32 | int fds[8]            | NOT sent: DPDK's iovec stops at 332 = sizeof - sizeof(fds)|
+ * ```
+ * A DPDK receiver rejects any datagram whose length is not exactly 332 bytes — and its `mp_handle`
+ * thread then stops reading for good. @mp therefore only ever sends 332-byte datagrams. Integers are
+ * host order (little-endian here), as DPDK's.
+ *
+ * ## @mp's extension: 12 bytes where DPDK never looks
+ * ```
+ * | off | size | field     |                                                                    |
+ * |   0 |    4 | magic     | 0x3158504d ('MPX1' in memory)                                      |
+ * |   4 |    4 | requestId | u32, 0 = none (messages)                                           |
+ * |   8 |    2 | flags     | EXT_ERROR: this REP is an error reply, param = code NUL message    |
+ * |  10 |    2 | check     | (magic ^ id ^ id>>>16 ^ flags ^ 0x6d70) & 0xffff                    |
+ * ```
+ * It sits in the bytes after the name's NUL (name[52..64), when the name is ≤ 51 bytes) or else in the
+ * bytes after len_param (param[244..256), when len_param ≤ 244). DPDK reads the name with
+ * strcmp/strlcpy (stops at the NUL) and the param up to len_param, so for DPDK the datagram is an
+ * ordinary message. A request with a 52+ byte name *and* a 245+ byte param carries no extension: it is
+ * answered DPDK-style (matched by peer and name; a failing handler sends nothing).
+ *
+ * ## Receive records (native → TS), RECORD.size bytes each, in one ArrayBuffer per channel
+ * ```
+ * | off | size | field                                                                              |
+ * |   0 |    4 | len      real datagram length (MSG_TRUNC), so short/oversize are visible           |
+ * |   4 |    4 | flags    MSG_TRUNC | MSG_CTRUNC | RX_FD_OVERFLOW (>8 fds came; extras closed)     |
+ * |   8 |   12 | pid, uid, gid from SCM_CREDENTIALS (-1 when absent)                                 |
+ * |  20 |    4 | nfds     descriptors now owned by this process (≤ 8)                               |
+ * |  24 |   32 | fds[8]                                                                             |
+ * |  56 |    4 | pathLen  sender's sun_path length (0: unbound sender, cannot be answered)          |
+ * |  60 |  108 | path                                                                               |
+ * | 176 |  332 | data     the datagram                                                              |
+ * ```
+ */
+
+export const MP_MAX_NAME_LEN = 64;
+export const MP_MAX_PARAM_LEN = 256;
+export const MP_MAX_FD_NUM = 8;
+
+/** struct mp_msg_internal offsets. */
+export const WIRE = {
+  type: 0,
+  name: 4,
+  lenParam: 68,
+  numFds: 72,
+  param: 76,
+  fds: 332,
+  /** bytes on the wire: sizeof(struct mp_msg_internal) - sizeof(fds) */
+  size: 332,
+  /** sizeof(struct mp_msg_internal) */
+  sizeofInternal: 364,
+  /** sizeof(struct rte_mp_msg) */
+  sizeofRteMpMsg: 360,
+} as const;
+
+export const MP_MSG = 0;
+export const MP_REQ = 1;
+export const MP_REP = 2;
+export const MP_IGN = 3;
+
+export const EXT = {
+  size: 12,
+  magic: 0x3158504d,
+  id: 4,
+  flags: 8,
+  check: 10,
+  /** name bytes at most this long leave room for the extension in name[52..64) */
+  nameRoomMax: MP_MAX_NAME_LEN - 12 - 1,
+  /** len_param at most this leaves room in param[244..256) */
+  paramRoomMax: MP_MAX_PARAM_LEN - 12,
+} as const;
+export const EXT_ERROR = 1;
+
+export const RECORD = {
+  len: 0,
+  flags: 4,
+  pid: 8,
+  uid: 12,
+  gid: 16,
+  nfds: 20,
+  fds: 24,
+  pathLen: 56,
+  path: 60,
+  data: 176,
+  size: 512,
+} as const;
+/** Records per batch: one libuv wake-up drains at most this many datagrams. */
+export const RECORDS_PER_BATCH = 64;
+export const RX_FD_OVERFLOW = 0x40000000;
+export const SUN_PATH_MAX = 108;
+
+export function extCheck(id: number, flags: number): number {
+  return (EXT.magic ^ (EXT.magic >>> 16) ^ id ^ (id >>> 16) ^ flags ^ 0x6d70) & 0xffff;
+}
