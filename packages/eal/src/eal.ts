@@ -121,6 +121,7 @@ export class Eal extends EventEmitter<EalEvents> {
   private primaryGen: number;
   private primaryAliveSeen = true;
   private closed = false;
+  private readonly surfaced = new Map<string, number>();
   private readonly onExit = (): void => this.cleanup();
 
   /** @internal use {@link init} */
@@ -181,6 +182,25 @@ export class Eal extends EventEmitter<EalEvents> {
       out.push(this.readProc(i));
     }
     return out;
+  }
+
+  /**
+   * Emit a group event on this Eal once: the same event about the same process (pid and start time, or
+   * the same primary pid) is emitted only the first time, whichever way it arrived — this process's own
+   * table watch, or a message forwarded by the primary over @mp/ipc (which calls this). Events this Eal
+   * does not define (a PMD's link events, say) are emitted as they come. Returns whether it was emitted.
+   */
+  surface<K extends keyof EalEvents>(event: K, ...args: EalEvents[K]): boolean;
+  surface(event: string, ...args: unknown[]): boolean;
+  surface(event: string, ...args: unknown[]): boolean {
+    const key = surfaceKey(event, args);
+    if (key !== undefined) {
+      if (this.surfaced.has(key)) return false;
+      const now = Date.now();
+      this.surfaced.set(key, now);
+      if (this.surfaced.size > 256) for (const [k, t] of this.surfaced) if (now - t > 60_000) this.surfaced.delete(k);
+    }
+    return (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
   }
 
   /**
@@ -264,7 +284,7 @@ export class Eal extends EventEmitter<EalEvents> {
     // The pidfd fires at exit; the kernel drops the OFD lock as the last fd closes, a moment later.
     if (this.primaryPid === pid && this.u32[CFG.primaryGen / 4] === this.primaryGen) {
       this.primaryAliveSeen = false;
-      this.emit('primary-exit', pid);
+      this.surface('primary-exit', pid);
     }
   }
 
@@ -275,11 +295,11 @@ export class Eal extends EventEmitter<EalEvents> {
       if (this.procType === 'secondary') {
         const gen = this.u32[CFG.primaryGen / 4]!;
         if (gen !== this.primaryGen && this.isPrimaryAlive() && this.u32[CFG.state / 4] === ST_READY) {
-          if (this.primaryAliveSeen) this.emit('primary-exit', -1);
+          if (this.primaryAliveSeen) this.surface('primary-exit', -1);
           this.primaryGen = gen;
           this.primaryAliveSeen = true;
           this.watchPrimary();
-          this.emit('primary-restarted', this.primaryPid);
+          this.surface('primary-restarted', this.primaryPid);
         }
       }
       const max = this.u32[CFG.maxProcs / 4]!;
@@ -290,14 +310,14 @@ export class Eal extends EventEmitter<EalEvents> {
         if (state !== PS_ALIVE) {
           if (was) {
             this.known.delete(i);
-            this.emit('proc-exit', { ...was, alive: false });
+            this.surface('proc-exit', { ...was, alive: false });
           }
           continue;
         }
         const info = this.readProc(i);
         if (was && was.pid !== info.pid) {
           this.known.delete(i);
-          this.emit('proc-exit', { ...was, alive: false });
+          this.surface('proc-exit', { ...was, alive: false });
         }
         if (!info.alive) {
           dead.push(i);
@@ -305,7 +325,7 @@ export class Eal extends EventEmitter<EalEvents> {
         }
         if (!this.known.has(i)) {
           this.known.set(i, info);
-          if (i !== this.slot) this.emit('proc-join', info);
+          if (i !== this.slot) this.surface('proc-join', info);
         }
       }
       if (dead.length > 0) {
@@ -318,13 +338,26 @@ export class Eal extends EventEmitter<EalEvents> {
         for (const i of dead) {
           const was = this.known.get(i);
           this.known.delete(i);
-          if (was) this.emit('proc-exit', { ...was, alive: false });
+          if (was) this.surface('proc-exit', { ...was, alive: false });
         }
       }
     } catch (err) {
       log('warning', 'EAL', `group watch: ${(err as Error).message}`);
     }
   }
+}
+
+/** What makes two reports of a group event the same event (undefined: never the same). */
+function surfaceKey(event: string, args: unknown[]): string | undefined {
+  const a = args[0];
+  if (event === 'proc-join' || event === 'proc-exit') {
+    if (typeof a !== 'object' || a === null) return undefined;
+    const p = a as { pid?: unknown; startTime?: unknown };
+    const t = p.startTime instanceof Date ? p.startTime.getTime() : new Date(String(p.startTime ?? 0)).getTime();
+    return `${event}:${String(p.pid)}:${t}`;
+  }
+  if (event === 'primary-exit' || event === 'primary-restarted') return typeof a === 'number' && a > 0 ? `${event}:${a}` : undefined;
+  return undefined;
 }
 
 function removeRuntimeFiles(dir: string): void {

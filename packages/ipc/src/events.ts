@@ -1,8 +1,8 @@
 /**
  * Group events over IPC (DESIGN §2 item 5): the primary forwards its group events to every
  * secondary as `mp_eal_event` messages, and each process surfaces what it receives on its Eal
- * instance (`eal().on('proc-exit', …)`). @mp/eal sees joins and deaths by itself too (its table
- * watch); the Eal's `emit` is wrapped so an event that arrives both ways is emitted once.
+ * instance (`eal().on('proc-exit', …)`) through `Eal.surface`, which emits an event that arrives both
+ * ways (@mp/eal's own table watch sees joins and deaths too) only once.
  */
 import type { Eal, ProcessInfo } from '@mp/eal';
 import { MpError, log } from '@mp/memory';
@@ -11,39 +11,6 @@ import type { Channel } from './channel.js';
 /** The action name of forwarded events (a valid DPDK action name; sent only inside @mp groups). */
 export const EVENT_ACTION = 'mp_eal_event';
 const MAX_PARAM = 256;
-
-type Emit = (event: string | symbol, ...args: unknown[]) => boolean;
-const hooked = new WeakSet<Eal>();
-
-function keyOf(event: string | symbol, args: unknown[]): string | undefined {
-  const a = args[0] as (Partial<ProcessInfo> & { startTime?: Date | string }) | number | undefined;
-  if (event === 'proc-join' || event === 'proc-exit') {
-    if (typeof a !== 'object' || a === null) return undefined;
-    const t = a.startTime instanceof Date ? a.startTime.getTime() : new Date(a.startTime ?? 0).getTime();
-    return `${event}:${a.pid}:${t}`;
-  }
-  if (event === 'primary-exit' || event === 'primary-restarted') return typeof a === 'number' && a > 0 ? `${event}:${a}` : undefined;
-  return undefined;
-}
-
-/** Wrap the Eal's emit once: the same group event (same process, same start time) is emitted once. */
-function installDedup(e: Eal): void {
-  if (hooked.has(e)) return;
-  hooked.add(e);
-  const orig = (e.emit as unknown as Emit).bind(e);
-  const seen = new Map<string, number>();
-  const wrapped: Emit = (event, ...args) => {
-    const k = keyOf(event, args);
-    if (k !== undefined) {
-      if (seen.has(k)) return false;
-      const now = Date.now();
-      seen.set(k, now);
-      if (seen.size > 256) for (const [key, t] of seen) if (now - t > 60_000) seen.delete(key);
-    }
-    return orig(event, ...args);
-  };
-  (e as unknown as { emit: Emit }).emit = wrapped;
-}
 
 function encodeEvent(event: string, args: unknown[]): Uint8Array {
   let json = JSON.stringify({ e: event, a: args });
@@ -63,7 +30,6 @@ export function forward(ch: Channel, event: string, args: unknown[]): number {
 
 /** Wire a channel to its process's Eal: the primary forwards, every process surfaces. */
 export function attachEal(ch: Channel, e: Eal): void {
-  installDedup(e);
   ch.internalAction(EVENT_ACTION, (msg) => {
     let ev: { e?: unknown; a?: unknown };
     try {
@@ -77,7 +43,7 @@ export function attachEal(ch: Channel, e: Eal): void {
       typeof x === 'object' && x !== null && 'startTime' in x ? { ...(x as object), startTime: new Date((x as { startTime: string }).startTime) } : x,
     );
     if ((ev.e === 'proc-join' || ev.e === 'proc-exit') && (args[0] as ProcessInfo | undefined)?.pid === process.pid) return;
-    (e.emit as unknown as Emit)(ev.e, ...args);
+    e.surface(ev.e, ...args);
   });
   if (e.procType !== 'primary') return;
   const send = (event: string) => (info: ProcessInfo) => {
