@@ -1,6 +1,8 @@
 // @mp/memory native binding: the syscalls TypeScript cannot make by itself.
 //
 //   map          mmap(MAP_SHARED) a file range, hand it back as an external ArrayBuffer
+//   mapSegment   mmap a whole segment file once; `view` then makes ArrayBuffers over parts of it
+//                with no system call (the mapping lives while the segment handle or any view does)
 //   fallocate    reserve file blocks up front, so a full tmpfs/hugetlbfs gives ENOSPC, not SIGBUS
 //   futexWait    FUTEX_WAIT on a 32-bit word of a mapped buffer (shared, not private: cross-process)
 //   futexWaitAsync  the same on the libuv thread pool, resolving a Promise
@@ -125,6 +127,53 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   auto* hint = new std::pair<void*, size_t>(p, static_cast<size_t>(mapLen));
   return Napi::ArrayBuffer::New(env, static_cast<uint8_t*>(p) + delta, static_cast<size_t>(viewLen),
                                 FreeMapping, hint);
+}
+
+// A whole-segment mapping shared by the views made of it; unmapped when the last reference goes.
+struct Segment {
+  uint8_t* base;
+  size_t len;
+  size_t refs;  // the JS handle + every live view (all on one JS thread: no atomics needed)
+};
+
+void DropSegment(Segment* seg) {
+  if (--seg->refs == 0) {
+    munmap(seg->base, seg->len);
+    delete seg;
+  }
+}
+
+// mapSegment(fd, length) -> External handle
+Napi::Value MapSegment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int64_t len = info[1].As<Napi::Number>().Int64Value();
+  if (len <= 0) {
+    Napi::RangeError::New(env, "mapSegment: bad length").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  void* p = mmap(nullptr, static_cast<size_t>(len), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    ErrnoError(env, errno, "mmap").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* seg = new Segment{static_cast<uint8_t*>(p), static_cast<size_t>(len), 1};
+  return Napi::External<Segment>::New(env, seg, [](Napi::Env, Segment* s) { DropSegment(s); });
+}
+
+// view(segment, offset, length) -> ArrayBuffer over [base+offset, +length) of a mapped segment
+Napi::Value View(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Segment* seg = info[0].As<Napi::External<Segment>>().Data();
+  int64_t off = info[1].As<Napi::Number>().Int64Value();
+  int64_t len = info[2].As<Napi::Number>().Int64Value();
+  if (off < 0 || len < 0 || static_cast<size_t>(off + len) > seg->len) {
+    Napi::RangeError::New(env, "view: range outside the segment").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  seg->refs++;
+  return Napi::ArrayBuffer::New(env, seg->base + off, static_cast<size_t>(len),
+                                [](Napi::Env, void*, Segment* s) { DropSegment(s); }, seg);
 }
 
 Napi::Value Fallocate(const Napi::CallbackInfo& info) {
@@ -342,6 +391,8 @@ Napi::Value PidWatchNew(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("map", Napi::Function::New(env, Map));
+  exports.Set("mapSegment", Napi::Function::New(env, MapSegment));
+  exports.Set("view", Napi::Function::New(env, View));
   exports.Set("fallocate", Napi::Function::New(env, Fallocate));
   exports.Set("futexWait", Napi::Function::New(env, FutexWait));
   exports.Set("futexWaitAsync", Napi::Function::New(env, FutexWaitAsync));

@@ -3,9 +3,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MpError } from './errors.js';
 
+/** Opaque handle of a whole-segment mapping (a napi External). */
+export type SegmentHandle = { readonly __segment: unique symbol };
+
 /** What the native addon (native/memory.cc) exports. Every argument is validated before it gets here. */
 export interface MemoryBinding {
   map(fd: number, fileOffset: number, mapLength: number, viewDelta: number, viewLength: number): ArrayBuffer;
+  /** Map a whole segment file; the handle keeps the mapping alive (as does every view of it). */
+  mapSegment(fd: number, length: number): SegmentHandle;
+  /** An ArrayBuffer over part of a mapped segment: no system call. */
+  view(segment: SegmentHandle, offset: number, length: number): ArrayBuffer;
   fallocate(fd: number, offset: number, length: number): void;
   /** 0 woken, 1 timed out, 2 the word did not hold `expected`. timeoutMs < 0 waits forever. */
   futexWait(buf: ArrayBuffer | ArrayBufferView, byteOffset: number, expected: number, timeoutMs: number): 0 | 1 | 2;

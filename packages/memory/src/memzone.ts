@@ -1,6 +1,7 @@
 import { closeSync, ftruncateSync, openSync, unlinkSync, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import { binding } from './binding.js';
+import type { SegmentHandle } from './binding.js';
 import { MpError, fromSystemError } from './errors.js';
 import {
   DEFAULT_MAX_MEMZONES,
@@ -152,6 +153,7 @@ export class GroupMemory {
   private readonly base: number;
   private readonly mzBase: number;
   private readonly segFds = new Map<number, number>();
+  private readonly segMaps = new Map<number, SegmentHandle>();
   private readonly cache = new Map<string, { index: number; seq: number; mz: Memzone }>();
 
   private constructor(
@@ -421,6 +423,7 @@ export class GroupMemory {
   close(): void {
     for (const fd of this.segFds.values()) closeSync(fd);
     this.segFds.clear();
+    this.segMaps.clear();
     this.cache.clear();
   }
 
@@ -500,14 +503,9 @@ export class GroupMemory {
   private materialize(slot: number, seq: number, name: string): Memzone {
     const e = this.mzBase + slot * MZ.size;
     const info = this.readInfo(e);
-    const fd = this.segmentFd(info.segment);
-    const ps = this.pageSize;
-    const mapStart = Math.floor(info.offset / ps) * ps;
-    const delta = info.offset - mapStart;
-    const mapLen = Math.max(ps, roundUp(delta + info.len, ps));
     let buffer: ArrayBuffer;
     try {
-      buffer = binding.map(fd, mapStart, mapLen, delta, info.len);
+      buffer = binding.view(this.segmentMap(info.segment), info.offset, info.len);
     } catch (err) {
       throw fromSystemError(err, `mapping memzone '${name}'`);
     }
@@ -527,6 +525,16 @@ export class GroupMemory {
       this.segFds.set(seg, fd);
     }
     return fd;
+  }
+
+  /** This process's mapping of a whole segment (made on first use; views of it cost no system call). */
+  private segmentMap(seg: number): SegmentHandle {
+    let m = this.segMaps.get(seg);
+    if (m === undefined) {
+      m = binding.mapSegment(this.segmentFd(seg), this.segmentBytes(seg));
+      this.segMaps.set(seg, m);
+    }
+    return m;
   }
 
   private segmentBytes(seg: number): number {
