@@ -1,1 +1,32 @@
-export {};
+export {
+  Ring,
+  RING_F_SP_ENQ,
+  RING_F_SC_DEQ,
+  RING_F_EXACT_SZ,
+  RING_F_MP_RTS_ENQ,
+  RING_F_MC_RTS_DEQ,
+  RING_F_MP_HTS_ENQ,
+  RING_F_MC_HTS_DEQ,
+  SP_ENQ,
+  SC_DEQ,
+  EXACT_SZ,
+  MP_RTS_ENQ,
+  MC_RTS_DEQ,
+  MP_HTS_ENQ,
+  MC_HTS_DEQ,
+  RING_SZ_MASK,
+} from './ring.js';
+export type {
+  RingCreateOptions,
+  RingOpOptions,
+  RingData,
+  RingData64,
+  RingZcData,
+  RingDescriptor,
+  RingRecovery,
+  RingStaleError,
+  SyncMode,
+} from './ring.js';
+export { RING_NAME_MAX, RING_MZ_PREFIX, RING_VERSION, PARTICIPANTS as RING_PARTICIPANTS, ringMemSize } from './layout.js';
+export { MpError } from '@mp/memory';
+export type { MpErrorCode } from '@mp/memory';
