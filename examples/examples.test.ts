@@ -1,0 +1,35 @@
+/**
+ * Every example in README.md runs with its one command and reports success: real primaries and
+ * secondaries, as a user would start them (`pnpm --filter <name> start` runs the same `node` entry).
+ */
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+function start(example: string): Promise<{ code: number; out: string }> {
+  const dir = join(import.meta.dirname, example);
+  const script = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const [cmd, ...args] = script.split(' ');
+  expect(cmd).toBe('node');
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { cwd: dir, timeout: 100_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
+    });
+  });
+}
+
+describe('examples', () => {
+  it.each([
+    ['basic-mp', /ring 'items' delivered 200000 of 200000 items, 0 duplicates, 0 missing[\s\S]*group closed, files removed/],
+    ['simple-mp', /received: ring ok/],
+    ['client-server-mp', /all verified/],
+    ['symmetric-mp', /consumed 1000000 of 1000000 items, checksum verified/],
+    ['flow-table-mp', /both secondaries classified their traffic correctly/],
+    ['ipc-mp', /both secondaries left; done/],
+  ])('%s runs and verifies its result', async (name, expected) => {
+    const r = await start(name);
+    expect(r.out).toMatch(expected);
+    expect(r.code, r.out).toBe(0);
+  });
+});
