@@ -4,6 +4,7 @@ export default defineProject({
   test: {
     name: 'ipc',
     pool: 'forks',
+    setupFiles: ['../../tools/test-utils/src/setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 30_000,
   },

@@ -152,7 +152,9 @@ Napi::Value MapSegment(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "mapSegment: bad length").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  void* p = mmap(nullptr, static_cast<size_t>(len), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  // MAP_NORESERVE: on hugetlbfs a shared mapping would otherwise reserve pages for the whole file at
+  // once; memory is committed per memzone by fallocate, and only those ranges are ever touched.
+  void* p = mmap(nullptr, static_cast<size_t>(len), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
   if (p == MAP_FAILED) {
     ErrnoError(env, errno, "mmap").ThrowAsJavaScriptException();
     return env.Undefined();

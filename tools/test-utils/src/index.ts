@@ -5,7 +5,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export interface Reply {
@@ -21,9 +23,55 @@ export interface AgentEvent {
   [k: string]: unknown;
 }
 
-/** A unique file prefix for one test (groups of different tests never meet). */
+const created = new Set<string>();
+
+/**
+ * A unique file prefix for one test (groups of different tests never meet). It is remembered, so
+ * {@link removeCreatedGroups} can delete what its groups leave behind when their processes were killed.
+ */
 export function uniquePrefix(tag = 't'): string {
-  return `${tag}${process.pid}_${randomBytes(4).toString('hex')}`;
+  const prefix = `${tag}${process.pid}_${randomBytes(4).toString('hex')}`;
+  created.add(prefix);
+  return prefix;
+}
+
+/** Directories where a group's runtime files or segment files may live. */
+function groupDirs(): { runtime: string[]; segments: string[] } {
+  const uid = process.getuid?.() ?? 0;
+  const runtime = ['/var/run/mp', '/var/run/dpdk', join(tmpdir(), `mp-${uid}`)];
+  if (process.env.XDG_RUNTIME_DIR) runtime.push(join(process.env.XDG_RUNTIME_DIR, 'mp'), join(process.env.XDG_RUNTIME_DIR, 'dpdk'));
+  const segments = ['/dev/shm'];
+  try {
+    for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+      const [, path, type] = line.split(' ');
+      if (type === 'hugetlbfs' && path) segments.push(path);
+    }
+  } catch {
+    // no /proc
+  }
+  return { runtime, segments };
+}
+
+/**
+ * Delete the runtime dir and segment files of group `prefix` (@mp's or DPDK's naming): what a group
+ * whose processes were SIGKILLed leaves behind. Only for groups a test made.
+ */
+export function removeGroupFiles(prefix: string): void {
+  const { runtime, segments } = groupDirs();
+  for (const dir of runtime) rmSync(join(dir, prefix), { recursive: true, force: true });
+  for (const dir of segments) {
+    try {
+      for (const f of readdirSync(dir)) if (f.startsWith(`${prefix}map_`)) rmSync(join(dir, f), { force: true });
+    } catch {
+      // not readable
+    }
+  }
+}
+
+/** {@link removeGroupFiles} for every prefix {@link uniquePrefix} handed out in this process. */
+export function removeCreatedGroups(): void {
+  for (const p of created) removeGroupFiles(p);
+  created.clear();
 }
 
 export class Agent {

@@ -1,0 +1,24 @@
+// The child side of @mp/test-utils' Agent (plain JS: fixtures run under bare `node`): answer JSON
+// commands `{ id, op, ...params }` from stdin with `{ id, ok, value }` or `{ id, ok: false, code,
+// message, name }` on stdout, by calling `ops[op](params)`; exit when stdin closes.
+import { createInterface } from 'node:readline';
+
+/** Write one JSON line to stdout (a reply, or an event `{ event, ... }`). */
+export const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+/** Serve `ops` until stdin closes; `ready` announces `{ event: 'ready', pid }` first. */
+export function serve(ops, { ready = false } = {}) {
+  createInterface({ input: process.stdin })
+    .on('line', async (line) => {
+      const cmd = JSON.parse(line);
+      try {
+        const fn = ops[cmd.op];
+        if (!fn) throw Object.assign(new Error(`unknown op ${cmd.op}`), { code: 'EINVAL' });
+        out({ id: cmd.id, ok: true, value: await fn(cmd) });
+      } catch (err) {
+        out({ id: cmd.id, ok: false, code: err.code, message: err.message, name: err.name });
+      }
+    })
+    .on('close', () => process.exit(0));
+  if (ready) out({ event: 'ready', pid: process.pid });
+}
