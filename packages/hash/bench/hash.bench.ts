@@ -143,6 +143,8 @@ try {
   dpdkWhy = (err as Error).message.split('\n')[0]!;
 } finally {
   rmSync(cDir, { recursive: true, force: true });
+  // DPDK leaves its runtime dir (config, fbarrays) behind even after a clean exit.
+  rmSync(join('/var/run/dpdk', `hbc${process.pid}`), { recursive: true, force: true });
 }
 
 const prefix = `hbench${process.pid}`;
