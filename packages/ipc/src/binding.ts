@@ -1,7 +1,4 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { MpError } from '@mp/memory';
+import { MpError, loadAddon } from '@mp/memory';
 import { RECORD, RX_FD_OVERFLOW, SUN_PATH_MAX, WIRE } from './layout.js';
 
 /** What the native addon (native/ipc.cc) exports. Every argument is validated before it gets here. */
@@ -26,37 +23,8 @@ export interface IpcBinding {
   readonly layout: Readonly<Record<string, number>>;
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-
 function load(): IpcBinding {
-  const req = createRequire(import.meta.url);
-  // Fast path: where node-gyp-build would find the addon, in its order (a local build, then the shipped
-  // prebuild), without loading it and scanning directories; it stays the fallback for anything else.
-  const local = join(packageRoot, 'build', 'Release', 'mp_ipc.node');
-  const shipped = join(packageRoot, 'prebuilds', `linux-${process.arch}`, '@mp+ipc.node');
-  let b: IpcBinding | undefined;
-  for (const file of process.env.PREBUILDS_ONLY ? [shipped] : [local, shipped]) {
-    try {
-      b = req(file) as IpcBinding;
-      break;
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err;
-    }
-  }
-  if (b === undefined) {
-    try {
-      const nodeGypBuild = req('node-gyp-build') as (dir: string) => unknown;
-      b = nodeGypBuild(packageRoot) as IpcBinding;
-    } catch (err) {
-      throw new MpError(
-        'ENOTSUP',
-        `cannot load the @mp/ipc native addon: looked in ${join(packageRoot, 'build/Release')} and ` +
-          `${join(packageRoot, 'prebuilds', `linux-${process.arch}`)}; build it with 'pnpm --filter @mp/ipc build:native' ` +
-          `(needs python3, make and a C++17 compiler) or install a release that ships a prebuild`,
-        { cause: err },
-      );
-    }
-  }
+  const b = loadAddon<IpcBinding>(import.meta.url, '@mp/ipc', 'mp_ipc');
   checkLayout(b.layout);
   return b;
 }

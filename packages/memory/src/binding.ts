@@ -1,7 +1,4 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { MpError } from './errors.js';
+import { loadAddon } from './addon.js';
 
 /** Opaque handle of a whole-segment mapping (a napi External). */
 export type SegmentHandle = { readonly __segment: unique symbol };
@@ -29,36 +26,5 @@ export interface MemoryBinding {
   readonly pageSize: number;
 }
 
-/** The package root: one level above src/ (tests) or dist/ (built code). */
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-function load(): MemoryBinding {
-  const req = createRequire(import.meta.url);
-  // Fast path: the two places node-gyp-build would find our addon, in its order (a local build first,
-  // then the shipped prebuild). Loading node-gyp-build itself and scanning directories costs a few ms
-  // of every process start; it stays the fallback for anything else (other libc or runtime tags).
-  const local = join(packageRoot, 'build', 'Release', 'mp_memory.node');
-  const shipped = join(packageRoot, 'prebuilds', `linux-${process.arch}`, '@mp+memory.node');
-  for (const file of process.env.PREBUILDS_ONLY ? [shipped] : [local, shipped]) {
-    try {
-      return req(file) as MemoryBinding;
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err;
-    }
-  }
-  try {
-    const nodeGypBuild = req('node-gyp-build') as (dir: string) => unknown;
-    return nodeGypBuild(packageRoot) as MemoryBinding;
-  } catch (err) {
-    throw new MpError(
-      'ENOTSUP',
-      `cannot load the @mp/memory native addon: looked in ${join(packageRoot, 'build/Release')} and ` +
-        `${join(packageRoot, 'prebuilds', `linux-${process.arch}`)}; build it with 'pnpm --filter @mp/memory build:native' ` +
-        `(needs python3, make and a C++17 compiler) or install a release that ships a prebuild`,
-      { cause: err },
-    );
-  }
-}
-
 /** The loaded addon (loaded once per module instance, that is once per thread). */
-export const binding: MemoryBinding = load();
+export const binding: MemoryBinding = loadAddon<MemoryBinding>(import.meta.url, '@mp/memory', 'mp_memory');

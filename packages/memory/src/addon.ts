@@ -1,0 +1,41 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MpError } from './errors.js';
+
+/**
+ * Load a package's native addon, as node-gyp-build would and in its order — a local `build/Release`
+ * first, then the shipped `prebuilds/linux-<arch>/` (only that with `PREBUILDS_ONLY=1`) — but without
+ * loading node-gyp-build and scanning directories on the common path, which costs milliseconds of every
+ * process start. node-gyp-build stays the fallback for anything else (other libc or runtime tags).
+ *
+ * @param moduleUrl `import.meta.url` of a module one directory below the package root (src/ or dist/)
+ * @param pkg the package name, e.g. `@mp/ipc` (prebuildify names the file `@mp+ipc.node`)
+ * @param target the `target_name` in binding.gyp
+ * @throws {MpError} ENOTSUP — no addon found; the message says where it looked and how to build one
+ */
+export function loadAddon<T>(moduleUrl: string, pkg: string, target: string): T {
+  const root = join(dirname(fileURLToPath(moduleUrl)), '..');
+  const req = createRequire(moduleUrl);
+  const local = join(root, 'build', 'Release', `${target}.node`);
+  const shipped = join(root, 'prebuilds', `linux-${process.arch}`, `${pkg.replace('/', '+')}.node`);
+  for (const file of process.env.PREBUILDS_ONLY ? [shipped] : [local, shipped]) {
+    try {
+      return req(file) as T;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
+  try {
+    const nodeGypBuild = req('node-gyp-build') as (dir: string) => unknown;
+    return nodeGypBuild(root) as T;
+  } catch (err) {
+    throw new MpError(
+      'ENOTSUP',
+      `cannot load the ${pkg} native addon: looked in ${join(root, 'build/Release')} and ` +
+        `${join(root, 'prebuilds', `linux-${process.arch}`)}; build it with 'pnpm --filter ${pkg} build:native' ` +
+        `(needs python3, make and a C++17 compiler) or install a release that ships a prebuild`,
+      { cause: err },
+    );
+  }
+}
