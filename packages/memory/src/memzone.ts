@@ -127,6 +127,29 @@ export interface FormatOptions {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** UTF-8 bytes of a name: a plain loop for ASCII (most names; TextEncoder costs µs per call here). */
+function utf8(name: string): Uint8Array {
+  const n = name.length;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 0x7f) return enc.encode(name);
+    out[i] = c;
+  }
+  return out;
+}
+
+/** The string of UTF-8 bytes [from, to) of `u8` (ASCII without TextDecoder). */
+function fromUtf8(u8: Uint8Array, from: number, to: number): string {
+  let s = '';
+  for (let i = from; i < to; i++) {
+    const c = u8[i]!;
+    if (c > 0x7f) return dec.decode(u8.subarray(from, to));
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
 function fnv1a(bytes: Uint8Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
@@ -293,7 +316,7 @@ export class GroupMemory {
           `${this.pageSize >> 10} KiB pages (add MEMZONE_SIZE_HINT_ONLY to accept them)`,
       );
     }
-    const nameBytes = enc.encode(name);
+    const nameBytes = utf8(name);
     const hash = fnv1a(nameBytes);
     return this.lock.withLock(() => {
       if (this.findIndex(nameBytes, hash) >= 0) throw new MpError('EEXIST', `a memzone named '${name}' exists`);
@@ -342,7 +365,7 @@ export class GroupMemory {
     const hit = this.cache.get(name);
     if (hit !== undefined && Atomics.load(this.u32, (this.mzBase + hit.index * MZ.size + MZ.seq) / 4) === hit.seq) return hit.mz;
     validateName('memzone', name, MEMZONE_NAME_MAX);
-    const nameBytes = enc.encode(name);
+    const nameBytes = utf8(name);
     const hash = fnv1a(nameBytes);
     for (let attempt = 0; attempt < 100; attempt++) {
       const slot = this.findIndex(nameBytes, hash);
@@ -361,7 +384,7 @@ export class GroupMemory {
   /** @see free */
   free(name: string): void {
     validateName('memzone', name, MEMZONE_NAME_MAX);
-    const nameBytes = enc.encode(name);
+    const nameBytes = utf8(name);
     const hash = fnv1a(nameBytes);
     this.lock.withLock(() => {
       const slot = this.findIndex(nameBytes, hash);
@@ -488,7 +511,7 @@ export class GroupMemory {
   private readInfo(e: number): MemzoneInfo {
     const nameEnd = this.u8.indexOf(0, e + MZ.name);
     return {
-      name: dec.decode(this.u8.subarray(e + MZ.name, Math.min(nameEnd, e + MZ.name + MZ.nameSize))),
+      name: fromUtf8(this.u8, e + MZ.name, Math.min(nameEnd, e + MZ.name + MZ.nameSize)),
       len: getU64(this.u32, (e + MZ.len) / 4),
       segment: this.u32[(e + MZ.seg) / 4]!,
       offset: getU64(this.u32, (e + MZ.offset) / 4),

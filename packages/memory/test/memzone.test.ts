@@ -120,6 +120,14 @@ describe('memzone, one process', () => {
     expectCode(() => memzone.reserve(name, 64), code);
   });
 
+  it('non-ASCII names round-trip (UTF-8 bytes count toward the 31)', () => {
+    group();
+    memzone.reserve('zoné-ü', 64);
+    expect(memzone.lookup('zoné-ü')?.name).toBe('zoné-ü');
+    expect(memzone.list().map((z) => z.name)).toEqual(['zoné-ü']);
+    expectCode(() => memzone.reserve('é'.repeat(16), 64), 'ENAMETOOLONG');
+  });
+
   it('accepts a 31-byte name; refuses duplicates with EEXIST and missing frees with ENOENT', () => {
     group();
     memzone.reserve('x'.repeat(31), 64);
