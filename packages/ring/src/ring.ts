@@ -835,7 +835,8 @@ export class Ring {
       this.prodCommit(head, n);
     }
     // SYNC: after the tail store (seq-cst, or release on TSO: see FIRST_SLEEP_MS); pairs with a sleeper's add.
-    if (Atomics.load(i32, W_PROD_SLEEPERS) !== 0) futexWake(i32, W_PROD_TAIL);
+    // On TSO a plain load is what Atomics.load compiles to anyway, without the builtin call.
+    if ((TSO ? i32[W_PROD_SLEEPERS] : Atomics.load(i32, W_PROD_SLEEPERS)) !== 0) futexWake(i32, W_PROD_TAIL);
     return n;
   }
 
@@ -874,7 +875,7 @@ export class Ring {
       if (CRASH !== undefined) crashAt('ring-dequeue-reserved');
       this.consCommit(head, n);
     }
-    if (Atomics.load(i32, W_CONS_SLEEPERS) !== 0) futexWake(i32, W_CONS_TAIL);
+    if ((TSO ? i32[W_CONS_SLEEPERS] : Atomics.load(i32, W_CONS_SLEEPERS)) !== 0) futexWake(i32, W_CONS_TAIL);
     return n;
   }
 
