@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MpError, init, parseArgs, parseLcores, validateOptions } from '../src/index.js';
+import { mpErrorCode } from '@mp/test-utils';
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MpError);
-    return (err as MpError).code;
-  }
-  return undefined;
-}
+const code = mpErrorCode;
 
 describe('parseArgs', () => {
   it.each([

@@ -1,21 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { Agent, spawnAgent, uniquePrefix } from '@mp/test-utils';
+import { uniquePrefix, useAgents } from '@mp/test-utils';
 import { hugepageInfo } from '@mp/memory';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
-const agents: Agent[] = [];
-function agent(env: NodeJS.ProcessEnv = {}): Agent {
-  const a = spawnAgent(AGENT, [], env);
-  agents.push(a);
-  return a;
-}
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.kill('SIGKILL')));
-});
+const agent = useAgents(AGENT);
 
 interface InitResult {
   procType: string;

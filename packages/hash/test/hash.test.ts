@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { init, eal } from '@mp/eal';
-import { uniquePrefix } from '@mp/test-utils';
+import { uniquePrefix, mpErrorCode } from '@mp/test-utils';
 import {
   Hash,
   HASH_EXTRA_FLAGS_EXT_TABLE,
   HASH_EXTRA_FLAGS_NO_FREE_ON_DEL,
-  MpError,
   crc32c,
   jhash,
   stringKey,
@@ -14,15 +13,7 @@ import {
 } from '../src/index.js';
 import type { HashFunc } from '../src/index.js';
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MpError);
-    return (err as MpError).code;
-  }
-  return undefined;
-}
+const code = mpErrorCode;
 
 /** Deterministic distinct keys: i in the first 4 bytes, a scramble of i in the rest. */
 function key(i: number, len: number): Uint8Array {

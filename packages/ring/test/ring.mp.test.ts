@@ -1,19 +1,11 @@
 // Real processes on one ring: stress with checksums, worker threads and processes together, SIGKILL
 // mid-stream, blocking wake-up latency and idle CPU.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { Agent, spawnAgent, uniquePrefix } from '@mp/test-utils';
+import { Agent, uniquePrefix, useAgents } from '@mp/test-utils';
 
 const AGENT = join(import.meta.dirname, 'fixtures/ring-agent.mjs');
-const agents: Agent[] = [];
-function agent(env: NodeJS.ProcessEnv = {}): Agent {
-  const a = spawnAgent(AGENT, [], env);
-  agents.push(a);
-  return a;
-}
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.kill('SIGKILL')));
-});
+const agent = useAgents(AGENT);
 
 interface PerProducer {
   count: number;

@@ -5,8 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { init } from '@mp/eal';
 import type { Eal } from '@mp/eal';
-import { uniquePrefix } from '@mp/test-utils';
-import { MpError, Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_F_MP_HTS_ENQ, RING_F_MP_RTS_ENQ, SP_ENQ, SC_DEQ } from '../src/index.js';
+import { uniquePrefix, mpErrorCode } from '@mp/test-utils';
+import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_F_MP_HTS_ENQ, RING_F_MP_RTS_ENQ, SP_ENQ, SC_DEQ } from '../src/index.js';
 import type { SyncMode } from '../src/index.js';
 
 let group: Eal;
@@ -18,15 +18,7 @@ afterAll(() => group.cleanup());
 let seq = 0;
 const fresh = (): string => `r${seq++}`;
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MpError);
-    return (err as MpError).code;
-  }
-  return undefined;
-}
+const code = mpErrorCode;
 
 const MODES: Array<[SyncMode, SyncMode]> = [
   ['single', 'single'],

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterEach, expect } from 'vitest';
 
 export interface Reply {
   id: number;
@@ -187,6 +188,36 @@ export class Agent {
     await this.exited;
     clearTimeout(t);
   }
+}
+
+/**
+ * A spawner of agents running `script` for one test file: every agent it made is SIGKILLed after each
+ * test (register once, at the top of the file).
+ */
+export function useAgents(script: string): (env?: NodeJS.ProcessEnv, args?: string[]) => Agent {
+  const live: Agent[] = [];
+  afterEach(async () => {
+    await Promise.all(live.splice(0).map((a) => a.kill('SIGKILL')));
+  });
+  return (env = {}, args = []) => {
+    const a = new Agent(script, args, env);
+    live.push(a);
+    return a;
+  };
+}
+
+/**
+ * The `code` of the MpError `fn` throws, or undefined when it returns. Anything thrown that is not an
+ * MpError fails the test.
+ */
+export function mpErrorCode(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    expect((err as Error).name, String(err)).toBe('MpError');
+    return (err as { code: string }).code;
+  }
+  return undefined;
 }
 
 /** Spawn an agent running `script` (a .mjs file speaking the protocol). */
