@@ -217,6 +217,9 @@ export class Eal extends EventEmitter<EalEvents> {
     let endGroup = false;
     try {
       this.lock.withLock(() => {
+        // The slot lock goes before the slot does: a process claiming the slot next (under this same
+        // table lock) must find its lock free.
+        ofdLock(this.cfg.fd, lockSlot(this.slot), 1, 'u', false);
         this.freeSlot(this.slot);
         if (this.procType === 'primary') {
           endGroup = !this.anySecondaryAlive();
@@ -602,7 +605,8 @@ function claimSlot(cfg: MappedFile, type: number, lcores: number[]): number {
       Atomics.add(u32, CFG.procGen / 4, 1);
     }
     if (u32[e + PROC.state / 4] === PS_FREE) {
-      if (free < 0) free = i;
+      // A free slot whose lock is still held belongs to a process on its way out: take another.
+      if (free < 0 && ofdLock(cfg.fd, lockSlot(i), 1, 'w', false)) free = i;
       continue;
     }
     for (const l of lcores) {
@@ -613,9 +617,6 @@ function claimSlot(cfg: MappedFile, type: number, lcores: number[]): number {
     }
   }
   if (free < 0) throw new MpError('ENOSPC', `the process table is full (${max} processes)`);
-  if (!ofdLock(cfg.fd, lockSlot(free), 1, 'w', false)) {
-    throw new MpError('EBUSY', `process slot ${free} is locked by another process`);
-  }
   const e = (CFG.procTable + free * PROC.size) / 4;
   Atomics.store(u32, e + PROC.state / 4, PS_JOINING);
   crashPoint('proc-join');

@@ -235,6 +235,27 @@ describe('process types', () => {
     }
   });
 
+  it('secondaries joining while others leave never collide on a process slot', async () => {
+    const prefix = uniquePrefix('j');
+    const p = agent();
+    await p.call('init', { args: args(prefix, '--no-huge') });
+    const a = [agent(), agent(), agent(), agent()];
+    for (let round = 0; round < 15; round++) {
+      // Two leave while two others join, at once; the slots the leavers free are the ones the joiners want.
+      const [x, y, z, w] = round % 2 ? a : [a[2]!, a[3]!, a[0]!, a[1]!];
+      if (round === 0) await Promise.all([z!, w!].map((q) => q.call('init', { args: args(prefix, '--proc-type=secondary') })));
+      const results = await Promise.all([
+        x!.request('init', { args: args(prefix, '--proc-type=secondary') }),
+        y!.request('init', { args: args(prefix, '--proc-type=secondary') }),
+        z!.request('cleanup'),
+        w!.request('cleanup'),
+      ]);
+      expect(results.map((r) => r.code ?? 'ok'), `round ${round}`).toEqual(['ok', 'ok', 'ok', 'ok']);
+    }
+    const procs = await p.call<Array<{ pid: number }>>('processes');
+    expect(procs).toHaveLength(3);
+  });
+
   it('a reserve race between two processes on one name has exactly one winner', async () => {
     const prefix = uniquePrefix('r');
     const p = agent();
