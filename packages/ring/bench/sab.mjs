@@ -2,6 +2,9 @@
 // (Atomics once per burst for the indices, no cached indices; MP/MC: CAS on the head, wait for the tail).
 //   node sab.mjs <reps> <n burst 1> <n burst 8> <n bursts 32/128>   (ring.bench.ts pins it to cores 0-1)
 // Prints "sab <mode> <esize> <burst> <rep> <Melem/s> <checksum ok>" per run, same work as peer.mjs.
+// With SAB_CACHED=1 the SP/SC ring is the tuned one instead (tag "sabc"): each side caches the other's
+// index and reads it only when the cache says full or empty, one Atomics.store per burst — the way
+// @mp/ring does it, so the two differ only by shared memory across processes vs threads.
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 
 const KEY = 0x5bd1e995;
@@ -20,6 +23,60 @@ if (isMainThread) {
   await Promise.all(w.map((x) => new Promise((r) => x.on('exit', r))));
 } else {
   const { role, reps, ns, ctl: ctlBuf, rings } = workerData;
+  const cached = process.env.SAB_CACHED === '1';
+  const tag = cached ? 'sabc' : 'sab';
+  // Tuned SP/SC sides (SAB_CACHED=1): private head, cached view of the other side's tail.
+  const produceCached = (h, d, es, n, burst) => {
+    const wpe = es ? 2 : 1;
+    let head = Atomics.load(h, PT);
+    let consTail = Atomics.load(h, CT);
+    let done = 0;
+    while (done < n) {
+      let m = n - done < burst ? n - done : burst;
+      let free = (MASK + consTail - head) >>> 0;
+      if (free < m) {
+        consTail = Atomics.load(h, CT);
+        free = (MASK + consTail - head) >>> 0;
+        if (free < m) m = free;
+        if (m === 0) continue;
+      }
+      for (let i = 0; i < m; i++) {
+        const v = done + i;
+        const at = ((head + i) & MASK) * wpe;
+        d[at] = v;
+        if (es) d[at + 1] = v ^ KEY;
+      }
+      head = (head + m) | 0;
+      Atomics.store(h, PT, head);
+      done += m;
+    }
+  };
+  const consumeCached = (h, d, es, n, burst) => {
+    const wpe = es ? 2 : 1;
+    let head = Atomics.load(h, CT);
+    let prodTail = Atomics.load(h, PT);
+    let done = 0;
+    let sum = 0;
+    while (done < n) {
+      let m = burst;
+      let avail = (prodTail - head) >>> 0;
+      if (avail < m) {
+        prodTail = Atomics.load(h, PT);
+        avail = (prodTail - head) >>> 0;
+        if (avail < m) m = avail;
+        if (m === 0) continue;
+      }
+      for (let i = 0; i < m; i++) {
+        const at = ((head + i) & MASK) * wpe;
+        sum = (sum + d[at]) | 0;
+        if (es) sum = (sum + d[at + 1]) | 0;
+      }
+      head = (head + m) | 0;
+      Atomics.store(h, CT, head);
+      done += m;
+    }
+    return sum >>> 0;
+  };
   const ctl = new Int32Array(ctlBuf);
   const barrier = (k) => {
     Atomics.add(ctl, 0, 1);
@@ -104,11 +161,14 @@ if (isMainThread) {
         for (let rep = -1; rep < reps; rep++, k++) {
           barrier(k);
           const t0 = performance.now();
-          if (role === 'prod') produce(h, d, mode === 1, es, burst, n);
-          else {
-            const sum = consume(h, d, mode === 1, es, burst, n);
+          const tuned = cached && mode === 0;
+          if (role === 'prod') {
+            if (tuned) produceCached(h, d, es, n, burst);
+            else produce(h, d, mode === 1, es, burst, n);
+          } else {
+            const sum = tuned ? consumeCached(h, d, es, n, burst) : consume(h, d, mode === 1, es, burst, n);
             const s = (performance.now() - t0) / 1000;
-            parentPort.postMessage(`sab ${mode ? 'mpmc' : 'spsc'} ${es ? 8 : 4} ${burst} ${rep} ${(n / s / 1e6).toFixed(3)} ${sum === want >>> 0 ? 1 : 0}`);
+            parentPort.postMessage(`${tag} ${mode ? 'mpmc' : 'spsc'} ${es ? 8 : 4} ${burst} ${rep} ${(n / s / 1e6).toFixed(3)} ${sum === want >>> 0 ? 1 : 0}`);
           }
         }
       }

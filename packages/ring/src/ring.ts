@@ -144,6 +144,8 @@ const SLICE_MS = 1000;
  * its first futex sleep short (FIRST_SLEEP_MS), so a wake-up lost in that window costs ≤ 2 ms, not a hang.
  */
 const TSO = process.arch === 'x64' || process.arch === 'ia32';
+/** Bursts of at least this many 32-bit words are copied with TypedArray.set (memcpy) instead of a loop. */
+const COPY_BULK_WORDS = 32;
 const FIRST_SLEEP_MS = 2;
 
 const CRASH = process.env.MP_TEST_CRASH;
@@ -886,7 +888,14 @@ export class Ring {
     let s = off * wpe;
     const total = n * wpe;
     const first = this.slotWords - idx;
-    if (total <= first) {
+    if (total >= COPY_BULK_WORDS && src instanceof Uint32Array) {
+      // Large bursts: one memcpy per contiguous run beats a word loop (the subarray costs an object).
+      if (total <= first) w.set(src.subarray(s, s + total), idx);
+      else {
+        w.set(src.subarray(s, s + first), idx);
+        w.set(src.subarray(s + first, s + total), 0);
+      }
+    } else if (total <= first) {
       for (let i = 0; i < total; i++) w[idx + i] = src[s + i]!;
     } else {
       for (let i = 0; i < first; i++) w[idx + i] = src[s + i]!;
@@ -903,7 +912,13 @@ export class Ring {
     let d = off * wpe;
     const total = n * wpe;
     const first = this.slotWords - idx;
-    if (total <= first) {
+    if (total >= COPY_BULK_WORDS && dst instanceof Uint32Array) {
+      if (total <= first) dst.set(w.subarray(idx, idx + total), d);
+      else {
+        dst.set(w.subarray(idx, idx + first), d);
+        dst.set(w.subarray(0, total - first), d + first);
+      }
+    } else if (total <= first) {
       for (let i = 0; i < total; i++) dst[d + i] = w[idx + i]!;
     } else {
       for (let i = 0; i < first; i++) dst[d + i] = w[idx + i]!;
