@@ -115,17 +115,21 @@ async function benchDpdk(rounds: number, between: () => Promise<void>): Promise<
   const bin = join(dir, 'ring_xproc');
   const huge = join(dir, 'huge');
   let mounted = false;
+  let restoreNr: number | undefined;
   const prefix = `mprb${process.pid}`;
   try {
     const cflags = execFileSync('pkg-config', ['--cflags', 'libdpdk']).toString().trim().split(/\s+/).filter(Boolean);
     const libs = execFileSync('pkg-config', ['--libs', 'libdpdk']).toString().trim().split(/\s+/).filter(Boolean);
     execFileSync('gcc', ['-O3', ...cflags, join(here, 'dpdk/ring_xproc.c'), '-o', bin, ...libs], { stdio: 'pipe' });
-    // Hugepages: raise the pool if fewer than 48 are free (never lower it), mount a private hugetlbfs.
+    // Hugepages: raise the pool if fewer than 48 are free (put back afterwards), mount a private hugetlbfs.
     const nrPath = '/proc/sys/vm/nr_hugepages';
     const meminfo = readFileSync('/proc/meminfo', 'utf8');
     const free = Number(/HugePages_Free:\s+(\d+)/.exec(meminfo)?.[1] ?? 0);
     const nr = Number(readFileSync(nrPath, 'utf8').trim());
-    if (free < 48) writeFileSync(nrPath, String(nr + (48 - free)));
+    if (free < 48) {
+      writeFileSync(nrPath, String(nr + (48 - free)));
+      restoreNr = nr;
+    }
     execFileSync('mkdir', ['-p', huge]);
     execFileSync('mount', ['-t', 'hugetlbfs', '-o', 'pagesize=2M', 'nodev', huge]);
     mounted = true;
@@ -155,6 +159,7 @@ async function benchDpdk(rounds: number, between: () => Promise<void>): Promise<
     }
     rmSync(dir, { recursive: true, force: true });
     rmSync(join('/var/run/dpdk', prefix), { recursive: true, force: true });
+    if (restoreNr !== undefined) writeFileSync('/proc/sys/vm/nr_hugepages', String(restoreNr));
   }
 }
 
