@@ -4,12 +4,11 @@
 // The consumer prints "js <mode> <esize> <burst> <rep> <Melem/s> <checksum ok 0|1>" per run.
 import { init, memzone } from '@mp/eal';
 import { Ring } from '@mp/ring';
+import { BURSTS, KEY, expectedSum } from './work.mjs';
 
 const [role, prefix, repsArg, ...nArgs] = process.argv.slice(2);
 const reps = Number(repsArg);
 const ns = nArgs.map(Number);
-const KEY = 0x5bd1e995;
-const BURSTS = [1, 8, 32, 128];
 
 init([`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge']);
 const ctl = new Int32Array(memzone.lookup('rb_ctl').buffer, 0, 16);
@@ -59,8 +58,7 @@ for (let mode = 0; mode < 2; mode++) {
     for (let bi = 0; bi < 4; bi++) {
       const burst = BURSTS[bi];
       const n = ns[bi < 2 ? bi : 2];
-      let want = 0;
-      for (let i = 0; i < n; i++) want = (want + (es ? i + ((i ^ KEY) >>> 0) : i)) | 0;
+      const want = expectedSum(n, es);
       for (let rep = -1; rep < reps; rep++, k++) {
         barrier(k);
         const t0 = performance.now();

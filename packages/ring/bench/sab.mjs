@@ -6,9 +6,8 @@
 // index and reads it only when the cache says full or empty, one Atomics.store per burst — the way
 // @mp/ring does it, so the two differ only by shared memory across processes vs threads.
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
+import { BURSTS, KEY, expectedSum } from './work.mjs';
 
-const KEY = 0x5bd1e995;
-const BURSTS = [1, 8, 32, 128];
 const SLOTS = 4096;
 const MASK = SLOTS - 1;
 // Int32 indices: prod head 16, prod tail 17, cons head 32, cons tail 33, barrier 0.
@@ -23,6 +22,23 @@ if (isMainThread) {
   await Promise.all(w.map((x) => new Promise((r) => x.on('exit', r))));
 } else {
   const { role, reps, ns, ctl: ctlBuf, rings } = workerData;
+  // Element i of the run goes to slot (head + i): i, or (i, i ^ KEY) for 8-byte elements.
+  const writeSlots = (d, head, done, m, wpe, es) => {
+    for (let i = 0; i < m; i++) {
+      const v = done + i;
+      const at = ((head + i) & MASK) * wpe;
+      d[at] = v;
+      if (es) d[at + 1] = v ^ KEY;
+    }
+  };
+  const sumSlots = (d, head, m, wpe, es, sum) => {
+    for (let i = 0; i < m; i++) {
+      const at = ((head + i) & MASK) * wpe;
+      sum = (sum + d[at]) | 0;
+      if (es) sum = (sum + d[at + 1]) | 0;
+    }
+    return sum;
+  };
   const cached = process.env.SAB_CACHED === '1';
   const tag = cached ? 'sabc' : 'sab';
   // Tuned SP/SC sides (SAB_CACHED=1): private head, cached view of the other side's tail.
@@ -40,12 +56,7 @@ if (isMainThread) {
         if (free < m) m = free;
         if (m === 0) continue;
       }
-      for (let i = 0; i < m; i++) {
-        const v = done + i;
-        const at = ((head + i) & MASK) * wpe;
-        d[at] = v;
-        if (es) d[at + 1] = v ^ KEY;
-      }
+      writeSlots(d, head, done, m, wpe, es);
       head = (head + m) | 0;
       Atomics.store(h, PT, head);
       done += m;
@@ -66,11 +77,7 @@ if (isMainThread) {
         if (avail < m) m = avail;
         if (m === 0) continue;
       }
-      for (let i = 0; i < m; i++) {
-        const at = ((head + i) & MASK) * wpe;
-        sum = (sum + d[at]) | 0;
-        if (es) sum = (sum + d[at + 1]) | 0;
-      }
+      sum = sumSlots(d, head, m, wpe, es, sum);
       head = (head + m) | 0;
       Atomics.store(h, CT, head);
       done += m;
@@ -103,12 +110,7 @@ if (isMainThread) {
         if (free < m) m = free;
       }
       if (m === 0) continue;
-      for (let i = 0; i < m; i++) {
-        const v = done + i;
-        const at = ((head + i) & MASK) * wpe;
-        d[at] = v;
-        if (es) d[at + 1] = v ^ KEY;
-      }
+      writeSlots(d, head, done, m, wpe, es);
       if (mp) while (Atomics.load(h, PT) !== head);
       else Atomics.store(h, PH, (head + m) | 0);
       Atomics.store(h, PT, (head + m) | 0);
@@ -136,11 +138,7 @@ if (isMainThread) {
         if (avail < m) m = avail;
       }
       if (m === 0) continue;
-      for (let i = 0; i < m; i++) {
-        const at = ((head + i) & MASK) * wpe;
-        sum = (sum + d[at]) | 0;
-        if (es) sum = (sum + d[at + 1]) | 0;
-      }
+      sum = sumSlots(d, head, m, wpe, es, sum);
       if (mp) while (Atomics.load(h, CT) !== head);
       else Atomics.store(h, CH, (head + m) | 0);
       Atomics.store(h, CT, (head + m) | 0);
@@ -156,8 +154,7 @@ if (isMainThread) {
       for (let bi = 0; bi < 4; bi++) {
         const burst = BURSTS[bi];
         const n = ns[bi < 2 ? bi : 2];
-        let want = 0;
-        for (let i = 0; i < n; i++) want = (want + (es ? i + ((i ^ KEY) >>> 0) : i)) | 0;
+        const want = expectedSum(n, es);
         for (let rep = -1; rep < reps; rep++, k++) {
           barrier(k);
           const t0 = performance.now();
