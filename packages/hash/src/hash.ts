@@ -1,5 +1,5 @@
 import { closeSync, openSync, constants as fsc } from 'node:fs';
-import { MpError, RobustLock, crashPoint, groupMemory, log, memzone, validateName, MEMZONE_NAME_MAX } from '@mp/memory';
+import { MpError, RobustLock, TSO, crashPoint, groupMemory, log, memzone, validateName, MEMZONE_NAME_MAX } from '@mp/memory';
 import type { GroupMemory, Memzone } from '@mp/memory';
 import { crc32cWords, jhashWords, loadWords } from './hashfn.js';
 import {
@@ -104,6 +104,65 @@ function isAlive(pid: number): boolean {
 }
 
 /**
+ * The fast path of a lookup: validate the key, load its words, search both main buckets, compare and read
+ * the data under the slot's seqlock. Returns the position, or MISS for "not there, or not sure" (a chain,
+ * a slot being rewritten, a miss that must be checked against the change counter): the caller then runs
+ * the full protocol ({@link Hash.find}). Called with `this` = the table; the data lands in dLo/dHi.
+ */
+type Probe = (this: Hash, key: Uint8Array, h: number) => number;
+
+/** Longest key (in 32-bit words) that gets an unrolled probe; longer keys use the generic loop. */
+const PROBE_UNROLL_WORDS = 16;
+
+/**
+ * The probe of one table, compiled when a process attaches it: the table's geometry is written into the
+ * code as constants and the key's words are loaded into locals and compared without a loop (DPDK likewise
+ * picks a compare function per key length, rte_hash_k16_cmp_eq and its siblings). Undefined for keys
+ * longer than PROBE_UNROLL_WORDS words.
+ */
+function compileProbe(g: { keyLen: number; mask: number; bw: number; kw0: number; slotWords: number }, buf: ArrayBufferLike): Probe | undefined {
+  const { keyLen } = g;
+  const words = (keyLen + 3) >>> 2;
+  if (words > PROBE_UNROLL_WORDS) return undefined;
+  const load: string[] = [];
+  const cmp: string[] = [];
+  for (let i = 0; i < words; i++) {
+    const bytes: string[] = [];
+    for (let b = 0; b < 4 && i * 4 + b < keyLen; b++) bytes.push(b === 0 ? `key[${i * 4}]` : `(key[${i * 4 + b}] << ${8 * b})`);
+    load.push(`const k${i} = ${bytes.join(' | ')};`);
+    cmp.push(`i32[kk + ${i}] === k${i}`);
+  }
+  const src = `
+    if (!(key instanceof Uint8Array) || key.length !== ${keyLen}) this.badKey(key);
+    ${load.join('\n    ')}
+    const sig = h >>> 16;
+    let b = h & ${g.mask};
+    for (let pass = 0; pass < 2; pass++) {
+      const w = ${g.bw} + b * ${BUCKET.words};
+      const s16 = w * 2;
+      for (let i = 0; i < ${BUCKET_ENTRIES}; i++) {
+        if (u16[s16 + i] !== sig) continue;
+        const k = u32[w + ${BUCKET.keyIdxW} + i];
+        const s = ${g.kw0} + k * ${g.slotWords};
+        const v = u32[s];
+        const kk = s + ${SLOT.keyW};
+        if (!(${cmp.join(' && ')}) || k === 0 || (v & 1) !== 0) continue;
+        const d = s + ${SLOT.dataW} + (v & 2);
+        this.dLo = u32[d];
+        this.dHi = u32[d + 1];
+        return (${TSO ? 'r32[s]' : 'Atomics.load(u32, s)'}) === v ? k - 1 : ${MISS};
+      }
+      b = (b ^ sig) & ${g.mask};
+    }
+    return ${MISS};`;
+  const make = new Function('u32', 'r32', 'i32', 'u16', `return function probe(key, h) {${src}
+  };`) as (
+    ...views: [Uint32Array, Uint32Array, Int32Array, Uint16Array]
+  ) => Probe;
+  return make(new Uint32Array(buf), new Uint32Array(buf), new Int32Array(buf), new Uint16Array(buf));
+}
+
+/**
  * A cuckoo hash table in a memzone (rte_hash): fixed-length keys, 8-entry buckets with 16-bit signatures,
  * a key store with 64-bit data per key, optional extendable buckets. Created by any process of a group,
  * attached by name in the others; lookups are lock-free and pure JS.
@@ -120,6 +179,10 @@ export class Hash {
   readonly numBuckets: number;
 
   private readonly u32: Uint32Array;
+  /** A second view of the same memory: the seqlock's closing reads go through it (see @mp/memory TSO). */
+  private readonly r32: Uint32Array;
+  /** The fast path of a lookup, compiled for this table ({@link compileProbe}). */
+  private readonly probe: Probe;
   private readonly u16: Uint16Array;
   private readonly fnId: number;
   private readonly mask: number;
@@ -158,6 +221,7 @@ export class Hash {
   ) {
     const buf = mz.buffer;
     this.u32 = new Uint32Array(buf);
+    this.r32 = new Uint32Array(buf);
     this.u16 = new Uint16Array(buf);
     const u32 = this.u32;
     const flags = this.u16[HDR.flags / 2]!;
@@ -179,6 +243,7 @@ export class Hash {
     this.fkw = u32[HDR.freeKeysOff / 4]! / 4;
     this.few = u32[HDR.freeExtOff / 4]! / 4;
     this.kw = new Uint32Array(this.kWords + 1);
+    this.probe = compileProbe({ keyLen: this.keyLen, mask: this.mask, bw: this.bw, kw0: this.kw0, slotWords: this.slotWords }, buf) ?? this.probeLoop;
     this.bkw = new Uint32Array(this.kWords * 64);
     this.bh = new Uint32Array(64);
     const path = memzone.describe(mz).path;
@@ -368,7 +433,7 @@ export class Hash {
    */
   lookup(key: Uint8Array): number {
     this.loadKey(key, this.kw, 0);
-    return this.find(this.hashWords(this.kw, 0), this.kw, 0);
+    return this.findKey(key, this.hashWords(this.kw, 0));
   }
 
   /**
@@ -378,9 +443,9 @@ export class Hash {
    * @see rte_hash_lookup_with_hash
    */
   lookupWithHash(key: Uint8Array, sig: number): number {
-    this.loadKey(key, this.kw, 0);
-    return this.find(sig >>> 0, this.kw, 0);
+    return this.findKey(key, sig >>> 0);
   }
+
 
   /**
    * The data stored with `key`, or undefined when absent. Lock-free.
@@ -390,7 +455,7 @@ export class Hash {
    */
   lookupData(key: Uint8Array): number | undefined {
     this.loadKey(key, this.kw, 0);
-    return this.find(this.hashWords(this.kw, 0), this.kw, 0) < 0 ? undefined : this.dLo + this.dHi * TWO32;
+    return this.findKey(key, this.hashWords(this.kw, 0)) < 0 ? undefined : this.dLo + this.dHi * TWO32;
   }
 
   /**
@@ -400,8 +465,7 @@ export class Hash {
    * @see rte_hash_lookup_with_hash_data
    */
   lookupDataWithHash(key: Uint8Array, sig: number): number | undefined {
-    this.loadKey(key, this.kw, 0);
-    return this.find(sig >>> 0, this.kw, 0) < 0 ? undefined : this.dLo + this.dHi * TWO32;
+    return this.findKey(key, sig >>> 0) < 0 ? undefined : this.dLo + this.dHi * TWO32;
   }
 
   /**
@@ -412,7 +476,7 @@ export class Hash {
    */
   get(key: Uint8Array): HashEntry | undefined {
     this.loadKey(key, this.kw, 0);
-    const pos = this.find(this.hashWords(this.kw, 0), this.kw, 0);
+    const pos = this.findKey(key, this.hashWords(this.kw, 0));
     return pos < 0 ? undefined : { position: pos, data: this.dLo + this.dHi * TWO32 };
   }
 
@@ -577,11 +641,28 @@ export class Hash {
     for (let tries = 0; tries < MAX_RETRIES; tries++) {
       const r = this.findOnce(h, kw, at);
       if (r >= 0) return r;
-      const c1 = Atomics.load(u32, CNT);
+      const c1 = TSO ? this.r32[CNT]! : Atomics.load(u32, CNT);
       if (r === MISS && c1 === c0) return MISS;
       c0 = c1;
     }
     return MISS;
+  }
+
+  /** The compiled probe, then (miss, chain, concurrent change) the full protocol. Validates the key. */
+  private findKey(key: Uint8Array, h: number): number {
+    const r = this.probe(key, h);
+    if (r >= 0) return r;
+    this.loadKey(key, this.kw, 0);
+    return this.find(h, this.kw, 0);
+  }
+
+  /** {@link Probe} for long keys: the key loaded into the scratch words, one pass over both main buckets. */
+  private probeLoop(key: Uint8Array, h: number): number {
+    this.loadKey(key, this.kw, 0);
+    const sig = h >>> 16;
+    const prim = h & this.mask;
+    const r = this.searchBucket(prim, sig, this.kw, 0);
+    return r !== MISS ? r : this.searchBucket((prim ^ sig) & this.mask, sig, this.kw, 0);
   }
 
   /** One pass over the primary bucket, then the secondary bucket and its chain. MISS, RETRY or a position. */
@@ -628,8 +709,9 @@ export class Hash {
     const d = s + SLOT.dataW + (v & 2);
     this.dLo = u32[d]!;
     this.dHi = u32[d + 1]!;
-    // SYNC: the slot is unchanged since we read v: key and data belong together.
-    if (Atomics.load(u32, s) !== v) return RETRY;
+    // SYNC: the slot is unchanged since we read v: key and data belong together. On TSO a plain load (through
+    // the second view, so the compiler cannot reuse v) is the acquire load Atomics.load would be.
+    if ((TSO ? this.r32[s]! : Atomics.load(u32, s)) !== v) return RETRY;
     return k - 1;
   }
 

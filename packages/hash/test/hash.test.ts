@@ -46,6 +46,7 @@ const MODES: Array<{ hashFunc: HashFunc; extendable: boolean; multiWriter: boole
   { hashFunc: 'crc32c', extendable: true, multiWriter: false, keyLen: 13 },
   { hashFunc: 'jhash', extendable: true, multiWriter: true, keyLen: 4 },
   { hashFunc: 'crc32c', extendable: true, multiWriter: false, keyLen: 64 },
+  { hashFunc: 'jhash', extendable: false, multiWriter: false, keyLen: 100 },
 ];
 
 describe.each(MODES)('table %o', (mode) => {
@@ -91,6 +92,10 @@ describe.each(MODES)('table %o', (mode) => {
     expect(h.lookupDataWithHash(k, sig)).toBe(99);
     expect(h.deleteWithHash(k, sig)).toBe(p);
     expect(h.lookupWithHash(k, sig)).toBe(-1);
+    // The compiled fast path validates keys as the generic path does.
+    expect(code(() => h.lookupWithHash(new Uint8Array(L + 1), sig))).toBe('EINVAL');
+    expect(code(() => h.lookupWithHash('x'.repeat(L) as unknown as Uint8Array, sig))).toBe('EINVAL');
+    expect(code(() => h.lookupDataWithHash(Array.from(k) as unknown as Uint8Array, sig))).toBe('EINVAL');
   });
 
   it('bulk lookups (array and packed, with and without hashes) match single lookups', () => {

@@ -2,6 +2,7 @@ export { MpError, fromSystemError } from './errors.js';
 export type { MpErrorCode, MpErrorOptions } from './errors.js';
 export { validateName } from './names.js';
 export { loadAddon } from './addon.js';
+export { TSO } from './order.js';
 export { log, setLogLevel } from './log.js';
 export type { LogLevel } from './log.js';
 export { futexWait, futexWaitAsync, futexWake } from './futex.js';

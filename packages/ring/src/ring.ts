@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
-import { MpError, futexWait, futexWaitAsync, futexWake, memzone, validateName } from '@mp/memory';
+import { MpError, TSO, futexWait, futexWaitAsync, futexWake, memzone, validateName } from '@mp/memory';
 import type { Memzone, MemzoneDescriptor } from '@mp/memory';
 import {
   CACHE_LINE,
@@ -135,15 +135,13 @@ const STALL_MS = 50;
 /** Blocking waits wake this often to check the other side for a dead owner. */
 const SLICE_MS = 1000;
 
-/**
- * x86 is TSO: a plain store is already a release store, and V8 emits typed-array stores in program order,
- * so the single-producer / single-consumer fast path publishes its tail with a plain store — what DPDK's
- * `__atomic_store_n(..., __ATOMIC_RELEASE)` compiles to — instead of Atomics.store's `xchg` (≈ 8 ns, a
- * third of a burst-1 enqueue). Other architectures keep Atomics.store. The one thing a plain store gives
- * up is store→load order against the sleeper counter read just after it; a sleeper covers that by making
- * its first futex sleep short (FIRST_SLEEP_MS), so a wake-up lost in that window costs ≤ 2 ms, not a hang.
+/*
+ * On x86 (TSO, see @mp/memory's TSO) the single-producer / single-consumer fast path publishes its tail with
+ * a plain store instead of Atomics.store's `xchg` (≈ 8 ns, a third of a burst-1 enqueue); other
+ * architectures keep Atomics.store. The one thing a plain store gives up is store→load order against the
+ * sleeper counter read just after it; a sleeper covers that by making its first futex sleep short
+ * (FIRST_SLEEP_MS), so a wake-up lost in that window costs ≤ 2 ms, not a hang.
  */
-const TSO = process.arch === 'x64' || process.arch === 'ia32';
 /** Bursts of at least this many 32-bit words are copied with TypedArray.set (memcpy) instead of a loop. */
 const COPY_BULK_WORDS = 32;
 const FIRST_SLEEP_MS = 2;
