@@ -80,6 +80,31 @@ const crash = (point: string): void => {
   if (CRASH === point) crashPoint(point);
 };
 
+/** Keys per pass of a bulk lookup. */
+const BULK_CHUNK = 64;
+/** Index of the lowest set bit. */
+const ctz = (x: number): number => 31 - Math.clz32(x & -x);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/**
+ * Bit i set when entry i of the bucket at u32 index `w` may hold signature `sig`: the eight 16-bit
+ * signatures are compared two per word (SWAR zero-lane test on word ^ sig·0x10001). A lane just above a
+ * matching one can be flagged falsely (borrow); a key compare settles every candidate, so that costs only
+ * a compare, and a real match is never missed.
+ */
+function sigMatches(u32: Uint32Array, w: number, sig: number): number {
+  const two = sig * 0x10001;
+  let mk = 0;
+  for (let j = 0; j < BUCKET_ENTRIES / 2; j++) {
+    const x = u32[w + BUCKET.sigU16 / 2 + j]! ^ two;
+    const z = (x - 0x10001) & ~x & 0x80008000;
+    // Lane 0 (bit 15) is entry 2j on a little-endian CPU, entry 2j + 1 on a big-endian one.
+    const lo = (z >>> 15) & 1;
+    const hi = (z >>> 31) & 1;
+    mk |= (LITTLE_ENDIAN ? lo | (hi << 1) : hi | (lo << 1)) << (2 * j);
+  }
+  return mk;
+}
+
 const CNT = HDR.tblChngCnt / 4;
 const WRITER = HDR.writerPid / 4;
 const COUNT = HDR.count / 4;
@@ -201,11 +226,15 @@ export class Hash {
   /** Scratch: one key's words. */
   private readonly kw: Uint32Array;
   /** Scratch: a batch of keys' words and hashes. */
-  private bkw: Uint32Array;
-  private bh: Uint32Array;
-  private readonly bm = new Uint32Array(64);
-  private readonly bp = new Int32Array(64);
-  private readonly bs = new Int32Array(64);
+  private readonly bkw: Uint32Array;
+  private readonly bh = new Uint32Array(BULK_CHUNK);
+  /** Scratch of the bulk lookup: bucket word index, signature-match bits, pending key indexes. */
+  private readonly bm = new Uint32Array(BULK_CHUNK);
+  private readonly bp = new Int32Array(BULK_CHUNK);
+  private readonly bs = new Int32Array(BULK_CHUNK);
+  /** The buffer of the last packed batch and a u32 view of it ({@link keyWords}). */
+  private kvBuf: ArrayBufferLike | undefined;
+  private kvView: Uint32Array = new Uint32Array(0);
   /** Sink of the bulk lookup's touch passes (keeps the loads alive). */
   private touched = 0;
   private readonly qB = new Int32Array(BFS_QUEUE);
@@ -244,8 +273,7 @@ export class Hash {
     this.few = u32[HDR.freeExtOff / 4]! / 4;
     this.kw = new Uint32Array(this.kWords + 1);
     this.probe = compileProbe({ keyLen: this.keyLen, mask: this.mask, bw: this.bw, kw0: this.kw0, slotWords: this.slotWords }, buf) ?? this.probeLoop;
-    this.bkw = new Uint32Array(this.kWords * 64);
-    this.bh = new Uint32Array(64);
+    this.bkw = new Uint32Array(this.kWords * BULK_CHUNK);
     const path = memzone.describe(mz).path;
     try {
       this.fd = openSync(path, fsc.O_RDWR);
@@ -514,100 +542,99 @@ export class Hash {
     let hits = 0;
     const kl = this.keyLen;
     const kwn = this.kWords;
-    for (let start = 0; start < n; start += 64) {
-      const end = Math.min(n, start + 64);
-      const m = end - start;
-      if (this.bkw.length < m * kwn) this.bkw = new Uint32Array(m * kwn);
-      // Packed, aligned keys of a multiple of 4 bytes are read in place through one u32 view.
-      const direct = packed && (kl & 3) === 0 && ((keys.byteOffset + start * kl) & 3) === 0;
-      const bkw = direct ? new Uint32Array(keys.buffer, keys.byteOffset + start * kl, m * kwn) : this.bkw;
-      const bh = this.bh;
-      // Phase 1: load every key and hash it.
-      for (let i = 0; i < m; i++) {
-        if (direct) {
-          // already in place
-        } else if (packed) {
-          loadWords(keys, (start + i) * kl, kl, bkw, i * kwn);
-        } else {
-          const k = (keys as readonly Uint8Array[])[start + i]!;
-          if (!(k instanceof Uint8Array) || k.length !== kl) this.badKey(k);
-          loadWords(k, 0, kl, bkw, i * kwn);
+    const u32 = this.u32;
+    const mask = this.mask;
+    const bw = this.bw;
+    const kw0 = this.kw0;
+    const sw = this.slotWords;
+    const bh = this.bh;
+    const bp = this.bp;
+    const bm = this.bm;
+    const pend = this.bs;
+    for (let start = 0; start < n; start += BULK_CHUNK) {
+      const m = Math.min(n - start, BULK_CHUNK);
+      // The keys as words: packed, aligned keys of a multiple of 4 bytes are read in place.
+      let kv = this.bkw;
+      let kb = 0;
+      if (packed && (kl & 3) === 0 && ((keys.byteOffset + start * kl) & 3) === 0 && (kv = this.keyWords(keys.buffer)) !== this.bkw) {
+        kb = (keys.byteOffset + start * kl) >>> 2;
+      } else {
+        kv = this.bkw;
+        for (let i = 0; i < m; i++) {
+          if (packed) {
+            loadWords(keys, (start + i) * kl, kl, kv, i * kwn);
+          } else {
+            const k = (keys as readonly Uint8Array[])[start + i]!;
+            if (!(k instanceof Uint8Array) || k.length !== kl) this.badKey(k);
+            loadWords(k, 0, kl, kv, i * kwn);
+          }
         }
-        bh[i] = sigs === undefined ? this.hashWords(bkw, i * kwn) : sigs[start + i]! >>> 0;
       }
-      // Phase 2: touch both main buckets of every key in a tight loop (independent loads: the CPU overlaps
-      // their cache misses, as DPDK's bulk lookup prefetches), then collect signature matches.
-      const u32 = this.u32;
-      const u16 = this.u16;
-      const masks = this.bm;
-      // SYNC: counter before the batch's first pass; misses are settled against it below.
-      let c0 = u32[CNT]!;
-      const bp = this.bp;
-      const bs = this.bs;
-      const mask = this.mask;
-      const bw16 = this.bw * 2;
+      // Pass 1: hash every key and touch its primary bucket. The loads are independent and the loop is short,
+      // so the CPU has many of these cache misses in flight at once (DPDK's bulk lookup prefetches instead).
+      // (Hashing is a loop of its own: between the touches it would leave few misses in flight.)
+      if (sigs === undefined) for (let i = 0; i < m; i++) bh[i] = this.hashWords(kv, kb + i * kwn);
+      else for (let i = 0; i < m; i++) bh[i] = sigs[start + i]!;
       let touch = 0;
       for (let i = 0; i < m; i++) {
-        const h = bh[i]!;
-        const p16 = bw16 + (h & mask) * 32;
-        const s16 = bw16 + ((h ^ (h >>> 16)) & mask) * 32;
-        bp[i] = p16;
-        bs[i] = s16;
-        touch ^= u16[p16]! ^ u16[s16]!;
+        const w = bw + (bh[i]! & mask) * BUCKET.words;
+        bp[i] = w;
+        touch ^= u32[w]!;
       }
+      // SYNC: counter before the batch's first search; misses are settled against it below.
+      let c0 = u32[CNT]!;
+      // Pass 2: signature matches in the primary bucket; touch the key slot of the first match.
       for (let i = 0; i < m; i++) {
-        const sig = bh[i]! >>> 16;
-        const p16 = bp[i]!;
-        const s16 = bs[i]!;
-        let mk = 0;
-        for (let j = 0; j < BUCKET_ENTRIES; j++) {
-          if (u16[p16 + j] === sig) mk |= 1 << j;
-          if (u16[s16 + j] === sig) mk |= 0x100 << j;
-        }
-        masks[i] = mk;
+        const mk = sigMatches(u32, bp[i]!, bh[i]! >>> 16);
+        bm[i] = mk;
+        if (mk !== 0) touch ^= u32[kw0 + u32[bp[i]! + BUCKET.keyIdxW + ctz(mk)]! * sw]!;
       }
-      // Phase 3: touch the key slot of each key's first candidate (again independent loads).
+      // Pass 3: compare keys; those not found go on to their secondary bucket.
+      let np = 0;
       for (let i = 0; i < m; i++) {
-        const mk = masks[i]!;
-        if (mk === 0) continue;
-        const bit = 31 - Math.clz32(mk & -mk);
-        const k = u32[((bit < 8 ? bp[i]! : bs[i]!) >>> 1) + BUCKET.keyIdxW + (bit & 7)]!;
-        touch ^= u32[this.kw0 + k * this.slotWords]!;
-      }
-      this.touched = touch;
-      // Phase 4: resolve: candidates of the primary bucket, then the secondary, then its chain.
-      let misses = 0;
-      for (let i = 0; i < m; i++) {
-        let mk = masks[i]!;
-        let r = MISS;
-        while (mk !== 0 && r === MISS) {
-          const bit = 31 - Math.clz32(mk & -mk);
-          mk &= mk - 1;
-          const k = u32[((bit < 8 ? bp[i]! : bs[i]!) >>> 1) + BUCKET.keyIdxW + (bit & 7)]!;
-          if (k !== 0) r = this.matchSlot(k, bkw, i * kwn);
-        }
-        if (r === MISS && this.numExt > 0 && u32[(bs[i]! >>> 1) + BUCKET.nextW] !== 0) {
-          r = this.findOnce(bh[i]!, bkw, i * kwn);
-        }
+        const r = this.matchIn(bp[i]!, bm[i]!, kv, kb + i * kwn);
         positions[start + i] = r;
         if (r >= 0) {
           if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
           hits++;
-        } else misses++;
+        } else pend[np++] = i;
+      }
+      // Pass 4: the secondary buckets of those keys, touched together first, then searched (chains last).
+      for (let j = 0; j < np; j++) {
+        const h = bh[pend[j]!]!;
+        const w = bw + (((h & mask) ^ (h >>> 16)) & mask) * BUCKET.words;
+        bp[j] = w;
+        touch ^= u32[w]!;
+      }
+      this.touched = touch;
+      let misses = 0;
+      let retry = false;
+      for (let j = 0; j < np; j++) {
+        const i = pend[j]!;
+        const h = bh[i]!;
+        let r = this.matchIn(bp[j]!, sigMatches(u32, bp[j]!, h >>> 16), kv, kb + i * kwn);
+        if (r === MISS && positions[start + i] === RETRY) r = RETRY;
+        if (r === MISS && this.numExt > 0 && u32[bp[j]! + BUCKET.nextW] !== 0) r = this.findOnce(h, kv, kb + i * kwn);
+        positions[start + i] = r;
+        if (r >= 0) {
+          if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
+          hits++;
+        } else {
+          misses++;
+          if (r === RETRY) retry = true;
+        }
       }
       // Misses stand if the change counter did not move since c0 (and no slot changed under a compare);
       // otherwise the misses are searched again, until a pass over them sees the counter unchanged.
-      let retry = false;
-      for (let i = 0; i < m; i++) if (positions[start + i] === RETRY) retry = true;
       for (let round = 0; misses > 0 && round < MAX_RETRIES; round++) {
-        const c1 = Atomics.load(u32, CNT);
+        const c1 = TSO ? this.r32[CNT]! : Atomics.load(u32, CNT);
         if (!retry && c1 === c0) break;
         c0 = c1;
         retry = false;
         misses = 0;
         for (let i = 0; i < m; i++) {
           if (positions[start + i]! >= 0) continue;
-          const r = this.findOnce(bh[i]!, bkw, i * kwn);
+          const r = this.findOnce(bh[i]!, kv, kb + i * kwn);
           positions[start + i] = r;
           if (r >= 0) {
             if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
@@ -618,14 +645,43 @@ export class Hash {
           }
         }
       }
-      for (let i = 0; i < m; i++) {
-        if (positions[start + i]! < 0) {
-          positions[start + i] = -1;
-          if (data !== undefined) data[start + i] = -1;
+      if (np > 0) {
+        for (let i = 0; i < m; i++) {
+          if (positions[start + i]! < 0) {
+            positions[start + i] = -1;
+            if (data !== undefined) data[start + i] = -1;
+          }
         }
       }
     }
     return hits;
+  }
+
+  /** The first key among the candidates `mk` (entry bits) of the bucket at word w that equals kw[at…]. */
+  private matchIn(w: number, mk: number, kw: Uint32Array, at: number): number {
+    let r = MISS;
+    while (mk !== 0) {
+      const k = this.u32[w + BUCKET.keyIdxW + ctz(mk)]!;
+      mk &= mk - 1;
+      if (k === 0) continue;
+      const x = this.matchSlot(k, kw, at);
+      if (x >= 0) return x;
+      if (x === RETRY) r = RETRY;
+    }
+    return r;
+  }
+
+  /**
+   * A u32 view of the whole `buf`, kept for the next call (bulk lookups of packed keys read them in place;
+   * the view keeps the caller's last buffer alive until a batch in another buffer comes). The scratch
+   * words when the buffer can change size.
+   */
+  private keyWords(buf: ArrayBufferLike): Uint32Array {
+    if (buf === this.kvBuf) return this.kvView;
+    if ((buf as { resizable?: boolean }).resizable === true || (buf as { growable?: boolean }).growable === true) return this.bkw;
+    this.kvBuf = buf;
+    this.kvView = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+    return this.kvView;
   }
 
   /**
