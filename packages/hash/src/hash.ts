@@ -80,6 +80,15 @@ const crash = (point: string): void => {
   if (CRASH === point) crashPoint(point);
 };
 
+/**
+ * A store other processes may read without a lock: plain on x86 (a release store there, and V8 keeps
+ * typed-array stores in program order: see @mp/memory's TSO), Atomics.store elsewhere.
+ */
+function publish(a: Uint32Array, i: number, v: number): void {
+  if (TSO) a[i] = v;
+  else Atomics.store(a, i, v);
+}
+
 /** Keys per pass of a bulk lookup. */
 const BULK_CHUNK = 64;
 /** Index of the lowest set bit. */
@@ -157,16 +166,19 @@ function compileProbe(g: { keyLen: number; mask: number; bw: number; kw0: number
     load.push(`const k${i} = ${bytes.join(' | ')};`);
     cmp.push(`i32[kk + ${i}] === k${i}`);
   }
+  // The primary bucket's first signature word is loaded before anything else, so its cache miss is under
+  // way while the key is validated and loaded (and, in a loop of lookups, while the previous one finishes).
   const src = `
-    if (!(key instanceof Uint8Array) || key.length !== ${keyLen}) this.badKey(key);
-    ${load.join('\n    ')}
     const sig = h >>> 16;
     let b = h & ${g.mask};
+    let w = ${g.bw} + b * ${BUCKET.words};
+    let s16 = w * 2;
+    const first = u16[s16];
+    if (!(key instanceof Uint8Array) || key.length !== ${keyLen}) this.badKey(key);
+    ${load.join('\n    ')}
     for (let pass = 0; pass < 2; pass++) {
-      const w = ${g.bw} + b * ${BUCKET.words};
-      const s16 = w * 2;
       for (let i = 0; i < ${BUCKET_ENTRIES}; i++) {
-        if (u16[s16 + i] !== sig) continue;
+        if ((i === 0 && pass === 0 ? first : u16[s16 + i]) !== sig) continue;
         const k = u32[w + ${BUCKET.keyIdxW} + i];
         const s = ${g.kw0} + k * ${g.slotWords};
         const v = u32[s];
@@ -178,12 +190,12 @@ function compileProbe(g: { keyLen: number; mask: number; bw: number; kw0: number
         return (${TSO ? 'r32[s]' : 'Atomics.load(u32, s)'}) === v ? k - 1 : ${MISS};
       }
       b = (b ^ sig) & ${g.mask};
+      w = ${g.bw} + b * ${BUCKET.words};
+      s16 = w * 2;
     }
     return ${MISS};`;
   const make = new Function('u32', 'r32', 'i32', 'u16', `return function probe(key, h) {${src}
-  };`) as (
-    ...views: [Uint32Array, Uint32Array, Int32Array, Uint16Array]
-  ) => Probe;
+  };`) as (...views: [Uint32Array, Uint32Array, Int32Array, Uint16Array]) => Probe;
   return make(new Uint32Array(buf), new Uint32Array(buf), new Int32Array(buf), new Uint16Array(buf));
 }
 
@@ -241,6 +253,7 @@ export class Hash {
   private readonly qPrev = new Int32Array(BFS_QUEUE);
   private readonly qSlot = new Int32Array(BFS_QUEUE);
   private wdepth = 0;
+  private readonly pid = process.pid;
   private dLo = 0;
   private dHi = 0;
 
@@ -1016,23 +1029,34 @@ export class Hash {
         }
       });
     }
-    const u32 = this.u32;
-    const w = Atomics.load(u32, WRITER);
-    if (w !== 0 && w !== process.pid) {
-      if (isAlive(w)) {
-        throw new MpError('EBUSY', `hash '${this.name}' is single-writer and pid ${w} is writing (create it with multiWriter: true for concurrent writers)`);
-      }
-      this.repair(w);
-    }
-    this.enter();
-    Atomics.store(u32, WRITER, process.pid);
-    this.wdepth = 1;
+    this.markWriter();
     try {
       return fn();
     } finally {
-      this.wdepth = 0;
-      Atomics.store(u32, WRITER, 0);
+      this.unmarkWriter();
     }
+  }
+
+  /** Single-writer tables: check no other live process is writing, repair after a dead one, mark us. */
+  private markWriter(): void {
+    const u32 = this.u32;
+    const w = u32[WRITER]!;
+    if (w !== this.pid) {
+      if (w !== 0) {
+        if (isAlive(w)) {
+          throw new MpError('EBUSY', `hash '${this.name}' is single-writer and pid ${w} is writing (create it with multiWriter: true for concurrent writers)`);
+        }
+        this.repair(w);
+      }
+      publish(u32, WRITER, this.pid);
+    }
+    this.enter();
+    this.wdepth = 1;
+  }
+
+  private unmarkWriter(): void {
+    this.wdepth = 0;
+    publish(this.u32, WRITER, 0);
   }
 
   private enter(): void {
@@ -1046,29 +1070,43 @@ export class Hash {
     const lo = data >>> 0;
     const hi = (data - lo) / TWO32;
     if (this.wdepth > 0) return this.addLocked(h, lo, hi);
-    return this.run(() => this.addLocked(h, lo, hi));
+    if (this.multiWriter) return this.run(() => this.addLocked(h, lo, hi));
+    this.markWriter();
+    try {
+      return this.addLocked(h, lo, hi);
+    } finally {
+      this.unmarkWriter();
+    }
   }
 
   private delH(h: number): number {
     if (this.wdepth > 0) return this.delLocked(h);
-    return this.run(() => this.delLocked(h));
+    if (this.multiWriter) return this.run(() => this.delLocked(h));
+    this.markWriter();
+    try {
+      return this.delLocked(h);
+    } finally {
+      this.unmarkWriter();
+    }
   }
 
   private bump(): void {
     // SYNC: readers that overlap this see a different counter and search again.
-    Atomics.store(this.u32, CNT, (this.u32[CNT]! + 1) >>> 0);
+    publish(this.u32, CNT, (this.u32[CNT]! + 1) >>> 0);
   }
 
   /** Writer-side search: u32 index of the keyIdx word holding the key, or -1. Also sets `foundHome`. */
   private wFind(h: number, kw: Uint32Array): number {
     const sig = h >>> 16;
     const prim = h & this.mask;
+    const sec = (prim ^ sig) & this.mask;
+    // Touch both buckets before searching either: their two cache misses overlap.
+    this.touched = this.u32[this.bw + prim * BUCKET.words]! ^ this.u32[this.bw + sec * BUCKET.words]!;
     let e = this.wSearch(prim, sig, kw);
     if (e >= 0) {
       this.foundHome = prim;
       return e;
     }
-    const sec = (prim ^ sig) & this.mask;
     let b = sec;
     for (let steps = 0; steps <= this.numExt; steps++) {
       e = this.wSearch(b, sig, kw);
@@ -1087,8 +1125,8 @@ export class Hash {
   private wSearch(b: number, sig: number, kw: Uint32Array): number {
     const u32 = this.u32;
     const w = this.bw + b * BUCKET.words;
-    for (let i = 0; i < BUCKET_ENTRIES; i++) {
-      if (this.u16[w * 2 + i] !== sig) continue;
+    for (let mk = sigMatches(u32, w, sig); mk !== 0; mk &= mk - 1) {
+      const i = ctz(mk);
       const k = u32[w + BUCKET.keyIdxW + i]!;
       if (k === 0) continue;
       const kk = this.kw0 + k * this.slotWords + SLOT.keyW;
@@ -1111,7 +1149,7 @@ export class Hash {
       u32[d] = lo;
       u32[d + 1] = hi;
       // SYNC: one store publishes the new data cell.
-      Atomics.store(u32, s, (v + 2) >>> 0);
+      publish(u32, s, (v + 2) >>> 0);
       return k - 1;
     }
     if (u32[COUNT]! >= this.entries) throw new MpError('ENOSPC', `hash '${this.name}' is full (${this.entries} keys)`);
@@ -1120,13 +1158,13 @@ export class Hash {
     // Fill the slot: odd version while it changes, so a stale reader of its previous key retries.
     const s = this.kw0 + k * this.slotWords;
     const v = u32[s]!;
-    Atomics.store(u32, s, (v + 1) >>> 0);
+    publish(u32, s, (v + 1) >>> 0);
     const kk = s + SLOT.keyW;
     for (let j = 0; j < this.kWords; j++) u32[kk + j] = this.kw[j]!;
     const d = s + SLOT.dataW + ((v + 2) & 2);
     u32[d] = lo;
     u32[d + 1] = hi;
-    Atomics.store(u32, s, (v + 2) >>> 0);
+    publish(u32, s, (v + 2) >>> 0);
     crash('hash-add-slot');
     const sig = h >>> 16;
     const prim = h & this.mask;
@@ -1146,7 +1184,7 @@ export class Hash {
       if (this.u32[w + BUCKET.keyIdxW + i] === 0) {
         this.u16[w * 2 + i] = sig;
         // SYNC: publish the entry after its signature and slot are written.
-        Atomics.store(this.u32, w + BUCKET.keyIdxW + i, k);
+        publish(this.u32, w + BUCKET.keyIdxW + i, k);
         return true;
       }
     }
@@ -1194,7 +1232,7 @@ export class Hash {
       // reader that missed the key in both places searches again. The copy makes the key present twice.
       this.bump();
       u16[cw * 2 + curSlot] = u16[pw * 2 + prevSlot]!;
-      Atomics.store(u32, cw + BUCKET.keyIdxW + curSlot, u32[pw + BUCKET.keyIdxW + prevSlot]!);
+      publish(u32, cw + BUCKET.keyIdxW + curSlot, u32[pw + BUCKET.keyIdxW + prevSlot]!);
       crash('hash-cuckoo-move');
       cur = prev;
       curSlot = prevSlot;
@@ -1202,7 +1240,7 @@ export class Hash {
     this.bump();
     const w = this.bw + qB[cur]! * BUCKET.words;
     u16[w * 2 + curSlot] = sig;
-    Atomics.store(u32, w + BUCKET.keyIdxW + curSlot, k);
+    publish(u32, w + BUCKET.keyIdxW + curSlot, k);
   }
 
   /** Put the key in the chain of extendable buckets of `sec`, taking a new bucket if needed. */
@@ -1222,7 +1260,7 @@ export class Hash {
     this.u16[w * 2] = sig;
     u32[w + BUCKET.keyIdxW] = k;
     // SYNC: link the filled bucket at the chain's end: readers see all of it or none.
-    Atomics.store(u32, this.bw + last * BUCKET.words + BUCKET.nextW, e);
+    publish(u32, this.bw + last * BUCKET.words + BUCKET.nextW, e);
     return true;
   }
 
@@ -1235,7 +1273,7 @@ export class Hash {
     const w = e - ((e - this.bw) % BUCKET.words);
     const slot = e - w - BUCKET.keyIdxW;
     this.u16[w * 2 + slot] = 0;
-    Atomics.store(u32, e, 0);
+    publish(u32, e, 0);
     if (this.numExt > 0) this.compact(home, (w - this.bw) / BUCKET.words, slot);
     crash('hash-del-unlinked');
     this.pushKey(k);
@@ -1257,10 +1295,10 @@ export class Hash {
         if (k === 0) continue;
         const bw = this.bw + b * BUCKET.words;
         u16[bw * 2 + slot] = u16[lw * 2 + i]!;
-        Atomics.store(u32, bw + BUCKET.keyIdxW + slot, k);
+        publish(u32, bw + BUCKET.keyIdxW + slot, k);
         this.bump();
         u16[lw * 2 + i] = 0;
-        Atomics.store(u32, lw + BUCKET.keyIdxW + i, 0);
+        publish(u32, lw + BUCKET.keyIdxW + i, 0);
         break;
       }
     }
@@ -1274,7 +1312,7 @@ export class Hash {
     }
     const lw = this.bw + last * BUCKET.words;
     for (let i = 0; i < BUCKET_ENTRIES; i++) if (u32[lw + BUCKET.keyIdxW + i] !== 0) return;
-    Atomics.store(u32, this.bw + prev * BUCKET.words + BUCKET.nextW, 0);
+    publish(u32, this.bw + prev * BUCKET.words + BUCKET.nextW, 0);
     this.bump();
     const top = u32[ETOP]!;
     u32[this.few + top] = last;
