@@ -89,6 +89,13 @@ function publish(a: Uint32Array, i: number, v: number): void {
   else Atomics.store(a, i, v);
 }
 
+/**
+ * Re-read a word other processes write (a seqlock's closing read, the change counter after a miss): on
+ * x86 a plain load through the second view `r32` (see @mp/memory's TSO), else Atomics.load. Chosen once
+ * here, so hot paths neither test TSO nor see Atomics.load's untyped result.
+ */
+const reread: (u32: Uint32Array, r32: Uint32Array, i: number) => number = TSO ? (_u32, r32, i) => r32[i]! : (u32, _r32, i) => Atomics.load(u32, i);
+
 /** Keys per pass of a bulk lookup. */
 const BULK_CHUNK = 64;
 /** Index of the lowest set bit. */
@@ -640,7 +647,7 @@ export class Hash {
       // Misses stand if the change counter did not move since c0 (and no slot changed under a compare);
       // otherwise the misses are searched again, until a pass over them sees the counter unchanged.
       for (let round = 0; misses > 0 && round < MAX_RETRIES; round++) {
-        const c1 = TSO ? this.r32[CNT]! : Atomics.load(u32, CNT);
+        const c1 = reread(u32, this.r32, CNT);
         if (!retry && c1 === c0) break;
         c0 = c1;
         retry = false;
@@ -710,7 +717,7 @@ export class Hash {
     for (let tries = 0; tries < MAX_RETRIES; tries++) {
       const r = this.findOnce(h, kw, at);
       if (r >= 0) return r;
-      const c1 = TSO ? this.r32[CNT]! : Atomics.load(u32, CNT);
+      const c1 = reread(u32, this.r32, CNT);
       if (r === MISS && c1 === c0) return MISS;
       c0 = c1;
     }
@@ -780,7 +787,7 @@ export class Hash {
     this.dHi = u32[d + 1]!;
     // SYNC: the slot is unchanged since we read v: key and data belong together. On TSO a plain load (through
     // the second view, so the compiler cannot reuse v) is the acquire load Atomics.load would be.
-    if ((TSO ? this.r32[s]! : Atomics.load(u32, s)) !== v) return RETRY;
+    if (reread(u32, this.r32, s) !== v) return RETRY;
     return k - 1;
   }
 
