@@ -7,7 +7,7 @@
 import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,9 @@ const N = 20_000;
 const FLOOD = 200_000;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DPDK = { requestSyncP50: 80, sendmsgPerSec: 70_000 }; // ANCHORS.md: rte_mp_request_sync p50 ≈ 80 µs; rte_mp_sendmsg ≈ 70k msg/s
+/** Opt-in modes, each measured in a group of its own (a primary and a secondary child, both with these options). */
+const BUSY_POLL_US = Number(process.env.BENCH_BUSY_POLL_US ?? 50);
+const MODES = { spin: { busyPollUs: BUSY_POLL_US }, coalesce: { coalesce: true } } as const;
 const here = import.meta.dirname;
 
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
@@ -34,6 +37,37 @@ function waitLine(child: ChildProcess, word: string): Promise<void> {
   });
 }
 
+/** The next stdout lines of a child, one at a time. */
+function lines(child: ChildProcess): () => Promise<string> {
+  const queued: string[] = [];
+  const waiting: Array<(l: string) => void> = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => (waiting.length > 0 ? waiting.shift()!(l) : queued.push(l)));
+  return () => (queued.length > 0 ? Promise.resolve(queued.shift()!) : new Promise((resolve) => waiting.push(resolve)));
+}
+
+/** A group of two bench children started with `opts`; commands go to its secondary. */
+async function modeGroup(opts: object): Promise<{ cmd<T>(c: object): Promise<T>; close(): void }> {
+  const prefix = `benchm${process.pid}_${randomBytes(3).toString('hex')}`;
+  const start = async (procType: string): Promise<[ChildProcess, () => Promise<string>]> => {
+    const c = spawn(process.execPath, [join(here, 'child.mjs'), prefix, procType, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const next = lines(c);
+    if ((await next()) !== 'ready') throw new Error(`bench ${procType} did not start`);
+    return [c, next];
+  };
+  const [pri] = await start('primary');
+  const [sec, next] = await start('secondary');
+  return {
+    async cmd<T>(c: object): Promise<T> {
+      sec.stdin!.write(`${JSON.stringify(c)}\n`);
+      return JSON.parse(await next()) as T;
+    },
+    close() {
+      pri.stdin!.end();
+      sec.stdin!.end();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const prefix = `bench${process.pid}_${randomBytes(3).toString('hex')}`;
   init([`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge']);
@@ -43,12 +77,20 @@ async function main(): Promise<void> {
   ipc.actionRegister('sink', () => {
     sunk++;
   });
+  ipc.actionRegister('cpu', (msg) => {
+    const u = process.cpuUsage();
+    return { name: msg.name, param: enc(u.user + u.system) };
+  });
   const sec = spawn(process.execPath, [join(here, 'child.mjs'), prefix], { stdio: ['pipe', 'pipe', 'inherit'] });
   await waitLine(sec, 'ready');
   const to = sec.pid!;
 
-  const rows = { async: [] as number[], asyncP99: [] as number[], sync: [] as number[], syncP99: [] as number[], pToS: [] as number[], pToSP99: [] as number[], oneWayUp: [] as number[], oneWayDown: [] as number[] };
+  const rows = { asyncCpu: [] as number[], async: [] as number[], asyncP99: [] as number[], sync: [] as number[], syncP99: [] as number[], pToS: [] as number[], pToSP99: [] as number[], oneWayUp: [] as number[], oneWayDown: [] as number[] };
   const cp = { p50: [] as number[], p99: [] as number[], rate: [] as number[] };
+  const spin = { asyncCpu: [] as number[], async: [] as number[], asyncP99: [] as number[], sync: [] as number[], syncP99: [] as number[] };
+  const coal = { up: [] as number[], down: [] as number[] };
+  const spinGroup = await modeGroup(MODES.spin);
+  const coalGroup = await modeGroup(MODES.coalesce);
   const net = { p50: [] as number[], p99: [] as number[] };
   const param = new Uint8Array(16);
 
@@ -66,7 +108,8 @@ async function main(): Promise<void> {
     // @mp/ipc, secondary → primary (measured in the secondary).
     for (const mode of ['async', 'sync'] as const) {
       const r = await ipc.request({ name: 'latency', param: enc({ n: N, mode }) }, { to, timeoutMs: 120_000 });
-      const v = dec<{ p50: number; p99: number }>(r.msgs[0]!.param);
+      const v = dec<{ p50: number; p99: number; cpu: number; peerCpu: number }>(r.msgs[0]!.param);
+      if (mode === 'async') rows.asyncCpu.push(v.cpu + v.peerCpu);
       rows[mode].push(v.p50);
       rows[mode === 'async' ? 'asyncP99' : 'syncP99'].push(v.p99);
     }
@@ -106,6 +149,19 @@ async function main(): Promise<void> {
       const got = dec<number>((await ipc.request({ name: 'sunk' }, { to, timeoutMs: 60_000 })).msgs[0]!.param) - base;
       if (got !== FLOOD) console.error(`one-way: ${got} of ${FLOOD} arrived`);
       rows.oneWayDown.push(FLOOD / ((performance.now() - t0) / 1000));
+    }
+    // Poll mode (busyPollUs on both sides), secondary → primary.
+    for (const mode of ['async', 'sync'] as const) {
+      const v = await spinGroup.cmd<{ p50: number; p99: number; cpu: number; peerCpu: number }>({ cmd: 'latency', n: N, mode });
+      if (mode === 'async') spin.asyncCpu.push(v.cpu + v.peerCpu);
+      spin[mode].push(v.p50);
+      spin[mode === 'async' ? 'asyncP99' : 'syncP99'].push(v.p99);
+    }
+    // Coalesced one-way messages, both ways.
+    for (const dir of ['up', 'down'] as const) {
+      const v = await coalGroup.cmd<{ rate: number; got: number }>({ cmd: dir, n: FLOOD });
+      if (v.got !== FLOOD) console.error(`coalesced one-way ${dir}: ${v.got} of ${FLOOD} arrived`);
+      coal[dir].push(v.rate);
     }
     // Reference: child_process IPC round trip and one-way.
     {
@@ -147,11 +203,15 @@ async function main(): Promise<void> {
   const rate = (v: number): string => `${(v / 1000).toFixed(0)}k msg/s`;
   const cpP50 = median(cp.p50);
   const table: Array<[string, string, string]> = [
-    ['request (async), sec→pri, p50 / p99', `${us(median(rows.async))} / ${us(median(rows.asyncP99))}`, `${(median(rows.async) / cpP50).toFixed(2)}× child_process (goal ≤ 1.0), ${(median(rows.async) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.35)`],
+    ['request (async), sec→pri, p50 / p99', `${us(median(rows.async))} / ${us(median(rows.asyncP99))}`, `${(median(rows.async) / cpP50).toFixed(2)}× child_process (goal ≤ 1.0), ${(median(rows.async) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.35); CPU ${us(median(rows.asyncCpu))} per round trip (both processes)`],
     ['requestSync, sec→pri, p50 / p99', `${us(median(rows.sync))} / ${us(median(rows.syncP99))}`, `${(median(rows.sync) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.15)`],
     ['request (async), pri→sec, p50 / p99', `${us(median(rows.pToS))} / ${us(median(rows.pToSP99))}`, `${(median(rows.pToS) / cpP50).toFixed(2)}× child_process`],
     ['sendMsg one-way, sec→pri', rate(median(rows.oneWayUp)), `${(median(rows.oneWayUp) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg (goal ≥ 5), ${(median(rows.oneWayUp) / median(cp.rate)).toFixed(2)}× child_process`],
     ['sendMsg one-way, pri→sec', rate(median(rows.oneWayDown)), `${(median(rows.oneWayDown) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg`],
+    [`opt-in busyPollUs ${BUSY_POLL_US}: request (async), sec→pri, p50 / p99`, `${us(median(spin.async))} / ${us(median(spin.asyncP99))}`, `${(median(spin.async) / cpP50).toFixed(2)}× child_process, ${(median(spin.async) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync; CPU ${us(median(spin.asyncCpu))} per round trip (both processes)`],
+    [`opt-in busyPollUs ${BUSY_POLL_US}: requestSync, sec→pri, p50 / p99`, `${us(median(spin.sync))} / ${us(median(spin.syncP99))}`, `${(median(spin.sync) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync`],
+    ['opt-in coalesce: sendMsg one-way, sec→pri', rate(median(coal.up)), `${(median(coal.up) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg, ${(median(coal.up) / median(cp.rate)).toFixed(2)}× child_process`],
+    ['opt-in coalesce: sendMsg one-way, pri→sec', rate(median(coal.down)), `${(median(coal.down) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg`],
     ['ref: child_process process.send round trip p50 / p99', `${us(cpP50)} / ${us(median(cp.p99))}`, 'ANCHORS: p50 28.5 µs, p99 132 µs'],
     ['ref: child_process one-way', rate(median(cp.rate)), 'ANCHORS: 68k msg/s'],
     ['ref: net unix stream ping-pong p50 / p99', `${us(median(net.p50))} / ${us(median(net.p99))}`, 'ANCHORS: p50 31.7 µs'],
@@ -159,12 +219,21 @@ async function main(): Promise<void> {
     ['DPDK rte_mp_request_async callback (ANCHORS.md)', '350–600 µs', ''],
     ['DPDK rte_mp_sendmsg (ANCHORS.md)', '≈ 70k msg/s', ''],
   ];
-  console.log(`\n@mp/ipc — ${N} round trips, ${FLOOD} one-way messages, median of ${RUNS} runs\n`);
+  let qlen = '?';
+  try {
+    qlen = readFileSync('/proc/sys/net/unix/max_dgram_qlen', 'utf8').trim();
+  } catch {
+    // not Linux, or no procfs
+  }
+  console.log(`\n@mp/ipc — ${N} round trips, ${FLOOD} one-way messages, median of ${RUNS} runs; net.unix.max_dgram_qlen = ${qlen}\n`);
   console.log('| measure | value | ratio |');
   console.log('|---|---|---|');
   for (const [a, b, c] of table) console.log(`| ${a} | ${b} | ${c} |`);
   console.log(`\nper run: async p50 ${rows.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${rows.sync.map((v) => v.toFixed(1)).join(', ')} µs; child_process p50 ${cp.p50.map((v) => v.toFixed(1)).join(', ')} µs`);
+  console.log(`per run: busyPollUs async p50 ${spin.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${spin.sync.map((v) => v.toFixed(1)).join(', ')} µs; one-way sec→pri ${rows.oneWayUp.map(rate).join(', ')}, coalesced ${coal.up.map(rate).join(', ')}`);
 
+  spinGroup.close();
+  coalGroup.close();
   sock.destroy();
   ref.kill();
   netChild.stdin!.end();

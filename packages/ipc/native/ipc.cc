@@ -4,7 +4,8 @@
 //   probe       is a socket path bound by a live process? (connect: 0, ECONNREFUSED, ENOENT)
 //   send        sendmsg to a sockaddr_un (built by TS) with SCM_RIGHTS; 0 or -errno, never throws
 //   recv        drain up to N datagrams into a record buffer (optionally poll() first, bounded)
-//   watch       uv_poll on the socket: on readable, drain a batch and call back once with the count
+//   watch       uv_poll on the socket: on readable, drain a batch and call back once with the count;
+//               optionally keep polling (bounded) for the next datagram before going back to epoll
 //   close       close(fd)
 //   memfdCreate memfd_create (for fd passing in tests and examples)
 //
@@ -21,6 +22,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -59,10 +61,17 @@ constexpr size_t kWireSize = sizeof(mp_msg_internal_c) - sizeof(int) * kMaxFdNum
 //  24 i32 fds[8]
 //  56 i32 pathLen length of the sender's sun_path (0 = unbound sender)
 //  60 u8  path[108]
-// 168 u8  pad[8]
+// 168 i32 spill   byte offset in the buffer of the datagram's bytes beyond the first 332 (-1: none)
+// 172 u8  pad[4]
 // 176 u8  data[332] the datagram (first min(len, 332) bytes)
+// A buffer is min(16, len / 512) records, then the spill area, kSpillMax bytes per record: @mp peers
+// may send datagrams of k * 332 bytes (k coalesced messages, k <= kMaxCoalesce); their bytes past the
+// first 332 go to the record's spill room.
 constexpr size_t kRecLen = 0, kRecFlags = 4, kRecPid = 8, kRecUid = 12, kRecGid = 16, kRecNfds = 20,
-                 kRecFds = 24, kRecPathLen = 56, kRecPath = 60, kRecData = 176, kRecSize = 512;
+                 kRecFds = 24, kRecPathLen = 56, kRecPath = 60, kRecSpill = 168, kRecData = 176, kRecSize = 512;
+constexpr size_t kRecsPerBatch = 16;
+constexpr size_t kMaxCoalesce = 32;
+constexpr size_t kSpillMax = (kMaxCoalesce - 1) * kWireSize;  // spill room per record
 constexpr int kRxFdOverflow = 0x40000000;  // more than 8 fds came: the extra ones were closed here
 constexpr int kMaxRxFds = 64;               // control room; beyond it the kernel sets MSG_CTRUNC
 constexpr int kSendSliceUs = 5000;          // SO_SNDTIMEO of every socket
@@ -242,35 +251,49 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
-// Drain up to max datagrams into records; returns how many (0 when the queue was empty).
+// Drain up to kRecsPerBatch datagrams into records with one recvmmsg; returns how many (0 when the
+// queue was empty). Record i's spill room is spill area + i * kSpillMax (when the buffer has one).
 int DrainInto(int fd, uint8_t* buf, size_t bufLen) {
-  size_t max = bufLen / kRecSize;
-  size_t n = 0;
-  while (n < max) {
-    uint8_t* rec = buf + n * kRecSize;
-    sockaddr_un from {};
-    iovec iov {rec + kRecData, kWireSize};
+  size_t max = bufLen / kRecSize < kRecsPerBatch ? bufLen / kRecSize : kRecsPerBatch;
+  const uint8_t* spill = buf + max * kRecSize;
+  const bool roomy = bufLen - max * kRecSize >= max * kSpillMax;  // room for coalesced datagrams
+  struct Slot {
+    sockaddr_un from;
+    iovec iov[2];
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * kMaxRxFds)];
-    msghdr mh {};
-    mh.msg_name = &from;
-    mh.msg_namelen = sizeof(from);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof(control);
-    ssize_t r = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      break;  // EAGAIN: drained (other errors: nothing more to read now)
-    }
+  };
+  static thread_local Slot slots[kRecsPerBatch];
+  static thread_local mmsghdr mh[kRecsPerBatch];
+  for (size_t i = 0; i < max; i++) {
+    Slot& s = slots[i];
+    s.iov[0] = {buf + i * kRecSize + kRecData, kWireSize};
+    s.iov[1] = {const_cast<uint8_t*>(spill) + i * kSpillMax, kSpillMax};
+    msghdr& m = mh[i].msg_hdr;
+    m = msghdr {};
+    m.msg_name = &s.from;
+    m.msg_namelen = sizeof(s.from);
+    m.msg_iov = s.iov;
+    m.msg_iovlen = roomy ? 2 : 1;
+    m.msg_control = s.control;
+    m.msg_controllen = sizeof(s.control);
+  }
+  int got;
+  do {
+    got = recvmmsg(fd, mh, static_cast<unsigned>(max), MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC, nullptr);
+  } while (got < 0 && errno == EINTR);
+  if (got <= 0) return 0;  // EAGAIN: nothing queued (other errors: nothing to read now)
+  for (int n = 0; n < got; n++) {
+    uint8_t* rec = buf + n * kRecSize;
+    msghdr& m = mh[n].msg_hdr;
+    size_t r = mh[n].msg_len;
     int32_t* h = reinterpret_cast<int32_t*>(rec);
-    h[kRecLen / 4] = static_cast<int32_t>(r);
-    int flags = mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC);
+    h[kRecLen / 4] = static_cast<int32_t>(r);  // with MSG_TRUNC: the real length, even when cut
+    int flags = m.msg_flags & (MSG_TRUNC | MSG_CTRUNC);
     h[kRecPid / 4] = -1;
     h[kRecUid / 4] = -1;
     h[kRecGid / 4] = -1;
     int nfds = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;
       if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
         ucred cr;
@@ -295,16 +318,34 @@ int DrainInto(int fd, uint8_t* buf, size_t bufLen) {
     }
     h[kRecFlags / 4] = flags;
     h[kRecNfds / 4] = nfds;
+    h[kRecSpill / 4] = roomy && r > kWireSize ? static_cast<int32_t>(spill - buf + n * kSpillMax) : -1;
     size_t pathLen = 0;
-    if (mh.msg_namelen > offsetof(sockaddr_un, sun_path)) {
-      pathLen = strnlen(from.sun_path, mh.msg_namelen - offsetof(sockaddr_un, sun_path));
-      if (pathLen == 0 && mh.msg_namelen > offsetof(sockaddr_un, sun_path) + 1) pathLen = 0;  // abstract: unsupported
+    if (m.msg_namelen > offsetof(sockaddr_un, sun_path)) {
+      pathLen = strnlen(slots[n].from.sun_path, m.msg_namelen - offsetof(sockaddr_un, sun_path));
     }
     h[kRecPathLen / 4] = static_cast<int32_t>(pathLen);
-    memcpy(rec + kRecPath, from.sun_path, pathLen);
-    n++;
+    memcpy(rec + kRecPath, slots[n].from.sun_path, pathLen);
   }
-  return static_cast<int>(n);
+  return got;
+}
+
+double NowUs() {
+  timespec t {};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+// Re-try DrainInto (non-blocking) until a datagram comes or limitUs have passed: the caller stays
+// on its CPU, so the next datagram costs no sleep/wake-up. Each miss yields the CPU, so a peer that is
+// runnable on this CPU (few vCPUs, other load) gets it at once instead of at the end of the spin.
+// Returns the count (0: none in time).
+int SpinDrain(int fd, uint8_t* buf, size_t len, double limitUs) {
+  double t0 = NowUs();
+  for (;;) {
+    int n = DrainInto(fd, buf, len);
+    if (n > 0 || NowUs() - t0 >= limitUs) return n;
+    sched_yield();
+  }
 }
 
 // recv(fd, records: ArrayBuffer, timeoutMs, spinUs) -> n. timeoutMs > 0 blocks the caller: first
@@ -322,15 +363,9 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
   double timeoutMs = info[2].As<Napi::Number>().DoubleValue();
   double spinUs = info.Length() > 3 ? info[3].As<Napi::Number>().DoubleValue() : 0;
   if (timeoutMs > 0 && spinUs > 0) {
-    timespec t0 {}, now {};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-      int n = DrainInto(fd, buf, len);
-      if (n > 0) return Napi::Number::New(env, n);
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      double us = (now.tv_sec - t0.tv_sec) * 1e6 + (now.tv_nsec - t0.tv_nsec) / 1e3;
-      if (us >= spinUs || us >= timeoutMs * 1000) break;
-    }
+    double limit = spinUs < timeoutMs * 1000 ? spinUs : timeoutMs * 1000;
+    int n = SpinDrain(fd, buf, len, limit);
+    if (n > 0) return Napi::Number::New(env, n);
   }
   if (timeoutMs > 0) {
     pollfd p {fd, POLLIN, 0};
@@ -356,6 +391,7 @@ struct Watch {
   Napi::ObjectReference keep;  // the record buffer
   uint8_t* buf;
   size_t len;
+  double busyPollUs = 0;  // after a batch, poll this long for the next one before epoll (0: never)
   bool closed = false;
   bool uvClosed = false;
   bool finalized = false;
@@ -389,10 +425,13 @@ void OnReadable(uv_poll_t* h, int status, int) {
   auto* w = static_cast<Watch*>(h->data);
   if (w->closed || status < 0) return;
   Napi::Env env(w->env);
-  // While the JS side handled a batch, senders (woken as the queue emptied) may have queued more:
-  // read again before going back to epoll, a bounded number of times so other handles get their turn.
+  // One batch per wake-up: epoll is level-triggered, so what came meanwhile wakes it again at once
+  // (re-reading here would cost a syscall per wake-up, usually for nothing). With busyPollUs, read
+  // again, re-trying for up to that long (the peer's next message then costs this process no wake-up),
+  // at most 64 batches in a row before the event loop gets its turn.
   for (int round = 0; round < 64 && !w->closed; round++) {
-    int n = DrainInto(w->fd, w->buf, w->len);
+    if (round > 0 && w->busyPollUs <= 0) return;
+    int n = round == 0 ? DrainInto(w->fd, w->buf, w->len) : SpinDrain(w->fd, w->buf, w->len, w->busyPollUs);
     if (n == 0) return;
     Napi::HandleScope scope(env);
     // MakeCallback drains the microtask queue, as a libuv-originated callback should.
@@ -441,6 +480,10 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
   }));
   handle.Set("ref", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
     if (!w->closed) uv_ref(reinterpret_cast<uv_handle_t*>(&w->poll));
+    return ci.Env().Undefined();
+  }));
+  handle.Set("busyPoll", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    w->busyPollUs = ci[0].As<Napi::Number>().DoubleValue();
     return ci.Env().Undefined();
   }));
   handle.Set("unref", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
@@ -502,6 +545,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   l.Set("recData", static_cast<double>(kRecData));
   l.Set("recPath", static_cast<double>(kRecPath));
   l.Set("recFds", static_cast<double>(kRecFds));
+  l.Set("recSpill", static_cast<double>(kRecSpill));
+  l.Set("recsPerBatch", static_cast<double>(kRecsPerBatch));
+  l.Set("maxCoalesce", static_cast<double>(kMaxCoalesce));
   l.Set("rxFdOverflow", static_cast<double>(kRxFdOverflow));
   l.Set("msgTrunc", static_cast<double>(MSG_TRUNC));
   l.Set("msgCtrunc", static_cast<double>(MSG_CTRUNC));

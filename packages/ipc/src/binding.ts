@@ -1,5 +1,5 @@
 import { MpError, loadAddon } from '@mp/memory';
-import { RECORD, RX_FD_OVERFLOW, SUN_PATH_MAX, WIRE } from './layout.js';
+import { MAX_COALESCE, RECORD, RECORDS_PER_BATCH, RX_FD_OVERFLOW, SUN_PATH_MAX, WIRE } from './layout.js';
 
 /** What the native addon (native/ipc.cc) exports. Every argument is validated before it gets here. */
 export interface IpcBinding {
@@ -12,15 +12,26 @@ export interface IpcBinding {
   /** sendmsg; 0 or -errno (never throws for a send failure). wait: a full peer queue is waited on ≤ 5 ms. */
   send(fd: number, addr: Uint8Array, data: Uint8Array, fds: Int32Array | null, wait: boolean): number;
   /**
-   * Drain up to records.byteLength / RECORD.size datagrams. timeoutMs > 0 blocks until one comes:
+   * Drain up to min(RECORDS_PER_BATCH, records.byteLength / RECORD.size) datagrams (the rest of the
+   * buffer is the spill area for coalesced datagrams). timeoutMs > 0 blocks until one comes:
    * re-trying for up to spinUs first, then in poll().
    */
   recv(fd: number, records: ArrayBuffer, timeoutMs: number, spinUs?: number): number;
-  /** uv_poll on fd: each readable wake-up drains a batch into `records` and calls onBatch(n) once. */
-  watch(fd: number, records: ArrayBuffer, onBatch: (n: number) => void): { close(): void; ref(): void; unref(): void };
+  /**
+   * uv_poll on fd: each readable wake-up drains a batch into `records` and calls onBatch(n) once, then
+   * reads again (≤ 64 batches per wake-up); after busyPoll(us), each such read re-tries for up to us µs.
+   */
+  watch(fd: number, records: ArrayBuffer, onBatch: (n: number) => void): WatchHandle;
   close(fd: number): void;
   memfdCreate(name: string): number;
   readonly layout: Readonly<Record<string, number>>;
+}
+
+export interface WatchHandle {
+  close(): void;
+  ref(): void;
+  unref(): void;
+  busyPoll(us: number): void;
 }
 
 function load(): IpcBinding {
@@ -45,6 +56,9 @@ function checkLayout(l: Readonly<Record<string, number>>): void {
     recData: RECORD.data,
     recPath: RECORD.path,
     recFds: RECORD.fds,
+    recSpill: RECORD.spill,
+    recsPerBatch: RECORDS_PER_BATCH,
+    maxCoalesce: MAX_COALESCE,
     rxFdOverflow: RX_FD_OVERFLOW,
     sunPathMax: SUN_PATH_MAX,
   };

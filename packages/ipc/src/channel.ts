@@ -6,10 +6,11 @@ import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpError, log, watchPid } from '@mp/memory';
 import { MSG_CTRUNC, MSG_TRUNC, binding } from './binding.js';
-import { checkMsg, decodeError, decodeRecord, encode, encodeError, extOffset } from './codec.js';
+import type { WatchHandle } from './binding.js';
+import { checkMsg, decodeError, decodeRecord, encode, encodeError, extOffset, recordParts } from './codec.js';
 import type { Decoded, MpMsg, ReceivedMsg } from './codec.js';
 import { MpIpcRemoteError } from './errors.js';
-import { EXT, EXT_ERROR, MP_IGN, MP_MSG, MP_REP, MP_REQ, RECORD, RECORDS_PER_BATCH, SUN_PATH_MAX, WIRE } from './layout.js';
+import { EXT, EXT_ERROR, MAX_COALESCE, MP_IGN, MP_MSG, MP_REP, MP_REQ, RECORD, RECV_BUFFER_BYTES, SUN_PATH_MAX, WIRE } from './layout.js';
 
 /** Who sent a message: the handler's second argument, and what `reply` answers. */
 export class Peer {
@@ -70,6 +71,12 @@ export interface ChannelOptions {
   sendTimeoutMs?: number;
   /** requestSync re-tries this long (µs) before sleeping in poll() (default 50; 0 = never spin). */
   syncSpinUs?: number;
+  /** After handling a batch, poll the socket this long (µs) before sleeping in epoll (default 0: never). */
+  busyPollUs?: number;
+  /** Coalesce one-way messages sent in one synchronous run into few datagrams (needs `mpGroup`). */
+  coalesce?: boolean;
+  /** Every process in runtimeDir is an @mp process (a group from @mp/eal's init(), never a DPDK app's dir). */
+  mpGroup?: boolean;
   /** Primary's pid when known (for death detection of requests to it). */
   primaryPid?: () => number | undefined;
 }
@@ -90,6 +97,13 @@ interface Pending {
 const PRIMARY_SOCKET = 'mp_socket';
 const SECONDARY_RE = /^mp_socket_(\d+)_/;
 const EAGAIN = -11;
+const TRUNC = MSG_TRUNC | MSG_CTRUNC;
+
+/** Messages to one peer waiting to leave as one coalesced datagram. */
+interface Batch {
+  buf: Uint8Array;
+  n: number;
+}
 const ECONNREFUSED = -111;
 const ENOENT = -2;
 
@@ -126,11 +140,11 @@ export class Channel {
   private readonly sendTimeoutMs: number;
   private readonly spinUs: number;
   private readonly uid = process.getuid?.() ?? 0;
-  private readonly watch: { close(): void; ref(): void; unref(): void };
-  private readonly records = new ArrayBuffer(RECORD.size * RECORDS_PER_BATCH);
+  private readonly watch: WatchHandle;
+  private readonly records = new ArrayBuffer(RECV_BUFFER_BYTES);
   private readonly recU8 = new Uint8Array(this.records);
   private readonly recDv = new DataView(this.records);
-  private readonly syncRecords = new ArrayBuffer(RECORD.size * RECORDS_PER_BATCH);
+  private readonly syncRecords = new ArrayBuffer(RECV_BUFFER_BYTES);
   private readonly syncU8 = new Uint8Array(this.syncRecords);
   private readonly syncDv = new DataView(this.syncRecords);
   private readonly out = new Uint8Array(WIRE.size);
@@ -142,6 +156,15 @@ export class Channel {
   private backlogScheduled = false;
   private nextId = 1;
   private readonly addrs = new Map<string, Uint8Array>();
+  /** Coalescing: open batches by destination path, in the order they were opened; spare buffers. */
+  private readonly coalesce: boolean;
+  private readonly batches = new Map<string, Batch>();
+  private readonly spareBatches: Batch[] = [];
+  private flushQueued = false;
+  private readonly flushLater = (): void => {
+    this.flushQueued = false;
+    this.flushBatches('');
+  };
   private peerCache: { key: string; secondaries: Map<number, string> } | undefined;
   private readonly deathWatch = new Map<number, { close(): void }>();
   private readonly primaryPidFn: () => number | undefined;
@@ -164,6 +187,11 @@ export class Channel {
     this.procType = o.procType;
     this.sendTimeoutMs = o.sendTimeoutMs ?? 2000;
     this.spinUs = o.syncSpinUs ?? 50;
+    const busyPollUs = o.busyPollUs ?? 0;
+    if (typeof busyPollUs !== 'number' || !(busyPollUs >= 0 && busyPollUs <= 1_000_000)) {
+      throw new MpError('EINVAL', `busyPollUs must be a number of µs in 0..1000000, got ${String(busyPollUs)}`);
+    }
+    this.coalesce = o.coalesce === true && o.mpGroup === true;
     this.primaryPidFn = o.primaryPid ?? (() => undefined);
     const name = o.procType === 'primary' ? PRIMARY_SOCKET : `${PRIMARY_SOCKET}_${process.pid}_${process.hrtime.bigint().toString(16)}`;
     this.path = join(o.runtimeDir, name);
@@ -198,6 +226,7 @@ export class Channel {
     }
     this.watch = binding.watch(this.fd, this.records, (n) => this.onBatch(n));
     this.watch.unref();
+    if (busyPollUs > 0) this.watch.busyPoll(busyPollUs);
     process.once('exit', this.onExit);
   }
 
@@ -307,21 +336,69 @@ export class Channel {
     return a;
   }
 
-  /** Send the datagram in `this.out`; 0 or -errno. A full peer queue is waited on (our own queue drained meanwhile). */
+  /** Send the datagram in `this.out` (coalesced messages first, to keep the order); 0 or -errno. */
   private sendOut(path: string, fds: Int32Array | null): number {
+    if (this.batches.size > 0) this.flushBatches('');
+    return this.sendData(path, this.out, fds);
+  }
+
+  /** Send one datagram; 0 or -errno. A full peer queue is waited on (our own queue drained meanwhile). */
+  private sendData(path: string, data: Uint8Array, fds: Int32Array | null): number {
     const addr = this.addr(path);
     // Blocking for at most 5 ms (SO_SNDTIMEO) when the peer's queue (net.unix.max_dgram_qlen) is full.
-    let r = binding.send(this.fd, addr, this.out, fds, true);
+    let r = binding.send(this.fd, addr, data, fds, true);
     if (r === EAGAIN) {
       const deadline = Date.now() + this.sendTimeoutMs;
       do {
         // The peer may be blocked sending to us: keep our own queue moving so neither waits forever.
         this.drainToBacklog(0);
-        r = binding.send(this.fd, addr, this.out, fds, true);
+        r = binding.send(this.fd, addr, data, fds, true);
       } while (r === EAGAIN && Date.now() < deadline);
     }
     if (r === ECONNREFUSED) this.removeStale(path);
     return r;
+  }
+
+  /**
+   * Send every open batch, oldest first, and close them. Returns the result (0 or -errno) for
+   * `path`; failures elsewhere are logged (those messages' sendMsg calls returned already).
+   */
+  private flushBatches(path: string): number {
+    let ret = 0;
+    for (const [to, b] of this.batches) {
+      if (b.n > 0) {
+        const r = this.sendData(to, b.buf.subarray(0, b.n * WIRE.size), null);
+        if (to === path) ret = r;
+        else if (r !== 0) warnLimited(`coalesced ${r}`, `${b.n} coalesced message(s) to ${to} were lost: ${errnoName(r)}`);
+      }
+      b.n = 0;
+      this.spareBatches.push(b);
+    }
+    this.batches.clear();
+    return ret;
+  }
+
+  /**
+   * Queue a message (encoded in `this.out`, no fds) for `path` when a batch to it is open; else send
+   * it now and open one, so the sender still learns synchronously that a peer is gone. 0 or -errno.
+   */
+  private sendCoalesced(path: string): number {
+    const b = this.batches.get(path);
+    if (b === undefined) {
+      const r = this.sendOut(path, null);
+      if (r === 0) {
+        const nb = this.spareBatches.pop() ?? newBatch();
+        this.batches.set(path, nb);
+        if (!this.flushQueued) {
+          this.flushQueued = true;
+          queueMicrotask(this.flushLater);
+        }
+      }
+      return r;
+    }
+    b.buf.set(this.out, b.n * WIRE.size);
+    b.n++;
+    return b.n === MAX_COALESCE ? this.flushBatches(path) : 0;
   }
 
   /** A socket file nobody is bound to any more: whoever notices removes it (DPDK: the primary does). */
@@ -348,11 +425,12 @@ export class Channel {
     this.assertOpen();
     const m = checkMsg(msg);
     const targets = this.targets(o.to);
-    encode(this.out, this.outDv, MP_MSG, m.name, m.param, m.fds.length, { id: 0, flags: 0 });
+    encode(this.out, this.outDv, MP_MSG, m.name, m.param, m.fds.length, NO_EXT);
     const fds = this.fdArray(m.fds);
+    const coalesce = this.coalesce && fds === null;
     let sent = 0;
     for (const [path] of targets) {
-      const r = this.sendOut(path, fds);
+      const r = coalesce ? this.sendCoalesced(path) : this.sendOut(path, fds);
       if (r === 0) {
         sent++;
         continue;
@@ -444,9 +522,13 @@ export class Channel {
         }
         const n = binding.recv(this.fd, this.syncRecords, Math.min(left, 50), this.spinUs);
         for (let i = 0; i < n; i++) {
-          const d = decodeRecord(this.syncU8, this.syncDv, i * RECORD.size, MSG_TRUNC | MSG_CTRUNC);
-          if (d.ok && (d.type === MP_REP || d.type === MP_IGN)) this.handle(d);
-          else this.backlog.push(d);
+          const rec = i * RECORD.size;
+          const k = recordParts(this.syncDv, rec, TRUNC);
+          for (let j = 0; j < k; j++) {
+            const d = decodeRecord(this.syncU8, this.syncDv, rec, TRUNC, j);
+            if (d.ok && (d.type === MP_REP || d.type === MP_IGN)) this.handle(d);
+            else this.backlog.push(d);
+          }
         }
         // No event loop runs while we block: look at the peers' liveness ourselves.
         if (!p.done && performance.now() - lastLiveness >= 50) {
@@ -494,20 +576,34 @@ export class Channel {
 
   private onBatch(n: number): void {
     if (this.closed) return;
+    const u8 = this.recU8;
+    const dv = this.recDv;
     if (this.backlog.length > 0) {
       // Datagrams pulled off the socket earlier (during a requestSync or a blocked send) go first.
-      for (let i = 0; i < n; i++) this.backlog.push(decodeRecord(this.recU8, this.recDv, i * RECORD.size, MSG_TRUNC | MSG_CTRUNC));
+      this.toBacklog(u8, dv, n);
       this.runBacklog();
       return;
     }
     // Only this callback writes `records`, and it cannot re-enter: decode and handle one by one.
-    for (let i = 0; i < n && !this.closed; i++) this.handle(decodeRecord(this.recU8, this.recDv, i * RECORD.size, MSG_TRUNC | MSG_CTRUNC));
+    for (let i = 0; i < n && !this.closed; i++) {
+      const rec = i * RECORD.size;
+      const k = recordParts(dv, rec, TRUNC);
+      for (let j = 0; j < k && !this.closed; j++) this.handle(decodeRecord(u8, dv, rec, TRUNC, j));
+    }
+  }
+
+  private toBacklog(u8: Uint8Array, dv: DataView, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const rec = i * RECORD.size;
+      const k = recordParts(dv, rec, TRUNC);
+      for (let j = 0; j < k; j++) this.backlog.push(decodeRecord(u8, dv, rec, TRUNC, j));
+    }
   }
 
   /** Pull whatever is queued on our socket into the backlog (during a blocked send or requestSync). */
   private drainToBacklog(timeoutMs: number): void {
     const n = binding.recv(this.fd, this.syncRecords, timeoutMs);
-    for (let i = 0; i < n; i++) this.backlog.push(decodeRecord(this.syncU8, this.syncDv, i * RECORD.size, MSG_TRUNC | MSG_CTRUNC));
+    this.toBacklog(this.syncU8, this.syncDv, n);
     if (n > 0) this.scheduleBacklog();
   }
 
@@ -685,6 +781,7 @@ export class Channel {
     } catch (err) {
       log('warning', 'IPC', `close: ${(err as Error).message}`);
     }
+    if (this.batches.size > 0) this.flushBatches('');
     this.closed = true;
     process.removeListener('exit', this.onExit);
     for (const p of [...this.pending.values()]) {
@@ -703,6 +800,12 @@ export class Channel {
       // already gone (the runtime dir was removed)
     }
   }
+}
+
+const NO_EXT = { id: 0, flags: 0 };
+
+function newBatch(): Batch {
+  return { buf: new Uint8Array(MAX_COALESCE * WIRE.size), n: 0 };
 }
 
 function closeAll(fds: number[]): void {

@@ -6,8 +6,10 @@ import { MpError, validateName } from '@mp/memory';
 import {
   EXT,
   EXT_ERROR,
+  MAX_COALESCE,
   MP_IGN,
   MP_MAX_FD_NUM,
+  MP_MSG,
   MP_MAX_NAME_LEN,
   MP_MAX_PARAM_LEN,
   RECORD,
@@ -101,19 +103,20 @@ export function extOffset(nameLen: number, paramLen: number): number {
 }
 
 /**
- * Write a whole 332-byte datagram into `out` (which must be zeroable scratch of WIRE.size bytes).
+ * Write a whole 332-byte datagram into `out` at byte `at` (WIRE.size bytes of zeroable scratch there).
  * Returns false when an extension was asked for but did not fit (the datagram is then plain DPDK).
  */
-export function encode(out: Uint8Array, dv: DataView, type: number, name: Uint8Array, param: Uint8Array, numFds: number, ext: Ext | null): boolean {
-  out.fill(0);
-  dv.setInt32(WIRE.type, type, true);
-  out.set(name, WIRE.name);
-  dv.setInt32(WIRE.lenParam, param.byteLength, true);
-  dv.setInt32(WIRE.numFds, numFds, true);
-  out.set(param, WIRE.param);
+export function encode(out: Uint8Array, dv: DataView, type: number, name: Uint8Array, param: Uint8Array, numFds: number, ext: Ext | null, at = 0): boolean {
+  out.fill(0, at, at + WIRE.size);
+  dv.setInt32(at + WIRE.type, type, true);
+  out.set(name, at + WIRE.name);
+  dv.setInt32(at + WIRE.lenParam, param.byteLength, true);
+  dv.setInt32(at + WIRE.numFds, numFds, true);
+  out.set(param, at + WIRE.param);
   if (ext === null) return true;
-  const off = extOffset(name.length, param.byteLength);
+  let off = extOffset(name.length, param.byteLength);
   if (off < 0) return false;
+  off += at;
   dv.setUint32(off, EXT.magic, true);
   dv.setUint32(off + EXT.id, ext.id, true);
   dv.setUint16(off + EXT.flags, ext.flags, true);
@@ -160,13 +163,27 @@ function pathOf(u8: Uint8Array, at: number, len: number): string {
 }
 
 /**
- * Decode the receive record at byte offset `rec` of `u8`/`dv` (layout.ts RECORD). Never throws.
- * Checks, in order: length exactly 332, no truncation, ≤ 8 fds, type 0..3, name NUL-terminated,
- * non-empty, UTF-8 and of the allowed charset, len_param 0..256, num_fds 0..8 and equal to the number
- * of descriptors that came.
+ * How many messages the receive record at `rec` holds: k for a well-formed coalesced datagram (k × 332
+ * bytes, 2 ≤ k ≤ MAX_COALESCE, no descriptors, not truncated, its tail in the spill area), else 1
+ * (decodeRecord then accepts it only if it is one plain 332-byte datagram).
  */
-export function decodeRecord(u8: Uint8Array, dv: DataView, rec: number, truncFlags: number): Decoded {
-  const nfds = dv.getInt32(rec + RECORD.nfds, true);
+export function recordParts(dv: DataView, rec: number, truncFlags: number): number {
+  const len = dv.getInt32(rec + RECORD.len, true);
+  if (len === WIRE.size || len % WIRE.size !== 0 || len > MAX_COALESCE * WIRE.size || len < 0) return 1;
+  if (dv.getInt32(rec + RECORD.nfds, true) !== 0 || (dv.getInt32(rec + RECORD.flags, true) & (truncFlags | RX_FD_OVERFLOW)) !== 0) return 1;
+  const spill = dv.getInt32(rec + RECORD.spill, true);
+  return spill > 0 && spill + len - WIRE.size <= dv.byteLength ? len / WIRE.size : 1;
+}
+
+/**
+ * Decode message `part` (0 ≤ part < recordParts) of the receive record at byte offset `rec` of
+ * `u8`/`dv` (layout.ts RECORD). Never throws. Checks, in order: length exactly 332 (or a coalesced
+ * datagram, whose parts must be type MSG without descriptors), no truncation, ≤ 8 fds, type 0..3, name
+ * NUL-terminated, non-empty, UTF-8 and of the allowed charset, len_param 0..256, num_fds 0..8 and equal
+ * to the number of descriptors that came.
+ */
+export function decodeRecord(u8: Uint8Array, dv: DataView, rec: number, truncFlags: number, part = 0): Decoded {
+  const nfds = part === 0 ? dv.getInt32(rec + RECORD.nfds, true) : 0;
   const fds: number[] = [];
   for (let i = 0; i < nfds && i < MP_MAX_FD_NUM; i++) fds.push(dv.getInt32(rec + RECORD.fds + 4 * i, true));
   const pid = dv.getInt32(rec + RECORD.pid, true);
@@ -176,12 +193,19 @@ export function decodeRecord(u8: Uint8Array, dv: DataView, rec: number, truncFla
   const bad = (reason: string): Decoded => ({ ok: false, reason, fds, pid, uid, path });
   const len = dv.getInt32(rec + RECORD.len, true);
   const flags = dv.getInt32(rec + RECORD.flags, true);
-  if (len !== WIRE.size) return bad(`length ${len} (a DPDK datagram is ${WIRE.size} bytes)`);
-  if (flags & RX_FD_OVERFLOW) return bad('more than 8 file descriptors');
-  if (flags & truncFlags) return bad('truncated (MSG_TRUNC/MSG_CTRUNC)');
-  const d = rec + RECORD.data;
-  const type = dv.getInt32(d + WIRE.type, true);
-  if (type < 0 || type > MP_IGN) return bad(`type ${type}`);
+  let d = rec + RECORD.data;
+  let type: number;
+  if (len !== WIRE.size) {
+    if (recordParts(dv, rec, truncFlags) === 1) return bad(`length ${len} (a DPDK datagram is ${WIRE.size} bytes)`);
+    if (part > 0) d = dv.getInt32(rec + RECORD.spill, true) + (part - 1) * WIRE.size;
+    type = dv.getInt32(d + WIRE.type, true);
+    if (type !== MP_MSG) return bad(`type ${type} in a coalesced datagram (only MSG)`);
+  } else {
+    if (flags & RX_FD_OVERFLOW) return bad('more than 8 file descriptors');
+    if (flags & truncFlags) return bad('truncated (MSG_TRUNC/MSG_CTRUNC)');
+    type = dv.getInt32(d + WIRE.type, true);
+    if (type < 0 || type > MP_IGN) return bad(`type ${type}`);
+  }
   let nameLen = -1;
   let ascii = true;
   for (let i = 0; i < MP_MAX_NAME_LEN; i++) {

@@ -34,6 +34,25 @@ export interface StartOptions {
    * It saves a wake-up per round trip; the CPU is busy for at most that long per wait.
    */
   syncSpinUs?: number;
+  /**
+   * Poll mode, off by default (0). After handling a batch of datagrams, keep polling the socket
+   * (non-blocking reads) for up to this many µs before going back to epoll, so a peer's next message
+   * costs no wake-up (as DPDK's poll-mode drivers trade a busy core for latency). It spends CPU: the
+   * process spins up to busyPollUs after every batch it handles; each wait is bounded by busyPollUs,
+   * and after 64 batches in a row the event loop gets its turn, as without polling. Range 0..1000000.
+   */
+  busyPollUs?: number;
+  /**
+   * Coalesce one-way messages (off by default). `sendMsg` calls of one synchronous run to one peer,
+   * without fds, leave as one datagram of up to 32 messages (the first is sent at once, so a missing
+   * peer still throws ENOENT there; the rest go when 32 are queued, when anything else is sent, or at
+   * the end of the run — a microtask). Only on a group's channel (`start()` without `runtimeDir`),
+   * whose peers are all @mp processes: a DPDK process would reject such a datagram, so with an
+   * explicit `runtimeDir` the option is ignored. A batch that cannot be delivered later (its peer
+   * died, or its queue stayed full for sendTimeoutMs) is lost with a warning, as messages queued to a
+   * process that dies are.
+   */
+  coalesce?: boolean;
 }
 
 let current: Channel | undefined;
@@ -44,7 +63,8 @@ let current: Channel | undefined;
  * returns the open channel when called again.
  *
  * @throws {MpError} ENOTCONN — no `runtimeDir` given and init() (@mp/eal) has not run
- * @throws {MpError} EINVAL — `runtimeDir` given without `procType`, or a bad `procType`
+ * @throws {MpError} EINVAL — `runtimeDir` given without `procType`, a bad `procType`, or `busyPollUs`
+ *   not a number in 0..1000000
  * @throws {MpError} EBUSY — primary: a live process is bound to `mp_socket` already; or a channel
  *   with other options is open in this process
  * @throws {MpError} ENAMETOOLONG — the socket path exceeds 107 bytes
@@ -61,7 +81,12 @@ export function start(o: StartOptions = {}): Channel {
   if (o.procType !== undefined && o.procType !== 'primary' && o.procType !== 'secondary') {
     throw new MpError('EINVAL', `procType must be 'primary' or 'secondary', got ${String(o.procType)}`);
   }
-  const so = { ...(o.sendTimeoutMs !== undefined ? { sendTimeoutMs: o.sendTimeoutMs } : {}), ...(o.syncSpinUs !== undefined ? { syncSpinUs: o.syncSpinUs } : {}) };
+  const so = {
+    ...(o.sendTimeoutMs !== undefined ? { sendTimeoutMs: o.sendTimeoutMs } : {}),
+    ...(o.syncSpinUs !== undefined ? { syncSpinUs: o.syncSpinUs } : {}),
+    ...(o.busyPollUs !== undefined ? { busyPollUs: o.busyPollUs } : {}),
+    ...(o.coalesce !== undefined ? { coalesce: o.coalesce } : {}),
+  };
   if (o.runtimeDir !== undefined) {
     if (o.procType === undefined) throw new MpError('EINVAL', `start({ runtimeDir }) needs procType ('primary' or 'secondary')`);
     current = new Channel({ runtimeDir: o.runtimeDir, procType: o.procType, ...so });
@@ -69,7 +94,7 @@ export function start(o: StartOptions = {}): Channel {
   }
   const e = eal();
   if (o.procType !== undefined && o.procType !== e.procType) throw new MpError('EINVAL', `this process is the group's ${e.procType}, not its ${o.procType}`);
-  current = new Channel({ runtimeDir: e.runtimeDir, procType: e.procType, primaryPid: () => e.primaryPid, ...so });
+  current = new Channel({ runtimeDir: e.runtimeDir, procType: e.procType, primaryPid: () => e.primaryPid, mpGroup: true, ...so });
   attachEal(current, e);
   return current;
 }

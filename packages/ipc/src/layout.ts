@@ -40,8 +40,17 @@
  * |  24 |   32 | fds[8]                                                                             |
  * |  56 |    4 | pathLen  sender's sun_path length (0: unbound sender, cannot be answered)          |
  * |  60 |  108 | path                                                                               |
- * | 176 |  332 | data     the datagram                                                              |
+ * | 168 |    4 | spill    byte offset in the buffer of the bytes past the first 332 (-1: none)      |
+ * | 176 |  332 | data     the datagram (its first 332 bytes)                                        |
  * ```
+ * A receive buffer is RECORDS_PER_BATCH records, then the spill area: (MAX_COALESCE - 1) × 332 bytes
+ * per record, in record order.
+ *
+ * ## Coalesced datagrams (opt-in, @mp groups only; see StartOptions.coalesce)
+ * A datagram of k × 332 bytes (2 ≤ k ≤ MAX_COALESCE), without descriptors, is k one-way messages
+ * (type MSG, num_fds 0), each laid out as above, handled in order. Only sent to peers of a group
+ * `init()` (@mp/eal) made — all of them @mp processes; a DPDK receiver would reject the length and stop
+ * reading, so a channel opened on an explicit runtime dir never sends one.
  */
 
 export const MP_MAX_NAME_LEN = 64;
@@ -92,11 +101,18 @@ export const RECORD = {
   fds: 24,
   pathLen: 56,
   path: 60,
+  spill: 168,
   data: 176,
   size: 512,
 } as const;
-/** Records per batch: one libuv wake-up drains at most this many datagrams. */
-export const RECORDS_PER_BATCH = 64;
+/** Records per batch: one read (recvmmsg) takes at most this many datagrams. */
+export const RECORDS_PER_BATCH = 16;
+/** Messages per coalesced datagram, at most. */
+export const MAX_COALESCE = 32;
+/** Spill area of a receive buffer: the tail of a full coalesced datagram for each record. */
+export const SPILL_BYTES = RECORDS_PER_BATCH * (MAX_COALESCE - 1) * WIRE.size;
+/** Bytes of one receive buffer. */
+export const RECV_BUFFER_BYTES = RECORDS_PER_BATCH * RECORD.size + SPILL_BYTES;
 export const RX_FD_OVERFLOW = 0x40000000;
 export const SUN_PATH_MAX = 108;
 

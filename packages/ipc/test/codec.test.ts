@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { binding, MSG_CTRUNC, MSG_TRUNC } from '../src/binding.js';
-import { checkMsg, decodeError, decodeRecord, encode, encodeError, extOffset, nameBytes } from '../src/codec.js';
-import { EXT, EXT_ERROR, MP_IGN, MP_MSG, MP_REP, MP_REQ, RECORD, RX_FD_OVERFLOW, WIRE } from '../src/layout.js';
+import { checkMsg, decodeError, decodeRecord, encode, encodeError, extOffset, nameBytes, recordParts } from '../src/codec.js';
+import { EXT, EXT_ERROR, MAX_COALESCE, MP_IGN, MP_MSG, MP_REP, MP_REQ, RECORD, RX_FD_OVERFLOW, WIRE } from '../src/layout.js';
 
 const TRUNC = MSG_TRUNC | MSG_CTRUNC;
 
@@ -89,6 +89,49 @@ describe('decode drops every malformed datagram with a reason', () => {
       expect(d.reason).toMatch(reason);
       expect(d.fds).toEqual(o?.fds ?? []); // handed back so the caller closes them
     }
+  });
+});
+
+describe('coalesced datagrams (k × 332 bytes, the tail in the spill area)', () => {
+  /** One record holding `parts` (each a 332-byte datagram), as the native side lays it out. */
+  function coalesced(parts: Uint8Array[], o: { fds?: number[]; flags?: number } = {}): { u8: Uint8Array; dv: DataView } {
+    const spill = RECORD.size;
+    const u8 = new Uint8Array(RECORD.size + (MAX_COALESCE - 1) * WIRE.size);
+    const dv = new DataView(u8.buffer);
+    const r = record(parts[0]!, { len: parts.length * WIRE.size, ...o });
+    u8.set(r.u8);
+    dv.setInt32(RECORD.spill, spill, true);
+    parts.slice(1).forEach((p, i) => u8.set(p, spill + i * WIRE.size));
+    return { u8, dv };
+  }
+  const msg = (i: number): Uint8Array => datagram(MP_MSG, `m${i}`, new Uint8Array([i]), 0, { id: 0, flags: 0 });
+
+  it('decodes into its messages, in order', () => {
+    const parts = Array.from({ length: MAX_COALESCE }, (_, i) => msg(i));
+    const { u8, dv } = coalesced(parts);
+    expect(recordParts(dv, 0, TRUNC)).toBe(MAX_COALESCE);
+    for (let j = 0; j < MAX_COALESCE; j++) {
+      expect(decodeRecord(u8, dv, 0, TRUNC, j)).toMatchObject({ ok: true, type: MP_MSG, name: `m${j}`, param: new Uint8Array([j]), fds: [] });
+    }
+  });
+
+  it.each<[string, () => { u8: Uint8Array; dv: DataView }, RegExp]>([
+    ['with descriptors', () => coalesced([msg(0), msg(1)], { fds: [5] }), /length 664/],
+    ['truncated', () => coalesced([msg(0), msg(1)], { flags: MSG_TRUNC }), /length 664/],
+    ['more than MAX_COALESCE', () => record(msg(0), { len: (MAX_COALESCE + 1) * WIRE.size }), /length/],
+    ['no spill', () => record(msg(0), { len: 2 * WIRE.size }), /length 664/],
+  ])('is one bad datagram when %s', (_l, make, reason) => {
+    const { u8, dv } = make();
+    expect(recordParts(dv, 0, TRUNC)).toBe(1);
+    const d = decodeRecord(u8, dv, 0, TRUNC);
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.reason).toMatch(reason);
+  });
+
+  it('holds one-way messages only', () => {
+    const { u8, dv } = coalesced([msg(0), datagram(MP_REQ, 'r', new Uint8Array(0))]);
+    expect(decodeRecord(u8, dv, 0, TRUNC, 0).ok).toBe(true);
+    expect(decodeRecord(u8, dv, 0, TRUNC, 1)).toMatchObject({ ok: false, reason: expect.stringMatching(/only MSG/) });
   });
 });
 
