@@ -30,7 +30,6 @@ import {
   CFG_MAGIC,
   CFG_VERSION,
   LOCK_PRIMARY,
-  LOCK_TABLE,
   MAX_PROCS,
   PROC,
   PS_ALIVE,
@@ -461,7 +460,7 @@ interface Built {
 }
 
 function makeLock(cfg: MappedFile): RobustLock {
-  return new RobustLock(cfg.fd, LOCK_TABLE, new Int32Array(cfg.buffer), CFG.lockOwner / 4);
+  return new RobustLock(cfg.fd, new Int32Array(cfg.buffer), CFG.lockOwner / 4);
 }
 
 function regionOf(cfg: MappedFile): { fd: number; buffer: ArrayBuffer; offset: number } {

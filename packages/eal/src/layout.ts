@@ -31,12 +31,17 @@
  * OFD record-lock ranges on the config file (lock ranges, not data; far beyond EOF):
  * | byte          | held by                                    | meaning                       |
  * | LOCK_BASE     | the primary, exclusively, for its lifetime | primary alive                 |
- * | LOCK_BASE+1   | whoever updates a table (RobustLock)       | table lock                    |
+ * | LOCK_BASE+1   | (unused since layout 2)                    |                               |
  * | LOCK_BASE+64+i| the process in slot i, for its lifetime    | slot i's process alive        |
+ * | @mp/memory LOCK_LIVE_BASE + pid | each process that took the table lock, read-locked, for its lifetime | pid alive (RobustLock takers ask) |
+ * The table lock itself is the owner word at offset 20 (RobustLock: compare-and-swap + futex).
+ *
+ * Layout 2 (this): the table lock became a futex word with liveness read locks (was an OFD lock at
+ * LOCK_BASE+1); processes of layout 1 and 2 would not exclude each other, hence the version.
  */
 
 export const CFG_MAGIC = 0x4643504d; // 'MPCF' little-endian
-export const CFG_VERSION = 1;
+export const CFG_VERSION = 2;
 
 export const CFGF_NO_HUGE = 1 << 0;
 export const CFGF_SINGLE_FILE = 1 << 1;
@@ -81,7 +86,6 @@ export const MAX_PROCS = 128;
 
 export const LOCK_BASE = 2 ** 40;
 export const LOCK_PRIMARY = LOCK_BASE;
-export const LOCK_TABLE = LOCK_BASE + 1;
 export const lockSlot = (i: number): number => LOCK_BASE + 64 + i;
 
 /** Offset of @mp/memory's region: after the process table, on a 4 KiB boundary. */

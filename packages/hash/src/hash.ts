@@ -300,8 +300,7 @@ export class Hash {
     } catch (err) {
       throw new MpError('ENOENT', `cannot open the segment file ${path} of hash '${name}'`, { cause: err });
     }
-    // The lock byte is the table's first byte in its segment file: unique to this memzone.
-    this.lock = new RobustLock(this.fd, mz.offset, new Int32Array(buf), HDR.lockOwner / 4);
+    this.lock = new RobustLock(this.fd, new Int32Array(buf), HDR.lockOwner / 4);
     this.lock.onRepair((pid) => this.repair(pid));
   }
 
@@ -1025,23 +1024,34 @@ export class Hash {
   /** Run fn as the writer: the robust lock (multi-writer) or the writer mark (single writer). */
   private run<T>(fn: () => T): T {
     if (this.wdepth > 0) return fn();
-    if (this.multiWriter) {
-      return this.lock.withLock(() => {
-        this.enter();
-        this.wdepth = 1;
-        try {
-          return fn();
-        } finally {
-          this.wdepth = 0;
-        }
-      });
-    }
-    this.markWriter();
+    this.beginWrite();
     try {
       return fn();
     } finally {
-      this.unmarkWriter();
+      this.endWrite();
     }
+  }
+
+  /** Become the writer: the robust lock (multi-writer tables) or the writer mark (single writer). */
+  private beginWrite(): void {
+    if (this.multiWriter) {
+      this.lock.lock();
+      try {
+        this.enter();
+      } catch (err) {
+        this.lock.unlock();
+        throw err;
+      }
+    } else {
+      this.markWriter();
+    }
+    this.wdepth = 1;
+  }
+
+  private endWrite(): void {
+    this.wdepth = 0;
+    if (this.multiWriter) this.lock.unlock();
+    else publish(this.u32, WRITER, 0);
   }
 
   /** Single-writer tables: check no other live process is writing, repair after a dead one, mark us. */
@@ -1058,12 +1068,6 @@ export class Hash {
       publish(u32, WRITER, this.pid);
     }
     this.enter();
-    this.wdepth = 1;
-  }
-
-  private unmarkWriter(): void {
-    this.wdepth = 0;
-    publish(this.u32, WRITER, 0);
   }
 
   private enter(): void {
@@ -1077,23 +1081,21 @@ export class Hash {
     const lo = data >>> 0;
     const hi = (data - lo) / TWO32;
     if (this.wdepth > 0) return this.addLocked(h, lo, hi);
-    if (this.multiWriter) return this.run(() => this.addLocked(h, lo, hi));
-    this.markWriter();
+    this.beginWrite();
     try {
       return this.addLocked(h, lo, hi);
     } finally {
-      this.unmarkWriter();
+      this.endWrite();
     }
   }
 
   private delH(h: number): number {
     if (this.wdepth > 0) return this.delLocked(h);
-    if (this.multiWriter) return this.run(() => this.delLocked(h));
-    this.markWriter();
+    this.beginWrite();
     try {
       return this.delLocked(h);
     } finally {
-      this.unmarkWriter();
+      this.endWrite();
     }
   }
 

@@ -49,7 +49,8 @@
  */
 
 export const HASH_MAGIC = 0x5448504d; // 'MPHT' little endian
-export const HASH_VERSION = 1;
+/** 2: the multi-writer lock is a futex word with liveness read locks (RobustLock), no longer an OFD lock. */
+export const HASH_VERSION = 2;
 
 /** Header offsets in bytes. */
 export const HDR = {

@@ -16,13 +16,26 @@ const start = (path: string): Agent => {
 };
 
 describe('RobustLock across processes', () => {
-  it('is mutually exclusive: two processes, 20 000 unguarded increments each, exact total', async () => {
+  it('is mutually exclusive: three processes, 20 000 unguarded increments each, exact total', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'mp-lock-')), 'f');
-    const a = start(path);
-    const b = start(path);
-    await Promise.all([a.waitEvent((e) => e.event === 'ready'), b.waitEvent((e) => e.event === 'ready')]);
-    const [x, y] = await Promise.all([a.call<number>('increments', { times: 20_000 }), b.call<number>('increments', { times: 20_000 })]);
-    expect(Math.max(x, y)).toBe(40_000);
+    const ps = [start(path), start(path), start(path)];
+    await Promise.all(ps.map((p) => p.waitEvent((e) => e.event === 'ready')));
+    const ends = await Promise.all(ps.map((p) => p.call<number>('increments', { times: 20_000 })));
+    expect(Math.max(...ends)).toBe(60_000);
+  });
+
+  it('a holder SIGKILLed with nobody waiting: the next process to take the lock repairs at once', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'mp-lock-')), 'f');
+    const holder = start(path);
+    holder.child.stdin.write('{"op":"hold"}\n');
+    await holder.waitEvent((e) => e.event === 'holding');
+    await holder.kill('SIGKILL');
+    const late = start(path);
+    await late.waitEvent((e) => e.event === 'ready');
+    const r = await late.call<{ waitedMs: number; repaired: number[]; seenHalfDone: number }>('take');
+    expect(r.repaired).toEqual([holder.pid]);
+    expect(r.seenHalfDone).toBe(1);
+    expect(r.waitedMs).toBeLessThan(1000);
   });
 
   it('a holder SIGKILLed inside the lock: the waiter gets it within 1 s and repairs', async () => {

@@ -39,7 +39,7 @@ function expectCode(fn: () => unknown, code: string, msg?: RegExp): void {
 function group(o: Partial<FormatOptions> = {}): GroupMemory {
   const prefix = `u${process.pid}_${n++}`;
   cfg = mapFile(join(dir, 'config'), { size: REGION_OFF + memRegionSize(o.maxMemzones, o.maxSegments), create: true });
-  const lock = new RobustLock(cfg.fd, 2 ** 40, new Int32Array(cfg.buffer), 0);
+  const lock = new RobustLock(cfg.fd, new Int32Array(cfg.buffer), 0);
   mem = GroupMemory.format({ fd: cfg.fd, buffer: cfg.buffer, offset: REGION_OFF }, lock, {
     prefix,
     segDir: dir,
@@ -200,7 +200,7 @@ describe('memzone, one process', () => {
 describe('GroupMemory.open', () => {
   it('refuses a region with another magic or version (EPROTO)', () => {
     group();
-    const lock = new RobustLock(cfg.fd, 2 ** 40, new Int32Array(cfg.buffer), 0);
+    const lock = new RobustLock(cfg.fd, new Int32Array(cfg.buffer), 0);
     expectCode(() => GroupMemory.open({ fd: cfg.fd, buffer: cfg.buffer, offset: 0 }, lock), 'EPROTO', /magic/);
     new Uint16Array(cfg.buffer)[(REGION_OFF + 4) / 2] = 7;
     expectCode(() => GroupMemory.open({ fd: cfg.fd, buffer: cfg.buffer, offset: REGION_OFF }, lock), 'EPROTO', /version 7/);
