@@ -7,7 +7,7 @@ export { log, setLogLevel } from './log.js';
 export type { LogLevel } from './log.js';
 export { futexWait, futexWaitAsync, futexWake } from './futex.js';
 export type { FutexWaitResult } from './futex.js';
-export { RobustLock, sleepSync } from './lock.js';
+export { RobustLock, sleepSync, LOCK_LIVE_BASE } from './lock.js';
 export { mapFile, ofdLock, ofdTest, watchPid, pageSize } from './sys.js';
 export type { MappedFile } from './sys.js';
 export { hugepageInfo, chooseBacking, DEFAULT_SHM_CAP, SHM_DIR } from './hugepages.js';
