@@ -1,22 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnAgent, uniquePrefix } from '@mp/test-utils';
+import { uniquePrefix, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
-const agents: Agent[] = [];
-function agent(): Agent {
-  const a = spawnAgent(AGENT);
-  agents.push(a);
-  return a;
-}
 const runtimeDirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.kill('SIGKILL')));
+afterEach(() => {
   // SIGKILLed groups leave their runtime dir (as DPDK's do); this test's are its own to remove.
   for (const d of runtimeDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+// Registered after the dirs hook, so (after-hooks run last-registered first) agents die before their dirs go.
+const agent = useAgents(AGENT);
 
 interface Shown {
   ok: boolean;

@@ -3,21 +3,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnAgent, uniquePrefix } from '@mp/test-utils';
+import { uniquePrefix, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 
-const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
-const agents: Agent[] = [];
-function agent(): Agent {
-  const a = spawnAgent(AGENT);
-  agents.push(a);
-  return a;
-}
 const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.kill('SIGKILL')));
+afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+// Registered after the dirs hook, so (after-hooks run last-registered first) agents die before their dirs go.
+const agent = useAgents(join(import.meta.dirname, 'fixtures/agent.mjs'));
 
 /** A primary and n secondaries of a fresh group, every channel started with `ipcOpts`. */
 async function group(n: number, ipcOpts: object): Promise<{ p: Agent; s: Agent[] }> {
