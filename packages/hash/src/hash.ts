@@ -145,10 +145,10 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * The fast path of a lookup: validate the key, load its words, search both main buckets, compare and read
- * the data under the slot's seqlock. Returns the position, or MISS for "not there, or not sure" (a chain,
- * a slot being rewritten, a miss that must be checked against the change counter): the caller then runs
- * the full protocol ({@link Hash.find}). Called with `this` = the table; the data lands in dLo/dHi.
+ * A whole lookup: validate the key, load its words, search both main buckets, compare and read the data
+ * under the slot's seqlock; when that does not settle it (not there, a chain, a slot being rewritten, a
+ * miss that must be checked against the change counter) the full protocol (Hash.findSlow). Returns the
+ * position or -1. Called with `this` = the table; the data lands in dLo/dHi.
  */
 type Probe = (this: Hash, key: Uint8Array, h: number) => number;
 
@@ -176,6 +176,7 @@ function compileProbe(g: { keyLen: number; mask: number; bw: number; kw0: number
   // The primary bucket's first signature word is loaded before anything else, so its cache miss is under
   // way while the key is validated and loaded (and, in a loop of lookups, while the previous one finishes).
   const src = `
+    h >>>= 0;
     const sig = h >>> 16;
     let b = h & ${g.mask};
     let w = ${g.bw} + b * ${BUCKET.words};
@@ -194,13 +195,14 @@ function compileProbe(g: { keyLen: number; mask: number; bw: number; kw0: number
         const d = s + ${SLOT.dataW} + (v & 2);
         this.dLo = u32[d];
         this.dHi = u32[d + 1];
-        return (${TSO ? 'r32[s]' : 'Atomics.load(u32, s)'}) === v ? k - 1 : ${MISS};
+        if ((${TSO ? 'r32[s]' : 'Atomics.load(u32, s)'}) === v) return k - 1;
+        break;
       }
       b = (b ^ sig) & ${g.mask};
       w = ${g.bw} + b * ${BUCKET.words};
       s16 = w * 2;
     }
-    return ${MISS};`;
+    return this.findSlow(key, h);`;
   const make = new Function('u32', 'r32', 'i32', 'u16', `return function probe(key, h) {${src}
   };`) as (...views: [Uint32Array, Uint32Array, Int32Array, Uint16Array]) => Probe;
   return make(new Uint32Array(buf), new Uint32Array(buf), new Int32Array(buf), new Uint16Array(buf));
@@ -293,6 +295,9 @@ export class Hash {
     this.few = u32[HDR.freeExtOff / 4]! / 4;
     this.kw = new Uint32Array(this.kWords + 1);
     this.probe = compileProbe({ keyLen: this.keyLen, mask: this.mask, bw: this.bw, kw0: this.kw0, slotWords: this.slotWords }, buf) ?? this.probeLoop;
+    // The compiled probe is a whole lookup (fast path, then the full protocol): installed as this instance's
+    // lookupWithHash, a caller's loop makes one call per lookup. The prototype method does the same.
+    (this as { lookupWithHash: Probe }).lookupWithHash = this.probe;
     this.bkw = new Uint32Array(this.kWords * BULK_CHUNK);
     const path = memzone.describe(mz).path;
     try {
@@ -725,19 +730,19 @@ export class Hash {
 
   /** The compiled probe, then (miss, chain, concurrent change) the full protocol. Validates the key. */
   private findKey(key: Uint8Array, h: number): number {
-    const r = this.probe(key, h);
-    if (r >= 0) return r;
+    return this.probe(key, h);
+  }
+
+  /** After the probe: the full protocol (a miss, a chain, a concurrent change). Validates the key. */
+  private findSlow(key: Uint8Array, h: number): number {
     this.loadKey(key, this.kw, 0);
     return this.find(h, this.kw, 0);
   }
 
-  /** {@link Probe} for long keys: the key loaded into the scratch words, one pass over both main buckets. */
+  /** {@link Probe} for keys longer than PROBE_UNROLL_WORDS words: the generic full search. */
   private probeLoop(key: Uint8Array, h: number): number {
     this.loadKey(key, this.kw, 0);
-    const sig = h >>> 16;
-    const prim = h & this.mask;
-    const r = this.searchBucket(prim, sig, this.kw, 0);
-    return r !== MISS ? r : this.searchBucket((prim ^ sig) & this.mask, sig, this.kw, 0);
+    return this.find(h >>> 0, this.kw, 0);
   }
 
   /** One pass over the primary bucket, then the secondary bucket and its chain. MISS, RETRY or a position. */
