@@ -498,7 +498,6 @@ export class Hash {
     return this.findKey(key, sig >>> 0);
   }
 
-
   /**
    * The data stored with `key`, or undefined when absent. Lock-free.
    *
