@@ -1,7 +1,7 @@
 import { closeSync, openSync, constants as fsc } from 'node:fs';
 import { MpError, RobustLock, TSO, crashPoint, groupMemory, log, memzone, validateName, MEMZONE_NAME_MAX } from '@mp/memory';
 import type { GroupMemory, Memzone } from '@mp/memory';
-import { crc32cWords, jhashWords, loadWords } from './hashfn.js';
+import { CRC32C_TABLES, crc32cWords, jhashWords, loadWords } from './hashfn.js';
 import {
   BUCKET,
   BUCKET_ENTRIES,
@@ -209,6 +209,96 @@ function compileProbe(g: { keyLen: number; mask: number; bw: number; kw0: number
 }
 
 /**
+ * Passes 2 and 3 of a bulk lookup over the chunk's m keys, whose primary buckets (word index in bp[i])
+ * were just touched: signature matches (bm[i]) and a touch of the first candidate's key slot for every
+ * key, then the key compares. A hit writes positions[start + i] (and data); a key not settled here gets
+ * MISS or RETRY there and its index in pend. Returns how many went to pend.
+ */
+type PrimaryPass = (kv: Uint32Array, kb: number, m: number, positions: Int32Array, start: number, data: Float64Array | undefined) => number;
+
+/** The bulk lookup's {@link PrimaryPass} for one table, compiled as {@link compileProbe} is. */
+function compilePrimaryPass(
+  g: { keyLen: number; bw: number; kw0: number; slotWords: number },
+  buf: ArrayBufferLike,
+  scratch: { bh: Uint32Array; bp: Int32Array; bm: Uint32Array; pend: Int32Array; sink: Int32Array },
+): PrimaryPass | undefined {
+  const words = (g.keyLen + 3) >>> 2;
+  if (words > PROBE_UNROLL_WORDS || (g.keyLen & 3) !== 0) return undefined;
+  const cmp = Array.from({ length: words }, (_, j) => `u32[s + ${SLOT.keyW + j}] === kv[at + ${j}]`).join(' && ');
+  const lanes: string[] = [];
+  for (let j = 0; j < BUCKET_ENTRIES / 2; j++) {
+    const [lo, hi] = LITTLE_ENDIAN ? [2 * j, 2 * j + 1] : [2 * j + 1, 2 * j];
+    lanes.push(`{ const x = u32[w + ${BUCKET.sigU16 / 2 + j}] ^ two; const z = (x - 0x10001) & ~x & 0x80008000; mk |= (((z >>> 15) & 1) << ${lo}) | ((z >>> 31) << ${hi}); }`);
+  }
+  const src = `
+    let touch = 0;
+    for (let i = 0; i < m; i++) {
+      const w = bp[i];
+      const two = (bh[i] >>> 16) * 0x10001;
+      let mk = 0;
+      ${lanes.join('\n      ')}
+      bm[i] = mk;
+      if (mk !== 0) touch ^= u32[${g.kw0} + u32[w + ${BUCKET.keyIdxW} + 31 - Math.clz32(mk & -mk)] * ${g.slotWords}];
+    }
+    sink[0] ^= touch;
+    let np = 0;
+    outer: for (let i = 0; i < m; i++) {
+      const w = bp[i];
+      const at = kb + i * ${words};
+      let r = ${MISS};
+      for (let mk = bm[i]; mk !== 0; mk &= mk - 1) {
+        const k = u32[w + ${BUCKET.keyIdxW} + 31 - Math.clz32(mk & -mk)];
+        const s = ${g.kw0} + k * ${g.slotWords};
+        const v = u32[s];
+        if (k === 0 || !(${cmp})) continue;
+        if ((v & 1) !== 0) { r = ${RETRY}; continue; }
+        const d = s + ${SLOT.dataW} + (v & 2);
+        const lo = u32[d];
+        const hi = u32[d + 1];
+        if ((${TSO ? 'r32[s]' : 'Atomics.load(u32, s)'}) !== v) { r = ${RETRY}; continue; }
+        positions[start + i] = k - 1;
+        if (data !== undefined) data[start + i] = lo + hi * ${TWO32};
+        continue outer;
+      }
+      positions[start + i] = r;
+      pend[np++] = i;
+    }
+    return np;`;
+  const make = new Function('u32', 'r32', 'bh', 'bp', 'bm', 'pend', 'sink', `return function primaryPass(kv, kb, m, positions, start, data) {${src}
+  };`) as (
+    ...a: [Uint32Array, Uint32Array, Uint32Array, Int32Array, Uint32Array, Int32Array, Int32Array]
+  ) => PrimaryPass;
+  return make(new Uint32Array(buf), new Uint32Array(buf), scratch.bh, scratch.bp, scratch.bm, scratch.pend, scratch.sink);
+}
+
+/**
+ * Pass 1 of a bulk lookup without given hashes: bh[i] = the crc32c of key i (words kv[kb + i·words …]),
+ * compiled per table with the seed and key length as constants and the table walk unrolled. Undefined
+ * unless the table hashes with crc32c and its keys are whole words (≤ PROBE_UNROLL_WORDS of them).
+ */
+type HashPass = (kv: Uint32Array, kb: number, m: number) => void;
+
+function compileHashPass(g: { keyLen: number; fnId: number; initVal: number }, bh: Uint32Array): HashPass | undefined {
+  const words = g.keyLen >>> 2;
+  if (g.fnId !== HASH_FUNC_IDS.crc32c || (g.keyLen & 3) !== 0 || words > PROBE_UNROLL_WORDS) return undefined;
+  const steps = Array.from(
+    { length: words },
+    (_, j) => `x = (c ^ kv[at + ${j}]) >>> 0; c = t[768 + (x & 255)] ^ t[512 + ((x >>> 8) & 255)] ^ t[256 + ((x >>> 16) & 255)] ^ t[x >>> 24];`,
+  );
+  const src = `
+    for (let i = 0; i < m; i++) {
+      const at = kb + i * ${words};
+      let c = ${g.initVal >>> 0};
+      let x = 0;
+      ${steps.join('\n      ')}
+      bh[i] = c;
+    }`;
+  const make = new Function('t', 'bh', `return function hashPass(kv, kb, m) {${src}
+  };`) as (t: Uint32Array, bh: Uint32Array) => HashPass;
+  return make(CRC32C_TABLES, bh);
+}
+
+/**
  * A cuckoo hash table in a memzone (rte_hash): fixed-length keys, 8-entry buckets with 16-bit signatures,
  * a key store with 64-bit data per key, optional extendable buckets. Created by any process of a group,
  * attached by name in the others; lookups are lock-free and pure JS.
@@ -229,6 +319,11 @@ export class Hash {
   private readonly r32: Uint32Array;
   /** The fast path of a lookup, compiled for this table ({@link compileProbe}). */
   private readonly probe: Probe;
+  /** Passes 2–3 of a bulk lookup, compiled for this table (undefined: keys too long or not whole words). */
+  private readonly primaryPass: PrimaryPass | undefined;
+  private readonly sink = new Int32Array(1);
+  /** Pass 1 of a bulk lookup that hashes, compiled for this table (undefined: the generic hash loop). */
+  private readonly hashPass: HashPass | undefined;
   private readonly u16: Uint16Array;
   private readonly fnId: number;
   private readonly mask: number;
@@ -299,6 +394,14 @@ export class Hash {
     // lookupWithHash, a caller's loop makes one call per lookup. The prototype method does the same.
     (this as { lookupWithHash: Probe }).lookupWithHash = this.probe;
     this.bkw = new Uint32Array(this.kWords * BULK_CHUNK);
+    this.hashPass = compileHashPass({ keyLen: this.keyLen, fnId: this.fnId, initVal: this.initVal }, this.bh);
+    this.primaryPass = compilePrimaryPass({ keyLen: this.keyLen, bw: this.bw, kw0: this.kw0, slotWords: this.slotWords }, buf, {
+      bh: this.bh,
+      bp: this.bp,
+      bm: this.bm,
+      pend: this.bs,
+      sink: this.sink,
+    });
     const path = memzone.describe(mz).path;
     try {
       this.fd = openSync(path, fsc.O_RDWR);
@@ -596,8 +699,11 @@ export class Hash {
       // Pass 1: hash every key and touch its primary bucket. The loads are independent and the loop is short,
       // so the CPU has many of these cache misses in flight at once (DPDK's bulk lookup prefetches instead).
       // (Hashing is a loop of its own: between the touches it would leave few misses in flight.)
-      if (sigs === undefined) for (let i = 0; i < m; i++) bh[i] = this.hashWords(kv, kb + i * kwn);
-      else for (let i = 0; i < m; i++) bh[i] = sigs[start + i]!;
+      if (sigs === undefined) {
+        if (this.hashPass !== undefined) this.hashPass(kv, kb, m);
+        else for (let i = 0; i < m; i++) bh[i] = this.hashWords(kv, kb + i * kwn);
+      }
+      if (sigs !== undefined) for (let i = 0; i < m; i++) bh[i] = sigs[start + i]!;
       let touch = 0;
       for (let i = 0; i < m; i++) {
         const w = bw + (bh[i]! & mask) * BUCKET.words;
@@ -606,21 +712,26 @@ export class Hash {
       }
       // SYNC: counter before the batch's first search; misses are settled against it below.
       let c0 = u32[CNT]!;
-      // Pass 2: signature matches in the primary bucket; touch the key slot of the first match.
-      for (let i = 0; i < m; i++) {
-        const mk = sigMatches(u32, bp[i]!, bh[i]! >>> 16);
-        bm[i] = mk;
-        if (mk !== 0) touch ^= u32[kw0 + u32[bp[i]! + BUCKET.keyIdxW + ctz(mk)]! * sw]!;
-      }
-      // Pass 3: compare keys; those not found go on to their secondary bucket.
       let np = 0;
-      for (let i = 0; i < m; i++) {
-        const r = this.matchIn(bp[i]!, bm[i]!, kv, kb + i * kwn);
-        positions[start + i] = r;
-        if (r >= 0) {
-          if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
-          hits++;
-        } else pend[np++] = i;
+      if (this.primaryPass !== undefined) {
+        np = this.primaryPass(kv, kb, m, positions, start, data);
+        hits += m - np;
+      } else {
+        // Pass 2: signature matches in the primary bucket; touch the key slot of the first match.
+        for (let i = 0; i < m; i++) {
+          const mk = sigMatches(u32, bp[i]!, bh[i]! >>> 16);
+          bm[i] = mk;
+          if (mk !== 0) touch ^= u32[kw0 + u32[bp[i]! + BUCKET.keyIdxW + ctz(mk)]! * sw]!;
+        }
+        // Pass 3: compare keys; those not found go on to their secondary bucket.
+        for (let i = 0; i < m; i++) {
+          const r = this.matchIn(bp[i]!, bm[i]!, kv, kb + i * kwn);
+          positions[start + i] = r;
+          if (r >= 0) {
+            if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
+            hits++;
+          } else pend[np++] = i;
+        }
       }
       // Pass 4: the secondary buckets of those keys, touched together first, then searched (chains last).
       for (let j = 0; j < np; j++) {

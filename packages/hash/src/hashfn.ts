@@ -17,6 +17,13 @@ for (let i = 0; i < 256; i++) {
 }
 
 /**
+ * The slicing-by-4 tables (4 × 256 words: byte 3's table first at index 768 … byte 0's at 0), for code
+ * that inlines the word step of {@link crc32cWords}.
+ * @internal
+ */
+export const CRC32C_TABLES: Uint32Array = CRC_T;
+
+/**
  * CRC32C of `len` bytes held little-endian in `w[at…]` (words zero padded), from running value `crc`.
  * @internal
  */
