@@ -161,10 +161,13 @@ const PROBE_UNROLL_WORDS = 16;
  * picks a compare function per key length, rte_hash_k16_cmp_eq and its siblings). Undefined for keys
  * longer than PROBE_UNROLL_WORDS words.
  */
-function compileProbe(g: { keyLen: number; mask: number; bw: number; kw0: number; slotWords: number }, buf: ArrayBufferLike): Probe | undefined {
-  const { keyLen } = g;
+/** Source of one word step of crc32cWords (slicing by 4 over the tables `t`, running value `c`, scratch `x`). */
+const crcStep = (word: string): string =>
+  `x = (c ^ ${word}) >>> 0; c = t[768 + (x & 255)] ^ t[512 + ((x >>> 8) & 255)] ^ t[256 + ((x >>> 16) & 255)] ^ t[x >>> 24];`;
+
+/** Source snippets of a compiled lookup for keys of `keyLen` bytes (≤ PROBE_UNROLL_WORDS words). */
+function keyCode(keyLen: number, initVal: number): { validate: string; load: string; cmp: string; crc: string } {
   const words = (keyLen + 3) >>> 2;
-  if (words > PROBE_UNROLL_WORDS) return undefined;
   const load: string[] = [];
   const cmp: string[] = [];
   for (let i = 0; i < words; i++) {
@@ -173,17 +176,74 @@ function compileProbe(g: { keyLen: number; mask: number; bw: number; kw0: number
     load.push(`const k${i} = ${bytes.join(' | ')};`);
     cmp.push(`i32[kk + ${i}] === k${i}`);
   }
-  // The primary bucket's first signature word is loaded before anything else, so its cache miss is under
-  // way while the key is validated and loaded (and, in a loop of lookups, while the previous one finishes).
+  // crc32c of the key words (crc32cWords, unrolled; a partial last word byte by byte), into c.
+  const crc = [`let c = ${initVal >>> 0};`, 'let x = 0;'];
+  for (let i = 0; i < keyLen >>> 2; i++) {
+    crc.push(crcStep(`k${i}`));
+  }
+  if ((keyLen & 3) !== 0) {
+    crc.push(`x = k${words - 1};`);
+    for (let r = 0; r < (keyLen & 3); r++) crc.push('c = t[(c ^ x) & 255] ^ (c >>> 8); x >>>= 8;');
+  }
+  return {
+    validate: `if (!(key instanceof Uint8Array) || key.length !== ${keyLen}) this.badKey(key);`,
+    load: load.join('\n    '),
+    cmp: cmp.join(' && '),
+    crc: crc.join('\n    '),
+  };
+}
+
+/**
+ * The table's hash() for crc32c tables, compiled from the same snippets as its lookup (so the tests of
+ * hash() against DPDK's vectors cover the lookup's inlined hash too).
+ */
+function compileCrcHash(keyLen: number, initVal: number): ((key: Uint8Array) => number) | undefined {
+  if ((keyLen + 3) >>> 2 > PROBE_UNROLL_WORDS) return undefined;
+  const k = keyCode(keyLen, initVal);
   const src = `
+    ${k.validate}
+    ${k.load}
+    ${k.crc}
+    return c >>> 0;`;
+  return (new Function('t', `return function hash(key) {${src}\n  };`) as (t: Uint32Array) => (key: Uint8Array) => number)(CRC32C_TABLES);
+}
+
+function compileProbe(
+  g: { keyLen: number; mask: number; bw: number; kw0: number; slotWords: number; initVal: number },
+  buf: ArrayBufferLike,
+  hashing: boolean,
+): Probe | undefined {
+  const { keyLen } = g;
+  const words = (keyLen + 3) >>> 2;
+  if (words > PROBE_UNROLL_WORDS) return undefined;
+  const k = keyCode(keyLen, g.initVal);
+  let head: string;
+  if (hashing) {
+    head = `
+    ${k.validate}
+    ${k.load}
+    ${k.crc}
+    const h = c >>> 0;
+    const sig = h >>> 16;
+    let b = h & ${g.mask};
+    let w = ${g.bw} + b * ${BUCKET.words};
+    let s16 = w * 2;
+    const first = u16[s16];`;
+  } else {
+    // The primary bucket's first signature word is loaded before anything else, so its cache miss is
+    // under way while the key is validated and loaded (and, in a loop of lookups, while the previous one
+    // finishes).
+    head = `
     h >>>= 0;
     const sig = h >>> 16;
     let b = h & ${g.mask};
     let w = ${g.bw} + b * ${BUCKET.words};
     let s16 = w * 2;
     const first = u16[s16];
-    if (!(key instanceof Uint8Array) || key.length !== ${keyLen}) this.badKey(key);
-    ${load.join('\n    ')}
+    ${k.validate}
+    ${k.load}`;
+  }
+  const src = `${head}
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i < ${BUCKET_ENTRIES}; i++) {
         if ((i === 0 && pass === 0 ? first : u16[s16 + i]) !== sig) continue;
@@ -191,7 +251,7 @@ function compileProbe(g: { keyLen: number; mask: number; bw: number; kw0: number
         const s = ${g.kw0} + k * ${g.slotWords};
         const v = u32[s];
         const kk = s + ${SLOT.keyW};
-        if (!(${cmp.join(' && ')}) || k === 0 || (v & 1) !== 0) continue;
+        if (!(${k.cmp}) || k === 0 || (v & 1) !== 0) continue;
         const d = s + ${SLOT.dataW} + (v & 2);
         this.dLo = u32[d];
         this.dHi = u32[d + 1];
@@ -203,9 +263,10 @@ function compileProbe(g: { keyLen: number; mask: number; bw: number; kw0: number
       s16 = w * 2;
     }
     return this.findSlow(key, h);`;
-  const make = new Function('u32', 'r32', 'i32', 'u16', `return function probe(key, h) {${src}
-  };`) as (...views: [Uint32Array, Uint32Array, Int32Array, Uint16Array]) => Probe;
-  return make(new Uint32Array(buf), new Uint32Array(buf), new Int32Array(buf), new Uint16Array(buf));
+  const make = new Function('u32', 'r32', 'i32', 'u16', 't', `return function ${hashing ? 'lookup(key)' : 'probe(key, h)'} {${src}\n  };`) as (
+    ...views: [Uint32Array, Uint32Array, Int32Array, Uint16Array, Uint32Array]
+  ) => Probe;
+  return make(new Uint32Array(buf), new Uint32Array(buf), new Int32Array(buf), new Uint16Array(buf), CRC32C_TABLES);
 }
 
 /**
@@ -283,7 +344,7 @@ function compileHashPass(g: { keyLen: number; fnId: number; initVal: number }, b
   if (g.fnId !== HASH_FUNC_IDS.crc32c || (g.keyLen & 3) !== 0 || words > PROBE_UNROLL_WORDS) return undefined;
   const steps = Array.from(
     { length: words },
-    (_, j) => `x = (c ^ kv[at + ${j}]) >>> 0; c = t[768 + (x & 255)] ^ t[512 + ((x >>> 8) & 255)] ^ t[256 + ((x >>> 16) & 255)] ^ t[x >>> 24];`,
+    (_, j) => crcStep(`kv[at + ${j}]`),
   );
   const src = `
     for (let i = 0; i < m; i++) {
@@ -389,10 +450,16 @@ export class Hash {
     this.fkw = u32[HDR.freeKeysOff / 4]! / 4;
     this.few = u32[HDR.freeExtOff / 4]! / 4;
     this.kw = new Uint32Array(this.kWords + 1);
-    this.probe = compileProbe({ keyLen: this.keyLen, mask: this.mask, bw: this.bw, kw0: this.kw0, slotWords: this.slotWords }, buf) ?? this.probeLoop;
-    // The compiled probe is a whole lookup (fast path, then the full protocol): installed as this instance's
-    // lookupWithHash, a caller's loop makes one call per lookup. The prototype method does the same.
+    const geo = { keyLen: this.keyLen, mask: this.mask, bw: this.bw, kw0: this.kw0, slotWords: this.slotWords, initVal: this.initVal };
+    this.probe = compileProbe(geo, buf, false) ?? this.probeLoop;
+    // The compiled probes are whole lookups (fast path, then the full protocol): installed as this instance's
+    // lookupWithHash (and, for crc32c tables, lookup), a caller's loop makes one call per lookup. The
+    // prototype methods do the same.
     (this as { lookupWithHash: Probe }).lookupWithHash = this.probe;
+    const hashing = this.fnId === HASH_FUNC_IDS.crc32c ? compileProbe(geo, buf, true) : undefined;
+    if (hashing !== undefined) (this as { lookup: (key: Uint8Array) => number }).lookup = hashing as (key: Uint8Array) => number;
+    const crcHash = this.fnId === HASH_FUNC_IDS.crc32c ? compileCrcHash(this.keyLen, this.initVal) : undefined;
+    if (crcHash !== undefined) (this as { hash: (key: Uint8Array) => number }).hash = crcHash;
     this.bkw = new Uint32Array(this.kWords * BULK_CHUNK);
     this.hashPass = compileHashPass({ keyLen: this.keyLen, fnId: this.fnId, initVal: this.initVal }, this.bh);
     this.primaryPass = compilePrimaryPass({ keyLen: this.keyLen, bw: this.bw, kw0: this.kw0, slotWords: this.slotWords }, buf, {
@@ -608,8 +675,7 @@ export class Hash {
    * @see rte_hash_lookup_data
    */
   lookupData(key: Uint8Array): number | undefined {
-    this.loadKey(key, this.kw, 0);
-    return this.findKey(key, this.hashWords(this.kw, 0)) < 0 ? undefined : this.dLo + this.dHi * TWO32;
+    return this.lookup(key) < 0 ? undefined : this.dLo + this.dHi * TWO32;
   }
 
   /**
@@ -629,8 +695,7 @@ export class Hash {
    * @see rte_hash_lookup_data
    */
   get(key: Uint8Array): HashEntry | undefined {
-    this.loadKey(key, this.kw, 0);
-    const pos = this.findKey(key, this.hashWords(this.kw, 0));
+    const pos = this.lookup(key);
     return pos < 0 ? undefined : { position: pos, data: this.dLo + this.dHi * TWO32 };
   }
 
