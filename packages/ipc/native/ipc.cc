@@ -6,7 +6,11 @@
 //   recv        drain up to N datagrams into a record buffer (optionally poll() first, bounded)
 //   watch       uv_poll on the socket: on readable, drain a batch and call back once with the count;
 //               optionally keep polling (bounded) for the next datagram before going back to epoll
+//   yieldCpu    sched_yield (a sender waiting for room in a full inbox)
 //   close       close(fd)
+// Inboxes (shared-memory queues, src/inbox.ts) are TypeScript; the only thing here is that the spin
+// loops (requestSync's recv, poll mode's watch) also watch one 32-bit word of the inbox (pubCount)
+// with plain loads, so a message published there ends the spin without any system call.
 //   memfdCreate memfd_create (for fd passing in tests and examples)
 //
 // The datagram layout is DPDK 22.11's struct mp_msg_internal; it is declared here only to export its
@@ -62,13 +66,14 @@ constexpr size_t kWireSize = sizeof(mp_msg_internal_c) - sizeof(int) * kMaxFdNum
 //  56 i32 pathLen length of the sender's sun_path (0 = unbound sender)
 //  60 u8  path[108]
 // 168 i32 spill   byte offset in the buffer of the datagram's bytes beyond the first 332 (-1: none)
-// 172 u8  pad[4]
+// 172 i32 carrier inbox records only (written by TS senders): tag of the fds' carrier datagram
 // 176 u8  data[332] the datagram (first min(len, 332) bytes)
 // A buffer is min(16, len / 512) records, then the spill area, kSpillMax bytes per record: @mp peers
 // may send datagrams of k * 332 bytes (k coalesced messages, k <= kMaxCoalesce); their bytes past the
 // first 332 go to the record's spill room.
 constexpr size_t kRecLen = 0, kRecFlags = 4, kRecPid = 8, kRecUid = 12, kRecGid = 16, kRecNfds = 20,
-                 kRecFds = 24, kRecPathLen = 56, kRecPath = 60, kRecSpill = 168, kRecData = 176, kRecSize = 512;
+                 kRecFds = 24, kRecPathLen = 56, kRecPath = 60, kRecSpill = 168, kRecCarrier = 172, kRecData = 176,
+                 kRecSize = 512;
 constexpr size_t kRecsPerBatch = 16;
 constexpr size_t kMaxCoalesce = 32;
 constexpr size_t kSpillMax = (kMaxCoalesce - 1) * kWireSize;  // spill room per record
@@ -339,13 +344,48 @@ double NowUs() {
 // on its CPU, so the next datagram costs no sleep/wake-up. Each miss yields the CPU, so a peer that is
 // runnable on this CPU (few vCPUs, other load) gets it at once instead of at the end of the spin.
 // Returns the count (0: none in time).
-int SpinDrain(int fd, uint8_t* buf, size_t len, double limitUs) {
+//
+// word (optional): a 32-bit word in shared memory (an inbox's pubCount). Between socket reads the loop
+// watches it with plain loads for up to kWordSliceUs (no system call), and returns 0 with *changed set
+// as soon as it differs from `expected`.
+constexpr double kWordSliceUs = 8;
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+int SpinDrain(int fd, uint8_t* buf, size_t len, double limitUs, const int32_t* word = nullptr,
+              int32_t expected = 0, bool* changed = nullptr) {
   double t0 = NowUs();
   for (;;) {
     int n = DrainInto(fd, buf, len);
-    if (n > 0 || NowUs() - t0 >= limitUs) return n;
+    if (n > 0) return n;
+    if (word != nullptr) {
+      double t1 = NowUs();
+      do {
+        for (int i = 0; i < 16; i++) {
+          if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected) {
+            *changed = true;
+            return 0;
+          }
+          CpuRelax();
+        }
+      } while (NowUs() - t1 < kWordSliceUs && NowUs() - t0 < limitUs);
+    }
+    if (NowUs() - t0 >= limitUs) return n;
     sched_yield();
   }
+}
+
+// A 32-bit word at byte `off` of an ArrayBuffer argument (nullptr when absent or out of range).
+int32_t* WordArg(const Napi::Value& buf, const Napi::Value& off) {
+  if (!buf.IsArrayBuffer() || !off.IsNumber()) return nullptr;
+  Napi::ArrayBuffer ab = buf.As<Napi::ArrayBuffer>();
+  int64_t o = off.As<Napi::Number>().Int64Value();
+  if (o < 0 || o % 4 != 0 || static_cast<size_t>(o) + 4 > ab.ByteLength()) return nullptr;
+  return reinterpret_cast<int32_t*>(static_cast<uint8_t*>(ab.Data()) + o);
 }
 
 // recv(fd, records: ArrayBuffer, timeoutMs, spinUs) -> n. timeoutMs > 0 blocks the caller: first
@@ -361,11 +401,14 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   double timeoutMs = info[2].As<Napi::Number>().DoubleValue();
-  double spinUs = info.Length() > 3 ? info[3].As<Napi::Number>().DoubleValue() : 0;
-  if (timeoutMs > 0 && spinUs > 0) {
-    double limit = spinUs < timeoutMs * 1000 ? spinUs : timeoutMs * 1000;
-    int n = SpinDrain(fd, buf, len, limit);
-    if (n > 0) return Napi::Number::New(env, n);
+  double spinUs = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
+  const int32_t* word = info.Length() > 5 ? WordArg(info[4], info[5]) : nullptr;
+  int32_t expected = word != nullptr && info.Length() > 6 ? info[6].As<Napi::Number>().Int32Value() : 0;
+  if (spinUs > 0 && (timeoutMs > 0 || word != nullptr)) {
+    double limit = timeoutMs > 0 && timeoutMs * 1000 < spinUs ? timeoutMs * 1000 : spinUs;
+    bool changed = false;
+    int n = SpinDrain(fd, buf, len, limit, word, expected, &changed);
+    if (n > 0 || changed || timeoutMs <= 0) return Napi::Number::New(env, n);
   }
   if (timeoutMs > 0) {
     pollfd p {fd, POLLIN, 0};
@@ -392,6 +435,9 @@ struct Watch {
   uint8_t* buf;
   size_t len;
   double busyPollUs = 0;  // after a batch, poll this long for the next one before epoll (0: never)
+  int32_t* pub = nullptr;      // the inbox's pubCount (watched while polling), or nullptr
+  int32_t* polling = nullptr;  // the inbox's polling flag (1 while this spins)
+  Napi::ObjectReference inboxKeep;
   bool closed = false;
   bool uvClosed = false;
   bool finalized = false;
@@ -412,6 +458,9 @@ void CloseWatch(Watch* w, bool removeHook = true) {
   uv_poll_stop(&w->poll);
   w->cb.Reset();
   w->keep.Reset();
+  w->inboxKeep.Reset();
+  w->pub = nullptr;
+  w->polling = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatchClosed);
 }
 
@@ -429,13 +478,30 @@ void OnReadable(uv_poll_t* h, int status, int) {
   // (re-reading here would cost a syscall per wake-up, usually for nothing). With busyPollUs, read
   // again, re-trying for up to that long (the peer's next message then costs this process no wake-up),
   // at most 64 batches in a row before the event loop gets its turn.
+  //
+  // With an inbox, the callback also drains it and returns the pubCount it read first; polling then
+  // also watches pubCount (with `polling` = 1, so senders send no wake datagram), and when the poll
+  // ends empty-handed the callback runs once more after `polling` = 0 (the last drain of the protocol).
+  int32_t expected = w->pub != nullptr ? __atomic_load_n(w->pub, __ATOMIC_ACQUIRE) : 0;
   for (int round = 0; round < 64 && !w->closed; round++) {
     if (round > 0 && w->busyPollUs <= 0) return;
-    int n = round == 0 ? DrainInto(w->fd, w->buf, w->len) : SpinDrain(w->fd, w->buf, w->len, w->busyPollUs);
-    if (n == 0) return;
+    int n;
+    bool last = false;
+    if (round == 0) {
+      n = DrainInto(w->fd, w->buf, w->len);
+    } else {
+      bool changed = false;
+      if (w->polling != nullptr) __atomic_store_n(w->polling, 1, __ATOMIC_SEQ_CST);
+      n = SpinDrain(w->fd, w->buf, w->len, w->busyPollUs, w->pub, expected, &changed);
+      if (w->polling != nullptr) __atomic_store_n(w->polling, 0, __ATOMIC_SEQ_CST);
+      last = n == 0 && !changed;
+    }
+    if (n == 0 && w->pub == nullptr) return;
     Napi::HandleScope scope(env);
     // MakeCallback drains the microtask queue, as a libuv-originated callback should.
-    w->cb.Value().MakeCallback(env.Global(), {Napi::Number::New(env, n)});
+    Napi::Value r = w->cb.Value().MakeCallback(env.Global(), {Napi::Number::New(env, n)});
+    if (last || w->closed) return;
+    if (r.IsNumber()) expected = r.As<Napi::Number>().Int32Value();
   }
 }
 
@@ -486,6 +552,19 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
     w->busyPollUs = ci[0].As<Napi::Number>().DoubleValue();
     return ci.Env().Undefined();
   }));
+  handle.Set("inbox", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    if (w->closed) return ci.Env().Undefined();
+    int32_t* pub = WordArg(ci[0], ci[1]);
+    int32_t* polling = WordArg(ci[0], ci[2]);
+    if (pub == nullptr || polling == nullptr) {
+      Napi::TypeError::New(ci.Env(), "inbox(buffer, pubOffset, pollOffset)").ThrowAsJavaScriptException();
+      return ci.Env().Undefined();
+    }
+    w->inboxKeep = Napi::Persistent(ci[0].As<Napi::Object>());
+    w->pub = pub;
+    w->polling = polling;
+    return ci.Env().Undefined();
+  }));
   handle.Set("unref", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
     if (!w->closed) uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
     return ci.Env().Undefined();
@@ -502,6 +581,16 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
       },
       w);
   return handle;
+}
+
+// yieldCpu(us): sched_yield once, then keep yielding for up to us µs.
+Napi::Value YieldCpu(const Napi::CallbackInfo& info) {
+  double us = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  double t0 = NowUs();
+  do {
+    sched_yield();
+  } while (NowUs() - t0 < us);
+  return info.Env().Undefined();
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -530,6 +619,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("watch", Napi::Function::New(env, WatchNew));
   exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("yieldCpu", Napi::Function::New(env, YieldCpu));
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   Napi::Object l = Napi::Object::New(env);
   l.Set("sizeofMsgInternal", static_cast<double>(sizeof(mp_msg_internal_c)));
@@ -546,6 +636,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   l.Set("recPath", static_cast<double>(kRecPath));
   l.Set("recFds", static_cast<double>(kRecFds));
   l.Set("recSpill", static_cast<double>(kRecSpill));
+  l.Set("recCarrier", static_cast<double>(kRecCarrier));
   l.Set("recsPerBatch", static_cast<double>(kRecsPerBatch));
   l.Set("maxCoalesce", static_cast<double>(kMaxCoalesce));
   l.Set("rxFdOverflow", static_cast<double>(kRxFdOverflow));

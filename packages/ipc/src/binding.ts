@@ -16,12 +16,19 @@ export interface IpcBinding {
    * buffer is the spill area for coalesced datagrams). timeoutMs > 0 blocks until one comes:
    * re-trying for up to spinUs first, then in poll().
    */
-  recv(fd: number, records: ArrayBuffer, timeoutMs: number, spinUs?: number): number;
+  recv(fd: number, records: ArrayBuffer, timeoutMs: number, spinUs?: number, word?: ArrayBuffer, wordOffset?: number, expected?: number): number;
+  /**
+   * (recv's last three arguments) While spinning, also watch the 32-bit word at byte `wordOffset` of
+   * `word` (an inbox's pubCount) and return 0 as soon as it differs from `expected` — plain loads, no
+   * system call per check. timeoutMs 0 with spinUs > 0: spin only, never sleep.
+   */
+  /** sched_yield(), then spin-yield for up to us µs (a sender waiting for room in a full inbox). */
+  yieldCpu(us: number): void;
   /**
    * uv_poll on fd: each readable wake-up drains a batch into `records` and calls onBatch(n) once, then
    * reads again (≤ 64 batches per wake-up); after busyPoll(us), each such read re-tries for up to us µs.
    */
-  watch(fd: number, records: ArrayBuffer, onBatch: (n: number) => void): WatchHandle;
+  watch(fd: number, records: ArrayBuffer, onBatch: (n: number) => number | void): WatchHandle;
   close(fd: number): void;
   memfdCreate(name: string): number;
   readonly layout: Readonly<Record<string, number>>;
@@ -32,6 +39,12 @@ export interface WatchHandle {
   ref(): void;
   unref(): void;
   busyPoll(us: number): void;
+  /**
+   * The channel's inbox: while poll mode spins, also watch the 32-bit word at `pubOffset` (returning
+   * to JS when it moves from the value onBatch returned) with `polling` (at `pollOffset`) set to 1.
+   * onBatch's return value is the pubCount it read before draining the inbox.
+   */
+  inbox(buffer: ArrayBuffer, pubOffset: number, pollOffset: number): void;
 }
 
 function load(): IpcBinding {
@@ -57,6 +70,7 @@ function checkLayout(l: Readonly<Record<string, number>>): void {
     recPath: RECORD.path,
     recFds: RECORD.fds,
     recSpill: RECORD.spill,
+    recCarrier: RECORD.carrier,
     recsPerBatch: RECORDS_PER_BATCH,
     maxCoalesce: MAX_COALESCE,
     rxFdOverflow: RX_FD_OVERFLOW,

@@ -5,12 +5,32 @@
 import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpError, log, watchPid } from '@mp/memory';
+import { Inbox, InboxRef, freeInboxOf, processGone, senderHeader } from './inbox.js';
 import { MSG_CTRUNC, MSG_TRUNC, binding } from './binding.js';
 import type { WatchHandle } from './binding.js';
 import { checkMsg, decodeError, decodeRecord, encode, encodeError, extOffset, recordParts } from './codec.js';
 import type { Decoded, MpMsg, ReceivedMsg } from './codec.js';
 import { MpIpcRemoteError } from './errors.js';
-import { EXT, EXT_ERROR, MAX_COALESCE, MP_IGN, MP_MSG, MP_REP, MP_REQ, RECORD, RECV_BUFFER_BYTES, SUN_PATH_MAX, WIRE } from './layout.js';
+import {
+  CARRIER_ACTION,
+  EXT,
+  EXT_CARRIER,
+  EXT_ERROR,
+  EXT_WAKE,
+  INBOX,
+  MAX_COALESCE,
+  MP_IGN,
+  MP_MSG,
+  MP_REP,
+  MP_REQ,
+  RECORD,
+  RECORDS_PER_BATCH,
+  RECV_BUFFER_BYTES,
+  RX_INBOX_CARRIER,
+  SUN_PATH_MAX,
+  WAKE_ACTION,
+  WIRE,
+} from './layout.js';
 
 /** Who sent a message: the handler's second argument, and what `reply` answers. */
 export class Peer {
@@ -75,6 +95,8 @@ export interface ChannelOptions {
   busyPollUs?: number;
   /** Coalesce one-way messages sent in one synchronous run into few datagrams (needs `mpGroup`). */
   coalesce?: boolean;
+  /** Use shared-memory inboxes between the group's processes (default true with `mpGroup`). */
+  inbox?: boolean;
   /** Every process in runtimeDir is an @mp process (a group from @mp/eal's init(), never a DPDK app's dir). */
   mpGroup?: boolean;
   /** Primary's pid when known (for death detection of requests to it). */
@@ -171,6 +193,24 @@ export class Channel {
   /** The primary's pid as its datagrams' credentials tell (groups without @mp/eal, DPDK's). */
   private learnedPrimaryPid: number | undefined;
   private closed = false;
+  /** Inboxes (mpGroup): ours (undefined: socket only), peers' by `${pid}:${path}` (null: it has none). */
+  private readonly mpGroup: boolean;
+  private readonly inbox: Inbox | undefined;
+  private readonly refs = new Map<string, InboxRef | null>();
+  private readonly inU8 = new Uint8Array(RECORDS_PER_BATCH * RECORD.size);
+  private readonly inDv = new DataView(this.inU8.buffer);
+  private readonly pullRecords = new ArrayBuffer(RECV_BUFFER_BYTES);
+  private readonly pullU8 = new Uint8Array(this.pullRecords);
+  private readonly pullDv = new DataView(this.pullRecords);
+  private header: Uint8Array = new Uint8Array(0);
+  private readonly myPidHi = BigInt(process.pid) << 32n;
+  private readonly wakeOut = new Uint8Array(WIRE.size);
+  private readonly carrierOut = new Uint8Array(WIRE.size);
+  private readonly carrierDv = new DataView(this.carrierOut.buffer);
+  private nextCarrier = 1;
+  /** Descriptors that came in carrier datagrams, by `${pid}:${tag}`, until their inbox record is read. */
+  private readonly carriers = new Map<string, number[]>();
+  private inboxDrainQueued = false;
   private readonly onExit = (): void => this.close();
   /** Called before the socket closes (the event forwarder announces a primary's exit). */
   beforeClose: (() => void) | undefined;
@@ -206,6 +246,7 @@ export class Channel {
     } catch (err) {
       throw sysError(err, `cannot lock the runtime dir ${o.runtimeDir}`);
     }
+    this.mpGroup = o.mpGroup === true;
     try {
       const r = binding.probe(this.path);
       if (r === 0) throw new MpError('EBUSY', `a live process is bound to ${this.path} already (another primary of this group?)`);
@@ -216,16 +257,23 @@ export class Channel {
           // gone already
         }
       }
+      // The inbox exists before the socket: a peer that can see the socket can see the inbox.
+      this.inbox = this.mpGroup && o.inbox !== false ? Inbox.create(this.path) : undefined;
       try {
         this.fd = binding.open(this.path, 0o600);
       } catch (err) {
+        this.inbox?.close();
         throw sysError(err, `cannot bind ${this.path}`);
       }
     } finally {
       binding.flock(o.runtimeDir, 'un', dirFd);
     }
+    this.header = senderHeader({ pid: process.pid, uid: this.uid, gid: process.getgid?.() ?? 0, path: this.path });
+    const wdv = new DataView(this.wakeOut.buffer);
+    encode(this.wakeOut, wdv, MP_MSG, Buffer.from(WAKE_ACTION), EMPTY_U8, 0, { id: 0, flags: EXT_WAKE });
     this.watch = binding.watch(this.fd, this.records, (n) => this.onBatch(n));
     this.watch.unref();
+    if (this.inbox !== undefined) this.watch.inbox(this.inbox.mz.buffer, INBOX.offPubCount, INBOX.offPolling);
     if (busyPollUs > 0) this.watch.busyPoll(busyPollUs);
     process.once('exit', this.onExit);
   }
@@ -336,10 +384,81 @@ export class Channel {
     return a;
   }
 
-  /** Send the datagram in `this.out` (coalesced messages first, to keep the order); 0 or -errno. */
-  private sendOut(path: string, fds: Int32Array | null): number {
+  /**
+   * Send the message in `this.out` to the process `pid` bound at `path` (coalesced messages first, to
+   * keep the order): into its inbox when it has one, else as a datagram. 0 or -errno.
+   */
+  private sendOut(path: string, pid: number, fds: Int32Array | null): number {
     if (this.batches.size > 0) this.flushBatches('');
+    const ref = this.mpGroup ? this.inboxOf(path, pid) : undefined;
+    if (ref !== undefined) return this.sendInbox(ref, path, fds);
     return this.sendData(path, this.out, fds);
+  }
+
+  /** The open inbox of a peer (cached; re-checked by two loads per send), or undefined: use its socket. */
+  private inboxOf(path: string, pid: number): InboxRef | undefined {
+    if (pid <= 0) {
+      const m = SECONDARY_RE.exec(path.slice(path.lastIndexOf('/') + 1));
+      if (m === null) return undefined;
+      pid = Number(m[1]);
+    }
+    const key = `${pid}:${path}`;
+    let r = this.refs.get(key);
+    if (r === null) return undefined;
+    if (r !== undefined && r.valid()) return r;
+    r = InboxRef.open(pid, path);
+    if (r === undefined) {
+      // No inbox (socket only, e.g. a small -m). Remembered only once its socket is known to be live.
+      if (binding.probe(path) === 0) this.refs.set(key, null);
+      else this.refs.delete(key);
+      return undefined;
+    }
+    if (this.refs.size > 1024) this.refs.clear();
+    this.refs.set(key, r);
+    return r;
+  }
+
+  /**
+   * Put the message in `this.out` into a peer's inbox. Descriptors go first, in a carrier datagram
+   * (sendmsg returns when it is queued at the receiver, so it is there before the record is).
+   * Rings the peer's doorbell when it sleeps. 0 or -errno (EAGAIN: the inbox stayed full).
+   */
+  private sendInbox(ref: InboxRef, path: string, fds: Int32Array | null): number {
+    let tag = 0;
+    if (fds !== null) {
+      tag = this.nextCarrier;
+      this.nextCarrier = this.nextCarrier >= 0x7fffffff ? 1 : this.nextCarrier + 1;
+      encode(this.carrierOut, this.carrierDv, MP_MSG, CARRIER_NAME, EMPTY_U8, fds.length, { id: tag, flags: EXT_CARRIER });
+      const r = this.sendData(path, this.carrierOut, fds);
+      if (r !== 0) return r;
+    }
+    let cell = ref.claim(this.myPidHi);
+    if (cell < 0) {
+      const deadline = Date.now() + this.sendTimeoutMs;
+      let tries = 0;
+      do {
+        // Its owner is draining (it was woken when these cells were published) or polling: make room
+        // for it on a shared CPU, and keep our own queues moving (it may be blocked sending to us).
+        this.drainToBacklog(0);
+        binding.yieldCpu(tries++ < 100 ? 0 : 200);
+        if (!ref.valid()) return ECONNREFUSED;
+        cell = ref.claim(this.myPidHi);
+      } while (cell < 0 && Date.now() < deadline);
+      if (cell < 0) return EAGAIN;
+    }
+    ref.write(cell, this.header, this.out);
+    if (tag !== 0) ref.setCarrier(cell, RX_INBOX_CARRIER, tag);
+    if (ref.publish(cell)) {
+      const r = binding.send(this.fd, this.addr(path), this.wakeOut, null, false);
+      // EAGAIN: its socket queue is full, so it is readable and will drain the inbox when it wakes.
+      if (r !== 0 && r !== EAGAIN) {
+        ref.resetDoorbell();
+        if (r === ECONNREFUSED) this.removeStale(path);
+        this.refs.delete(`${ref.pid}:${path}`);
+        return r;
+      }
+    }
+    return 0;
   }
 
   /** Send one datagram; 0 or -errno. A full peer queue is waited on (our own queue drained meanwhile). */
@@ -382,10 +501,11 @@ export class Channel {
    * Queue a message (encoded in `this.out`, no fds) for `path` when a batch to it is open; else send
    * it now and open one, so the sender still learns synchronously that a peer is gone. 0 or -errno.
    */
-  private sendCoalesced(path: string): number {
+  private sendCoalesced(path: string, pid: number): number {
     const b = this.batches.get(path);
     if (b === undefined) {
-      const r = this.sendOut(path, null);
+      if (this.inboxOf(path, pid) !== undefined) return this.sendOut(path, pid, null); // an inbox needs no batching
+      const r = this.sendOut(path, pid, null);
       if (r === 0) {
         const nb = this.spareBatches.pop() ?? newBatch();
         this.batches.set(path, nb);
@@ -429,8 +549,8 @@ export class Channel {
     const fds = this.fdArray(m.fds);
     const coalesce = this.coalesce && fds === null;
     let sent = 0;
-    for (const [path] of targets) {
-      const r = coalesce ? this.sendCoalesced(path) : this.sendOut(path, fds);
+    for (const [path, pid] of targets) {
+      const r = coalesce ? this.sendCoalesced(path, pid) : this.sendOut(path, pid, fds);
       if (r === 0) {
         sent++;
         continue;
@@ -465,7 +585,7 @@ export class Channel {
     const fds = this.fdArray(m.fds);
     let firstErr = 0;
     for (const [path, pid] of targets) {
-      const r = this.sendOut(path, fds);
+      const r = this.sendOut(path, pid, fds);
       if (r === 0) {
         p.reply.nbSent++;
         p.waiting.set(path, pid);
@@ -511,7 +631,9 @@ export class Channel {
     let result: MpReply | undefined;
     let error: Error | undefined;
     const p = this.startRequest(msg, o, true, (r) => (result = r), (e) => (error = e));
-    if (!p.done) {
+    if (!p.done && this.inbox !== undefined) {
+      this.waitSyncInbox(p, o.timeoutMs ?? 5000);
+    } else if (!p.done) {
       const deadline = performance.now() + (o.timeoutMs ?? 5000);
       let lastLiveness = performance.now();
       while (!p.done) {
@@ -542,6 +664,64 @@ export class Channel {
     return result!;
   }
 
+  /**
+   * requestSync's wait with an inbox: replies come into our inbox. Spin on its pubCount (no system
+   * call per check; `polling` set, so repliers send no wake datagram) for up to syncSpinUs, then
+   * sleep in poll() on the socket (polling cleared, doorbell cleared, inbox drained once more: a
+   * reply published after that rings). Other messages wait in the backlog, in order.
+   */
+  private waitSyncInbox(p: Pending, timeoutMs: number): void {
+    const ib = this.inbox!;
+    const t0 = performance.now();
+    const deadline = t0 + timeoutMs;
+    const spinUntil = t0 + this.spinUs / 1000;
+    let lastLiveness = t0;
+    let polling = false;
+    try {
+      while (!p.done) {
+        const now = performance.now();
+        if (now >= deadline) {
+          this.finish(p, true);
+          break;
+        }
+        if (now < spinUntil) {
+          if (!polling) {
+            ib.setPolling(true);
+            polling = true;
+          }
+          const c0 = ib.pubCount();
+          this.dispatch(this.takeInbox(), false, true);
+          if (p.done) break;
+          const us = Math.min((spinUntil - now) * 1000, 1000);
+          const n = binding.recv(this.fd, this.syncRecords, 0, us, ib.mz.buffer, INBOX.offPubCount, c0);
+          if (n > 0) this.takeSocket(this.syncU8, this.syncDv, n, false, true);
+        } else {
+          if (polling) {
+            ib.setPolling(false);
+            polling = false;
+          }
+          ib.clearDoorbell();
+          this.dispatch(this.takeInbox(), false, true);
+          if (p.done) break;
+          if (ib.nonEmpty()) continue;
+          const n = binding.recv(this.fd, this.syncRecords, Math.min(deadline - now, 50));
+          if (n > 0) this.takeSocket(this.syncU8, this.syncDv, n, false, true);
+        }
+        // No event loop runs while we block: look at the peers' liveness ourselves (every ms).
+        if (!p.done && performance.now() - lastLiveness >= 1) {
+          lastLiveness = performance.now();
+          for (const pid of [...p.waiting.values()]) if (pid > 0 && processGone(pid)) this.peerDied(pid);
+        }
+      }
+    } finally {
+      // What came after our last look (senders saw `polling` and did not ring) goes to the backlog.
+      ib.setPolling(false);
+      ib.clearDoorbell();
+      this.inboxToBacklog();
+      this.scheduleBacklog();
+    }
+  }
+
   /** @see reply (module function) */
   reply(msg: MpMsg, peer: Peer): void {
     this.assertOpen();
@@ -552,7 +732,7 @@ export class Channel {
     if (peer.path === '') throw new MpError('ENOENT', `pid ${peer.pid} sent '${peer.action}' from an unbound socket: it cannot be answered`);
     peer.replied = true;
     encode(this.out, this.outDv, MP_REP, m.name, m.param, m.fds.length, peer.isMp ? { id: peer.requestId, flags: 0 } : null);
-    const r = this.sendOut(peer.path, this.fdArray(m.fds));
+    const r = this.sendOut(peer.path, peer.pid, this.fdArray(m.fds));
     if (r !== 0) throw sendError(r, msg.name, peer.path);
   }
 
@@ -568,14 +748,26 @@ export class Channel {
     const max = extOffset(name.byteLength, 0) === WIRE.name + 64 - EXT.size ? 256 : EXT.paramRoomMax;
     const param = encodeError(code, message, max);
     encode(this.out, this.outDv, MP_REP, name, param, 0, { id: peer.requestId, flags: EXT_ERROR });
-    const r = this.sendOut(peer.path, null);
+    const r = this.sendOut(peer.path, peer.pid, null);
     if (r !== 0) warnLimited(`errreply ${r}`, `error reply '${peer.action}' to ${peer.path}: ${errnoName(r)}`);
   }
 
   // ---- receiving ----------------------------------------------------------------------------------
 
-  private onBatch(n: number): void {
-    if (this.closed) return;
+  /** The watch's callback: `n` datagrams in `records`; returns the inbox's pubCount before its drain. */
+  private onBatch(n: number): number {
+    if (this.closed) return 0;
+    if (this.inbox !== undefined) {
+      const c0 = this.inbox.pubCount();
+      if (n > 0) this.takeSocket(this.recU8, this.recDv, n, false);
+      this.drainInbox();
+      return c0;
+    }
+    this.onSocketBatch(n);
+    return 0;
+  }
+
+  private onSocketBatch(n: number): void {
     const u8 = this.recU8;
     const dv = this.recDv;
     if (this.backlog.length > 0) {
@@ -593,6 +785,10 @@ export class Channel {
   }
 
   private toBacklog(u8: Uint8Array, dv: DataView, n: number): void {
+    if (this.inbox !== undefined) {
+      this.takeSocket(u8, dv, n, true);
+      return;
+    }
     for (let i = 0; i < n; i++) {
       const rec = i * RECORD.size;
       const k = recordParts(dv, rec, TRUNC);
@@ -600,11 +796,172 @@ export class Channel {
     }
   }
 
-  /** Pull whatever is queued on our socket into the backlog (during a blocked send or requestSync). */
+  /** Pull whatever is queued on our socket (and inbox) into the backlog (during a blocked send or requestSync). */
   private drainToBacklog(timeoutMs: number): void {
     const n = binding.recv(this.fd, this.syncRecords, timeoutMs);
     this.toBacklog(this.syncU8, this.syncDv, n);
-    if (n > 0) this.scheduleBacklog();
+    if (this.inbox !== undefined) this.inboxToBacklog();
+    this.scheduleBacklog();
+  }
+
+  // ---- inbox receiving ----------------------------------------------------------------------------
+
+  /** An @mp-internal datagram (wake-up, descriptor carrier)? Carriers are kept for their records. */
+  private internalDatagram(d: Decoded): boolean {
+    if (!d.ok || d.ext === null || (d.ext.flags & (EXT_WAKE | EXT_CARRIER)) === 0 || d.type !== MP_MSG) return false;
+    if (d.uid !== this.uid) return false; // handle() drops and logs it
+    if ((d.ext.flags & EXT_CARRIER) !== 0 && d.name === CARRIER_ACTION) {
+      const key = `${d.pid}:${d.ext.id}`;
+      const old = this.carriers.get(key);
+      if (old !== undefined) closeAll(old);
+      if (this.carriers.size > 4096) this.dropCarriers();
+      this.carriers.set(key, d.fds);
+      return true;
+    }
+    if ((d.ext.flags & EXT_WAKE) !== 0 && d.name === WAKE_ACTION) {
+      closeAll(d.fds);
+      return true;
+    }
+    return false;
+  }
+
+  private dropCarriers(): void {
+    warnLimited('carriers', `${this.carriers.size} descriptor carriers never met their inbox records (senders died?): closed`);
+    for (const fds of this.carriers.values()) closeAll(fds);
+    this.carriers.clear();
+  }
+
+  /**
+   * Socket datagrams when an inbox exists: carriers and wake-ups are taken here (all of a batch
+   * first, so a record meets a carrier that came in the same batch); the rest are handled in order,
+   * or queued (toBacklog, or a backlog is waiting: order is kept).
+   */
+  private takeSocket(u8: Uint8Array, dv: DataView, n: number, toBacklog: boolean, onlyReplies = false): void {
+    const ds: Decoded[] = [];
+    for (let i = 0; i < n; i++) {
+      const rec = i * RECORD.size;
+      const k = recordParts(dv, rec, TRUNC);
+      for (let j = 0; j < k; j++) {
+        const d = decodeRecord(u8, dv, rec, TRUNC, j);
+        if (!this.internalDatagram(d)) ds.push(d);
+      }
+    }
+    this.dispatch(ds, toBacklog, onlyReplies);
+  }
+
+  /** Handle decoded messages now, or queue them behind the backlog (toBacklog: always; onlyReplies: all but replies). */
+  private dispatch(ds: Decoded[], toBacklog: boolean, onlyReplies: boolean): void {
+    if (ds.length === 0) return;
+    if (onlyReplies) {
+      for (const d of ds) {
+        if (d.ok && (d.type === MP_REP || d.type === MP_IGN)) this.handle(d);
+        else this.backlog.push(d);
+      }
+      return;
+    }
+    if (toBacklog || this.backlog.length > 0) {
+      for (const d of ds) this.backlog.push(d);
+      if (!toBacklog) this.runBacklog();
+      return;
+    }
+    for (const d of ds) {
+      if (this.closed) {
+        closeAll(d.fds);
+        continue;
+      }
+      this.handle(d);
+    }
+  }
+
+  /** Take up to one batch of records from our inbox, decoded (carriers' descriptors attached). */
+  private takeInbox(): Decoded[] {
+    const ib = this.inbox!;
+    const n = ib.drain(this.inU8, RECORDS_PER_BATCH);
+    const ds: Decoded[] = [];
+    const u8 = this.inU8;
+    const dv = this.inDv;
+    for (let i = 0; i < n; i++) {
+      const rec = i * RECORD.size;
+      const flags = dv.getInt32(rec + RECORD.flags, true);
+      if ((flags & RX_INBOX_CARRIER) !== 0) {
+        const pid = dv.getInt32(rec + RECORD.pid, true);
+        const tag = dv.getInt32(rec + RECORD.carrier, true);
+        const fds = this.carrierOf(pid, tag) ?? [];
+        dv.setInt32(rec + RECORD.flags, flags & ~RX_INBOX_CARRIER, true);
+        dv.setInt32(rec + RECORD.nfds, fds.length, true);
+        for (let f = 0; f < fds.length; f++) dv.setInt32(rec + RECORD.fds + 4 * f, fds[f]!, true);
+      }
+      // Not a datagram: a record from an inbox is never coalesced (part 0 only).
+      ds.push(decodeRecord(u8, dv, rec, TRUNC, 0));
+    }
+    return ds;
+  }
+
+  /** The descriptors of carrier `tag` from `pid`: already taken, or read off the socket now (it was queued first). */
+  private carrierOf(pid: number, tag: number): number[] | undefined {
+    const key = `${pid}:${tag}`;
+    for (let round = 0; round < 1024; round++) {
+      const fds = this.carriers.get(key);
+      if (fds !== undefined) {
+        this.carriers.delete(key);
+        return fds;
+      }
+      const n = binding.recv(this.fd, this.pullRecords, 0);
+      if (n === 0) break;
+      // Everything else read here waits in the backlog, in order.
+      this.takeSocket(this.pullU8, this.pullDv, n, true);
+      this.scheduleBacklog();
+    }
+    warnLimited('carrier lost', `an inbox record from pid ${pid} lost its descriptors (carrier ${tag} not on the socket)`);
+    return undefined;
+  }
+
+  /** Drain our inbox after a wake-up (doorbell cleared first: later senders ring again), handling in order. */
+  private drainInbox(): void {
+    const ib = this.inbox;
+    if (ib === undefined || this.closed) return;
+    ib.clearDoorbell();
+    for (let round = 0; round < 16 && !this.closed; round++) {
+      const ds = this.takeInbox();
+      if (ds.length === 0) return;
+      this.dispatch(ds, false, false);
+    }
+    // More waiting: let I/O and timers run first (fairness), then come back.
+    if (!this.closed && ib.nonEmpty()) this.queueInboxDrain();
+  }
+
+  private queueInboxDrain(): void {
+    if (this.inboxDrainQueued) return;
+    this.inboxDrainQueued = true;
+    setImmediate(() => {
+      this.inboxDrainQueued = false;
+      this.drainInbox();
+    });
+  }
+
+  /** Everything in our inbox into the backlog (a blocked send). */
+  private inboxToBacklog(): void {
+    for (;;) {
+      const ds = this.takeInbox();
+      if (ds.length === 0) return;
+      for (const d of ds) this.backlog.push(d);
+    }
+  }
+
+  /** A process of the group exited (@mp/eal's proc-exit): its requests end, its inbox goes (primary). */
+  onProcExit(pid: number): void {
+    if (this.closed || pid === process.pid) return;
+    this.peerDied(pid);
+    for (const k of [...this.refs.keys()]) if (k.startsWith(`${pid}:`)) this.refs.delete(k);
+    for (const [k, fds] of this.carriers) {
+      if (k.startsWith(`${pid}:`)) {
+        closeAll(fds);
+        this.carriers.delete(k);
+      }
+    }
+    if (this.procType === 'primary' && this.mpGroup) freeInboxOf(pid);
+    // A cell it claimed and never published is skipped on the next drain.
+    if (this.inbox !== undefined) this.queueInboxDrain();
   }
 
   private scheduleBacklog(): void {
@@ -792,8 +1149,11 @@ export class Channel {
     this.deathWatch.clear();
     this.watch.close();
     for (const d of this.backlog.splice(0)) closeAll(d.fds);
+    for (const fds of this.carriers.values()) closeAll(fds);
+    this.carriers.clear();
     binding.close(this.fd);
     this.fd = -1;
+    this.inbox?.close();
     try {
       unlinkSync(this.path);
     } catch {
@@ -803,6 +1163,8 @@ export class Channel {
 }
 
 const NO_EXT = { id: 0, flags: 0 };
+const EMPTY_U8 = new Uint8Array(0);
+const CARRIER_NAME = new Uint8Array(Buffer.from(CARRIER_ACTION));
 
 function newBatch(): Batch {
   return { buf: new Uint8Array(MAX_COALESCE * WIRE.size), n: 0 };

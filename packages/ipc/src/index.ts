@@ -9,6 +9,7 @@ import { Channel, Peer } from './channel.js';
 import type { ActionHandler, MpReply, RequestOptions, SendOptions } from './channel.js';
 import type { MpMsg } from './codec.js';
 import { attachEal, forward } from './events.js';
+import { freeStaleInboxes } from './inbox.js';
 
 export { Channel, Peer } from './channel.js';
 export type { ActionHandler, MpReply, RequestOptions, SendOptions, ChannelOptions } from './channel.js';
@@ -53,6 +54,12 @@ export interface StartOptions {
    * process that dies are.
    */
   coalesce?: boolean;
+  /**
+   * Shared-memory inboxes (default true; group channels only). Each process reserves a memzone
+   * `ipc_in_<pid>`; messages to a group peer that has one go there instead of its socket (the
+   * socket wakes a sleeping peer, carries descriptors, and serves DPDK peers). false: sockets only.
+   */
+  inbox?: boolean;
 }
 
 let current: Channel | undefined;
@@ -86,6 +93,7 @@ export function start(o: StartOptions = {}): Channel {
     ...(o.syncSpinUs !== undefined ? { syncSpinUs: o.syncSpinUs } : {}),
     ...(o.busyPollUs !== undefined ? { busyPollUs: o.busyPollUs } : {}),
     ...(o.coalesce !== undefined ? { coalesce: o.coalesce } : {}),
+    ...(o.inbox !== undefined ? { inbox: o.inbox } : {}),
   };
   if (o.runtimeDir !== undefined) {
     if (o.procType === undefined) throw new MpError('EINVAL', `start({ runtimeDir }) needs procType ('primary' or 'secondary')`);
@@ -94,9 +102,21 @@ export function start(o: StartOptions = {}): Channel {
   }
   const e = eal();
   if (o.procType !== undefined && o.procType !== e.procType) throw new MpError('EINVAL', `this process is the group's ${e.procType}, not its ${o.procType}`);
-  current = new Channel({ runtimeDir: e.runtimeDir, procType: e.procType, primaryPid: () => e.primaryPid, mpGroup: true, ...so });
-  attachEal(current, e);
-  return current;
+  // A primary frees the inboxes of processes that died without freeing theirs (an earlier run).
+  if (e.procType === 'primary' && o.inbox !== false) freeStaleInboxes();
+  const ch = new Channel({ runtimeDir: e.runtimeDir, procType: e.procType, primaryPid: () => e.primaryPid, mpGroup: true, ...so });
+  current = ch;
+  attachEal(ch, e);
+  // Deaths end pending requests at once (a send into a dead peer's inbox succeeds silently), and the
+  // primary frees a dead secondary's inbox.
+  e.on('proc-exit', (info) => ch.onProcExit(info.pid));
+  // The channel (and its inbox memzone) goes before the Eal detaches, also at process exit.
+  const cleanup = e.cleanup;
+  e.cleanup = function (this: typeof e): void {
+    ch.close();
+    cleanup.call(this);
+  };
+  return ch;
 }
 
 /** Close the channel: the socket file goes, pending requests finish with what they have. @see rte_mp_channel_cleanup */

@@ -22,6 +22,8 @@
  * |   0 |    4 | magic     | 0x3158504d ('MPX1' in memory)                                      |
  * |   4 |    4 | requestId | u32, 0 = none (messages)                                           |
  * |   8 |    2 | flags     | EXT_ERROR: this REP is an error reply, param = code NUL message    |
+ * |     |      |           | EXT_WAKE / EXT_CARRIER: inbox wake-up / descriptor carrier (MSG    |
+ * |     |      |           | 'mp_ipc_wake' / 'mp_ipc_fds', @mp group peers with an inbox only)  |
  * |  10 |    2 | check     | (magic ^ id ^ id>>>16 ^ flags ^ 0x6d70) & 0xffff                    |
  * ```
  * It sits in the bytes after the name's NUL (name[52..64), when the name is ≤ 51 bytes) or else in the
@@ -41,6 +43,7 @@
  * |  56 |    4 | pathLen  sender's sun_path length (0: unbound sender, cannot be answered)          |
  * |  60 |  108 | path                                                                               |
  * | 168 |    4 | spill    byte offset in the buffer of the bytes past the first 332 (-1: none)      |
+ * | 172 |    4 | carrier  inbox records with RX_INBOX_CARRIER: tag of the socket datagram with the fds |
  * | 176 |  332 | data     the datagram (its first 332 bytes)                                        |
  * ```
  * A receive buffer is RECORDS_PER_BATCH records, then the spill area: (MAX_COALESCE - 1) × 332 bytes
@@ -90,6 +93,12 @@ export const EXT = {
   paramRoomMax: MP_MAX_PARAM_LEN - 12,
 } as const;
 export const EXT_ERROR = 1;
+/** @mp-only datagram 'mp_ipc_wake': rings an inbox owner's doorbell (no payload; see INBOX). */
+export const EXT_WAKE = 2;
+/** @mp-only datagram 'mp_ipc_fds': carries the descriptors of inbox record `id` (RECORD.carrier). */
+export const EXT_CARRIER = 4;
+export const WAKE_ACTION = 'mp_ipc_wake';
+export const CARRIER_ACTION = 'mp_ipc_fds';
 
 export const RECORD = {
   len: 0,
@@ -102,6 +111,7 @@ export const RECORD = {
   pathLen: 56,
   path: 60,
   spill: 168,
+  carrier: 172,
   data: 176,
   size: 512,
 } as const;
@@ -114,8 +124,83 @@ export const SPILL_BYTES = RECORDS_PER_BATCH * (MAX_COALESCE - 1) * WIRE.size;
 /** Bytes of one receive buffer. */
 export const RECV_BUFFER_BYTES = RECORDS_PER_BATCH * RECORD.size + SPILL_BYTES;
 export const RX_FD_OVERFLOW = 0x40000000;
+/** Inbox record flag: its descriptors travel in a socket 'carrier' datagram tagged RECORD.carrier. */
+export const RX_INBOX_CARRIER = 0x20000000;
 export const SUN_PATH_MAX = 108;
 
 export function extCheck(id: number, flags: number): number {
   return (EXT.magic ^ (EXT.magic >>> 16) ^ id ^ (id >>> 16) ^ flags ^ 0x6d70) & 0xffff;
+}
+
+/**
+ * ## Inbox: a process's shared-memory mailbox (@mp groups only; see src/inbox.ts)
+ * Memzone `ipc_in_<pid>`, reserved by its owner (the only consumer) when its group channel starts;
+ * every other process of the group is a producer. Cells are RECORD-shaped, so a drained cell is
+ * decoded exactly like a received datagram (the sender fills pid, uid, gid, path with its own).
+ * ```
+ * | off | size | field        | written by                                                      |
+ * |   0 |    4 | magic        | owner, once ('MPIB')                                            |
+ * |   4 |    2 | version      | owner, once                                                     |
+ * |   6 |    2 | flags        | 0                                                               |
+ * |   8 |    4 | ownerPid     | owner, once                                                     |
+ * |  12 |    4 | state        | owner / freer: 1 OPEN, 2 CLOSED (senders check before each send)|
+ * |  16 |    4 | capacity     | owner, once (cells, a power of two)                             |
+ * |  20 |    4 | nonce        | owner, once (random; senders cache it with the mapping)         |
+ * |  24 |    4 | nameLen      | owner, once                                                     |
+ * |  28 |   64 | name         | owner, once: basename of the owner's socket (mp_socket…)        |
+ * | 128 |    4 | tail         | producers (CAS): next position to claim          own cache line |
+ * | 192 |    4 | pubCount     | producers (Atomics.add after each publish: the    own cache line |
+ * |     |      |              | full fence of the wake-up protocol; pollers watch it)           |
+ * | 256 |    4 | polling      | owner: 1 while it spins on pubCount               own cache line |
+ * | 260 |    4 | doorbell     | producers CAS 0→1 before a wake datagram; owner stores 0         |
+ * | 320 |    4 | head         | owner: next position to consume (informational)  own cache line |
+ * | 384 | cap × 576 | cells   |                                                                 |
+ * ```
+ * A cell (576 bytes = 9 cache lines):
+ * ```
+ * | off | size | field    |                                                                       |
+ * |   0 |    4 | seq      | pos: free for position pos; pos+1: published; pos+cap: free, next lap  |
+ * |   4 |    4 | claimer  | pid of the producer that claimed the cell (0: not claimed). seq and     |
+ * |     |      |          | claimer are one 64-bit word: a claim is ONE CAS (pos,0) → (pos,pid), so  |
+ * |     |      |          | a producer killed after claiming is always named by the cell itself     |
+ * |  64 |  512 | record   | RECORD layout above (len 332, flags, pid, uid, gid, path, carrier, data) |
+ * ```
+ * Producer: read tail; cell = tail & (cap-1); (seq,claimer) == (tail,0) → CAS it to (tail,pid), then
+ * CAS tail → tail+1 (anyone seeing a claimed or published cell at tail helps move tail); write the
+ * record; SYNC: store seq = pos+1 (publish), then Atomics.add(pubCount) (seq-cst RMW: a full fence);
+ * then if polling == 0 and CAS(doorbell 0 → 1) wins, send a wake datagram to the owner's socket.
+ * Consumer: doorbell := 0, then take cells while seq == head+1 (copy the record, claimer := 0,
+ * SYNC: seq := head+cap); a cell claimed by a dead pid is skipped (seq := head+cap).
+ */
+export const INBOX = {
+  magic: 0x4249504d,
+  version: 1,
+  offMagic: 0,
+  offVersion: 4,
+  offOwnerPid: 8,
+  offState: 12,
+  offCapacity: 16,
+  offNonce: 20,
+  offNameLen: 24,
+  offName: 28,
+  nameMax: 64,
+  offTail: 128,
+  offPubCount: 192,
+  offPolling: 256,
+  offDoorbell: 260,
+  offHead: 320,
+  offCells: 384,
+  cellSeq: 0,
+  cellClaimer: 4,
+  cellRecord: 64,
+  cellSize: 576,
+  capacity: 256,
+  STATE_OPEN: 1,
+  STATE_CLOSED: 2,
+} as const;
+/** Bytes of an inbox memzone. */
+export const INBOX_BYTES = INBOX.offCells + INBOX.capacity * INBOX.cellSize;
+/** Memzone name of the inbox of `pid`. */
+export function inboxName(pid: number): string {
+  return `ipc_in_${pid}`;
 }

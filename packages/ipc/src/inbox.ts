@@ -1,0 +1,352 @@
+/**
+ * Inboxes: each @mp group process's shared-memory mailbox (layout.ts INBOX), a bounded MPSC queue of
+ * RECORD-shaped cells in a memzone. The owner drains it; every other process of the group enqueues.
+ * The socket stays for waking a sleeping owner (a tiny 'wake' datagram, at most one pending per
+ * inbox: the doorbell), for descriptors (a 'carrier' datagram sent before the record is published),
+ * and for DPDK peers, which never see an inbox.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { MpError, crashPoint, log, memzone } from '@mp/memory';
+import type { Memzone } from '@mp/memory';
+import { INBOX, INBOX_BYTES, RECORD, WIRE, inboxName } from './layout.js';
+
+const I = {
+  magic: INBOX.offMagic / 4,
+  ownerPid: INBOX.offOwnerPid / 4,
+  state: INBOX.offState / 4,
+  capacity: INBOX.offCapacity / 4,
+  nonce: INBOX.offNonce / 4,
+  nameLen: INBOX.offNameLen / 4,
+  tail: INBOX.offTail / 4,
+  pubCount: INBOX.offPubCount / 4,
+  polling: INBOX.offPolling / 4,
+  doorbell: INBOX.offDoorbell / 4,
+  head: INBOX.offHead / 4,
+} as const;
+const CELL_I32 = INBOX.cellSize / 4;
+const CELLS_I32 = INBOX.offCells / 4;
+const CELLS_I64 = INBOX.offCells / 8;
+const CELL_I64 = INBOX.cellSize / 8;
+
+/** Is a process gone (exited, or a zombie nobody reaped yet)? Only asked about stuck cells. */
+export function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'EPERM';
+  }
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const s = st.charAt(st.lastIndexOf(')') + 2);
+    return s === 'Z' || s === 'X';
+  } catch {
+    return true;
+  }
+}
+
+function views(mz: Memzone): { i32: Int32Array; i64: BigInt64Array; u8: Uint8Array } {
+  return { i32: new Int32Array(mz.buffer), i64: new BigInt64Array(mz.buffer), u8: new Uint8Array(mz.buffer) };
+}
+
+/** The owner's side: reserve, drain, close. */
+export class Inbox {
+  readonly name: string;
+  readonly mz: Memzone;
+  readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly mask: number;
+  private head = 0;
+  private closed = false;
+
+  private constructor(name: string, mz: Memzone) {
+    this.name = name;
+    this.mz = mz;
+    const v = views(mz);
+    this.i32 = v.i32;
+    this.u8 = v.u8;
+    this.mask = INBOX.capacity - 1;
+  }
+
+  /**
+   * Reserve this process's inbox for the socket at `socketPath`; undefined (with one log line) when
+   * the group has no room (ENOMEM under a small -m, ENOSPC): the channel then runs on its socket only.
+   * A stale inbox of an earlier process with this pid (it died without freeing it) is replaced.
+   */
+  static create(socketPath: string): Inbox | undefined {
+    const name = inboxName(process.pid);
+    let mz: Memzone;
+    try {
+      if (memzone.lookup(name) !== undefined) {
+        // Our pid, so its owner is gone: mark it closed (senders holding it re-look it up), free it.
+        const old = memzone.lookup(name)!;
+        Atomics.store(new Int32Array(old.buffer), I.state, INBOX.STATE_CLOSED);
+        memzone.free(name);
+      }
+      mz = memzone.reserve(name, INBOX_BYTES, { align: 64 });
+    } catch (err) {
+      log('info', 'IPC', `no shared-memory inbox (${(err as Error).message}): this process receives over its socket only`);
+      return undefined;
+    }
+    const ib = new Inbox(name, mz);
+    const i32 = ib.i32;
+    const sock = Buffer.from(basename(socketPath), 'utf8');
+    if (sock.byteLength > INBOX.nameMax) throw new MpError('ENAMETOOLONG', `socket name ${basename(socketPath)} too long for an inbox`);
+    ib.u8.fill(0, 0, INBOX.offCells);
+    for (let c = 0; c < INBOX.capacity; c++) {
+      i32[CELLS_I32 + c * CELL_I32 + INBOX.cellSeq / 4] = c;
+      i32[CELLS_I32 + c * CELL_I32 + INBOX.cellClaimer / 4] = 0;
+    }
+    i32[I.ownerPid] = process.pid;
+    i32[I.capacity] = INBOX.capacity;
+    i32[I.nonce] = (Math.random() * 0x7fffffff) | 1;
+    i32[I.nameLen] = sock.byteLength;
+    ib.u8.set(sock, INBOX.offName);
+    new DataView(mz.buffer).setUint16(INBOX.offVersion, INBOX.version, true);
+    // SYNC: state and magic last: a sender that sees OPEN sees every field above.
+    Atomics.store(i32, I.state, INBOX.STATE_OPEN);
+    Atomics.store(i32, I.magic, INBOX.magic);
+    return ib;
+  }
+
+  /** pubCount now (read before a drain: a poller waits for it to move). */
+  pubCount(): number {
+    return Atomics.load(this.i32, I.pubCount);
+  }
+
+  setPolling(on: boolean): void {
+    Atomics.store(this.i32, I.polling, on ? 1 : 0);
+  }
+
+  /** The owner is about to drain after a wake-up: later publishers must ring again. */
+  clearDoorbell(): void {
+    // SYNC: seq-cst store before reading the cells (pairs with the producers' fence before the doorbell).
+    Atomics.store(this.i32, I.doorbell, 0);
+  }
+
+  /** Is a published record waiting (or a stuck cell worth a look)? One shared load. */
+  nonEmpty(): boolean {
+    const c = this.head & this.mask;
+    return Atomics.load(this.i32, CELLS_I32 + c * CELL_I32) !== this.head;
+  }
+
+  /**
+   * Copy up to `max` published records into `dst` (RECORD.size apart, starting at byte 0) and free
+   * their cells. Returns the count. A cell claimed by a producer that died before publishing is
+   * skipped, so a SIGKILLed sender never wedges this queue.
+   */
+  drain(dst: Uint8Array, max: number): number {
+    if (this.closed) return 0;
+    const i32 = this.i32;
+    const u8 = this.u8;
+    let n = 0;
+    while (n < max) {
+      const pos = this.head;
+      const c = pos & this.mask;
+      const si = CELLS_I32 + c * CELL_I32;
+      const seq = Atomics.load(i32, si) >>> 0;
+      if (seq === ((pos + 1) >>> 0)) {
+        const at = (CELLS_I32 + c * CELL_I32) * 4 + INBOX.cellRecord;
+        dst.set(u8.subarray(at, at + RECORD.data + WIRE.size), n * RECORD.size);
+        n++;
+      } else if (seq === pos) {
+        const claimer = Atomics.load(i32, si + 1);
+        if (claimer === 0) break; // empty
+        // Claimed, not published: a producer between its claim and its publish, or one that died there.
+        const tail = Atomics.load(i32, I.tail) >>> 0;
+        if (tail === pos && Atomics.load(i32, si + 1) === 0) break;
+        if (!processGone(claimer)) break;
+        log('warning', 'IPC', `inbox ${this.name}: skipped a cell claimed by pid ${claimer}, which died before publishing it`);
+      } else {
+        break;
+      }
+      // Free the cell for the next lap. SYNC: claimer 0 before seq moves (a producer CASes both as one word).
+      Atomics.store(i32, si + 1, 0);
+      Atomics.store(i32, si, (pos + INBOX.capacity) | 0);
+      this.head = (pos + 1) >>> 0;
+    }
+    if (n > 0) Atomics.store(i32, I.head, this.head | 0);
+    return n;
+  }
+
+  /** Close: senders see CLOSED and stop using it; the memzone is freed (when the group is still attached). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.i32, I.state, INBOX.STATE_CLOSED);
+    try {
+      memzone.free(this.name);
+    } catch {
+      // the group is detached already (its files go with it) or someone freed it
+    }
+  }
+}
+
+/** What a sender must know to fill a record: its own pid, uid, gid and socket path. */
+export interface SenderId {
+  pid: number;
+  uid: number;
+  gid: number;
+  path: string;
+}
+
+/** A sender's handle on a peer's inbox (cached per peer; re-validated on each send by two loads). */
+export class InboxRef {
+  readonly pid: number;
+  private readonly i32: Int32Array;
+  private readonly i64: BigInt64Array;
+  private readonly u8: Uint8Array;
+  private readonly nonce: number;
+  private readonly mask: number;
+
+  private constructor(pid: number, mz: Memzone) {
+    this.pid = pid;
+    const v = views(mz);
+    this.i32 = v.i32;
+    this.i64 = v.i64;
+    this.u8 = v.u8;
+    this.nonce = Atomics.load(this.i32, I.nonce);
+    this.mask = INBOX.capacity - 1;
+  }
+
+  /** The open inbox of the process `pid` bound at `socketPath`, or undefined (none, closed, another's). */
+  static open(pid: number, socketPath: string): InboxRef | undefined {
+    if (pid <= 0) return undefined;
+    let mz: Memzone | undefined;
+    try {
+      mz = memzone.lookup(inboxName(pid));
+    } catch {
+      return undefined;
+    }
+    if (mz === undefined || mz.len < INBOX_BYTES) return undefined;
+    const i32 = new Int32Array(mz.buffer);
+    if (Atomics.load(i32, I.magic) !== INBOX.magic || Atomics.load(i32, I.state) !== INBOX.STATE_OPEN) return undefined;
+    if (i32[I.ownerPid] !== pid || i32[I.capacity] !== INBOX.capacity) return undefined;
+    const len = i32[I.nameLen]!;
+    const name = Buffer.from(mz.buffer, INBOX.offName, Math.min(len, INBOX.nameMax)).toString('utf8');
+    if (name !== basename(socketPath)) return undefined;
+    return new InboxRef(pid, mz);
+  }
+
+  /** Still the open inbox this handle was made for? */
+  valid(): boolean {
+    return Atomics.load(this.i32, I.state) === INBOX.STATE_OPEN && this.i32[I.nonce] === this.nonce;
+  }
+
+  /**
+   * Claim a cell: its byte offset (the record starts at + INBOX.cellRecord), or -1 when the inbox is
+   * full. The claim names this process in the cell (one 64-bit CAS), so a death before the publish
+   * is seen by the consumer.
+   */
+  claim(myPid: bigint): number {
+    const i32 = this.i32;
+    for (;;) {
+      const pos = Atomics.load(i32, I.tail) >>> 0;
+      const c = pos & this.mask;
+      const si = CELLS_I32 + c * CELL_I32;
+      const seq = Atomics.load(i32, si) >>> 0;
+      if (seq === pos) {
+        if (Atomics.load(i32, si + 1) === 0) {
+          const want = BigInt(pos);
+          if (Atomics.compareExchange(this.i64, CELLS_I64 + c * CELL_I64, want, want | myPid) === want) {
+            crashPoint('ipc-inbox-claimed');
+            Atomics.compareExchange(i32, I.tail, pos | 0, (pos + 1) | 0);
+            return si * 4;
+          }
+          continue;
+        }
+        // Claimed by another producer that has not moved tail yet: help, then retry.
+        Atomics.compareExchange(i32, I.tail, pos | 0, (pos + 1) | 0);
+        continue;
+      }
+      if (seq === ((pos + 1) >>> 0)) {
+        Atomics.compareExchange(i32, I.tail, pos | 0, (pos + 1) | 0);
+        continue;
+      }
+      if (((seq - pos) | 0) < 0) return -1; // the cell still holds the previous lap: full
+      // our tail read is stale: retry
+    }
+  }
+
+  /** Write a record into the claimed cell at `cell`: the sender header, then the 332 datagram bytes. */
+  write(cell: number, header: Uint8Array, data: Uint8Array): void {
+    this.u8.set(header, cell + INBOX.cellRecord);
+    this.u8.set(data, cell + INBOX.cellRecord + RECORD.data);
+  }
+
+  /** Mark a record as carrying its descriptors in socket datagram `tag`. */
+  setCarrier(cell: number, flag: number, tag: number): void {
+    const i32 = this.i32;
+    const r = (cell + INBOX.cellRecord) / 4;
+    i32[r + RECORD.flags / 4] = flag;
+    i32[r + RECORD.carrier / 4] = tag;
+  }
+
+  /**
+   * Publish the claimed cell and report whether the owner needs a wake datagram (it is not polling
+   * and nobody else has rung since it last cleared the doorbell).
+   */
+  publish(cell: number): boolean {
+    const i32 = this.i32;
+    const si = cell / 4;
+    const pos = Atomics.load(i32, si) >>> 0;
+    // SYNC: the record is written; publish, then a full fence (seq-cst RMW) before reading polling.
+    Atomics.store(i32, si, (pos + 1) | 0);
+    Atomics.add(i32, I.pubCount, 1);
+    if (Atomics.load(i32, I.polling) !== 0) return false;
+    return Atomics.compareExchange(i32, I.doorbell, 0, 1) === 0;
+  }
+
+  /** The owner should be woken even though we did not win the doorbell (our wake datagram failed). */
+  resetDoorbell(): void {
+    Atomics.store(this.i32, I.doorbell, 0);
+  }
+}
+
+/** The record header a sender writes before its datagram bytes: RECORD.data bytes. */
+export function senderHeader(id: SenderId): Uint8Array {
+  const h = new Uint8Array(RECORD.data);
+  const dv = new DataView(h.buffer);
+  const path = Buffer.from(id.path, 'utf8');
+  dv.setInt32(RECORD.len, WIRE.size, true);
+  dv.setInt32(RECORD.flags, 0, true);
+  dv.setInt32(RECORD.pid, id.pid, true);
+  dv.setInt32(RECORD.uid, id.uid, true);
+  dv.setInt32(RECORD.gid, id.gid, true);
+  dv.setInt32(RECORD.nfds, 0, true);
+  dv.setInt32(RECORD.pathLen, path.byteLength, true);
+  h.set(path, RECORD.path);
+  dv.setInt32(RECORD.spill, -1, true);
+  dv.setInt32(RECORD.carrier, 0, true);
+  return h;
+}
+
+/** Free the inbox of a process that is gone (the primary does this when a secondary exits). */
+export function freeInboxOf(pid: number): boolean {
+  const name = inboxName(pid);
+  try {
+    const mz = memzone.lookup(name);
+    if (mz === undefined) return false;
+    const i32 = new Int32Array(mz.buffer);
+    if (i32[I.ownerPid] === pid && !processGone(pid)) return false;
+    Atomics.store(i32, I.state, INBOX.STATE_CLOSED);
+    memzone.free(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Free every inbox whose owner is gone (a primary starting on a group with leftovers). */
+export function freeStaleInboxes(): number {
+  let n = 0;
+  try {
+    for (const z of memzone.list()) {
+      const m = /^ipc_in_(\d+)$/.exec(z.name);
+      if (m && Number(m[1]) !== process.pid && processGone(Number(m[1])) && freeInboxOf(Number(m[1]))) n++;
+    }
+  } catch {
+    // no group attached
+  }
+  return n;
+}
