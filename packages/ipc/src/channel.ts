@@ -211,6 +211,8 @@ export class Channel {
   /** Descriptors that came in carrier datagrams, by `${pid}:${tag}`, until their inbox record is read. */
   private readonly carriers = new Map<string, number[]>();
   private inboxDrainQueued = false;
+  /** @internal counters for tests and the bench: messages sent into inboxes / as datagrams, wake datagrams sent. */
+  readonly stats = { inboxSends: 0, socketSends: 0, wakes: 0, inboxReceived: 0 };
   private readonly onExit = (): void => this.close();
   /** Called before the socket closes (the event forwarder announces a primary's exit). */
   beforeClose: (() => void) | undefined;
@@ -280,6 +282,11 @@ export class Channel {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Whether this process receives through a shared-memory inbox (false: socket only). */
+  get hasInbox(): boolean {
+    return this.inbox !== undefined;
   }
 
   // ---- actions ------------------------------------------------------------------------------------
@@ -391,7 +398,11 @@ export class Channel {
   private sendOut(path: string, pid: number, fds: Int32Array | null): number {
     if (this.batches.size > 0) this.flushBatches('');
     const ref = this.mpGroup ? this.inboxOf(path, pid) : undefined;
-    if (ref !== undefined) return this.sendInbox(ref, path, fds);
+    if (ref !== undefined) {
+      this.stats.inboxSends++;
+      return this.sendInbox(ref, path, fds);
+    }
+    this.stats.socketSends++;
     return this.sendData(path, this.out, fds);
   }
 
@@ -449,6 +460,7 @@ export class Channel {
     ref.write(cell, this.header, this.out);
     if (tag !== 0) ref.setCarrier(cell, RX_INBOX_CARRIER, tag);
     if (ref.publish(cell)) {
+      this.stats.wakes++;
       const r = binding.send(this.fd, this.addr(path), this.wakeOut, null, false);
       // EAGAIN: its socket queue is full, so it is readable and will drain the inbox when it wakes.
       if (r !== 0 && r !== EAGAIN) {
@@ -759,7 +771,7 @@ export class Channel {
     if (this.closed) return 0;
     if (this.inbox !== undefined) {
       const c0 = this.inbox.pubCount();
-      if (n > 0) this.takeSocket(this.recU8, this.recDv, n, false);
+      if (n > 0) this.takeSocket(this.recU8, this.recDv, n, false, false, true);
       this.drainInbox();
       return c0;
     }
@@ -807,7 +819,7 @@ export class Channel {
   // ---- inbox receiving ----------------------------------------------------------------------------
 
   /** An @mp-internal datagram (wake-up, descriptor carrier)? Carriers are kept for their records. */
-  private internalDatagram(d: Decoded): boolean {
+  private internalDatagram(d: Decoded, drainFollows: boolean): boolean {
     if (!d.ok || d.ext === null || (d.ext.flags & (EXT_WAKE | EXT_CARRIER)) === 0 || d.type !== MP_MSG) return false;
     if (d.uid !== this.uid) return false; // handle() drops and logs it
     if ((d.ext.flags & EXT_CARRIER) !== 0 && d.name === CARRIER_ACTION) {
@@ -820,6 +832,9 @@ export class Channel {
     }
     if ((d.ext.flags & EXT_WAKE) !== 0 && d.name === WAKE_ACTION) {
       closeAll(d.fds);
+      // Read outside the watch (a blocked send, requestSync, a carrier pull): the doorbell is still
+      // rung, so no sender will ring again — clear it and drain, soon.
+      if (!drainFollows) this.queueInboxDrain();
       return true;
     }
     return false;
@@ -836,14 +851,14 @@ export class Channel {
    * first, so a record meets a carrier that came in the same batch); the rest are handled in order,
    * or queued (toBacklog, or a backlog is waiting: order is kept).
    */
-  private takeSocket(u8: Uint8Array, dv: DataView, n: number, toBacklog: boolean, onlyReplies = false): void {
+  private takeSocket(u8: Uint8Array, dv: DataView, n: number, toBacklog: boolean, onlyReplies = false, drainFollows = false): void {
     const ds: Decoded[] = [];
     for (let i = 0; i < n; i++) {
       const rec = i * RECORD.size;
       const k = recordParts(dv, rec, TRUNC);
       for (let j = 0; j < k; j++) {
         const d = decodeRecord(u8, dv, rec, TRUNC, j);
-        if (!this.internalDatagram(d)) ds.push(d);
+        if (!this.internalDatagram(d, drainFollows)) ds.push(d);
       }
     }
     this.dispatch(ds, toBacklog, onlyReplies);
@@ -877,6 +892,7 @@ export class Channel {
   private takeInbox(): Decoded[] {
     const ib = this.inbox!;
     const n = ib.drain(this.inU8, RECORDS_PER_BATCH);
+    this.stats.inboxReceived += n;
     const ds: Decoded[] = [];
     const u8 = this.inU8;
     const dv = this.inDv;

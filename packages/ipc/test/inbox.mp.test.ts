@@ -1,0 +1,168 @@
+/**
+ * Shared-memory inboxes between the processes of a group (src/inbox.ts): order with descriptors,
+ * floods from two senders, deaths of receivers and senders, no leaked memzones, socket fallback.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { uniquePrefix, useAgents } from '@mp/test-utils';
+import type { Agent } from '@mp/test-utils';
+
+const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
+const runtimeDirs: string[] = [];
+afterEach(() => {
+  for (const d of runtimeDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const agent = useAgents(AGENT);
+
+interface Stats {
+  inboxSends: number;
+  socketSends: number;
+  wakes: number;
+  inboxReceived: number;
+  hasInbox: boolean;
+}
+type SeqStats = Record<string, { count: number; outOfOrder: number; fdWrong: number; fds: number; sum: number }>;
+
+async function group(n: number, o: { pArgs?: string[]; sOpts?: Array<Record<string, unknown>>; sEnv?: Array<NodeJS.ProcessEnv> } = {}): Promise<{ p: Agent; s: Agent[]; prefix: string }> {
+  const prefix = uniquePrefix('ib');
+  const p = agent();
+  const pi = await p.call<{ runtimeDir: string }>('init', { args: [`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge', ...(o.pArgs ?? [])] });
+  runtimeDirs.push(pi.runtimeDir);
+  const s: Agent[] = [];
+  for (let i = 0; i < n; i++) s.push(await secondary(prefix, o.sOpts?.[i] ?? {}, o.sEnv?.[i] ?? {}));
+  return { p, s, prefix };
+}
+
+async function secondary(prefix: string, ipcOpts: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<Agent> {
+  const a = agent(env);
+  await a.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'], ipcOpts });
+  return a;
+}
+
+const sumTo = (n: number): number => {
+  let s = 0;
+  for (let i = 0; i < n; i++) s = (s + i) % 1_000_000_007;
+  return s;
+};
+
+describe('inboxes', () => {
+  it('every process of a group has one, and messages between them go through it', async () => {
+    const { p, s: [s1] } = await group(1);
+    const zones = await p.call<string[]>('memzones');
+    expect(zones).toEqual(expect.arrayContaining([`ipc_in_${p.pid}`, `ipc_in_${s1!.pid}`]));
+    await p.call('register', { name: 'echo', mode: 'echo' });
+    const r = await s1!.call<{ msgs: Array<{ text: string }> }>('request', { name: 'echo', text: 'x' });
+    expect(r.msgs[0]!.text).toBe(`echo:x:${p.pid}`);
+    const st = await s1!.call<Stats>('ipcStats');
+    expect(st.hasInbox).toBe(true);
+    expect(st.inboxSends).toBeGreaterThanOrEqual(1);
+    expect(st.socketSends).toBe(0);
+    expect(st.inboxReceived).toBeGreaterThanOrEqual(1); // the reply came into s1's inbox
+  });
+
+  it('interleaved messages with and without fds from one sender keep their order; each fd stays with its message', async () => {
+    const { p, s: [s1, s2] } = await group(2);
+    await p.call('register', { name: 'seq', mode: 'seqCheck' });
+    await s2!.call('register', { name: 'seq', mode: 'seqCheck' });
+    const n = 3000;
+    // secondary → primary, and primary → secondary, every 5th message with a memfd `m<i>`
+    await s1!.call('flood', { name: 'seq', n, fdEvery: 5 }, 60_000);
+    await p.call('flood', { name: 'seq', n, to: s2!.pid, fdEvery: 3 }, 60_000);
+    const atP = await s1!.call<{ msgs: Array<{ text: string }> }>('request', { name: 'seq', timeoutMs: 30_000 });
+    expect(JSON.parse(atP.msgs[0]!.text)[String(s1!.pid)]).toEqual({ count: n, outOfOrder: 0, fdWrong: 0, fds: n / 5, sum: sumTo(n) });
+    const atS2 = await p.call<{ msgs: Array<{ text: string }> }>('request', { name: 'seq', to: s2!.pid, timeoutMs: 30_000 });
+    expect(JSON.parse(atS2.msgs[0]!.text)[String(p.pid)]).toEqual({ count: n, outOfOrder: 0, fdWrong: 0, fds: n / 3, sum: sumTo(n) });
+    // Nothing leaked: the receivers closed what they read (the fd counts stay small).
+    expect(await p.call<number>('fdCount')).toBeLessThan(100);
+    expect(await s2!.call<number>('fdCount')).toBeLessThan(100);
+  });
+
+  it('10^5 one-way messages from 2 senders at once: nothing lost, duplicated or reordered', async () => {
+    const { p, s: [s1, s2] } = await group(2);
+    await p.call('register', { name: 'seq', mode: 'seqCheck' });
+    const n = 50_000;
+    await Promise.all([s1!.call('flood', { name: 'seq', n }, 120_000), s2!.call('flood', { name: 'seq', n }, 120_000)]);
+    // Each sender's request leaves after its messages: the answer counts all of them.
+    await s1!.call('request', { name: 'seq', timeoutMs: 30_000 });
+    const r = await s2!.call<{ msgs: Array<{ text: string }> }>('request', { name: 'seq', timeoutMs: 30_000 });
+    const st = JSON.parse(r.msgs[0]!.text) as SeqStats;
+    for (const a of [s1!, s2!]) expect(st[String(a.pid)]).toEqual({ count: n, outOfOrder: 0, fdWrong: 0, fds: 0, sum: sumTo(n) });
+    const ps = await p.call<Stats>('ipcStats');
+    expect(ps.inboxReceived).toBeGreaterThanOrEqual(2 * n);
+  });
+
+  it('a receiver SIGKILLed while polling: pending requests (async and sync) to it end at once', async () => {
+    const { p, s: [s1, s2] } = await group(2, { sOpts: [{ busyPollUs: 1_000_000 }, {}] });
+    await s1!.call('register', { name: 'slow', mode: 'slowEcho' });
+    await s1!.call('register', { name: 'echo', mode: 'echo' });
+    // s1 polls after each batch (polling = 1 in its inbox, so senders send no wake datagram).
+    expect((await p.call<{ ok: boolean }>('request', { name: 'echo', to: s1!.pid })).ok).toBe(true);
+    const single = p.call<{ ok: boolean; code: string; ms: number }>('request', { name: 'slow', text: '20000', to: s1!.pid, timeoutMs: 30_000 });
+    const sync = s2!.call<{ ok: boolean; code: string; ms: number }>('requestSync', { name: 'slow', text: '20000', to: s1!.pid, timeoutMs: 30_000 });
+    setTimeout(() => void s1!.kill('SIGKILL'), 300);
+    const [r, rs] = await Promise.all([single, sync]);
+    expect(r).toMatchObject({ ok: false, code: 'ENOENT' });
+    expect(rs).toMatchObject({ ok: false, code: 'ENOENT' });
+    expect(r.ms).toBeLessThan(10_000);
+    expect(rs.ms).toBeLessThan(10_000);
+  });
+
+  it('a sender SIGKILLed between claiming a cell and publishing it does not wedge the receiver', async () => {
+    const { p, s: [s1], prefix } = await group(1);
+    await p.call('register', { name: 'echo', mode: 'echo' });
+    await p.call('register', { name: 'seq', mode: 'seqCheck' });
+    // The crash point fires on this process's first inbox claim: its message is never published.
+    const crasher = await secondary(prefix, {}, { MP_TEST_CRASH: 'ipc-inbox-claimed' });
+    await expect(crasher.call('send', { name: 'seq', text: '0' })).rejects.toThrow(/exited/);
+    expect((await crasher.exited).signal).toBe('SIGKILL');
+    // Messages published behind the dead claim still arrive, in order, and requests are answered.
+    await s1!.call('flood', { name: 'seq', n: 500 });
+    const r = await s1!.call<{ ok: boolean; msgs: Array<{ text: string }> }>('request', { name: 'seq', timeoutMs: 20_000 });
+    expect(r.ok).toBe(true);
+    const st = JSON.parse(r.msgs[0]!.text) as SeqStats;
+    expect(st[String(s1!.pid)]).toMatchObject({ count: 500, outOfOrder: 0 });
+    expect(st[String(crasher.pid)]).toBeUndefined();
+    expect((await s1!.call<{ ok: boolean }>('requestSync', { name: 'echo', text: 'after' })).ok).toBe(true);
+  });
+
+  it('inboxes do not leak: freed by their owner on clean exit, by the primary after a SIGKILL', async () => {
+    const { p, s: [s1, s2] } = await group(2);
+    const inboxes = async (): Promise<string[]> => (await p.call<string[]>('memzones')).filter((z) => z.startsWith('ipc_in_')).sort();
+    expect(await inboxes()).toEqual([p.pid, s1!.pid, s2!.pid].map((x) => `ipc_in_${x}`).sort());
+    await s1!.close(); // clean exit
+    await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s1!.pid);
+    expect(await inboxes()).toEqual([p.pid, s2!.pid].map((x) => `ipc_in_${x}`).sort());
+    await s2!.kill('SIGKILL');
+    await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s2!.pid);
+    expect(await inboxes()).toEqual([`ipc_in_${p.pid}`]);
+  });
+
+  it('no room for an inbox (small -m): that process runs on its socket, with everything working both ways', async () => {
+    const { p, prefix } = await group(0, { pArgs: ['-m', '1'] });
+    expect(await p.call<number>('reserveAll')).toBeGreaterThan(0); // the group's memory is now used up
+    const s1 = await secondary(prefix);
+    expect((await s1.call<Stats>('ipcStats')).hasInbox).toBe(false);
+    expect(await p.call<string[]>('memzones')).not.toContain(`ipc_in_${s1.pid}`);
+    for (const a of [p, s1]) {
+      await a.call('register', { name: 'echo', mode: 'echo' });
+      await a.call('register', { name: 'seq', mode: 'seqCheck' });
+      await a.call('register', { name: 'readfd', mode: 'readFd' });
+    }
+    expect((await s1.call<{ msgs: Array<{ text: string }> }>('request', { name: 'echo', text: 'a' })).msgs[0]!.text).toBe(`echo:a:${p.pid}`);
+    expect((await s1.call<{ msgs: Array<{ text: string }> }>('requestSync', { name: 'echo', text: 'b' })).msgs[0]!.text).toBe(`echo:b:${p.pid}`);
+    expect((await p.call<{ msgs: Array<{ text: string }> }>('requestSync', { name: 'echo', text: 'c', to: s1.pid })).msgs[0]!.text).toBe(`echo:c:${s1.pid}`);
+    expect((await p.call<{ msgs: Array<{ text: string }> }>('request', { name: 'readfd', memfdText: 'via socket', to: s1.pid })).msgs[0]!.text).toBe('via socket');
+    await s1.call('flood', { name: 'seq', n: 1000, fdEvery: 7 });
+    await p.call('flood', { name: 'seq', n: 1000, to: s1.pid, fdEvery: 7 });
+    const atP = JSON.parse((await s1.call<{ msgs: Array<{ text: string }> }>('request', { name: 'seq' })).msgs[0]!.text) as SeqStats;
+    expect(atP[String(s1.pid)]).toMatchObject({ count: 1000, outOfOrder: 0, fdWrong: 0 });
+    const atS = JSON.parse((await p.call<{ msgs: Array<{ text: string }> }>('request', { name: 'seq', to: s1.pid })).msgs[0]!.text) as SeqStats;
+    expect(atS[String(p.pid)]).toMatchObject({ count: 1000, outOfOrder: 0, fdWrong: 0 });
+    // s1 still writes into the primary's inbox; the primary answers s1 over its socket.
+    const ss = await s1.call<Stats>('ipcStats');
+    expect(ss.inboxSends).toBeGreaterThan(0);
+    expect(ss.socketSends).toBe(0);
+    expect((await p.call<Stats>('ipcStats')).socketSends).toBeGreaterThan(0);
+  });
+});
