@@ -216,6 +216,8 @@ export class Channel {
   private readonly onExit = (): void => this.close();
   /** Called before the socket closes (the event forwarder announces a primary's exit). */
   beforeClose: (() => void) | undefined;
+  /** @internal called after the channel closed (start() unhooks what it attached to the Eal). */
+  afterClose: (() => void) | undefined;
 
   /**
    * Bind this process's socket: `mp_socket` (primary) or `mp_socket_<pid>_<hex>` (secondary).
@@ -899,11 +901,16 @@ export class Channel {
     for (let i = 0; i < n; i++) {
       const rec = i * RECORD.size;
       const flags = dv.getInt32(rec + RECORD.flags, true);
+      // Descriptors are only ever the ones a carrier brought (a record's own nfds/fds would name
+      // descriptors of *this* process); one 332-byte message per record.
+      dv.setInt32(rec + RECORD.len, WIRE.size, true);
+      dv.setInt32(rec + RECORD.flags, 0, true);
+      dv.setInt32(rec + RECORD.nfds, 0, true);
+      dv.setInt32(rec + RECORD.spill, -1, true);
       if ((flags & RX_INBOX_CARRIER) !== 0) {
         const pid = dv.getInt32(rec + RECORD.pid, true);
         const tag = dv.getInt32(rec + RECORD.carrier, true);
         const fds = this.carrierOf(pid, tag) ?? [];
-        dv.setInt32(rec + RECORD.flags, flags & ~RX_INBOX_CARRIER, true);
         dv.setInt32(rec + RECORD.nfds, fds.length, true);
         for (let f = 0; f < fds.length; f++) dv.setInt32(rec + RECORD.fds + 4 * f, fds[f]!, true);
       }
@@ -1170,6 +1177,11 @@ export class Channel {
     binding.close(this.fd);
     this.fd = -1;
     this.inbox?.close();
+    try {
+      this.afterClose?.();
+    } catch (err) {
+      log('warning', 'IPC', `close: ${(err as Error).message}`);
+    }
     try {
       unlinkSync(this.path);
     } catch {

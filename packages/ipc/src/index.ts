@@ -109,12 +109,22 @@ export function start(o: StartOptions = {}): Channel {
   attachEal(ch, e);
   // Deaths end pending requests at once (a send into a dead peer's inbox succeeds silently), and the
   // primary frees a dead secondary's inbox.
-  e.on('proc-exit', (info) => ch.onProcExit(info.pid));
+  const onProcExit = (info: { pid: number }): void => ch.onProcExit(info.pid);
+  e.on('proc-exit', onProcExit);
   // The channel (and its inbox memzone) goes before the Eal detaches, also at process exit.
+  const hadOwn = Object.prototype.hasOwnProperty.call(e, 'cleanup');
   const cleanup = e.cleanup;
-  e.cleanup = function (this: typeof e): void {
+  const wrapped = function (this: typeof e): void {
     ch.close();
     cleanup.call(this);
+  };
+  e.cleanup = wrapped;
+  ch.afterClose = () => {
+    e.off('proc-exit', onProcExit);
+    if (e.cleanup === wrapped) {
+      if (hadOwn) e.cleanup = cleanup;
+      else delete (e as { cleanup?: unknown }).cleanup;
+    }
   };
   return ch;
 }

@@ -123,6 +123,7 @@ describe('inboxes', () => {
     const st = JSON.parse(r.msgs[0]!.text) as SeqStats;
     expect(st[String(s1!.pid)]).toMatchObject({ count: 500, outOfOrder: 0 });
     expect(st[String(crasher.pid)]).toBeUndefined();
+    expect(p.stderr.join('\n')).toContain(`skipped a cell claimed by pid ${crasher.pid}, which died before publishing it`);
     expect((await s1!.call<{ ok: boolean }>('requestSync', { name: 'echo', text: 'after' })).ok).toBe(true);
   });
 
