@@ -22,7 +22,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DPDK = { requestSyncP50: 80, sendmsgPerSec: 70_000 }; // ANCHORS.md: rte_mp_request_sync p50 ≈ 80 µs; rte_mp_sendmsg ≈ 70k msg/s
 /** Opt-in modes, each measured in a group of its own (a primary and a secondary child, both with these options). */
 const BUSY_POLL_US = Number(process.env.BENCH_BUSY_POLL_US ?? 50);
-const MODES = { spin: { busyPollUs: BUSY_POLL_US }, coalesce: { coalesce: true } } as const;
+const MODES = { spin: { busyPollUs: BUSY_POLL_US }, coalesce: { coalesce: true }, sockets: { inbox: false } } as const;
 const here = import.meta.dirname;
 
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
@@ -89,8 +89,10 @@ async function main(): Promise<void> {
   const cp = { p50: [] as number[], p99: [] as number[], rate: [] as number[] };
   const spin = { asyncCpu: [] as number[], async: [] as number[], asyncP99: [] as number[], sync: [] as number[], syncP99: [] as number[] };
   const coal = { up: [] as number[], down: [] as number[] };
+  const sockets = { async: [] as number[], sync: [] as number[], up: [] as number[] };
   const spinGroup = await modeGroup(MODES.spin);
   const coalGroup = await modeGroup(MODES.coalesce);
+  const socketGroup = await modeGroup(MODES.sockets);
   const net = { p50: [] as number[], p99: [] as number[] };
   const param = new Uint8Array(16);
 
@@ -163,6 +165,15 @@ async function main(): Promise<void> {
       if (v.got !== FLOOD) console.error(`coalesced one-way ${dir}: ${v.got} of ${FLOOD} arrived`);
       coal[dir].push(v.rate);
     }
+    // Reference: the same group with inboxes off (sockets only, as before inboxes).
+    for (const mode of ['async', 'sync'] as const) {
+      sockets[mode].push((await socketGroup.cmd<{ p50: number }>({ cmd: 'latency', n: N, mode })).p50);
+    }
+    {
+      const v = await socketGroup.cmd<{ rate: number; got: number }>({ cmd: 'up', n: FLOOD });
+      if (v.got !== FLOOD) console.error(`sockets-only one-way: ${v.got} of ${FLOOD} arrived`);
+      sockets.up.push(v.rate);
+    }
     // Reference: child_process IPC round trip and one-way.
     {
       const t = new Float64Array(N);
@@ -212,6 +223,7 @@ async function main(): Promise<void> {
     [`opt-in busyPollUs ${BUSY_POLL_US}: requestSync, sec→pri, p50 / p99`, `${us(median(spin.sync))} / ${us(median(spin.syncP99))}`, `${(median(spin.sync) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync`],
     ['opt-in coalesce: sendMsg one-way, sec→pri', rate(median(coal.up)), `${(median(coal.up) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg, ${(median(coal.up) / median(cp.rate)).toFixed(2)}× child_process`],
     ['opt-in coalesce: sendMsg one-way, pri→sec', rate(median(coal.down)), `${(median(coal.down) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg`],
+    ['ref: same with inboxes off (`inbox: false`, sockets only): request (async) / requestSync p50, one-way sec→pri', `${us(median(sockets.async))} / ${us(median(sockets.sync))}, ${rate(median(sockets.up))}`, 'what main measured before inboxes'],
     ['ref: child_process process.send round trip p50 / p99', `${us(cpP50)} / ${us(median(cp.p99))}`, 'ANCHORS: p50 28.5 µs, p99 132 µs'],
     ['ref: child_process one-way', rate(median(cp.rate)), 'ANCHORS: 68k msg/s'],
     ['ref: net unix stream ping-pong p50 / p99', `${us(median(net.p50))} / ${us(median(net.p99))}`, 'ANCHORS: p50 31.7 µs'],
@@ -234,6 +246,7 @@ async function main(): Promise<void> {
 
   spinGroup.close();
   coalGroup.close();
+  socketGroup.close();
   sock.destroy();
   ref.kill();
   netChild.stdin!.end();

@@ -471,6 +471,19 @@ export class Channel {
         this.refs.delete(`${ref.pid}:${path}`);
         return r;
       }
+    } else {
+      // No wake datagram (it polls, or one is pending): a dead owner would go unnoticed, so at most
+      // once a millisecond per peer ask its socket (a SIGKILLed process's socket refuses at once).
+      const now = performance.now();
+      if (now - ref.probedAt >= 1) {
+        ref.probedAt = now;
+        const r = binding.probe(path);
+        if (r === ECONNREFUSED || r === ENOENT) {
+          if (r === ECONNREFUSED) this.removeStale(path);
+          this.refs.delete(`${ref.pid}:${path}`);
+          return r;
+        }
+      }
     }
     return 0;
   }
@@ -891,9 +904,9 @@ export class Channel {
   }
 
   /** Take up to one batch of records from our inbox, decoded (carriers' descriptors attached). */
-  private takeInbox(): Decoded[] {
+  private takeInbox(force = false): Decoded[] {
     const ib = this.inbox!;
-    const n = ib.drain(this.inU8, RECORDS_PER_BATCH);
+    const n = ib.drain(this.inU8, RECORDS_PER_BATCH, force);
     this.stats.inboxReceived += n;
     const ds: Decoded[] = [];
     const u8 = this.inU8;
@@ -940,12 +953,12 @@ export class Channel {
   }
 
   /** Drain our inbox after a wake-up (doorbell cleared first: later senders ring again), handling in order. */
-  private drainInbox(): void {
+  private drainInbox(force = false): void {
     const ib = this.inbox;
     if (ib === undefined || this.closed) return;
     ib.clearDoorbell();
     for (let round = 0; round < 16 && !this.closed; round++) {
-      const ds = this.takeInbox();
+      const ds = this.takeInbox(force);
       if (ds.length === 0) return;
       this.dispatch(ds, false, false);
     }
@@ -983,8 +996,8 @@ export class Channel {
       }
     }
     if (this.procType === 'primary' && this.mpGroup) freeInboxOf(pid);
-    // A cell it claimed and never published is skipped on the next drain.
-    if (this.inbox !== undefined) this.queueInboxDrain();
+    // A cell it claimed and never published is skipped now (what waited behind it is handled).
+    if (this.inbox !== undefined) setImmediate(() => this.drainInbox(true));
   }
 
   private scheduleBacklog(): void {

@@ -25,6 +25,8 @@ const I = {
   head: INBOX.offHead / 4,
 } as const;
 const CELL_I32 = INBOX.cellSize / 4;
+/** Fault injection (tests): MP_TEST_CRASH=ipc-inbox-claimed SIGKILLs a sender between claim and publish. */
+const CRASH_CLAIMED = process.env.MP_TEST_CRASH === 'ipc-inbox-claimed';
 const CELLS_I32 = INBOX.offCells / 4;
 const CELLS_I64 = INBOX.offCells / 8;
 const CELL_I64 = INBOX.cellSize / 8;
@@ -58,6 +60,9 @@ export class Inbox {
   private readonly mask: number;
   private head = 0;
   private closed = false;
+  /** A cell seen claimed but unpublished: its position and since when (liveness is asked after 1 ms). */
+  private stuckPos = -1;
+  private stuckSince = 0;
 
   private constructor(name: string, mz: Memzone) {
     this.name = name;
@@ -133,9 +138,11 @@ export class Inbox {
   /**
    * Copy up to `max` published records into `dst` (RECORD.size apart, starting at byte 0) and free
    * their cells. Returns the count. A cell claimed by a producer that died before publishing is
-   * skipped, so a SIGKILLed sender never wedges this queue.
+   * skipped, so a SIGKILLed sender never wedges this queue. Its liveness is asked (a system call and
+   * a /proc read) only once the cell has been stuck for 1 ms, or at once with `force` (a process of
+   * the group exited).
    */
-  drain(dst: Uint8Array, max: number): number {
+  drain(dst: Uint8Array, max: number, force = false): number {
     if (this.closed) return 0;
     const i32 = this.i32;
     const u8 = this.u8;
@@ -153,8 +160,15 @@ export class Inbox {
         const claimer = Atomics.load(i32, si + 1);
         if (claimer === 0) break; // empty
         // Claimed, not published: a producer between its claim and its publish, or one that died there.
-        const tail = Atomics.load(i32, I.tail) >>> 0;
-        if (tail === pos && Atomics.load(i32, si + 1) === 0) break;
+        if (!force) {
+          const now = performance.now();
+          if (this.stuckPos !== pos) {
+            this.stuckPos = pos;
+            this.stuckSince = now;
+            break;
+          }
+          if (now - this.stuckSince < 1) break;
+        }
         if (!processGone(claimer)) break;
         log('warning', 'IPC', `inbox ${this.name}: skipped a cell claimed by pid ${claimer}, which died before publishing it`);
       } else {
@@ -198,6 +212,8 @@ export class InboxRef {
   private readonly u8: Uint8Array;
   private readonly nonce: number;
   private readonly mask: number;
+  /** When the sender last asked the owner's socket whether it lives (see Channel.sendInbox). */
+  probedAt = 0;
 
   private constructor(pid: number, mz: Memzone) {
     this.pid = pid;
@@ -249,7 +265,7 @@ export class InboxRef {
         if (Atomics.load(i32, si + 1) === 0) {
           const want = BigInt(pos);
           if (Atomics.compareExchange(this.i64, CELLS_I64 + c * CELL_I64, want, want | myPid) === want) {
-            crashPoint('ipc-inbox-claimed');
+            if (CRASH_CLAIMED) crashPoint('ipc-inbox-claimed');
             Atomics.compareExchange(i32, I.tail, pos | 0, (pos + 1) | 0);
             return si * 4;
           }
