@@ -20,6 +20,7 @@ import {
   INBOX,
   MAX_COALESCE,
   MP_IGN,
+  MP_MAX_NAME_LEN,
   MP_MSG,
   MP_REP,
   MP_REQ,
@@ -197,6 +198,7 @@ export class Channel {
   private readonly mpGroup: boolean;
   private readonly inbox: Inbox | undefined;
   private readonly refs = new Map<string, InboxRef | null>();
+  private lastRef: { path: string; ref: InboxRef } | undefined;
   private readonly inU8 = new Uint8Array(RECORDS_PER_BATCH * RECORD.size);
   private readonly inDv = new DataView(this.inU8.buffer);
   private readonly pullRecords = new ArrayBuffer(RECV_BUFFER_BYTES);
@@ -410,6 +412,14 @@ export class Channel {
 
   /** The open inbox of a peer (cached; re-checked by two loads per send), or undefined: use its socket. */
   private inboxOf(path: string, pid: number): InboxRef | undefined {
+    const last = this.lastRef;
+    if (last !== undefined && last.path === path && (pid <= 0 || last.ref.pid === pid) && last.ref.valid()) return last.ref;
+    const r = this.lookupInbox(path, pid);
+    if (r !== undefined) this.lastRef = { path, ref: r };
+    return r;
+  }
+
+  private lookupInbox(path: string, pid: number): InboxRef | undefined {
     if (pid <= 0) {
       const m = SECONDARY_RE.exec(path.slice(path.lastIndexOf('/') + 1));
       if (m === null) return undefined;
@@ -459,7 +469,7 @@ export class Channel {
       } while (cell < 0 && Date.now() < deadline);
       if (cell < 0) return EAGAIN;
     }
-    ref.write(cell, this.header, this.out);
+    ref.write(cell, this.header, this.out, this.outDv.getInt32(WIRE.lenParam, true));
     if (tag !== 0) ref.setCarrier(cell, RX_INBOX_CARRIER, tag);
     if (ref.publish(cell)) {
       this.stats.wakes++;
@@ -469,6 +479,7 @@ export class Channel {
         ref.resetDoorbell();
         if (r === ECONNREFUSED) this.removeStale(path);
         this.refs.delete(`${ref.pid}:${path}`);
+        this.lastRef = undefined;
         return r;
       }
     } else {
@@ -481,6 +492,7 @@ export class Channel {
         if (r === ECONNREFUSED || r === ENOENT) {
           if (r === ECONNREFUSED) this.removeStale(path);
           this.refs.delete(`${ref.pid}:${path}`);
+          this.lastRef = undefined;
           return r;
         }
       }
@@ -870,13 +882,18 @@ export class Channel {
     const ds: Decoded[] = [];
     for (let i = 0; i < n; i++) {
       const rec = i * RECORD.size;
+      if (isWake(u8, dv, rec, this.uid)) {
+        // The common datagram between inbox peers: no decoding needed.
+        if (!drainFollows) this.queueInboxDrain();
+        continue;
+      }
       const k = recordParts(dv, rec, TRUNC);
       for (let j = 0; j < k; j++) {
         const d = decodeRecord(u8, dv, rec, TRUNC, j);
         if (!this.internalDatagram(d, drainFollows)) ds.push(d);
       }
     }
-    this.dispatch(ds, toBacklog, onlyReplies);
+    if (ds.length > 0) this.dispatch(ds, toBacklog, onlyReplies);
   }
 
   /** Handle decoded messages now, or queue them behind the backlog (toBacklog: always; onlyReplies: all but replies). */
@@ -957,10 +974,13 @@ export class Channel {
     const ib = this.inbox;
     if (ib === undefined || this.closed) return;
     ib.clearDoorbell();
+    // A record published after a pass ends finds the doorbell cleared and rings: a pass that comes
+    // back short of a full batch is the last one needed.
     for (let round = 0; round < 16 && !this.closed; round++) {
       const ds = this.takeInbox(force);
       if (ds.length === 0) return;
       this.dispatch(ds, false, false);
+      if (ds.length < RECORDS_PER_BATCH) return;
     }
     // More waiting: let I/O and timers run first (fairness), then come back.
     if (!this.closed && ib.nonEmpty()) this.queueInboxDrain();
@@ -989,6 +1009,7 @@ export class Channel {
     if (this.closed || pid === process.pid) return;
     this.peerDied(pid);
     for (const k of [...this.refs.keys()]) if (k.startsWith(`${pid}:`)) this.refs.delete(k);
+    this.lastRef = undefined;
     for (const [k, fds] of this.carriers) {
       if (k.startsWith(`${pid}:`)) {
         closeAll(fds);
@@ -1204,6 +1225,23 @@ export class Channel {
 }
 
 const NO_EXT = { id: 0, flags: 0 };
+
+/** The bytes of a wake datagram after its type word: name 'mp_ipc_wake' NUL … (checked up to the NUL). */
+const WAKE_NAME = new Uint8Array(Buffer.from(`${WAKE_ACTION}\0`));
+/**
+ * Is receive record `rec` an intact wake datagram from this uid (exactly what `encode` made of it: 332
+ * bytes, no descriptors, type MSG, name mp_ipc_wake, EXT_WAKE in the extension)? Checked on the raw
+ * bytes so the usual datagram between inbox peers costs no decoding.
+ */
+function isWake(u8: Uint8Array, dv: DataView, rec: number, uid: number): boolean {
+  if (dv.getInt32(rec + RECORD.len, true) !== WIRE.size || dv.getInt32(rec + RECORD.nfds, true) !== 0) return false;
+  if (dv.getInt32(rec + RECORD.flags, true) !== 0 || dv.getInt32(rec + RECORD.uid, true) !== uid) return false;
+  const d = rec + RECORD.data;
+  if (dv.getInt32(d + WIRE.type, true) !== MP_MSG || dv.getInt32(d + WIRE.lenParam, true) !== 0 || dv.getInt32(d + WIRE.numFds, true) !== 0) return false;
+  for (let i = 0; i < WAKE_NAME.length; i++) if (u8[d + WIRE.name + i] !== WAKE_NAME[i]) return false;
+  const x = d + WIRE.name + MP_MAX_NAME_LEN - EXT.size;
+  return dv.getUint32(x, true) === EXT.magic && dv.getUint16(x + EXT.flags, true) === EXT_WAKE;
+}
 const EMPTY_U8 = new Uint8Array(0);
 const CARRIER_NAME = new Uint8Array(Buffer.from(CARRIER_ACTION));
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MpError, crashPoint, log, memzone } from '@mp/memory';
 import type { Memzone } from '@mp/memory';
-import { INBOX, INBOX_BYTES, RECORD, WIRE, inboxName } from './layout.js';
+import { EXT, INBOX, INBOX_BYTES, RECORD, SUN_PATH_MAX, WIRE, inboxName } from './layout.js';
 
 const I = {
   magic: INBOX.offMagic / 4,
@@ -153,8 +153,15 @@ export class Inbox {
       const si = CELLS_I32 + c * CELL_I32;
       const seq = Atomics.load(i32, si) >>> 0;
       if (seq === ((pos + 1) >>> 0)) {
+        // Only the bytes a sender wrote (see InboxRef.write): fewer cache lines cross between CPUs.
         const at = (CELLS_I32 + c * CELL_I32) * 4 + INBOX.cellRecord;
-        dst.set(u8.subarray(at, at + RECORD.data + WIRE.size), n * RECORD.size);
+        const ri = at / 4;
+        const pathLen = Math.min(Math.max(i32[ri + RECORD.pathLen / 4]!, 0), SUN_PATH_MAX);
+        const d = n * RECORD.size;
+        dst.set(u8.subarray(at, at + RECORD.path + pathLen), d);
+        dst32Set(dst, d + RECORD.carrier, i32[ri + RECORD.carrier / 4]!);
+        const used = dataBytes(u8, at + RECORD.data, i32[ri + (RECORD.data + WIRE.lenParam) / 4]!);
+        dst.set(u8.subarray(at + RECORD.data, at + RECORD.data + used), d + RECORD.data);
         n++;
       } else if (seq === pos) {
         const claimer = Atomics.load(i32, si + 1);
@@ -284,10 +291,15 @@ export class InboxRef {
     }
   }
 
-  /** Write a record into the claimed cell at `cell`: the sender header, then the 332 datagram bytes. */
-  write(cell: number, header: Uint8Array, data: Uint8Array): void {
+  /**
+   * Write a record into the claimed cell at `cell`: the sender header (`header`: its bytes up to the
+   * end of the path; flags 0), then the datagram's bytes up to the end of its param (all 332 when the
+   * extension sits in the param's tail). The consumer copies exactly these bytes and never reads others.
+   */
+  write(cell: number, header: Uint8Array, data: Uint8Array, lenParam: number): void {
     this.u8.set(header, cell + INBOX.cellRecord);
-    this.u8.set(data, cell + INBOX.cellRecord + RECORD.data);
+    const used = dataBytes(data, 0, lenParam);
+    this.u8.set(used === WIRE.size ? data : data.subarray(0, used), cell + INBOX.cellRecord + RECORD.data);
   }
 
   /** Mark a record as carrying its descriptors in socket datagram `tag`. */
@@ -319,9 +331,25 @@ export class InboxRef {
   }
 }
 
-/** The record header a sender writes before its datagram bytes: RECORD.data bytes. */
+/**
+ * Bytes of a datagram at `at` of `u8` that carry meaning: up to the end of its param, or all of it when
+ * its name is longer than EXT.nameRoomMax bytes (the extension then sits at the param's tail).
+ */
+function dataBytes(u8: Uint8Array, at: number, lenParam: number): number {
+  if (u8[at + WIRE.name + EXT.nameRoomMax] !== 0 || !(lenParam >= 0 && lenParam <= WIRE.size - WIRE.param)) return WIRE.size;
+  return WIRE.param + lenParam;
+}
+
+function dst32Set(dst: Uint8Array, at: number, v: number): void {
+  dst[at] = v & 0xff;
+  dst[at + 1] = (v >>> 8) & 0xff;
+  dst[at + 2] = (v >>> 16) & 0xff;
+  dst[at + 3] = (v >>> 24) & 0xff;
+}
+
+/** The record header a sender writes before its datagram bytes: up to the end of its path. */
 export function senderHeader(id: SenderId): Uint8Array {
-  const h = new Uint8Array(RECORD.data);
+  const h = new Uint8Array(RECORD.path + Buffer.byteLength(id.path, 'utf8'));
   const dv = new DataView(h.buffer);
   const path = Buffer.from(id.path, 'utf8');
   dv.setInt32(RECORD.len, WIRE.size, true);
@@ -332,8 +360,6 @@ export function senderHeader(id: SenderId): Uint8Array {
   dv.setInt32(RECORD.nfds, 0, true);
   dv.setInt32(RECORD.pathLen, path.byteLength, true);
   h.set(path, RECORD.path);
-  dv.setInt32(RECORD.spill, -1, true);
-  dv.setInt32(RECORD.carrier, 0, true);
   return h;
 }
 

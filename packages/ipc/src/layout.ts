@@ -156,14 +156,17 @@ export function extCheck(id: number, flags: number): number {
  * | 320 |    4 | head         | owner: next position to consume (informational)  own cache line |
  * | 384 | cap × 576 | cells   |                                                                 |
  * ```
- * A cell (576 bytes = 9 cache lines):
+ * A cell (576 bytes = 9 cache lines; seq/claimer share the first line with the record's start):
  * ```
  * | off | size | field    |                                                                       |
  * |   0 |    4 | seq      | pos: free for position pos; pos+1: published; pos+cap: free, next lap  |
  * |   4 |    4 | claimer  | pid of the producer that claimed the cell (0: not claimed). seq and     |
  * |     |      |          | claimer are one 64-bit word: a claim is ONE CAS (pos,0) → (pos,pid), so  |
  * |     |      |          | a producer killed after claiming is always named by the cell itself     |
- * |  64 |  512 | record   | RECORD layout above (len 332, flags, pid, uid, gid, path, carrier, data) |
+ * |   8 |  512 | record   | RECORD layout above: the sender writes the header up to the end of its |
+ * |     |      |          | path, flags, carrier, and the datagram up to the end of its param (all  |
+ * |     |      |          | 332 bytes when the extension sits in the param's tail); the consumer    |
+ * |     |      |          | copies just those and sets len/nfds/spill itself                        |
  * ```
  * Producer: read tail; cell = tail & (cap-1); (seq,claimer) == (tail,0) → CAS it to (tail,pid), then
  * CAS tail → tail+1 (anyone seeing a claimed or published cell at tail helps move tail); write the
@@ -192,7 +195,7 @@ export const INBOX = {
   offCells: 384,
   cellSeq: 0,
   cellClaimer: 4,
-  cellRecord: 64,
+  cellRecord: 8,
   cellSize: 576,
   capacity: 256,
   STATE_OPEN: 1,
