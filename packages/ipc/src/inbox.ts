@@ -80,6 +80,8 @@ export class Inbox {
    */
   static create(socketPath: string): Inbox | undefined {
     const name = inboxName(process.pid);
+    const sock = Buffer.from(basename(socketPath), 'utf8');
+    if (sock.byteLength > INBOX.nameMax) throw new MpError('ENAMETOOLONG', `socket name ${basename(socketPath)} too long for an inbox`);
     let mz: Memzone;
     try {
       if (memzone.lookup(name) !== undefined) {
@@ -95,8 +97,6 @@ export class Inbox {
     }
     const ib = new Inbox(name, mz);
     const i32 = ib.i32;
-    const sock = Buffer.from(basename(socketPath), 'utf8');
-    if (sock.byteLength > INBOX.nameMax) throw new MpError('ENAMETOOLONG', `socket name ${basename(socketPath)} too long for an inbox`);
     ib.u8.fill(0, 0, INBOX.offCells);
     for (let c = 0; c < INBOX.capacity; c++) {
       i32[CELLS_I32 + c * CELL_I32 + INBOX.cellSeq / 4] = c;
