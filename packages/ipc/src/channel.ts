@@ -403,8 +403,17 @@ export class Channel {
     if (this.batches.size > 0) this.flushBatches('');
     const ref = this.mpGroup ? this.inboxOf(path, pid) : undefined;
     if (ref !== undefined) {
-      this.stats.inboxSends++;
-      return this.sendInbox(ref, path, fds);
+      if (ref.enter()) {
+        this.stats.inboxSends++;
+        try {
+          return this.sendInbox(ref, path, fds);
+        } finally {
+          ref.leave();
+        }
+      }
+      // Closed just now (its owner left): the socket says what became of it.
+      this.lastRef = undefined;
+      this.refs.delete(`${ref.pid}:${path}`);
     }
     this.stats.socketSends++;
     return this.sendData(path, this.out, fds);

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { MpError, crashPoint, log, memzone } from '@mp/memory';
+import { MpError, crashPoint, log, memzone, sleepSync } from '@mp/memory';
 import type { Memzone } from '@mp/memory';
 import { EXT, INBOX, INBOX_BYTES, RECORD, SUN_PATH_MAX, WIRE, inboxName } from './layout.js';
 
@@ -19,6 +19,7 @@ const I = {
   nonce: INBOX.offNonce / 4,
   nameLen: INBOX.offNameLen / 4,
   tail: INBOX.offTail / 4,
+  inflight: INBOX.offInflight / 4,
   pubCount: INBOX.offPubCount / 4,
   polling: INBOX.offPolling / 4,
   doorbell: INBOX.offDoorbell / 4,
@@ -87,7 +88,7 @@ export class Inbox {
       if (memzone.lookup(name) !== undefined) {
         // Our pid, so its owner is gone: mark it closed (senders holding it re-look it up), free it.
         const old = memzone.lookup(name)!;
-        Atomics.store(new Int32Array(old.buffer), I.state, INBOX.STATE_CLOSED);
+        closeAndQuiesce(new Int32Array(old.buffer));
         memzone.free(name);
       }
       mz = memzone.reserve(name, INBOX_BYTES, { align: 64 });
@@ -194,7 +195,7 @@ export class Inbox {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    Atomics.store(this.i32, I.state, INBOX.STATE_CLOSED);
+    closeAndQuiesce(this.i32);
     try {
       memzone.free(this.name);
     } catch {
@@ -249,6 +250,22 @@ export class InboxRef {
     const name = Buffer.from(mz.buffer, INBOX.offName, Math.min(len, INBOX.nameMax)).toString('utf8');
     if (name !== basename(socketPath)) return undefined;
     return new InboxRef(pid, mz);
+  }
+
+  /**
+   * Start a send: count this sender in (so the inbox is not freed under it), then check it is still
+   * the open inbox this handle was made for. false: not (counted out again) — use the socket.
+   */
+  enter(): boolean {
+    // SYNC: the RMW orders our count before the state load (pairs with closeAndQuiesce).
+    Atomics.add(this.i32, I.inflight, 1);
+    if (this.valid()) return true;
+    Atomics.sub(this.i32, I.inflight, 1);
+    return false;
+  }
+
+  leave(): void {
+    Atomics.sub(this.i32, I.inflight, 1);
   }
 
   /** Still the open inbox this handle was made for? */
@@ -363,6 +380,17 @@ export function senderHeader(id: SenderId): Uint8Array {
   return h;
 }
 
+/**
+ * Mark an inbox CLOSED, then wait until no sender is between its check and its publish (inflight 0):
+ * only then may its memory go back to the allocator. A sender that died inside keeps the count up, so
+ * the wait is bounded (50 ms; a live sender is inside for microseconds).
+ */
+function closeAndQuiesce(i32: Int32Array): void {
+  Atomics.store(i32, I.state, INBOX.STATE_CLOSED);
+  const deadline = performance.now() + 50;
+  while (Atomics.load(i32, I.inflight) > 0 && performance.now() < deadline) sleepSync(0.2);
+}
+
 /** Free the inbox of a process that is gone (the primary does this when a secondary exits). */
 export function freeInboxOf(pid: number): boolean {
   const name = inboxName(pid);
@@ -371,7 +399,7 @@ export function freeInboxOf(pid: number): boolean {
     if (mz === undefined) return false;
     const i32 = new Int32Array(mz.buffer);
     if (i32[I.ownerPid] === pid && !processGone(pid)) return false;
-    Atomics.store(i32, I.state, INBOX.STATE_CLOSED);
+    closeAndQuiesce(i32);
     memzone.free(name);
     return true;
   } catch {

@@ -149,6 +149,8 @@ export function extCheck(id: number, flags: number): number {
  * |  24 |    4 | nameLen      | owner, once                                                     |
  * |  28 |   64 | name         | owner, once: basename of the owner's socket (mp_socket…)        |
  * | 128 |    4 | tail         | producers (CAS): next position to claim          own cache line |
+ * | 132 |    4 | inflight     | producers: +1 before checking state, -1 after the send; a freer |
+ * |     |      |              | stores CLOSED, then waits (≤ 50 ms) for 0 before freeing         |
  * | 192 |    4 | pubCount     | producers (Atomics.add after each publish: the    own cache line |
  * |     |      |              | full fence of the wake-up protocol; pollers watch it)           |
  * | 256 |    4 | polling      | owner: 1 while it spins on pubCount               own cache line |
@@ -188,6 +190,7 @@ export const INBOX = {
   offName: 28,
   nameMax: 64,
   offTail: 128,
+  offInflight: 132,
   offPubCount: 192,
   offPolling: 256,
   offDoorbell: 260,
