@@ -14,14 +14,12 @@ export interface IpcBinding {
   /**
    * Drain up to min(RECORDS_PER_BATCH, records.byteLength / RECORD.size) datagrams (the rest of the
    * buffer is the spill area for coalesced datagrams). timeoutMs > 0 blocks until one comes:
-   * re-trying for up to spinUs first, then in poll().
+   * re-trying for up to spinUs first, then in poll(). With `word`: while spinning, also watch the
+   * 32-bit word at byte `wordOffset` of `word` (an inbox's pubCount) and return 0 as soon as it differs
+   * from `expected` — plain loads, no system call per check; timeoutMs 0 with spinUs > 0 then spins
+   * only, never sleeps.
    */
   recv(fd: number, records: ArrayBuffer, timeoutMs: number, spinUs?: number, word?: ArrayBuffer, wordOffset?: number, expected?: number): number;
-  /**
-   * (recv's last three arguments) While spinning, also watch the 32-bit word at byte `wordOffset` of
-   * `word` (an inbox's pubCount) and return 0 as soon as it differs from `expected` — plain loads, no
-   * system call per check. timeoutMs 0 with spinUs > 0: spin only, never sleep.
-   */
   /** sched_yield(), then spin-yield for up to us µs (a sender waiting for room in a full inbox). */
   yieldCpu(us: number): void;
   /**
