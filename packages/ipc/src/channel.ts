@@ -1004,8 +1004,11 @@ export class Channel {
     });
   }
 
-  /** Everything in our inbox into the backlog (a blocked send). */
+  /** Everything in our inbox into the backlog (a blocked send, the end of a requestSync). */
   private inboxToBacklog(): void {
+    // Doorbell first, as every drain: a wake datagram this process may never read (its sender met a
+    // full socket queue, or it was read here with other datagrams) must not leave the doorbell rung.
+    this.inbox!.clearDoorbell();
     for (;;) {
       const ds = this.takeInbox();
       if (ds.length === 0) return;
