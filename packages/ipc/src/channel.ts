@@ -5,7 +5,7 @@
 import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpError, log, watchPid } from '@mp/memory';
-import { Inbox, InboxRef, freeInboxOf, processGone, senderHeader } from './inbox.js';
+import { Inbox, InboxRef, processGone, senderHeader } from './inbox.js';
 import { MSG_CTRUNC, MSG_TRUNC, binding } from './binding.js';
 import type { WatchHandle } from './binding.js';
 import { checkMsg, decodeError, decodeRecord, encode, encodeError, extOffset, recordParts } from './codec.js';
@@ -96,12 +96,16 @@ export interface ChannelOptions {
   busyPollUs?: number;
   /** Coalesce one-way messages sent in one synchronous run into few datagrams (needs `mpGroup`). */
   coalesce?: boolean;
-  /** Use shared-memory inboxes between the group's processes (default true with `mpGroup`). */
+  /** Use shared-memory inboxes between the group's processes (default true with `mpGroup` and `slot`). */
   inbox?: boolean;
   /** Every process in runtimeDir is an @mp process (a group from @mp/eal's init(), never a DPDK app's dir). */
   mpGroup?: boolean;
   /** Primary's pid when known (for death detection of requests to it). */
   primaryPid?: () => number | undefined;
+  /** This process's slot in the group's process table (its inbox; its sender word in others'). Needed for inboxes. */
+  slot?: number;
+  /** The process-table slot of a live process of the group, or undefined. Needed for inboxes. */
+  slotOf?: (pid: number) => number | undefined;
 }
 
 interface Pending {
@@ -206,6 +210,9 @@ export class Channel {
   private readonly pullDv = new DataView(this.pullRecords);
   private header: Uint8Array = new Uint8Array(0);
   private readonly myPidHi = BigInt(process.pid) << 32n;
+  /** Our process-table slot (-1: none, no inboxes) and the lookup of peers' slots. */
+  private readonly slot: number;
+  private readonly slotOf: (pid: number) => number | undefined;
   private readonly wakeOut = new Uint8Array(WIRE.size);
   private readonly carrierOut = new Uint8Array(WIRE.size);
   private readonly carrierDv = new DataView(this.carrierOut.buffer);
@@ -253,6 +260,8 @@ export class Channel {
       throw sysError(err, `cannot lock the runtime dir ${o.runtimeDir}`);
     }
     this.mpGroup = o.mpGroup === true;
+    this.slot = o.inbox === false ? -1 : o.slot ?? -1;
+    this.slotOf = o.slotOf ?? (() => undefined);
     try {
       const r = binding.probe(this.path);
       if (r === 0) throw new MpError('EBUSY', `a live process is bound to ${this.path} already (another primary of this group?)`);
@@ -264,7 +273,7 @@ export class Channel {
         }
       }
       // The inbox exists before the socket: a peer that can see the socket can see the inbox.
-      this.inbox = this.mpGroup && o.inbox !== false ? Inbox.create(this.path) : undefined;
+      this.inbox = this.mpGroup && this.slot >= 0 ? Inbox.create(this.path, this.slot) : undefined;
       try {
         this.fd = binding.open(this.path, 0o600);
       } catch (err) {
@@ -401,14 +410,14 @@ export class Channel {
    */
   private sendOut(path: string, pid: number, fds: Int32Array | null): number {
     if (this.batches.size > 0) this.flushBatches('');
-    const ref = this.mpGroup ? this.inboxOf(path, pid) : undefined;
+    const ref = this.mpGroup && this.slot >= 0 ? this.inboxOf(path, pid) : undefined;
     if (ref !== undefined) {
-      if (ref.enter()) {
+      if (ref.enter(this.slot, process.pid)) {
         this.stats.inboxSends++;
         try {
           return this.sendInbox(ref, path, fds);
         } finally {
-          ref.leave();
+          ref.leave(this.slot);
         }
       }
       // Closed just now (its owner left): the socket says what became of it.
@@ -438,8 +447,11 @@ export class Channel {
     let r = this.refs.get(key);
     if (r === null) return undefined;
     if (r !== undefined && r.valid()) return r;
-    r = InboxRef.open(pid, path);
+    const slot = this.slotOf(pid);
+    r = slot === undefined ? undefined : InboxRef.open(pid, slot, path);
     if (r === undefined) {
+      // Not in the process table (yet): ask again next time.
+      if (slot === undefined) return undefined;
       // No inbox (socket only, e.g. a small -m). Remembered only once its socket is known to be live.
       if (binding.probe(path) === 0) this.refs.set(key, null);
       else this.refs.delete(key);
@@ -1016,7 +1028,7 @@ export class Channel {
     }
   }
 
-  /** A process of the group exited (@mp/eal's proc-exit): its requests end, its inbox goes (primary). */
+  /** A process of the group exited (@mp/eal's proc-exit): its requests end, its cached inbox handle goes. */
   onProcExit(pid: number): void {
     if (this.closed || pid === process.pid) return;
     this.peerDied(pid);
@@ -1028,7 +1040,6 @@ export class Channel {
         this.carriers.delete(k);
       }
     }
-    if (this.procType === 'primary' && this.mpGroup) freeInboxOf(pid);
     // A cell it claimed and never published is skipped now (what waited behind it is handled).
     if (this.inbox !== undefined) setImmediate(() => this.drainInbox(true));
   }

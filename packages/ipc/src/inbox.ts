@@ -19,7 +19,7 @@ const I = {
   nonce: INBOX.offNonce / 4,
   nameLen: INBOX.offNameLen / 4,
   tail: INBOX.offTail / 4,
-  inflight: INBOX.offInflight / 4,
+  senders: INBOX.offSenders / 4,
   pubCount: INBOX.offPubCount / 4,
   polling: INBOX.offPolling / 4,
   doorbell: INBOX.offDoorbell / 4,
@@ -28,6 +28,8 @@ const I = {
 const CELL_I32 = INBOX.cellSize / 4;
 /** Fault injection (tests): MP_TEST_CRASH=ipc-inbox-claimed SIGKILLs a sender between claim and publish. */
 const CRASH_CLAIMED = process.env.MP_TEST_CRASH === 'ipc-inbox-claimed';
+/** Fault injection (tests): MP_TEST_STALL=ipc-inbox-entered SIGSTOPs a sender once, right after its check. */
+let stallEntered = process.env.MP_TEST_STALL === 'ipc-inbox-entered';
 const CELLS_I32 = INBOX.offCells / 4;
 const CELLS_I64 = INBOX.offCells / 8;
 const CELL_I64 = INBOX.cellSize / 8;
@@ -75,37 +77,58 @@ export class Inbox {
   }
 
   /**
-   * Reserve this process's inbox for the socket at `socketPath`; undefined (with one log line) when
-   * the group has no room (ENOMEM under a small -m, ENOSPC): the channel then runs on its socket only.
-   * A stale inbox of an earlier process with this pid (it died without freeing it) is replaced.
+   * Arm the inbox of process-table slot `slot` (this process's) for the socket at `socketPath`: the
+   * slot's inbox of an earlier process is re-armed (it is never freed while the group lives), else one
+   * is reserved. undefined (with one log line) when the group has no room (ENOMEM under a small -m,
+   * ENOSPC), or the slot's inbox still belongs to a live process: the channel then runs on its socket.
    */
-  static create(socketPath: string): Inbox | undefined {
-    const name = inboxName(process.pid);
+  static create(socketPath: string, slot: number): Inbox | undefined {
+    const name = inboxName(slot);
     const sock = Buffer.from(basename(socketPath), 'utf8');
     if (sock.byteLength > INBOX.nameMax) throw new MpError('ENAMETOOLONG', `socket name ${basename(socketPath)} too long for an inbox`);
-    let mz: Memzone;
+    if (!(Number.isInteger(slot) && slot >= 0 && slot < INBOX.senders)) {
+      log('info', 'IPC', `no shared-memory inbox (process-table slot ${slot} out of range): this process receives over its socket only`);
+      return undefined;
+    }
+    let mz: Memzone | undefined;
     try {
-      if (memzone.lookup(name) !== undefined) {
-        // Our pid, so its owner is gone: mark it closed (senders holding it re-look it up), free it.
-        const old = memzone.lookup(name)!;
-        closeAndQuiesce(new Int32Array(old.buffer));
-        memzone.free(name);
+      mz = memzone.lookup(name);
+      if (mz !== undefined) {
+        const old = new Int32Array(mz.buffer);
+        const owner = old[I.ownerPid]!;
+        // magic 0: an arming that was interrupted (its process died); anything else must be ours.
+        const magic = Atomics.load(old, I.magic);
+        if (mz.len < INBOX_BYTES || (magic !== 0 && (magic !== INBOX.magic || new DataView(mz.buffer).getUint16(INBOX.offVersion, true) !== INBOX.version))) {
+          throw new MpError('EPROTO', `memzone ${name} is not an inbox of layout version ${INBOX.version}`);
+        }
+        if (owner !== process.pid && owner !== 0 && Atomics.load(old, I.state) === INBOX.STATE_OPEN && !processGone(owner)) {
+          throw new MpError('EBUSY', `inbox ${name} belongs to live pid ${owner}`);
+        }
+        quiesce(old, name);
+      } else {
+        mz = memzone.reserve(name, INBOX_BYTES, { align: 64 });
       }
-      mz = memzone.reserve(name, INBOX_BYTES, { align: 64 });
     } catch (err) {
       log('info', 'IPC', `no shared-memory inbox (${(err as Error).message}): this process receives over its socket only`);
       return undefined;
     }
     const ib = new Inbox(name, mz);
     const i32 = ib.i32;
-    ib.u8.fill(0, 0, INBOX.offCells);
+    // The header zeroed; the sender words stay theirs (quiesce() saw every live one clear; a sender
+    // marking itself in now sees state 0, not OPEN, and backs out).
+    const oldNonce = i32[I.nonce]!;
+    Atomics.store(i32, I.magic, 0);
+    ib.u8.fill(0, 4, INBOX.offSenders);
     for (let c = 0; c < INBOX.capacity; c++) {
       i32[CELLS_I32 + c * CELL_I32 + INBOX.cellSeq / 4] = c;
       i32[CELLS_I32 + c * CELL_I32 + INBOX.cellClaimer / 4] = 0;
     }
     i32[I.ownerPid] = process.pid;
     i32[I.capacity] = INBOX.capacity;
-    i32[I.nonce] = (Math.random() * 0x7fffffff) | 1;
+    let nonce: number;
+    do nonce = (Math.random() * 0x7fffffff) | 1;
+    while (nonce === oldNonce);
+    i32[I.nonce] = nonce;
     i32[I.nameLen] = sock.byteLength;
     ib.u8.set(sock, INBOX.offName);
     new DataView(mz.buffer).setUint16(INBOX.offVersion, INBOX.version, true);
@@ -191,16 +214,14 @@ export class Inbox {
     return n;
   }
 
-  /** Close: senders see CLOSED and stop using it; the memzone is freed (when the group is still attached). */
+  /**
+   * Close: senders see CLOSED and stop using it. The memory stays (type-stable): the next process to
+   * hold this process-table slot re-arms it, and it goes with the group's files when the group ends.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    closeAndQuiesce(this.i32);
-    try {
-      memzone.free(this.name);
-    } catch {
-      // the group is detached already (its files go with it) or someone freed it
-    }
+    Atomics.store(this.i32, I.state, INBOX.STATE_CLOSED);
   }
 }
 
@@ -233,12 +254,15 @@ export class InboxRef {
     this.mask = INBOX.capacity - 1;
   }
 
-  /** The open inbox of the process `pid` bound at `socketPath`, or undefined (none, closed, another's). */
-  static open(pid: number, socketPath: string): InboxRef | undefined {
-    if (pid <= 0) return undefined;
+  /**
+   * The open inbox of the process `pid` (holding process-table slot `slot`) bound at `socketPath`, or
+   * undefined (none, closed, another process's).
+   */
+  static open(pid: number, slot: number, socketPath: string): InboxRef | undefined {
+    if (pid <= 0 || !(slot >= 0 && slot < INBOX.senders)) return undefined;
     let mz: Memzone | undefined;
     try {
-      mz = memzone.lookup(inboxName(pid));
+      mz = memzone.lookup(inboxName(slot));
     } catch {
       return undefined;
     }
@@ -253,19 +277,26 @@ export class InboxRef {
   }
 
   /**
-   * Start a send: count this sender in (so the inbox is not freed under it), then check it is still
-   * the open inbox this handle was made for. false: not (counted out again) — use the socket.
+   * Start a send: mark this sender in (its word: slot `mySlot` of the senders table), then check it is
+   * still the open inbox this handle was made for. false: not (marked out again) — use the socket.
+   * Until leave(), a process re-arming this inbox for a new owner waits for us.
    */
-  enter(): boolean {
-    // SYNC: the RMW orders our count before the state load (pairs with closeAndQuiesce).
-    Atomics.add(this.i32, I.inflight, 1);
-    if (this.valid()) return true;
-    Atomics.sub(this.i32, I.inflight, 1);
+  enter(mySlot: number, myPid: number): boolean {
+    // SYNC: a seq-cst store (a full fence) orders our mark before the state load (pairs with quiesce()).
+    Atomics.store(this.i32, I.senders + mySlot, myPid);
+    if (this.valid()) {
+      if (stallEntered) {
+        stallEntered = false;
+        process.kill(process.pid, 'SIGSTOP'); // a sender preempted between its check and its write
+      }
+      return true;
+    }
+    Atomics.store(this.i32, I.senders + mySlot, 0);
     return false;
   }
 
-  leave(): void {
-    Atomics.sub(this.i32, I.inflight, 1);
+  leave(mySlot: number): void {
+    Atomics.store(this.i32, I.senders + mySlot, 0);
   }
 
   /** Still the open inbox this handle was made for? */
@@ -381,42 +412,28 @@ export function senderHeader(id: SenderId): Uint8Array {
 }
 
 /**
- * Mark an inbox CLOSED, then wait until no sender is between its check and its publish (inflight 0):
- * only then may its memory go back to the allocator. A sender that died inside keeps the count up, so
- * the wait is bounded (50 ms; a live sender is inside for microseconds).
+ * Before an inbox is re-armed for a new owner: mark it CLOSED, then wait until no live sender is
+ * between its check and its publish (every sender word 0 or naming a dead pid). A live sender is
+ * inside for microseconds; the wait is bounded (1 s, then one warning) so a pid reused by an unrelated
+ * process cannot hold a start up for ever. The memory stays an inbox either way.
  */
-function closeAndQuiesce(i32: Int32Array): void {
+function quiesce(i32: Int32Array, name: string): void {
+  // SYNC: seq-cst store before reading the sender words (pairs with InboxRef.enter).
   Atomics.store(i32, I.state, INBOX.STATE_CLOSED);
-  const deadline = performance.now() + 50;
-  while (Atomics.load(i32, I.inflight) > 0 && performance.now() < deadline) sleepSync(0.2);
-}
-
-/** Free the inbox of a process that is gone (the primary does this when a secondary exits). */
-export function freeInboxOf(pid: number): boolean {
-  const name = inboxName(pid);
-  try {
-    const mz = memzone.lookup(name);
-    if (mz === undefined) return false;
-    const i32 = new Int32Array(mz.buffer);
-    if (i32[I.ownerPid] === pid && !processGone(pid)) return false;
-    closeAndQuiesce(i32);
-    memzone.free(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Free every inbox whose owner is gone (a primary starting on a group with leftovers). */
-export function freeStaleInboxes(): number {
-  let n = 0;
-  try {
-    for (const z of memzone.list()) {
-      const m = /^ipc_in_(\d+)$/.exec(z.name);
-      if (m && Number(m[1]) !== process.pid && processGone(Number(m[1])) && freeInboxOf(Number(m[1]))) n++;
+  const deadline = performance.now() + 1000;
+  for (let s = 0; s < INBOX.senders; s++) {
+    for (;;) {
+      const pid = Atomics.load(i32, I.senders + s);
+      if (pid === 0 || pid === process.pid) break;
+      if (processGone(pid)) {
+        Atomics.compareExchange(i32, I.senders + s, pid, 0); // died inside a send
+        break;
+      }
+      if (performance.now() >= deadline) {
+        log('warning', 'IPC', `inbox ${name}: sender pid ${pid} still marked in after 1 s; re-armed anyway`);
+        break;
+      }
+      sleepSync(0.2);
     }
-  } catch {
-    // no group attached
   }
-  return n;
 }

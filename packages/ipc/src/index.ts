@@ -9,7 +9,6 @@ import { Channel, Peer } from './channel.js';
 import type { ActionHandler, MpReply, RequestOptions, SendOptions } from './channel.js';
 import type { MpMsg } from './codec.js';
 import { attachEal, forward } from './events.js';
-import { freeStaleInboxes } from './inbox.js';
 
 export { Channel, Peer } from './channel.js';
 export type { ActionHandler, MpReply, RequestOptions, SendOptions, ChannelOptions } from './channel.js';
@@ -55,9 +54,11 @@ export interface StartOptions {
    */
   coalesce?: boolean;
   /**
-   * Shared-memory inboxes (default true; group channels only). Each process reserves a memzone
-   * `ipc_in_<pid>`; messages to a group peer that has one go there instead of its socket (the
-   * socket wakes a sleeping peer, carries descriptors, and serves DPDK peers). false: sockets only.
+   * Shared-memory inboxes (default true; group channels only). Each process arms the memzone
+   * `ipc_in_<slot>` of its process-table slot (148 KiB, reserved by the slot's first process and kept
+   * for the slot's later ones while the group lives); messages to a group peer that has one go there
+   * instead of its socket (the socket wakes a sleeping peer, carries descriptors, and serves DPDK
+   * peers). false: sockets only (this process neither arms an inbox nor writes into others').
    */
   inbox?: boolean;
 }
@@ -102,13 +103,10 @@ export function start(o: StartOptions = {}): Channel {
   }
   const e = eal();
   if (o.procType !== undefined && o.procType !== e.procType) throw new MpError('EINVAL', `this process is the group's ${e.procType}, not its ${o.procType}`);
-  // A primary frees the inboxes of processes that died without freeing theirs (an earlier run).
-  if (e.procType === 'primary' && o.inbox !== false) freeStaleInboxes();
-  const ch = new Channel({ runtimeDir: e.runtimeDir, procType: e.procType, primaryPid: () => e.primaryPid, mpGroup: true, ...so });
+  const ch = new Channel({ runtimeDir: e.runtimeDir, procType: e.procType, primaryPid: () => e.primaryPid, mpGroup: true, slot: e.slot, slotOf: (pid) => e.processes().find((p) => p.pid === pid)?.slot, ...so });
   current = ch;
   attachEal(ch, e);
-  // Deaths end pending requests at once (a send into a dead peer's inbox succeeds silently), and the
-  // primary frees a dead secondary's inbox.
+  // Deaths end pending requests at once (a send into a dead peer's inbox succeeds silently).
   const onProcExit = (info: { pid: number }): void => ch.onProcExit(info.pid);
   e.on('proc-exit', onProcExit);
   // The channel (and its inbox memzone) goes before the Eal detaches, also at process exit.

@@ -56,6 +56,8 @@
  * reading, so a channel opened on an explicit runtime dir never sends one.
  */
 
+import { MAX_PROCS } from '@mp/eal';
+
 export const MP_MAX_NAME_LEN = 64;
 export const MP_MAX_PARAM_LEN = 256;
 export const MP_MAX_FD_NUM = 8;
@@ -134,29 +136,35 @@ export function extCheck(id: number, flags: number): number {
 
 /**
  * ## Inbox: a process's shared-memory mailbox (@mp groups only; see src/inbox.ts)
- * Memzone `ipc_in_<pid>`, reserved by its owner (the only consumer) when its group channel starts;
- * every other process of the group is a producer. Cells are RECORD-shaped, so a drained cell is
- * decoded exactly like a received datagram (the sender fills pid, uid, gid, path with its own).
+ * Memzone `ipc_in_<slot>`, one per @mp/eal process-table slot: the process holding the slot owns it
+ * (the only consumer); every other process of the group is a producer. An inbox's memory is never
+ * freed while the group lives — when a slot passes to a new process, that process re-arms the slot's
+ * inbox (new nonce and owner) — so a sender that checked an inbox an instant before it was closed
+ * can only ever write into an inbox, never into memory another memzone got since. Cells are
+ * RECORD-shaped, so a drained cell is decoded exactly like a received datagram (the sender fills
+ * pid, uid, gid, path with its own).
  * ```
  * | off | size | field        | written by                                                      |
- * |   0 |    4 | magic        | owner, once ('MPIB')                                            |
- * |   4 |    2 | version      | owner, once                                                     |
+ * |   0 |    4 | magic        | owner, when it arms the inbox ('MPIB')                          |
+ * |   4 |    2 | version      | owner, when it arms the inbox                                   |
  * |   6 |    2 | flags        | 0                                                               |
- * |   8 |    4 | ownerPid     | owner, once                                                     |
- * |  12 |    4 | state        | owner / freer: 1 OPEN, 2 CLOSED (senders check before each send)|
- * |  16 |    4 | capacity     | owner, once (cells, a power of two)                             |
- * |  20 |    4 | nonce        | owner, once (random; senders cache it with the mapping)         |
- * |  24 |    4 | nameLen      | owner, once                                                     |
- * |  28 |   64 | name         | owner, once: basename of the owner's socket (mp_socket…)        |
+ * |   8 |    4 | ownerPid     | owner, when it arms the inbox                                   |
+ * |  12 |    4 | state        | owner: 1 OPEN, 2 CLOSED (senders check before each send)        |
+ * |  16 |    4 | capacity     | owner, when it arms the inbox (cells, a power of two)           |
+ * |  20 |    4 | nonce        | owner, when it arms the inbox (random; senders cache it)        |
+ * |  24 |    4 | nameLen      | owner, when it arms the inbox                                   |
+ * |  28 |   64 | name         | owner: basename of the owner's socket (mp_socket…)              |
  * | 128 |    4 | tail         | producers (CAS): next position to claim          own cache line |
- * | 132 |    4 | inflight     | producers: +1 before checking state, -1 after the send; a freer |
- * |     |      |              | stores CLOSED, then waits (≤ 50 ms) for 0 before freeing         |
  * | 192 |    4 | pubCount     | producers (Atomics.add after each publish: the    own cache line |
  * |     |      |              | full fence of the wake-up protocol; pollers watch it)           |
  * | 256 |    4 | polling      | owner: 1 while it spins on pubCount               own cache line |
  * | 260 |    4 | doorbell     | producers CAS 0→1 before a wake datagram; owner stores 0         |
  * | 320 |    4 | head         | owner: next position to consume (informational)  own cache line |
- * | 384 | cap × 576 | cells   |                                                                 |
+ * | 384 | 4 × MAX_PROCS | senders | one word per process-table slot: the sender's pid while it is |
+ * |     |      |              | between its state check and its publish, else 0. A process      |
+ * |     |      |              | re-arming the inbox stores CLOSED, then waits for every live    |
+ * |     |      |              | sender's word to clear before it resets the cells                |
+ * | 896 | cap × 576 | cells   |                                                                 |
  * ```
  * A cell (576 bytes = 9 cache lines; seq/claimer share the first line with the record's start):
  * ```
@@ -170,16 +178,18 @@ export function extCheck(id: number, flags: number): number {
  * |     |      |          | 332 bytes when the extension sits in the param's tail); the consumer    |
  * |     |      |          | copies just those and sets len/nfds/spill itself                        |
  * ```
- * Producer: read tail; cell = tail & (cap-1); (seq,claimer) == (tail,0) → CAS it to (tail,pid), then
+ * Producer: SYNC: senders[its slot] := its pid (seq-cst store), then check state == OPEN and the
+ * nonce it cached; read tail; cell = tail & (cap-1); (seq,claimer) == (tail,0) → CAS it to (tail,pid), then
  * CAS tail → tail+1 (anyone seeing a claimed or published cell at tail helps move tail); write the
  * record; SYNC: store seq = pos+1 (publish), then Atomics.add(pubCount) (seq-cst RMW: a full fence);
- * then if polling == 0 and CAS(doorbell 0 → 1) wins, send a wake datagram to the owner's socket.
+ * then if polling == 0 and CAS(doorbell 0 → 1) wins, send a wake datagram to the owner's socket;
+ * senders[its slot] := 0.
  * Consumer: doorbell := 0, then take cells while seq == head+1 (copy the record, claimer := 0,
  * SYNC: seq := head+cap); a cell claimed by a dead pid is skipped (seq := head+cap).
  */
 export const INBOX = {
   magic: 0x4249504d,
-  version: 1,
+  version: 2,
   offMagic: 0,
   offVersion: 4,
   offOwnerPid: 8,
@@ -190,12 +200,14 @@ export const INBOX = {
   offName: 28,
   nameMax: 64,
   offTail: 128,
-  offInflight: 132,
   offPubCount: 192,
   offPolling: 256,
   offDoorbell: 260,
   offHead: 320,
-  offCells: 384,
+  offSenders: 384,
+  /** one sender word per @mp/eal process-table slot */
+  senders: MAX_PROCS,
+  offCells: 384 + 4 * MAX_PROCS,
   cellSeq: 0,
   cellClaimer: 4,
   cellRecord: 8,
@@ -206,7 +218,7 @@ export const INBOX = {
 } as const;
 /** Bytes of an inbox memzone. */
 export const INBOX_BYTES = INBOX.offCells + INBOX.capacity * INBOX.cellSize;
-/** Memzone name of the inbox of `pid`. */
-export function inboxName(pid: number): string {
-  return `ipc_in_${pid}`;
+/** Memzone name of the inbox of process-table slot `slot`. */
+export function inboxName(slot: number): string {
+  return `ipc_in_${slot}`;
 }

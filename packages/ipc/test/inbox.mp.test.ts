@@ -1,9 +1,9 @@
 /**
  * Shared-memory inboxes between the processes of a group (src/inbox.ts): order with descriptors,
- * floods from two senders, deaths of receivers and senders, no leaked memzones, socket fallback.
+ * floods from two senders, deaths of receivers and senders, re-armed (never freed) inboxes, socket fallback.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { uniquePrefix, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
@@ -40,6 +40,20 @@ async function secondary(prefix: string, ipcOpts: Record<string, unknown> = {}, 
   return a;
 }
 
+/** A process's state letter from /proc (R, S, T stopped, Z…). */
+function procState(pid: number): string {
+  const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  return st.charAt(st.lastIndexOf(')') + 2);
+}
+
+async function waitFor(cond: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const sumTo = (n: number): number => {
   let s = 0;
   for (let i = 0; i < n; i++) s = (s + i) % 1_000_000_007;
@@ -50,7 +64,8 @@ describe('inboxes', () => {
   it('every process of a group has one, and messages between them go through it', async () => {
     const { p, s: [s1] } = await group(1);
     const zones = await p.call<string[]>('memzones');
-    expect(zones).toEqual(expect.arrayContaining([`ipc_in_${p.pid}`, `ipc_in_${s1!.pid}`]));
+    const slots = [await p.call<number>('slot'), await s1!.call<number>('slot')];
+    expect(zones).toEqual(expect.arrayContaining(slots.map((x) => `ipc_in_${x}`)));
     await p.call('register', { name: 'echo', mode: 'echo' });
     const r = await s1!.call<{ msgs: Array<{ text: string }> }>('request', { name: 'echo', text: 'x' });
     expect(r.msgs[0]!.text).toBe(`echo:x:${p.pid}`);
@@ -127,16 +142,62 @@ describe('inboxes', () => {
     expect((await s1!.call<{ ok: boolean }>('requestSync', { name: 'echo', text: 'after' })).ok).toBe(true);
   });
 
-  it('inboxes do not leak: freed by their owner on clean exit, by the primary after a SIGKILL', async () => {
-    const { p, s: [s1, s2] } = await group(2);
+  it("a slot's inbox is re-armed by the slot's next process (clean exit, SIGKILL); stale handles never deliver to it", async () => {
+    const { p, s: [s1, s2], prefix } = await group(2);
     const inboxes = async (): Promise<string[]> => (await p.call<string[]>('memzones')).filter((z) => z.startsWith('ipc_in_')).sort();
-    expect(await inboxes()).toEqual([p.pid, s1!.pid, s2!.pid].map((x) => `ipc_in_${x}`).sort());
+    const before = await inboxes();
+    expect(before).toHaveLength(3);
+    await p.call('register', { name: 'seq', mode: 'seqCheck' });
+    // The primary holds handles on both secondaries' inboxes.
+    for (const s of [s1!, s2!]) await p.call('send', { name: 'seq', text: '0', to: s.pid }).catch(() => undefined);
+    const slot1 = await s1!.call<number>('slot');
     await s1!.close(); // clean exit
     await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s1!.pid);
-    expect(await inboxes()).toEqual([p.pid, s2!.pid].map((x) => `ipc_in_${x}`).sort());
+    const s3 = await secondary(prefix);
     await s2!.kill('SIGKILL');
     await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s2!.pid);
-    expect(await inboxes()).toEqual([`ipc_in_${p.pid}`]);
+    const s4 = await secondary(prefix);
+    // No new memzones: the newcomers took the freed slots and their inboxes.
+    expect(await inboxes()).toEqual(before);
+    expect([await s3.call<number>('slot'), await s4.call<number>('slot')]).toContain(slot1);
+    for (const s of [s3, s4]) {
+      await s.call('register', { name: 'seq', mode: 'seqCheck' });
+      expect((await s.call<Stats>('ipcStats')).hasInbox).toBe(true);
+      await p.call('flood', { name: 'seq', n: 2000, to: s.pid });
+      const r = await p.call<{ msgs: Array<{ text: string }> }>('request', { name: 'seq', to: s.pid });
+      // Exactly the 2000 sent to it, in order: nothing of its slot's previous owner.
+      expect(JSON.parse(r.msgs[0]!.text)).toEqual({ [String(p.pid)]: { count: 2000, outOfOrder: 0, fdWrong: 0, fds: 0, sum: sumTo(2000) } });
+      expect((await s.call<Stats>('ipcStats')).inboxReceived).toBeGreaterThanOrEqual(2000);
+    }
+  });
+
+  it('a sender stopped between its check and its write holds up the re-arming of that inbox, and its message goes nowhere', async () => {
+    const { p, s: [s1], prefix } = await group(1);
+    await s1!.call('register', { name: 'seq', mode: 'seqCheck' });
+    // s2 SIGSTOPs itself inside its first inbox send (to s1).
+    const s2 = await secondary(prefix, {}, { MP_TEST_STALL: 'ipc-inbox-entered' });
+    const stalled = s2.call('send', { name: 'seq', text: '0', to: s1!.pid }).then(
+      () => 'sent',
+      (err: Error) => err.message,
+    );
+    await waitFor(async () => procState(s2.pid) === 'T');
+    const slot1 = await s1!.call<number>('slot');
+    await s1!.kill('SIGKILL');
+    await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s1!.pid);
+    // s3 takes s1's slot; arming its inbox must wait for s2 to leave it.
+    const t0 = performance.now();
+    const s3p = secondary(prefix);
+    await new Promise((r) => setTimeout(r, 400));
+    process.kill(s2.pid, 'SIGCONT');
+    const s3 = await s3p;
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(350);
+    expect(await s3.call<number>('slot')).toBe(slot1);
+    // It wrote into the closed inbox of a dead process, then found the owner's socket gone: ENOENT, as over a socket.
+    expect(await stalled).toMatch(/ENOENT/);
+    await s3.call('register', { name: 'seq', mode: 'seqCheck' });
+    await s2.call('flood', { name: 'seq', n: 500, to: s3.pid });
+    const r = await s2.call<{ msgs: Array<{ text: string }> }>('request', { name: 'seq', to: s3.pid });
+    expect(JSON.parse(r.msgs[0]!.text)).toEqual({ [String(s2.pid)]: { count: 500, outOfOrder: 0, fdWrong: 0, fds: 0, sum: sumTo(500) } });
   });
 
   it('no room for an inbox (small -m): that process runs on its socket, with everything working both ways', async () => {
@@ -144,7 +205,7 @@ describe('inboxes', () => {
     expect(await p.call<number>('reserveAll')).toBeGreaterThan(0); // the group's memory is now used up
     const s1 = await secondary(prefix);
     expect((await s1.call<Stats>('ipcStats')).hasInbox).toBe(false);
-    expect(await p.call<string[]>('memzones')).not.toContain(`ipc_in_${s1.pid}`);
+    expect(await p.call<string[]>('memzones')).not.toContain(`ipc_in_${await s1.call<number>('slot')}`);
     for (const a of [p, s1]) {
       await a.call('register', { name: 'echo', mode: 'echo' });
       await a.call('register', { name: 'seq', mode: 'seqCheck' });
