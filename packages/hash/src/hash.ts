@@ -809,12 +809,8 @@ export class Hash {
         }
         // Pass 3: compare keys; those not found go on to their secondary bucket.
         for (let i = 0; i < m; i++) {
-          const r = this.matchIn(bp[i]!, bm[i]!, kv, kb + i * kwn);
-          positions[start + i] = r;
-          if (r >= 0) {
-            if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
-            hits++;
-          } else pend[np++] = i;
+          if (this.settle(positions, data, start + i, this.matchIn(bp[i]!, bm[i]!, kv, kb + i * kwn))) hits++;
+          else pend[np++] = i;
         }
       }
       // Pass 4: the secondary buckets of those keys, touched together first, then searched (chains last).
@@ -833,11 +829,8 @@ export class Hash {
         let r = this.matchIn(bp[j]!, sigMatches(u32, bp[j]!, h >>> 16), kv, kb + i * kwn);
         if (r === MISS && positions[start + i] === RETRY) r = RETRY;
         if (r === MISS && this.numExt > 0 && u32[bp[j]! + BUCKET.nextW] !== 0) r = this.findOnce(h, kv, kb + i * kwn);
-        positions[start + i] = r;
-        if (r >= 0) {
-          if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
-          hits++;
-        } else {
+        if (this.settle(positions, data, start + i, r)) hits++;
+        else {
           misses++;
           if (r === RETRY) retry = true;
         }
@@ -853,11 +846,8 @@ export class Hash {
         for (let i = 0; i < m; i++) {
           if (positions[start + i]! >= 0) continue;
           const r = this.findOnce(bh[i]!, kv, kb + i * kwn);
-          positions[start + i] = r;
-          if (r >= 0) {
-            if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
-            hits++;
-          } else {
+          if (this.settle(positions, data, start + i, r)) hits++;
+          else {
             misses++;
             if (r === RETRY) retry = true;
           }
@@ -873,6 +863,14 @@ export class Hash {
       }
     }
     return hits;
+  }
+
+  /** Write key `at`'s result `r` (position, MISS or RETRY) and, on a hit, its data; true on a hit. */
+  private settle(positions: Int32Array, data: Float64Array | undefined, at: number, r: number): boolean {
+    positions[at] = r;
+    if (r < 0) return false;
+    if (data !== undefined) data[at] = this.dLo + this.dHi * TWO32;
+    return true;
   }
 
   /** The first key among the candidates `mk` (entry bits) of the bucket at word w that equals kw[at…]. */
