@@ -6,8 +6,17 @@ import { createInterface } from 'node:readline';
 /** Write one JSON line to stdout (a reply, or an event `{ event, ... }`). */
 export const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
-/** Serve `ops` until stdin closes; `ready` announces `{ event: 'ready', pid }` first. */
+/** Ops every agent answers: `exit` ({ code }) exits after replying, as a process that ends on its own. */
+const builtins = {
+  exit({ code = 0 }) {
+    setImmediate(() => process.exit(code));
+    return true;
+  },
+};
+
+/** Serve `ops` (plus the built-in `exit`) until stdin closes; `ready` announces `{ event: 'ready', pid }` first. */
 export function serve(ops, { ready = false } = {}) {
+  ops = { ...builtins, ...ops };
   createInterface({ input: process.stdin })
     .on('line', async (line) => {
       const cmd = JSON.parse(line);

@@ -161,12 +161,46 @@ const PROBE_UNROLL_WORDS = 16;
  * picks a compare function per key length, rte_hash_k16_cmp_eq and its siblings). Undefined for keys
  * longer than PROBE_UNROLL_WORDS words.
  */
-/** Source of one word step of crc32cWords (slicing by 4 over the tables `t`, running value `c`, scratch `x`). */
-const crcStep = (word: string): string =>
-  `x = (c ^ ${word}) >>> 0; c = t[768 + (x & 255)] ^ t[512 + ((x >>> 8) & 255)] ^ t[256 + ((x >>> 16) & 255)] ^ t[x >>> 24];`;
+/**
+ * Source of the table's hash function over a key of `keyLen` bytes whose 32-bit words (little-endian, zero
+ * padded) are the expressions `word(j)`: a block that sets the already declared `h` (unsigned). crc32c is
+ * crc32cWords unrolled (slicing by 4 over the tables `t`); jhash is jhashWords unrolled.
+ */
+function hashCode(fnId: number, keyLen: number, initVal: number, word: (j: number) => string): string {
+  const out: string[] = ['{'];
+  if (fnId === HASH_FUNC_IDS.crc32c) {
+    out.push(`let c = ${initVal >>> 0};`, 'let x = 0;');
+    for (let j = 0; j < keyLen >>> 2; j++) {
+      out.push(`x = (c ^ ${word(j)}) >>> 0; c = t[768 + (x & 255)] ^ t[512 + ((x >>> 8) & 255)] ^ t[256 + ((x >>> 16) & 255)] ^ t[x >>> 24];`);
+    }
+    if ((keyLen & 3) !== 0) {
+      out.push(`x = ${word(keyLen >>> 2)};`);
+      for (let r = 0; r < (keyLen & 3); r++) out.push('c = t[(c ^ x) & 255] ^ (c >>> 8); x >>>= 8;');
+    }
+  } else {
+    const rot = (v: string, k: number): string => `((${v} << ${k}) | (${v} >>> ${32 - k}))`;
+    out.push(`let a = ${(0xdeadbeef + keyLen + initVal) | 0};`, 'let b = a;', 'let c = a;');
+    let i = 0;
+    let n = keyLen;
+    for (; n > 12; i += 3, n -= 12) {
+      out.push(`a = (a + ${word(i)}) | 0; b = (b + ${word(i + 1)}) | 0; c = (c + ${word(i + 2)}) | 0;`);
+      for (const [x, y, z, k] of [['a', 'c', 'b', 4], ['b', 'a', 'c', 6], ['c', 'b', 'a', 8], ['a', 'c', 'b', 16], ['b', 'a', 'c', 19], ['c', 'b', 'a', 4]] as const) {
+        out.push(`${x} = (${x} - ${y}) | 0; ${x} ^= ${rot(y, k)}; ${y} = (${y} + ${z}) | 0;`);
+      }
+    }
+    out.push(`a = (a + ${word(i)}) | 0;`);
+    if (n > 4) out.push(`b = (b + ${word(i + 1)}) | 0;`);
+    if (n > 8) out.push(`c = (c + ${word(i + 2)}) | 0;`);
+    for (const [x, y, k] of [['c', 'b', 14], ['a', 'c', 11], ['b', 'a', 25], ['c', 'b', 16], ['a', 'c', 4], ['b', 'a', 14], ['c', 'b', 24]] as const) {
+      out.push(`${x} ^= ${y}; ${x} = (${x} - ${rot(y, k)}) | 0;`);
+    }
+  }
+  out.push('h = c >>> 0;', '}');
+  return out.join('\n    ');
+}
 
 /** Source snippets of a compiled lookup for keys of `keyLen` bytes (≤ PROBE_UNROLL_WORDS words). */
-function keyCode(keyLen: number, initVal: number): { validate: string; load: string; cmp: string; crc: string } {
+function keyCode(keyLen: number): { validate: string; load: string; cmp: string } {
   const words = (keyLen + 3) >>> 2;
   const load: string[] = [];
   const cmp: string[] = [];
@@ -176,54 +210,45 @@ function keyCode(keyLen: number, initVal: number): { validate: string; load: str
     load.push(`const k${i} = ${bytes.join(' | ')};`);
     cmp.push(`i32[kk + ${i}] === k${i}`);
   }
-  // crc32c of the key words (crc32cWords, unrolled; a partial last word byte by byte), into c.
-  const crc = [`let c = ${initVal >>> 0};`, 'let x = 0;'];
-  for (let i = 0; i < keyLen >>> 2; i++) {
-    crc.push(crcStep(`k${i}`));
-  }
-  if ((keyLen & 3) !== 0) {
-    crc.push(`x = k${words - 1};`);
-    for (let r = 0; r < (keyLen & 3); r++) crc.push('c = t[(c ^ x) & 255] ^ (c >>> 8); x >>>= 8;');
-  }
   return {
     validate: `if (!(key instanceof Uint8Array) || key.length !== ${keyLen}) this.badKey(key);`,
     load: load.join('\n    '),
     cmp: cmp.join(' && '),
-    crc: crc.join('\n    '),
   };
 }
 
 /**
- * The table's hash() for crc32c tables, compiled from the same snippets as its lookup (so the tests of
- * hash() against DPDK's vectors cover the lookup's inlined hash too).
+ * The table's hash(), compiled from the same snippets as its lookup (so the tests of hash() against the
+ * standalone crc32c/jhash, themselves checked against DPDK's vectors, cover the lookup's inlined hash).
  */
-function compileCrcHash(keyLen: number, initVal: number): ((key: Uint8Array) => number) | undefined {
+function compileHash(fnId: number, keyLen: number, initVal: number): ((key: Uint8Array) => number) | undefined {
   if ((keyLen + 3) >>> 2 > PROBE_UNROLL_WORDS) return undefined;
-  const k = keyCode(keyLen, initVal);
+  const k = keyCode(keyLen);
   const src = `
     ${k.validate}
     ${k.load}
-    ${k.crc}
-    return c >>> 0;`;
+    let h = 0;
+    ${hashCode(fnId, keyLen, initVal, (j) => `k${j}`)}
+    return h;`;
   return (new Function('t', `return function hash(key) {${src}\n  };`) as (t: Uint32Array) => (key: Uint8Array) => number)(CRC32C_TABLES);
 }
 
 function compileProbe(
-  g: { keyLen: number; mask: number; bw: number; kw0: number; slotWords: number; initVal: number },
+  g: { keyLen: number; mask: number; bw: number; kw0: number; slotWords: number; initVal: number; fnId: number },
   buf: ArrayBufferLike,
   hashing: boolean,
 ): Probe | undefined {
   const { keyLen } = g;
   const words = (keyLen + 3) >>> 2;
   if (words > PROBE_UNROLL_WORDS) return undefined;
-  const k = keyCode(keyLen, g.initVal);
+  const k = keyCode(keyLen);
   let head: string;
   if (hashing) {
     head = `
     ${k.validate}
     ${k.load}
-    ${k.crc}
-    const h = c >>> 0;
+    let h = 0;
+    ${hashCode(g.fnId, keyLen, g.initVal, (j) => `k${j}`)}
     const sig = h >>> 16;
     let b = h & ${g.mask};
     let w = ${g.bw} + b * ${BUCKET.words};
@@ -341,21 +366,15 @@ type HashPass = (kv: Uint32Array, kb: number, m: number) => void;
 
 function compileHashPass(g: { keyLen: number; fnId: number; initVal: number }, bh: Uint32Array): HashPass | undefined {
   const words = g.keyLen >>> 2;
-  if (g.fnId !== HASH_FUNC_IDS.crc32c || (g.keyLen & 3) !== 0 || words > PROBE_UNROLL_WORDS) return undefined;
-  const steps = Array.from(
-    { length: words },
-    (_, j) => crcStep(`kv[at + ${j}]`),
-  );
+  if ((g.keyLen & 3) !== 0 || words > PROBE_UNROLL_WORDS) return undefined;
   const src = `
     for (let i = 0; i < m; i++) {
       const at = kb + i * ${words};
-      let c = ${g.initVal >>> 0};
-      let x = 0;
-      ${steps.join('\n      ')}
-      bh[i] = c;
+      let h = 0;
+      ${hashCode(g.fnId, g.keyLen, g.initVal, (j) => `kv[at + ${j}]`)}
+      bh[i] = h;
     }`;
-  const make = new Function('t', 'bh', `return function hashPass(kv, kb, m) {${src}
-  };`) as (t: Uint32Array, bh: Uint32Array) => HashPass;
+  const make = new Function('t', 'bh', `return function hashPass(kv, kb, m) {${src}\n  };`) as (t: Uint32Array, bh: Uint32Array) => HashPass;
   return make(CRC32C_TABLES, bh);
 }
 
@@ -450,16 +469,16 @@ export class Hash {
     this.fkw = u32[HDR.freeKeysOff / 4]! / 4;
     this.few = u32[HDR.freeExtOff / 4]! / 4;
     this.kw = new Uint32Array(this.kWords + 1);
-    const geo = { keyLen: this.keyLen, mask: this.mask, bw: this.bw, kw0: this.kw0, slotWords: this.slotWords, initVal: this.initVal };
+    const geo = { keyLen: this.keyLen, mask: this.mask, bw: this.bw, kw0: this.kw0, slotWords: this.slotWords, initVal: this.initVal, fnId: this.fnId };
     this.probe = compileProbe(geo, buf, false) ?? this.probeLoop;
     // The compiled probes are whole lookups (fast path, then the full protocol): installed as this instance's
-    // lookupWithHash (and, for crc32c tables, lookup), a caller's loop makes one call per lookup. The
+    // lookupWithHash and lookup, a caller's loop makes one call per lookup. The
     // prototype methods do the same.
     (this as { lookupWithHash: Probe }).lookupWithHash = this.probe;
-    const hashing = this.fnId === HASH_FUNC_IDS.crc32c ? compileProbe(geo, buf, true) : undefined;
+    const hashing = compileProbe(geo, buf, true);
     if (hashing !== undefined) (this as { lookup: (key: Uint8Array) => number }).lookup = hashing as (key: Uint8Array) => number;
-    const crcHash = this.fnId === HASH_FUNC_IDS.crc32c ? compileCrcHash(this.keyLen, this.initVal) : undefined;
-    if (crcHash !== undefined) (this as { hash: (key: Uint8Array) => number }).hash = crcHash;
+    const hash = compileHash(this.fnId, this.keyLen, this.initVal);
+    if (hash !== undefined) (this as { hash: (key: Uint8Array) => number }).hash = hash;
     this.bkw = new Uint32Array(this.kWords * BULK_CHUNK);
     this.hashPass = compileHashPass({ keyLen: this.keyLen, fnId: this.fnId, initVal: this.initVal }, this.bh);
     this.primaryPass = compilePrimaryPass({ keyLen: this.keyLen, bw: this.bw, kw0: this.kw0, slotWords: this.slotWords }, buf, {
@@ -790,12 +809,8 @@ export class Hash {
         }
         // Pass 3: compare keys; those not found go on to their secondary bucket.
         for (let i = 0; i < m; i++) {
-          const r = this.matchIn(bp[i]!, bm[i]!, kv, kb + i * kwn);
-          positions[start + i] = r;
-          if (r >= 0) {
-            if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
-            hits++;
-          } else pend[np++] = i;
+          if (this.settle(positions, data, start + i, this.matchIn(bp[i]!, bm[i]!, kv, kb + i * kwn))) hits++;
+          else pend[np++] = i;
         }
       }
       // Pass 4: the secondary buckets of those keys, touched together first, then searched (chains last).
@@ -814,11 +829,8 @@ export class Hash {
         let r = this.matchIn(bp[j]!, sigMatches(u32, bp[j]!, h >>> 16), kv, kb + i * kwn);
         if (r === MISS && positions[start + i] === RETRY) r = RETRY;
         if (r === MISS && this.numExt > 0 && u32[bp[j]! + BUCKET.nextW] !== 0) r = this.findOnce(h, kv, kb + i * kwn);
-        positions[start + i] = r;
-        if (r >= 0) {
-          if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
-          hits++;
-        } else {
+        if (this.settle(positions, data, start + i, r)) hits++;
+        else {
           misses++;
           if (r === RETRY) retry = true;
         }
@@ -834,11 +846,8 @@ export class Hash {
         for (let i = 0; i < m; i++) {
           if (positions[start + i]! >= 0) continue;
           const r = this.findOnce(bh[i]!, kv, kb + i * kwn);
-          positions[start + i] = r;
-          if (r >= 0) {
-            if (data !== undefined) data[start + i] = this.dLo + this.dHi * TWO32;
-            hits++;
-          } else {
+          if (this.settle(positions, data, start + i, r)) hits++;
+          else {
             misses++;
             if (r === RETRY) retry = true;
           }
@@ -854,6 +863,14 @@ export class Hash {
       }
     }
     return hits;
+  }
+
+  /** Write key `at`'s result `r` (position, MISS or RETRY) and, on a hit, its data; true on a hit. */
+  private settle(positions: Int32Array, data: Float64Array | undefined, at: number, r: number): boolean {
+    positions[at] = r;
+    if (r < 0) return false;
+    if (data !== undefined) data[at] = this.dLo + this.dHi * TWO32;
+    return true;
   }
 
   /** The first key among the candidates `mk` (entry bits) of the bucket at word w that equals kw[at…]. */

@@ -47,6 +47,7 @@ const MODES: Array<{ hashFunc: HashFunc; extendable: boolean; multiWriter: boole
   { hashFunc: 'jhash', extendable: true, multiWriter: true, keyLen: 4 },
   { hashFunc: 'crc32c', extendable: true, multiWriter: false, keyLen: 64 },
   { hashFunc: 'jhash', extendable: false, multiWriter: false, keyLen: 100 },
+  { hashFunc: 'jhash', extendable: false, multiWriter: true, keyLen: 13 },
 ];
 
 describe.each(MODES)('table %o', (mode) => {
@@ -197,6 +198,28 @@ describe.each(MODES)('table %o', (mode) => {
     });
     expect(n).toBe(100);
     expect(h.lookupData(key(99, L))).toBe(99);
+  });
+});
+
+describe('compiled hash code', () => {
+  it('every key length 1…72, both functions: the table\'s hash() (compiled up to 64 bytes) is the standalone function', () => {
+    let seed = 7;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+    for (const hashFunc of ['crc32c', 'jhash'] as const) {
+      const fn = hashFunc === 'crc32c' ? crc32c : jhash;
+      for (let len = 1; len <= 72; len++) {
+        const initVal = (len * 0x9e3779b9) >>> 0;
+        const h = Hash.create(`c${hashFunc}${len}`, { entries: 64, keyLen: len, hashFunc, initVal });
+        for (let t = 0; t < 4; t++) {
+          const k = Uint8Array.from({ length: len }, rnd);
+          expect(h.hash(k), `${hashFunc} len ${len}`).toBe(fn(k, initVal));
+          // …and the compiled lookup hashes the same way (a key added through the generic path is found).
+          const p = h.add(k, t);
+          expect(h.lookup(k), `${hashFunc} len ${len} lookup`).toBe(p);
+        }
+        h.free();
+      }
+    }
   });
 });
 

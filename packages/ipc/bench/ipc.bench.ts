@@ -37,6 +37,14 @@ function waitLine(child: ChildProcess, word: string): Promise<void> {
   });
 }
 
+/** Close a bench child's stdin (it then leaves its group and exits) and wait for its exit. */
+async function endChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = once(c, 'exit');
+  c.stdin!.end();
+  await exited;
+}
+
 /** The next stdout lines of a child, one at a time. */
 function lines(child: ChildProcess): () => Promise<string> {
   const queued: string[] = [];
@@ -46,7 +54,7 @@ function lines(child: ChildProcess): () => Promise<string> {
 }
 
 /** A group of two bench children started with `opts`; commands go to its secondary. */
-async function modeGroup(opts: object): Promise<{ cmd<T>(c: object): Promise<T>; close(): void }> {
+async function modeGroup(opts: object): Promise<{ cmd<T>(c: object): Promise<T>; close(): Promise<void> }> {
   const prefix = `benchm${process.pid}_${randomBytes(3).toString('hex')}`;
   const start = async (procType: string): Promise<[ChildProcess, () => Promise<string>]> => {
     const c = spawn(process.execPath, [join(here, 'child.mjs'), prefix, procType, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -61,9 +69,10 @@ async function modeGroup(opts: object): Promise<{ cmd<T>(c: object): Promise<T>;
       sec.stdin!.write(`${JSON.stringify(c)}\n`);
       return JSON.parse(await next()) as T;
     },
-    close() {
-      pri.stdin!.end();
-      sec.stdin!.end();
+    // The secondary leaves first, then the primary, which then ends the group (its runtime dir goes too).
+    async close() {
+      await endChild(sec);
+      await endChild(pri);
     },
   };
 }
@@ -244,13 +253,14 @@ async function main(): Promise<void> {
   console.log(`\nper run: async p50 ${rows.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${rows.sync.map((v) => v.toFixed(1)).join(', ')} µs; child_process p50 ${cp.p50.map((v) => v.toFixed(1)).join(', ')} µs`);
   console.log(`per run: busyPollUs async p50 ${spin.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${spin.sync.map((v) => v.toFixed(1)).join(', ')} µs; one-way sec→pri ${rows.oneWayUp.map(rate).join(', ')}, coalesced ${coal.up.map(rate).join(', ')}`);
 
-  spinGroup.close();
-  coalGroup.close();
-  socketGroup.close();
+  await spinGroup.close();
+  await coalGroup.close();
+  await socketGroup.close();
   sock.destroy();
   ref.kill();
   netChild.stdin!.end();
-  sec.stdin!.end();
+  // Our secondary leaves before we do, so this primary's exit ends the group and removes its files.
+  await endChild(sec);
   rmSync(sockPath, { force: true });
   ipc.stop();
 }
