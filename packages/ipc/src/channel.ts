@@ -216,10 +216,12 @@ export class Channel {
   private readonly wakeOut = new Uint8Array(WIRE.size);
   private readonly carrierOut = new Uint8Array(WIRE.size);
   private readonly carrierDv = new DataView(this.carrierOut.buffer);
-  private nextCarrier = 1;
+  /** Carrier tags start at random, so a restarted channel of this pid never meets an old tag's leftovers. */
+  private nextCarrier = 1 + Math.floor(Math.random() * 0x3fffffff);
   /** Descriptors that came in carrier datagrams, by `${pid}:${tag}`, until their inbox record is read. */
   private readonly carriers = new Map<string, number[]>();
   private inboxDrainQueued = false;
+  private stuckTimer = false;
   /** @internal counters for tests and the bench: messages sent into inboxes / as datagrams, wake datagrams sent. */
   readonly stats = { inboxSends: 0, socketSends: 0, wakes: 0, inboxReceived: 0 };
   private readonly onExit = (): void => this.close();
@@ -273,7 +275,7 @@ export class Channel {
         }
       }
       // The inbox exists before the socket: a peer that can see the socket can see the inbox.
-      this.inbox = this.mpGroup && this.slot >= 0 ? Inbox.create(this.path, this.slot) : undefined;
+      this.inbox = this.mpGroup && this.slot >= 0 ? Inbox.create(this.path, this.slot, (slot, pid) => this.slotOf(pid) === slot) : undefined;
       try {
         this.fd = binding.open(this.path, 0o600);
       } catch (err) {
@@ -457,6 +459,10 @@ export class Channel {
       else this.refs.delete(key);
       return undefined;
     }
+    // A fresh handle: is its owner's socket there? (An inbox is armed before its socket is bound, and
+    // a dead owner's stays armed until its slot is taken: a send must not land where nobody reads.)
+    if (binding.probe(path) !== 0) return undefined;
+    r.probedAt = performance.now();
     if (this.refs.size > 1024) this.refs.clear();
     this.refs.set(key, r);
     return r;
@@ -483,25 +489,33 @@ export class Channel {
       do {
         // Its owner is draining (it was woken when these cells were published) or polling: make room
         // for it on a shared CPU, and keep our own queues moving (it may be blocked sending to us).
-        this.drainToBacklog(0);
+        this.drainToBacklog();
         binding.yieldCpu(tries++ < 100 ? 0 : 200);
         if (!ref.valid()) return ECONNREFUSED;
+        // A full inbox whose owner died stays full: ask its socket (at most once a ms).
+        const now = performance.now();
+        if (now - ref.probedAt >= 1) {
+          ref.probedAt = now;
+          const r = binding.probe(path);
+          if (r === ECONNREFUSED || r === ENOENT) return this.forgetInbox(ref, path, r);
+        }
         cell = ref.claim(this.myPidHi);
       } while (cell < 0 && Date.now() < deadline);
       if (cell < 0) return EAGAIN;
     }
     ref.write(cell, this.header, this.out, this.outDv.getInt32(WIRE.lenParam, true));
     if (tag !== 0) ref.setCarrier(cell, RX_INBOX_CARRIER, tag);
-    if (ref.publish(cell)) {
+    const ring = ref.publish(cell, this.myPidHi);
+    if (ring === undefined) return this.forgetInbox(ref, path, ECONNREFUSED); // re-armed under us: its owner is gone
+    if (ring) {
       this.stats.wakes++;
       const r = binding.send(this.fd, this.addr(path), this.wakeOut, null, false);
-      // EAGAIN: its socket queue is full, so it is readable and will drain the inbox when it wakes.
-      if (r !== 0 && r !== EAGAIN) {
+      // EAGAIN: its socket queue is full (it is readable, and will drain the inbox when it wakes) —
+      // or our own send buffer is (datagrams queued at other peers): then the wake must still go.
+      if (r === EAGAIN) this.retryWake(ref, path, 0);
+      else if (r !== 0) {
         ref.resetDoorbell();
-        if (r === ECONNREFUSED) this.removeStale(path);
-        this.refs.delete(`${ref.pid}:${path}`);
-        this.lastRef = undefined;
-        return r;
+        return this.forgetInbox(ref, path, r);
       }
     } else {
       // No wake datagram (it polls, or one is pending): a dead owner would go unnoticed, so at most
@@ -510,15 +524,32 @@ export class Channel {
       if (now - ref.probedAt >= 1) {
         ref.probedAt = now;
         const r = binding.probe(path);
-        if (r === ECONNREFUSED || r === ENOENT) {
-          if (r === ECONNREFUSED) this.removeStale(path);
-          this.refs.delete(`${ref.pid}:${path}`);
-          this.lastRef = undefined;
-          return r;
-        }
+        if (r === ECONNREFUSED || r === ENOENT) return this.forgetInbox(ref, path, r);
       }
     }
     return 0;
+  }
+
+  /**
+   * A wake datagram met EAGAIN. While the owner has not drained since (its doorbell is still rung),
+   * send it again every ms — without blocking, for up to sendTimeoutMs: a full queue at the owner is
+   * read soon (it was readable already), a full send buffer of ours empties as other peers read.
+   */
+  private retryWake(ref: InboxRef, path: string, tries: number): void {
+    const t = setTimeout(() => {
+      if (this.closed || !ref.valid() || !ref.doorbellRung()) return;
+      const r = binding.send(this.fd, this.addr(path), this.wakeOut, null, false);
+      if (r === EAGAIN && tries < this.sendTimeoutMs) this.retryWake(ref, path, tries + 1);
+    }, 1);
+    t.unref();
+  }
+
+  /** A peer's inbox is no use (its owner is gone or unreachable): drop our handle; returns `r`. */
+  private forgetInbox(ref: InboxRef, path: string, r: number): number {
+    if (r === ECONNREFUSED) this.removeStale(path);
+    this.refs.delete(`${ref.pid}:${path}`);
+    this.lastRef = undefined;
+    return r;
   }
 
   /** Send one datagram; 0 or -errno. A full peer queue is waited on (our own queue drained meanwhile). */
@@ -530,7 +561,7 @@ export class Channel {
       const deadline = Date.now() + this.sendTimeoutMs;
       do {
         // The peer may be blocked sending to us: keep our own queue moving so neither waits forever.
-        this.drainToBacklog(0);
+        this.drainToBacklog();
         r = binding.send(this.fd, addr, data, fds, true);
       } while (r === EAGAIN && Date.now() < deadline);
     }
@@ -691,6 +722,8 @@ export class Channel {
     let result: MpReply | undefined;
     let error: Error | undefined;
     const p = this.startRequest(msg, o, true, (r) => (result = r), (e) => (error = e));
+    // Replies read while the request went out (a full peer queue drains ours into the backlog).
+    if (!p.done) this.repliesFromBacklog();
     if (!p.done && this.inbox !== undefined) {
       this.waitSyncInbox(p, o.timeoutMs ?? 5000);
     } else if (!p.done) {
@@ -737,6 +770,7 @@ export class Channel {
     const spinUntil = t0 + this.spinUs / 1000;
     let lastLiveness = t0;
     let polling = false;
+    let parked = this.backlog.length;
     try {
       while (!p.done) {
         const now = performance.now();
@@ -767,6 +801,11 @@ export class Channel {
           const n = binding.recv(this.fd, this.syncRecords, Math.min(deadline - now, 50));
           if (n > 0) this.takeSocket(this.syncU8, this.syncDv, n, false, true);
         }
+        // Replies a descriptor pull parked in the backlog.
+        if (!p.done && this.backlog.length !== parked) {
+          this.repliesFromBacklog();
+          parked = this.backlog.length;
+        }
         // No event loop runs while we block: look at the peers' liveness ourselves (every ms).
         if (!p.done && performance.now() - lastLiveness >= 1) {
           lastLiveness = performance.now();
@@ -780,6 +819,17 @@ export class Channel {
       this.inboxToBacklog();
       this.scheduleBacklog();
     }
+  }
+
+  /** Handle the replies waiting in the backlog now (requestSync: no event loop runs while it waits). */
+  private repliesFromBacklog(): void {
+    if (this.backlog.length === 0) return;
+    const rest: Decoded[] = [];
+    for (const d of this.backlog.splice(0)) {
+      if (d.ok && (d.type === MP_REP || d.type === MP_IGN)) this.handle(d);
+      else rest.push(d);
+    }
+    this.backlog.unshift(...rest);
   }
 
   /** @see reply (module function) */
@@ -821,7 +871,8 @@ export class Channel {
       const c0 = this.inbox.pubCount();
       if (n > 0) this.takeSocket(this.recU8, this.recDv, n, false, false, true);
       this.drainInbox();
-      return c0;
+      // Work left (a drain queued for later): a poll loop must call again at once, not wait for a publish.
+      return this.inboxDrainQueued ? (c0 - 1) | 0 : c0;
     }
     this.onSocketBatch(n);
     return 0;
@@ -857,8 +908,8 @@ export class Channel {
   }
 
   /** Pull whatever is queued on our socket (and inbox) into the backlog (during a blocked send or requestSync). */
-  private drainToBacklog(timeoutMs: number): void {
-    const n = binding.recv(this.fd, this.syncRecords, timeoutMs);
+  private drainToBacklog(): void {
+    const n = binding.recv(this.fd, this.syncRecords, 0);
     this.toBacklog(this.syncU8, this.syncDv, n);
     if (this.inbox !== undefined) this.inboxToBacklog();
     this.scheduleBacklog();
@@ -999,9 +1050,19 @@ export class Channel {
     // back short of a full batch is the last one needed.
     for (let round = 0; round < 16 && !this.closed; round++) {
       const ds = this.takeInbox(force);
-      if (ds.length === 0) return;
       this.dispatch(ds, false, false);
-      if (ds.length < RECORDS_PER_BATCH) return;
+      if (ds.length < RECORDS_PER_BATCH) {
+        // Stopped at a claimed, unpublished cell: its claimer rings when it publishes — unless it
+        // died first, so look again in 2 ms (the drain then asks whether it lives).
+        if (ib.stuck && !this.stuckTimer) {
+          this.stuckTimer = true;
+          setTimeout(() => {
+            this.stuckTimer = false;
+            this.drainInbox();
+          }, 2).unref();
+        }
+        return;
+      }
     }
     // More waiting: let I/O and timers run first (fairness), then come back.
     if (!this.closed && ib.nonEmpty()) this.queueInboxDrain();
@@ -1021,11 +1082,13 @@ export class Channel {
     // Doorbell first, as every drain: a wake datagram this process may never read (its sender met a
     // full socket queue, or it was read here with other datagrams) must not leave the doorbell rung.
     this.inbox!.clearDoorbell();
-    for (;;) {
+    // At most one inbox's worth per call (senders keep filling it): the rest is drained later.
+    for (let round = 0; round <= INBOX.capacity / RECORDS_PER_BATCH; round++) {
       const ds = this.takeInbox();
       if (ds.length === 0) return;
       for (const d of ds) this.backlog.push(d);
     }
+    this.queueInboxDrain();
   }
 
   /** A process of the group exited (@mp/eal's proc-exit): its requests end, its cached inbox handle goes. */

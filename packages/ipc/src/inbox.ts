@@ -66,6 +66,8 @@ export class Inbox {
   /** A cell seen claimed but unpublished: its position and since when (liveness is asked after 1 ms). */
   private stuckPos = -1;
   private stuckSince = 0;
+  /** The last drain stopped at a claimed, unpublished cell (look again soon: its claimer may be dead). */
+  stuck = false;
 
   private constructor(name: string, mz: Memzone) {
     this.name = name;
@@ -80,9 +82,11 @@ export class Inbox {
    * Arm the inbox of process-table slot `slot` (this process's) for the socket at `socketPath`: the
    * slot's inbox of an earlier process is re-armed (it is never freed while the group lives), else one
    * is reserved. undefined (with one log line) when the group has no room (ENOMEM under a small -m,
-   * ENOSPC), or the slot's inbox still belongs to a live process: the channel then runs on its socket.
+   * ENOSPC), the slot's inbox still belongs to a live process, or a live sender stays inside it (see
+   * quiesce; `holds(slot, pid)`: does process `pid` hold process-table slot `slot`?): the channel
+   * then runs on its socket.
    */
-  static create(socketPath: string, slot: number): Inbox | undefined {
+  static create(socketPath: string, slot: number, holds: (slot: number, pid: number) => boolean): Inbox | undefined {
     const name = inboxName(slot);
     const sock = Buffer.from(basename(socketPath), 'utf8');
     if (sock.byteLength > INBOX.nameMax) throw new MpError('ENAMETOOLONG', `socket name ${basename(socketPath)} too long for an inbox`);
@@ -104,7 +108,7 @@ export class Inbox {
         if (owner !== process.pid && owner !== 0 && Atomics.load(old, I.state) === INBOX.STATE_OPEN && !processGone(owner)) {
           throw new MpError('EBUSY', `inbox ${name} belongs to live pid ${owner}`);
         }
-        quiesce(old, name);
+        if (!quiesce(old, name, holds)) return undefined;
       } else {
         mz = memzone.reserve(name, INBOX_BYTES, { align: 64 });
       }
@@ -171,6 +175,7 @@ export class Inbox {
     const i32 = this.i32;
     const u8 = this.u8;
     let n = 0;
+    this.stuck = false;
     while (n < max) {
       const pos = this.head;
       const c = pos & this.mask;
@@ -191,6 +196,7 @@ export class Inbox {
         const claimer = Atomics.load(i32, si + 1);
         if (claimer === 0) break; // empty
         // Claimed, not published: a producer between its claim and its publish, or one that died there.
+        this.stuck = true;
         if (!force) {
           const now = performance.now();
           if (this.stuckPos !== pos) {
@@ -201,6 +207,7 @@ export class Inbox {
           if (now - this.stuckSince < 1) break;
         }
         if (!processGone(claimer)) break;
+        this.stuck = false;
         log('warning', 'IPC', `inbox ${this.name}: skipped a cell claimed by pid ${claimer}, which died before publishing it`);
       } else {
         break;
@@ -210,7 +217,7 @@ export class Inbox {
       Atomics.store(i32, si, (pos + INBOX.capacity) | 0);
       this.head = (pos + 1) >>> 0;
     }
-    if (n > 0) Atomics.store(i32, I.head, this.head | 0);
+    if (n > 0) i32[I.head] = this.head | 0; // for dumps and debuggers only
     return n;
   }
 
@@ -244,13 +251,13 @@ export class InboxRef {
   /** When the sender last asked the owner's socket whether it lives (see Channel.sendInbox). */
   probedAt = 0;
 
-  private constructor(pid: number, mz: Memzone) {
+  private constructor(pid: number, mz: Memzone, nonce: number) {
     this.pid = pid;
     const v = views(mz);
     this.i32 = v.i32;
     this.i64 = v.i64;
     this.u8 = v.u8;
-    this.nonce = Atomics.load(this.i32, I.nonce);
+    this.nonce = nonce;
     this.mask = INBOX.capacity - 1;
   }
 
@@ -268,12 +275,16 @@ export class InboxRef {
     }
     if (mz === undefined || mz.len < INBOX_BYTES) return undefined;
     const i32 = new Int32Array(mz.buffer);
+    // The nonce first, the rest after, the state and nonce again last: an inbox re-armed for another
+    // owner while we looked is not taken for `pid`'s (the re-armer closes it before changing anything).
+    const nonce = Atomics.load(i32, I.nonce);
     if (Atomics.load(i32, I.magic) !== INBOX.magic || Atomics.load(i32, I.state) !== INBOX.STATE_OPEN) return undefined;
     if (i32[I.ownerPid] !== pid || i32[I.capacity] !== INBOX.capacity) return undefined;
     const len = i32[I.nameLen]!;
     const name = Buffer.from(mz.buffer, INBOX.offName, Math.min(len, INBOX.nameMax)).toString('utf8');
     if (name !== basename(socketPath)) return undefined;
-    return new InboxRef(pid, mz);
+    if (Atomics.load(i32, I.state) !== INBOX.STATE_OPEN || Atomics.load(i32, I.nonce) !== nonce) return undefined;
+    return new InboxRef(pid, mz, nonce);
   }
 
   /**
@@ -335,7 +346,9 @@ export class InboxRef {
         continue;
       }
       if (((seq - pos) | 0) < 0) return -1; // the cell still holds the previous lap: full
-      // our tail read is stale: retry
+      // The cell is past `pos` (consumed, or skipped because its claimer died before moving tail):
+      // tail is behind — move it on (a no-op if our read of it was stale), then retry.
+      Atomics.compareExchange(i32, I.tail, pos | 0, (pos + 1) | 0);
     }
   }
 
@@ -360,17 +373,25 @@ export class InboxRef {
 
   /**
    * Publish the claimed cell and report whether the owner needs a wake datagram (it is not polling
-   * and nobody else has rung since it last cleared the doorbell).
+   * and nobody else has rung since it last cleared the doorbell); undefined: the claim was lost.
    */
-  publish(cell: number): boolean {
+  publish(cell: number, myPid: bigint): boolean | undefined {
     const i32 = this.i32;
     const si = cell / 4;
     const pos = Atomics.load(i32, si) >>> 0;
-    // SYNC: the record is written; publish, then a full fence (seq-cst RMW) before reading polling.
-    Atomics.store(i32, si, (pos + 1) | 0);
+    // SYNC: the record is written; publish — by CAS of (seq, claimer), so a sender that lost its claim
+    // (its inbox was re-armed under it) changes nothing — then a full fence (seq-cst RMW) before
+    // reading polling.
+    const want = BigInt(pos) | myPid;
+    if (Atomics.compareExchange(this.i64, si / 2, want, BigInt((pos + 1) >>> 0) | myPid) !== want) return undefined;
     Atomics.add(i32, I.pubCount, 1);
     if (Atomics.load(i32, I.polling) !== 0) return false;
     return Atomics.compareExchange(i32, I.doorbell, 0, 1) === 0;
+  }
+
+  /** Is the doorbell rung (a wake sent, the owner not drained since)? */
+  doorbellRung(): boolean {
+    return Atomics.load(this.i32, I.doorbell) !== 0;
   }
 
   /** The owner should be woken even though we did not win the doorbell (our wake datagram failed). */
@@ -413,11 +434,12 @@ export function senderHeader(id: SenderId): Uint8Array {
 
 /**
  * Before an inbox is re-armed for a new owner: mark it CLOSED, then wait until no live sender is
- * between its check and its publish (every sender word 0 or naming a dead pid). A live sender is
- * inside for microseconds; the wait is bounded (1 s, then one warning) so a pid reused by an unrelated
- * process cannot hold a start up for ever. The memory stays an inbox either way.
+ * between its check and its publish: every sender word 0, or naming a process that is gone or no
+ * longer holds that process-table slot (`holds(slot, pid)`). A live sender is inside for
+ * microseconds; after 1 s of waiting the inbox is given up (false: the caller runs on its socket)
+ * rather than re-armed under a sender that could still write.
  */
-function quiesce(i32: Int32Array, name: string): void {
+function quiesce(i32: Int32Array, name: string, holds: (slot: number, pid: number) => boolean): boolean {
   // SYNC: seq-cst store before reading the sender words (pairs with InboxRef.enter).
   Atomics.store(i32, I.state, INBOX.STATE_CLOSED);
   const deadline = performance.now() + 1000;
@@ -425,15 +447,16 @@ function quiesce(i32: Int32Array, name: string): void {
     for (;;) {
       const pid = Atomics.load(i32, I.senders + s);
       if (pid === 0 || pid === process.pid) break;
-      if (processGone(pid)) {
-        Atomics.compareExchange(i32, I.senders + s, pid, 0); // died inside a send
+      if (processGone(pid) || !holds(s, pid)) {
+        Atomics.compareExchange(i32, I.senders + s, pid, 0); // died inside a send (or left the group)
         break;
       }
       if (performance.now() >= deadline) {
-        log('warning', 'IPC', `inbox ${name}: sender pid ${pid} still marked in after 1 s; re-armed anyway`);
-        break;
+        log('warning', 'IPC', `inbox ${name}: sender pid ${pid} still inside a send after 1 s; not re-armed`);
+        return false;
       }
       sleepSync(0.2);
     }
   }
+  return true;
 }

@@ -129,17 +129,36 @@ describe('inboxes', () => {
     await p.call('register', { name: 'seq', mode: 'seqCheck' });
     // The crash point fires on this process's first inbox claim: its message is never published.
     const crasher = await secondary(prefix, {}, { MP_TEST_CRASH: 'ipc-inbox-claimed' });
+    // Known to the primary's process table watch, so its death is a proc-exit there.
+    await p.waitEvent((e) => e.event === 'proc-join' && (e.data as { pid: number }).pid === crasher.pid);
     await expect(crasher.call('send', { name: 'seq', text: '0' })).rejects.toThrow(/exited/);
     expect((await crasher.exited).signal).toBe('SIGKILL');
-    // Messages published behind the dead claim still arrive, in order, and requests are answered.
+    // The primary skips the dead claim on proc-exit — before any other sender has moved the queue's
+    // tail past it (the crash fired between the claim and the tail update).
+    const skipped = `skipped a cell claimed by pid ${crasher.pid}, which died before publishing it`;
+    const t0 = Date.now();
+    while (!p.stderr.join('\n').includes(skipped) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
+    // Messages sent after it still get in and arrive, in order, and requests are answered.
     await s1!.call('flood', { name: 'seq', n: 500 });
     const r = await s1!.call<{ ok: boolean; msgs: Array<{ text: string }> }>('request', { name: 'seq', timeoutMs: 20_000 });
     expect(r.ok).toBe(true);
     const st = JSON.parse(r.msgs[0]!.text) as SeqStats;
     expect(st[String(s1!.pid)]).toMatchObject({ count: 500, outOfOrder: 0 });
     expect(st[String(crasher.pid)]).toBeUndefined();
-    expect(p.stderr.join('\n')).toContain(`skipped a cell claimed by pid ${crasher.pid}, which died before publishing it`);
+    expect(p.stderr.join('\n')).toContain(skipped);
     expect((await s1!.call<{ ok: boolean }>('requestSync', { name: 'echo', text: 'after' })).ok).toBe(true);
+  });
+
+  it('a request queued behind the dead claim of a sender nobody saw die is still answered', async () => {
+    const { p, s: [s1], prefix } = await group(1);
+    await p.call('register', { name: 'echo', mode: 'echo' });
+    // Joins and dies within one process-table watch period: maybe never a proc-exit at the primary.
+    const crasher = await secondary(prefix, {}, { MP_TEST_CRASH: 'ipc-inbox-claimed' });
+    await expect(crasher.call('send', { name: 'echo', text: '0' })).rejects.toThrow(/exited/);
+    // One request, nothing after it: the primary's drain stops at the dead claim and must look again.
+    const r = await s1!.call<{ ok: boolean; msgs: Array<{ text: string }> }>('request', { name: 'echo', text: 'behind', timeoutMs: 5000 });
+    expect(r.ok).toBe(true);
+    expect(r.msgs[0]!.text).toBe(`echo:behind:${p.pid}`);
   });
 
   it("a slot's inbox is re-armed by the slot's next process (clean exit, SIGKILL); stale handles never deliver to it", async () => {
