@@ -180,8 +180,9 @@ export function extCheck(id: number, flags: number): number {
  * ```
  * Producer: SYNC: senders[its slot] := its pid (seq-cst store), then check state == OPEN and the
  * nonce it cached; read tail; cell = tail & (cap-1); (seq,claimer) == (tail,0) → CAS it to (tail,pid), then
- * CAS tail → tail+1 (anyone seeing a claimed or published cell at tail helps move tail); write the
- * record; SYNC: store seq = pos+1 (publish), then Atomics.add(pubCount) (seq-cst RMW: a full fence);
+ * CAS tail → tail+1 (anyone seeing a claimed, published or consumed cell at tail helps move it); write the
+ * record; SYNC: CAS (seq, claimer) (pos, pid) → (pos+1, pid) (publish; fails if a re-arm took the cell),
+ * then Atomics.add(pubCount) (seq-cst RMW: a full fence);
  * then if polling == 0 and CAS(doorbell 0 → 1) wins, send a wake datagram to the owner's socket;
  * senders[its slot] := 0.
  * Consumer: doorbell := 0, then take cells while seq == head+1 (copy the record, claimer := 0,
