@@ -28,6 +28,7 @@ import {
   RECORDS_PER_BATCH,
   RECV_BUFFER_BYTES,
   RX_INBOX_CARRIER,
+  RX_INBOX_VOID,
   SUN_PATH_MAX,
   WAKE_ACTION,
   WIRE,
@@ -299,6 +300,11 @@ export class Channel {
     return this.closed;
   }
 
+  /** @internal descriptors received in carrier datagrams whose inbox records have not been read yet. */
+  get carriersHeld(): number {
+    return this.carriers.size;
+  }
+
   /** Whether this process receives through a shared-memory inbox (false: socket only). */
   get hasInbox(): boolean {
     return this.inbox !== undefined;
@@ -474,14 +480,6 @@ export class Channel {
    * Rings the peer's doorbell when it sleeps. 0 or -errno (EAGAIN: the inbox stayed full).
    */
   private sendInbox(ref: InboxRef, path: string, fds: Int32Array | null): number {
-    let tag = 0;
-    if (fds !== null) {
-      tag = this.nextCarrier;
-      this.nextCarrier = this.nextCarrier >= 0x7fffffff ? 1 : this.nextCarrier + 1;
-      encode(this.carrierOut, this.carrierDv, MP_MSG, CARRIER_NAME, EMPTY_U8, fds.length, { id: tag, flags: EXT_CARRIER });
-      const r = this.sendData(path, this.carrierOut, fds);
-      if (r !== 0) return r;
-    }
     let cell = ref.claim(this.myPidHi);
     if (cell < 0) {
       const deadline = Date.now() + this.sendTimeoutMs;
@@ -502,6 +500,22 @@ export class Channel {
         cell = ref.claim(this.myPidHi);
       } while (cell < 0 && Date.now() < deadline);
       if (cell < 0) return EAGAIN;
+    }
+    // Descriptors go after the claim (so a full inbox never strands them at the owner) and before
+    // the publish (so the owner finds them when it reads the record). The owner's queue waits at our
+    // claimed cell meanwhile, as it would for the record itself.
+    let tag = 0;
+    if (fds !== null) {
+      tag = this.nextCarrier;
+      this.nextCarrier = this.nextCarrier >= 0x7fffffff ? 1 : this.nextCarrier + 1;
+      encode(this.carrierOut, this.carrierDv, MP_MSG, CARRIER_NAME, EMPTY_U8, fds.length, { id: tag, flags: EXT_CARRIER });
+      const r = this.sendData(path, this.carrierOut, fds);
+      if (r !== 0) {
+        // Not sent: the claimed cell is published empty (the owner skips it) so its queue moves on.
+        ref.setCarrier(cell, RX_INBOX_VOID, 0);
+        ref.publish(cell, this.myPidHi);
+        return r === ECONNREFUSED || r === ENOENT ? this.forgetInbox(ref, path, r) : r;
+      }
     }
     ref.write(cell, this.header, this.out, this.outDv.getInt32(WIRE.lenParam, true));
     if (tag !== 0) ref.setCarrier(cell, RX_INBOX_CARRIER, tag);
@@ -1003,6 +1017,7 @@ export class Channel {
     for (let i = 0; i < n; i++) {
       const rec = i * RECORD.size;
       const flags = dv.getInt32(rec + RECORD.flags, true);
+      if ((flags & RX_INBOX_VOID) !== 0) continue; // a claim its sender could not fill
       // Descriptors are only ever the ones a carrier brought (a record's own nfds/fds would name
       // descriptors of *this* process); one 332-byte message per record.
       dv.setInt32(rec + RECORD.len, WIRE.size, true);

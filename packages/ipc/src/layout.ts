@@ -128,6 +128,8 @@ export const RECV_BUFFER_BYTES = RECORDS_PER_BATCH * RECORD.size + SPILL_BYTES;
 export const RX_FD_OVERFLOW = 0x40000000;
 /** Inbox record flag: its descriptors travel in a socket 'carrier' datagram tagged RECORD.carrier. */
 export const RX_INBOX_CARRIER = 0x20000000;
+/** Inbox record flag: an empty record (its sender claimed the cell, then could not send its descriptors). */
+export const RX_INBOX_VOID = 0x10000000;
 export const SUN_PATH_MAX = 108;
 
 export function extCheck(id: number, flags: number): number {

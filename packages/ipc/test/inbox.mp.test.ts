@@ -107,6 +107,37 @@ describe('inboxes', () => {
     expect(ps.inboxReceived).toBeGreaterThanOrEqual(2 * n);
   });
 
+  it('a receiver that reads nothing: sends fail EBUSY after sendTimeoutMs, no descriptor is stranded, order holds after', async () => {
+    const { p, s: [s1] } = await group(1, { sOpts: [{ sendTimeoutMs: 300 }] });
+    await p.call('register', { name: 'seq', mode: 'seqCheck' });
+    type Got = { next: number; code: string | null };
+    // (a) Every message with a memfd: the primary's socket queue fills with descriptor carriers; the
+    // next one cannot go — its claimed inbox cell is published empty and skipped.
+    let blocked = p.call('block', { ms: 1500 });
+    await new Promise((r) => setTimeout(r, 100));
+    const a = await s1!.call<Got>('floodUntilError', { name: 'seq', n: 200, fds: true });
+    expect(a.code).toBe('EBUSY');
+    expect(a.next).toBeGreaterThan(0);
+    await blocked;
+    // A round trip: the primary has read everything of (a) before it blocks again.
+    await s1!.call('request', { name: 'seq', timeoutMs: 10_000 });
+    // (b) Without fds: the inbox fills (256 cells); then a message with a memfd finds no cell and
+    // fails before its descriptor is sent anywhere.
+    blocked = p.call('block', { ms: 1500 });
+    await new Promise((r) => setTimeout(r, 100));
+    const b = await s1!.call<Got>('floodUntilError', { name: 'seq', start: a.next, n: 1000 });
+    expect(b.code).toBe('EBUSY');
+    expect(b.next - a.next).toBeGreaterThanOrEqual(200);
+    await expect(s1!.call('send', { name: 'seq', text: String(b.next), memfdText: `m${b.next}` })).rejects.toThrow(/EBUSY/);
+    await blocked;
+    // Everything that was sent arrives, in order, each fd with its message; nothing is held back.
+    const c = await s1!.call<Got>('floodUntilError', { name: 'seq', start: b.next, n: 5, fds: true });
+    expect(c.code).toBeNull();
+    const r = await s1!.call<{ msgs: Array<{ text: string }> }>('request', { name: 'seq', timeoutMs: 10_000 });
+    expect(JSON.parse(r.msgs[0]!.text)[String(s1!.pid)]).toEqual({ count: c.next, outOfOrder: 0, fdWrong: 0, fds: a.next + 5, sum: sumTo(c.next) });
+    expect((await p.call<Stats & { carriersHeld: number }>('ipcStats')).carriersHeld).toBe(0);
+  });
+
   it('a receiver SIGKILLed while polling: pending requests (async and sync) to it end at once', async () => {
     const { p, s: [s1, s2] } = await group(2, { sOpts: [{ busyPollUs: 1_000_000 }, {}] });
     await s1!.call('register', { name: 'slow', mode: 'slowEcho' });
