@@ -113,8 +113,8 @@ describe('inboxes', () => {
     type Got = { next: number; code: string | null };
     // (a) Every message with a memfd: the primary's socket queue fills with descriptor carriers; the
     // next one cannot go — its claimed inbox cell is published empty and skipped.
-    let blocked = p.call('block', { ms: 1500 });
-    await new Promise((r) => setTimeout(r, 100));
+    let blocked = p.call('block', { ms: 1500, tag: 'a' });
+    await p.waitEvent((e) => e.event === 'blocking' && (e.data as { tag: string }).tag === 'a');
     const a = await s1!.call<Got>('floodUntilError', { name: 'seq', n: 200, fds: true });
     expect(a.code).toBe('EBUSY');
     expect(a.next).toBeGreaterThan(0);
@@ -123,8 +123,8 @@ describe('inboxes', () => {
     await s1!.call('request', { name: 'seq', timeoutMs: 10_000 });
     // (b) Without fds: the inbox fills (256 cells); then a message with a memfd finds no cell and
     // fails before its descriptor is sent anywhere.
-    blocked = p.call('block', { ms: 1500 });
-    await new Promise((r) => setTimeout(r, 100));
+    blocked = p.call('block', { ms: 1500, tag: 'b' });
+    await p.waitEvent((e) => e.event === 'blocking' && (e.data as { tag: string }).tag === 'b');
     const b = await s1!.call<Got>('floodUntilError', { name: 'seq', start: a.next, n: 1000 });
     expect(b.code).toBe('EBUSY');
     expect(b.next - a.next).toBeGreaterThanOrEqual(200);
