@@ -827,9 +827,9 @@ export class Channel {
         }
       }
     } finally {
-      // What came after our last look (senders saw `polling` and did not ring) goes to the backlog.
+      // What came after our last look (senders saw `polling` and did not ring) goes to the backlog
+      // (inboxToBacklog clears the doorbell first).
       ib.setPolling(false);
-      ib.clearDoorbell();
       this.inboxToBacklog();
       this.scheduleBacklog();
     }

@@ -2,17 +2,14 @@
  * Shared-memory inboxes between the processes of a group (src/inbox.ts): order with descriptors,
  * floods from two senders, deaths of receivers and senders, re-armed (never freed) inboxes, socket fallback.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync, rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { uniquePrefix, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
-const runtimeDirs: string[] = [];
-afterEach(() => {
-  for (const d of runtimeDirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+// Groups' leftovers (runtime dirs, segments of SIGKILLed groups) go with test-utils' setup, by prefix.
 const agent = useAgents(AGENT);
 
 interface Stats {
@@ -27,8 +24,7 @@ type SeqStats = Record<string, { count: number; outOfOrder: number; fdWrong: num
 async function group(n: number, o: { pArgs?: string[]; sOpts?: Array<Record<string, unknown>>; sEnv?: Array<NodeJS.ProcessEnv> } = {}): Promise<{ p: Agent; s: Agent[]; prefix: string }> {
   const prefix = uniquePrefix('ib');
   const p = agent();
-  const pi = await p.call<{ runtimeDir: string }>('init', { args: [`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge', ...(o.pArgs ?? [])] });
-  runtimeDirs.push(pi.runtimeDir);
+  await p.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge', ...(o.pArgs ?? [])] });
   const s: Agent[] = [];
   for (let i = 0; i < n; i++) s.push(await secondary(prefix, o.sOpts?.[i] ?? {}, o.sEnv?.[i] ?? {}));
   return { p, s, prefix };
