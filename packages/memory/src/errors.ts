@@ -2,7 +2,8 @@
  * The one error class of @mp. Every package throws it (and re-exports it from here).
  *
  * `code` is an errno name, as DPDK's `rte_errno`: `EINVAL ENOENT EEXIST ENOSPC ENOMEM ENAMETOOLONG
- * E2BIG ENOTSUP ETIMEDOUT EBUSY EPROTO EPERM ESTALE ENODEV ENOTCONN`.
+ * E2BIG ENOTSUP ETIMEDOUT EBUSY EPROTO EPERM ESTALE ENODEV ENOTCONN EBADF EIO`. `EBADF`: a handle used after
+ * it was freed or closed.
  */
 export type MpErrorCode =
   | 'EINVAL'
@@ -20,6 +21,7 @@ export type MpErrorCode =
   | 'ESTALE'
   | 'ENODEV'
   | 'ENOTCONN'
+  | 'EBADF'
   | 'EIO';
 
 export interface MpErrorOptions {
@@ -43,7 +45,7 @@ export class MpError extends Error {
 
 const KNOWN = new Set<string>([
   'EINVAL', 'ENOENT', 'EEXIST', 'ENOSPC', 'ENOMEM', 'ENAMETOOLONG', 'E2BIG', 'ENOTSUP', 'ETIMEDOUT',
-  'EBUSY', 'EPROTO', 'EPERM', 'ESTALE', 'ENODEV', 'ENOTCONN', 'EIO',
+  'EBUSY', 'EPROTO', 'EPERM', 'ESTALE', 'ENODEV', 'ENOTCONN', 'EBADF', 'EIO',
 ]);
 
 /** Map a system error (from fs or the native binding) to an MpError, keeping it as `cause`. */
