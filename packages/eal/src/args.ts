@@ -97,16 +97,21 @@ function parseMb(flag: string, v: string): number {
 /** Options that take a value, long and short. */
 const WITH_VALUE = new Set(['--proc-type', '--file-prefix', '--runtime-dir', '-m', '--socket-mem', '--huge-dir', '-l', '--lcores', '--log-level']);
 const FLAGS = new Set(['--no-huge', '--single-file-segments', '--legacy-mem', '--in-memory']);
+/** Value options that may repeat (DPDK takes one `--log-level` per component); `-l`/`--lcores` are one option. */
+const REPEATABLE = new Set(['--log-level']);
+const SAME_OPTION: Record<string, string> = { '--lcores': '-l' };
 
 /**
  * Parse DPDK-style EAL arguments (without the program name). Parsing stops at `--` (consumed) or at the
  * first argument that is not an option; what follows is the application's.
  *
- * @throws {MpError} EINVAL — an unknown flag (named), a missing or malformed value, `-m` with `--socket-mem`
+ * @throws {MpError} EINVAL — an unknown flag (named), a missing or malformed value, `-m` with `--socket-mem`,
+ *   a single-valued option given twice (`--proc-type` twice, `-l` and `--lcores`)
  * @throws {MpError} ENAMETOOLONG — a file prefix over 64 bytes
  */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const o: EalOptions = {};
+  const seen = new Map<string, string>();
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -117,6 +122,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (!arg.startsWith('-') || arg === '-') break;
     let flag: string;
     let value: string | undefined;
+    let text = arg;
     const eq = arg.indexOf('=');
     if (arg.startsWith('--')) {
       flag = eq >= 0 ? arg.slice(0, eq) : arg;
@@ -129,11 +135,18 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       if (value !== undefined) throw new MpError('EINVAL', `${flag} takes no value`);
     } else if (WITH_VALUE.has(flag)) {
       if (value === undefined) {
+        text = `${arg} ${argv[i + 1] ?? ''}`;
         value = argv[++i];
         if (value === undefined) throw new MpError('EINVAL', `${flag} needs a value`);
       }
     } else {
       throw new MpError('EINVAL', `unknown EAL option '${flag}' (put application arguments after '--')`);
+    }
+    if (WITH_VALUE.has(flag) && !REPEATABLE.has(flag)) {
+      const key = SAME_OPTION[flag] ?? flag;
+      const before = seen.get(key);
+      if (before !== undefined) throw new MpError('EINVAL', `${flag} given twice ('${before}' and '${text}'): give it once`);
+      seen.set(key, text);
     }
     switch (flag) {
       case '--proc-type':
@@ -192,7 +205,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 /**
  * Check a typed options object (argv goes through {@link parseArgs} first, then here).
  *
- * @throws {MpError} EINVAL / ENAMETOOLONG — as parseArgs, for the typed fields
+ * @throws {MpError} EINVAL / ENAMETOOLONG — as parseArgs, for the typed fields; `runtimeDir` or
+ *   `hugeDir` not an absolute path
  */
 export function validateOptions(o: EalOptions): Required<Pick<EalOptions, 'procType' | 'filePrefix'>> & EalOptions {
   const procType = o.procType ?? 'primary';
@@ -211,6 +225,13 @@ export function validateOptions(o: EalOptions): Required<Pick<EalOptions, 'procT
   }
   if (o.lcores !== undefined && o.lcores.some((l) => !Number.isInteger(l) || l < 0 || l >= MAX_LCORE)) {
     throw new MpError('EINVAL', `lcores must be integers in 0..${MAX_LCORE - 1}`);
+  }
+  for (const [flag, dir] of [['--runtime-dir', o.runtimeDir], ['--huge-dir', o.hugeDir]] as const) {
+    if (dir === undefined) continue;
+    if (typeof dir !== 'string' || !dir.startsWith('/')) {
+      throw new MpError('EINVAL', `${flag} '${String(dir)}' is not an absolute path (a relative one would depend on the working directory)`);
+    }
+    if (dir.includes('\0')) throw new MpError('EINVAL', `${flag} holds a NUL byte`);
   }
   if (o.noHuge && o.hugeDir !== undefined) throw new MpError('EINVAL', '--no-huge and --huge-dir cannot be used together');
   if (o.inMemory) {

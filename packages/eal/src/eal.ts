@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { chmodSync, fstatSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, rmdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   GroupMemory,
@@ -11,6 +10,7 @@ import {
   crashPoint,
   detachMemory,
   log,
+  lstatOwned,
   mapFile,
   memRegionSize,
   ofdLock,
@@ -21,6 +21,8 @@ import {
 } from '@mp/memory';
 import type { MappedFile } from '@mp/memory';
 import { parseArgs, validateOptions } from './args.js';
+import { CONFIG_NAME, checkEntries, prepareRuntimeDir, removeEntries, runtimeDirPlan } from './runtime-dir.js';
+import type { RuntimeDirPlan } from './runtime-dir.js';
 import type { EalOptions } from './args.js';
 import {
   CFG,
@@ -68,29 +70,6 @@ export interface EalEvents {
 }
 
 const WATCH_INTERVAL_MS = 100;
-
-function defaultRuntimeDir(prefix: string): string {
-  const uid = process.getuid?.() ?? 0;
-  if (uid === 0) return join('/var/run/mp', prefix);
-  const xdg = process.env.XDG_RUNTIME_DIR;
-  if (xdg) return join(xdg, 'mp', prefix);
-  return join(tmpdir(), `mp-${uid}`, prefix);
-}
-
-function ensurePrivateDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = statSync(dir);
-    const uid = process.getuid?.() ?? 0;
-    if (st.uid !== uid) {
-      throw new MpError('EPERM', `runtime dir ${dir} belongs to uid ${st.uid}, not to this process's uid ${uid}`);
-    }
-    if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
-  } catch (err) {
-    if (err instanceof MpError) throw err;
-    throw new MpError('EPERM', `cannot create runtime dir ${dir}: ${(err as Error).message}`, { cause: err });
-  }
-}
 
 let current: Eal | undefined;
 
@@ -203,9 +182,12 @@ export class Eal extends EventEmitter<EalEvents> {
   }
 
   /**
-   * Leave the group (rte_eal_cleanup). A secondary frees its slot. A primary with no live secondary
-   * ends the group: its segment files and runtime dir are removed; with live secondaries it leaves
-   * them the group (a new primary may adopt it). Runs by itself at process exit. Idempotent.
+   * Leave the group (rte_eal_cleanup): free this process's slot. The last process out — primary or
+   * secondary — ends the group: it removes the group's segment files and its names in the runtime dir
+   * (the directory too when the group created it), never anything else. A primary leaving live
+   * secondaries leaves them the group (a new primary may adopt it). When every process is killed, nobody
+   * can clean: the next primary on the prefix removes the stale files. Runs by itself at process exit.
+   * Idempotent.
    */
   cleanup(): void {
     if (this.closed) return;
@@ -220,17 +202,24 @@ export class Eal extends EventEmitter<EalEvents> {
         // table lock) must find its lock free.
         ofdLock(this.cfg.fd, lockSlot(this.slot), 1, 'u', false);
         this.freeSlot(this.slot);
-        if (this.procType === 'primary') {
-          endGroup = !this.anySecondaryAlive();
-          if (endGroup) Atomics.store(this.u32, CFG.state / 4, ST_CLOSING);
+        if (!this.processes().some((p) => p.alive)) {
+          // The last one out ends the group. A secondary takes the primary lock first: that proves no
+          // primary lives, and a primary starting now on this prefix finds ST_CLOSING and waits until the
+          // files are gone (see init's openPrimaryConfig).
+          endGroup = this.procType === 'primary' || ofdLock(this.cfg.fd, LOCK_PRIMARY, 1, 'w', false);
+        } else if (this.procType === 'primary') {
+          // Others live: leave them the group. The primary lock goes now, inside the table lock, so the
+          // secondary that leaves last — maybe right after us — can take it and end the group.
+          ofdLock(this.cfg.fd, LOCK_PRIMARY, 1, 'u', false);
         }
+        if (endGroup) Atomics.store(this.u32, CFG.state / 4, ST_CLOSING);
       });
     } catch (err) {
       log('warning', 'EAL', `cleanup: ${(err as Error).message}`);
     }
     if (endGroup) {
       this.memory.removeFiles();
-      removeRuntimeFiles(this.runtimeDir);
+      removeEntries(this.runtimeDir, { keepConfig: false, removeDir: this.u32[CFG.ownsDir / 4] === 1 });
     }
     detachMemory();
     this.cfg.close();
@@ -261,10 +250,6 @@ export class Eal extends EventEmitter<EalEvents> {
     const e = (CFG.procTable + i * PROC.size) / 4;
     Atomics.store(this.u32, e + PROC.state / 4, PS_FREE);
     Atomics.add(this.u32, CFG.procGen / 4, 1);
-  }
-
-  private anySecondaryAlive(): boolean {
-    return this.processes().some((p) => p.type === 'secondary' && p.alive && p.slot !== this.slot);
   }
 
   private watchPrimary(): void {
@@ -362,21 +347,6 @@ function surfaceKey(event: string, args: unknown[]): string | undefined {
   return undefined;
 }
 
-function removeRuntimeFiles(dir: string): void {
-  try {
-    for (const f of readdirSync(dir)) {
-      try {
-        unlinkSync(join(dir, f));
-      } catch {
-        rmSync(join(dir, f), { recursive: true, force: true });
-      }
-    }
-    rmdirSync(dir);
-  } catch {
-    // already gone
-  }
-}
-
 /** The group `init()` attached in this process. @throws {MpError} ENOTCONN — init() has not run */
 export function eal(): Eal {
   if (current === undefined) throw new MpError('ENOTCONN', 'no process group attached: call init() from @mp/eal first');
@@ -394,12 +364,18 @@ export function eal(): Eal {
  * @throws {MpError} EBUSY — a live primary already holds the prefix (primary), lcores overlap another
  *   process of the group, or init() already ran in this process
  * @throws {MpError} ENOENT — secondary: no group of that prefix exists
- * @throws {MpError} ESTALE — secondary: the group's primary is dead (stale files); start a primary first
+ * @throws {MpError} ESTALE — secondary: the group's primary is dead (stale files), or the group ended
+ *   while attaching; start a primary first
  * @throws {MpError} EPROTO — the group was made by another layout version (both named)
- * @throws {MpError} ETIMEDOUT — secondary: the primary did not finish initializing in attachTimeoutMs
+ * @throws {MpError} ETIMEDOUT — secondary: the primary did not finish initializing in attachTimeoutMs;
+ *   primary: the group's last process was still removing it after attachTimeoutMs
  * @throws {MpError} ENOSPC — the process table is full
  * @throws {MpError} ENOMEM — `-m` exceeds the free hugepages of `--huge-dir`
- * @throws {MpError} EPERM — runtime dir not ours or not creatable
+ * @throws {MpError} EPERM — the runtime dir, a component of it, the config or a segment file is a link,
+ *   belongs to another uid or lets other users in (safe file rules, DESIGN §5), or cannot be created or
+ *   reached (another uid's group)
+ * @throws {MpError} EINVAL — also: the runtime dir holds entries that are not a group's (named), a
+ *   relative `--runtime-dir`, a single-valued option given twice
  * @throws {MpError} ENOTSUP — `--in-memory`
  * @see rte_eal_init
  */
@@ -418,33 +394,35 @@ export function init(args: readonly string[] | EalOptions = []): Eal {
   }
   const o = validateOptions(raw);
   if (o.logLevel !== undefined) setLogLevel(o.logLevel);
-  const runtimeDir = o.runtimeDir ?? defaultRuntimeDir(o.filePrefix);
-  const cfgPath = join(runtimeDir, 'config');
+  const plan = runtimeDirPlan(o.filePrefix, o.runtimeDir);
+  const runtimeDir = plan.dir;
   const wantFlags = (o.noHuge ? CFGF_NO_HUGE : 0) | (o.singleFileSegments ? CFGF_SINGLE_FILE : 0) | (o.legacyMem ? CFGF_LEGACY_MEM : 0);
+  const deadline = Date.now() + (o.attachTimeoutMs ?? 5000);
 
-  let role: 'primary' | 'secondary' = o.procType === 'secondary' ? 'secondary' : 'primary';
-  let cfg: MappedFile | undefined;
-  if (role === 'primary') {
-    ensurePrivateDir(runtimeDir);
-    const size = memRegionOffset() + memRegionSize();
-    cfg = mapFile(cfgPath, { size, create: true });
-    // The primary lock first: nothing is read or written before we know we are the only primary.
-    if (!ofdLock(cfg.fd, LOCK_PRIMARY, 1, 'w', false)) {
-      if (o.procType === 'auto') {
-        cfg.close();
-        cfg = undefined;
-        role = 'secondary';
-      } else {
-        const pid = new Uint32Array(cfg.buffer)[CFG.primaryPid / 4];
-        cfg.close();
-        throw new MpError('EBUSY', `a primary (pid ${pid}) is already running for file prefix '${o.filePrefix}' in ${runtimeDir}; use --proc-type=secondary or another --file-prefix`);
+  let role: 'primary' | 'secondary';
+  let built: Built;
+  for (;;) {
+    role = o.procType === 'secondary' ? 'secondary' : 'primary';
+    try {
+      if (role === 'primary') {
+        const opened = openPrimaryConfig(plan, o, deadline);
+        if (opened !== undefined) {
+          built = startPrimary(opened.cfg, o, wantFlags, runtimeDir, plan.managed || opened.dirCreated);
+          break;
+        }
+        role = 'secondary'; // auto, and a live primary holds the prefix
       }
+      built = attachSecondary(plan, o, wantFlags, deadline);
+      break;
+    } catch (err) {
+      // The group ended under an `auto` process: start again, as primary this time.
+      if (err instanceof GroupEnding && o.procType === 'auto' && Date.now() < deadline) {
+        sleepSync(1);
+        continue;
+      }
+      throw err;
     }
   }
-  const built =
-    role === 'primary'
-      ? startPrimary(cfg!, o, wantFlags, runtimeDir)
-      : attachSecondary(cfgPath, o, wantFlags, runtimeDir);
   const e = new Eal({ consumed, appArgs, procType: role, filePrefix: o.filePrefix, runtimeDir, ...built });
   current = e;
   attachMemory(built.memory);
@@ -486,7 +464,7 @@ function describeFlags(f: number): string {
   return parts.length ? parts.join(' ') : 'none of --no-huge/--single-file-segments/--legacy-mem';
 }
 
-function startPrimary(cfg: MappedFile, o: ReturnType<typeof validateOptions>, wantFlags: number, runtimeDir: string): Built {
+function startPrimary(cfg: MappedFile, o: ReturnType<typeof validateOptions>, wantFlags: number, runtimeDir: string, ownsDir: boolean): Built {
   try {
     const u32 = new Uint32Array(cfg.buffer);
     const u16 = new Uint16Array(cfg.buffer);
@@ -517,11 +495,66 @@ function startPrimary(cfg: MappedFile, o: ReturnType<typeof validateOptions>, wa
       });
       return { cfg, lock, memory, adopted: true, slot };
     }
+    // A stale group's config says whether the group made the directory: a new group inherits that.
+    const inherited = magic === CFG_MAGIC && version === CFG_VERSION && u32[CFG.ownsDir / 4] === 1;
     if (magic === CFG_MAGIC) cleanStaleGroup(cfg, runtimeDir, o.filePrefix);
-    return formatFresh(cfg, o, wantFlags);
+    return formatFresh(cfg, o, wantFlags, ownsDir || inherited);
   } catch (err) {
     cfg.close();
     throw err;
+  }
+}
+
+/** A secondary met a group whose last process is removing it (ESTALE; `auto` retries as primary). */
+class GroupEnding extends MpError {
+  constructor(prefix: string) {
+    super('ESTALE', `group '${prefix}' ended while this process was attaching (its last process left): start a primary`);
+  }
+}
+
+/**
+ * Create or check the runtime dir, then open (or create) the config and take the primary lock: nothing
+ * is read or written before we know we are the only primary. Returns undefined for `auto` when a live
+ * primary holds the prefix. A group being ended by its last process (ST_CLOSING, or a config already
+ * unlinked) is waited out, up to the deadline.
+ *
+ * @throws {MpError} EBUSY — a live primary holds the prefix (`--proc-type=primary`)
+ * @throws {MpError} ETIMEDOUT — the group's last process did not finish removing it by the deadline
+ * @throws {MpError} EPERM / EINVAL — the runtime dir or config fails the safe file rules, foreign entries
+ */
+function openPrimaryConfig(plan: RuntimeDirPlan, o: ReturnType<typeof validateOptions>, deadline: number): { cfg: MappedFile; dirCreated: boolean } | undefined {
+  const size = memRegionOffset() + memRegionSize();
+  let dirCreated = false;
+  for (let busyLooks = 0; ; ) {
+    dirCreated = prepareRuntimeDir(plan, true) || dirCreated;
+    checkEntries(plan.dir);
+    let cfg: MappedFile;
+    try {
+      cfg = mapFile(join(plan.dir, CONFIG_NAME), { size, create: true });
+    } catch (err) {
+      // The directory went between our check and the create: a group ending removed it. Again.
+      if (err instanceof MpError && err.code === 'ENOENT' && Date.now() < deadline) continue;
+      throw err;
+    }
+    const locked = ofdLock(cfg.fd, LOCK_PRIMARY, 1, 'w', false);
+    const unlinked = fstatSync(cfg.fd).nlink === 0;
+    if (locked && !unlinked) return { cfg, dirCreated };
+    const u32 = new Uint32Array(cfg.buffer);
+    const ending = unlinked || Atomics.load(u32, CFG.state / 4) === ST_CLOSING;
+    const pid = u32[CFG.primaryPid / 4];
+    cfg.close();
+    if (ending) {
+      if (Date.now() >= deadline) throw new MpError('ETIMEDOUT', `group '${o.filePrefix}' in ${plan.dir} is still being removed by its last process`);
+      sleepSync(1);
+      continue;
+    }
+    if (o.procType === 'auto') return undefined;
+    // The last process out takes this lock a moment before it marks the group closing: look once more.
+    if (busyLooks++ < 2) {
+      sleepSync(1);
+      continue;
+    }
+    throw new MpError('EBUSY', `a primary (pid ${pid}) is already running for file prefix '${o.filePrefix}' in ${plan.dir}; use --proc-type=secondary or another --file-prefix`);
   }
 }
 
@@ -537,11 +570,11 @@ function cleanStaleGroup(cfg: MappedFile, runtimeDir: string, prefix: string): v
       // unreadable memory region: nothing we can name to remove
     }
   }
-  for (const f of readdirSync(runtimeDir)) if (f !== 'config') rmSync(join(runtimeDir, f), { recursive: true, force: true });
+  removeEntries(runtimeDir, { keepConfig: true, removeDir: false });
   log('notice', 'EAL', `removed the stale files of group '${prefix}' (its primary and secondaries are dead)`);
 }
 
-function formatFresh(cfg: MappedFile, o: ReturnType<typeof validateOptions>, wantFlags: number): Built {
+function formatFresh(cfg: MappedFile, o: ReturnType<typeof validateOptions>, wantFlags: number, ownsDir: boolean): Built {
   const u32 = new Uint32Array(cfg.buffer);
   const u16 = new Uint16Array(cfg.buffer);
   // SYNC: magic off first: a secondary that raced in sees an unformatted group and waits.
@@ -554,6 +587,7 @@ function formatFresh(cfg: MappedFile, o: ReturnType<typeof validateOptions>, wan
   u32[CFG.memOffset / 4] = memOff;
   u32[CFG.primaryPid / 4] = process.pid;
   u32[CFG.primaryGen / 4] = 1;
+  u32[CFG.ownsDir / 4] = ownsDir ? 1 : 0;
   const memBytes = o.memoryMb !== undefined ? o.memoryMb * 2 ** 20 : o.socketMem !== undefined ? o.socketMem.reduce((a, b) => a + b, 0) * 2 ** 20 : undefined;
   const backing = chooseBacking({ noHuge: o.noHuge ?? false, ...(o.hugeDir !== undefined ? { hugeDir: o.hugeDir } : {}), ...(memBytes !== undefined ? { memBytes } : {}) });
   const lock = makeLock(cfg);
@@ -631,33 +665,38 @@ function claimSlot(cfg: MappedFile, type: number, lcores: number[]): number {
   return free;
 }
 
-function attachSecondary(cfgPath: string, o: ReturnType<typeof validateOptions>, wantFlags: number, runtimeDir: string): Built {
+function attachSecondary(plan: RuntimeDirPlan, o: ReturnType<typeof validateOptions>, wantFlags: number, deadline: number): Built {
+  const runtimeDir = plan.dir;
+  const cfgPath = join(runtimeDir, CONFIG_NAME);
+  const noGroup = (cause?: unknown): MpError =>
+    new MpError('ENOENT', `no process group '${o.filePrefix}' (no ${cfgPath}): start a primary first, or check --file-prefix/--runtime-dir`, cause === undefined ? {} : { cause });
+  // Join only a group whose directory and config pass the safe file rules (a foreign uid's group: EPERM).
+  try {
+    prepareRuntimeDir(plan, false);
+  } catch (err) {
+    throw err instanceof MpError && err.code === 'ENOENT' ? noGroup(err) : err;
+  }
   const timeoutMs = o.attachTimeoutMs ?? 5000;
-  const deadline = Date.now() + timeoutMs;
   let cfg: MappedFile;
   for (;;) {
-    let size = 0;
-    try {
-      size = statSync(cfgPath).size;
-    } catch {
-      throw new MpError('ENOENT', `no process group '${o.filePrefix}' (no ${cfgPath}): start a primary first, or check --file-prefix/--runtime-dir`);
+    const st = lstatOwned(cfgPath, 'file');
+    if (st === undefined) throw noGroup();
+    if (st.size > 0) {
+      try {
+        cfg = mapFile(cfgPath, { size: st.size });
+        break;
+      } catch (err) {
+        throw err instanceof MpError && err.code === 'ENOENT' ? noGroup(err) : err;
+      }
     }
-    if (size > 0) break;
     if (Date.now() > deadline) throw new MpError('ETIMEDOUT', `group '${o.filePrefix}' config stayed empty for ${timeoutMs} ms`);
     sleepSync(2);
-  }
-  try {
-    const size = statSync(cfgPath).size;
-    cfg = mapFile(cfgPath, { size });
-  } catch (err) {
-    throw err instanceof MpError && err.code === 'ENOENT'
-      ? new MpError('ENOENT', `no process group '${o.filePrefix}' (no ${cfgPath}): start a primary first`, { cause: err })
-      : (err as Error);
   }
   try {
     const u32 = new Uint32Array(cfg.buffer);
     const u16 = new Uint16Array(cfg.buffer);
     for (;;) {
+      if (fstatSync(cfg.fd).nlink === 0 || Atomics.load(u32, CFG.state / 4) === ST_CLOSING) throw new GroupEnding(o.filePrefix);
       if (!ofdTest(cfg.fd, LOCK_PRIMARY, 1, 'w')) {
         const pid = u32[CFG.primaryPid / 4];
         throw new MpError('ESTALE', `the primary (pid ${pid}) of group '${o.filePrefix}' is dead; ${runtimeDir} holds its stale files. Start a primary (it adopts or cleans the group), then retry`);
@@ -686,9 +725,7 @@ function attachSecondary(cfgPath: string, o: ReturnType<typeof validateOptions>,
     registerEalRepair(cfg, lock);
     let slot = -1;
     lock.withLock(() => {
-      if (Atomics.load(u32, CFG.state / 4) !== ST_READY) {
-        throw new MpError('ESTALE', `group '${o.filePrefix}' is shutting down`);
-      }
+      if (Atomics.load(u32, CFG.state / 4) !== ST_READY) throw new GroupEnding(o.filePrefix);
       slot = claimSlot(cfg, PT_SECONDARY, o.lcores ?? []);
     });
     return { cfg, lock, memory, adopted: false, slot };

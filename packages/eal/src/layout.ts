@@ -15,6 +15,8 @@
  * |  24 |    4 | max processes           | primary, once                                |
  * |  28 |    4 | memory region offset    | primary, once                                |
  * |  32 |    4 | process table generation| table-lock holder, bumped on join/leave      |
+ * |  36 |    4 | owns runtime dir (0/1)  | primary, at format (inherited from a stale   |
+ * |     |      |                         | config): the group made its dir, so removes it|
  * |  64 | 64·P | process table           | table-lock holder                            |
  * |  MR |   …  | @mp/memory region       | see @mp/memory layout.ts                     |
  *
@@ -30,18 +32,22 @@
  *
  * OFD record-lock ranges on the config file (lock ranges, not data; far beyond EOF):
  * | byte          | held by                                    | meaning                       |
- * | LOCK_BASE     | the primary, exclusively, for its lifetime | primary alive                 |
+ * | LOCK_BASE     | the primary, exclusively, for its lifetime; | primary alive                 |
+ * |               | or the last process out while it removes   | group ending: wait, retry     |
+ * |               | the group's files (state ST_CLOSING)        |                               |
  * | LOCK_BASE+1   | (unused since layout 2)                    |                               |
  * | LOCK_BASE+64+i| the process in slot i, for its lifetime    | slot i's process alive        |
  * | @mp/memory LOCK_LIVE_BASE + pid | each process that took the table lock, read-locked, for its lifetime | pid alive (RobustLock takers ask) |
  * The table lock itself is the owner word at offset 20 (RobustLock: compare-and-swap + futex).
  *
- * Layout 2 (this): the table lock became a futex word with liveness read locks (was an OFD lock at
+ * Layout 3 (this): the last process out — a secondary too — ends the group, holding LOCK_BASE while it
+ * removes the files; the owns-runtime-dir word. A layout-2 process would neither clean up nor wait.
+ * Layout 2: the table lock became a futex word with liveness read locks (was an OFD lock at
  * LOCK_BASE+1); processes of layout 1 and 2 would not exclude each other, hence the version.
  */
 
 export const CFG_MAGIC = 0x4643504d; // 'MPCF' little-endian
-export const CFG_VERSION = 2;
+export const CFG_VERSION = 3;
 
 export const CFGF_NO_HUGE = 1 << 0;
 export const CFGF_SINGLE_FILE = 1 << 1;
@@ -58,6 +64,7 @@ export const CFG = {
   maxProcs: 24,
   memOffset: 28,
   procGen: 32,
+  ownsDir: 36,
   procTable: 64,
 } as const;
 

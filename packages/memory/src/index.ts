@@ -9,6 +9,8 @@ export { futexWait, futexWaitAsync, futexWake } from './futex.js';
 export type { FutexWaitResult } from './futex.js';
 export { RobustLock, sleepSync, LOCK_LIVE_BASE } from './lock.js';
 export { mapFile, ofdLock, ofdTest, watchPid, pageSize } from './sys.js';
+export { openOwnedFile, checkOwnedFd, lstatOwned, ensureOwnedDir, removeOwned, euid } from './files.js';
+export type { OwnedFile, FileKind } from './files.js';
 export type { MappedFile } from './sys.js';
 export { hugepageInfo, chooseBacking, DEFAULT_SHM_CAP, SHM_DIR } from './hugepages.js';
 export type { HugepageInfo, HugepageSize, HugetlbfsMount, Backing } from './hugepages.js';

@@ -32,6 +32,12 @@
  * |   8 |    8 | size in bytes              |
  * |  16 |   16 | reserved                   |
  *
+ * OFD record-lock range on each segment file (a lock range, not data; far beyond any segment's end):
+ * | byte          | held by                                             | meaning                 |
+ * | SEG_LIVE_LOCK | every process that opened the segment, read-locked  | the segment is in use   |
+ * A leftover segment file (same name, ours by the safe file rules) is removed only when nobody holds
+ * this lock: a live group sharing the prefix from another runtime dir keeps its memory.
+ *
  * Memzone entry (96 bytes): a per-entry sequence counter makes lock-free reads safe (odd = being written)
  * | off | size | field                                     |
  * |   0 |    4 | seq (odd while the lock holder rewrites it)|
@@ -80,6 +86,8 @@ export const SEG = {
   state: 0,
   bytes: 8,
 } as const;
+/** Byte of each segment file read-locked by every process that has it open (see the table above). */
+export const SEG_LIVE_LOCK = 2 ** 42;
 export const SEG_FREE = 0;
 export const SEG_CREATING = 1;
 export const SEG_READY = 2;

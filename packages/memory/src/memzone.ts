@@ -1,8 +1,9 @@
-import { closeSync, ftruncateSync, openSync, unlinkSync, constants as fsc } from 'node:fs';
+import { closeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { binding } from './binding.js';
 import type { SegmentHandle } from './binding.js';
 import { MpError, fromSystemError } from './errors.js';
+import { lstatOwned, openOwnedFile, removeOwned } from './files.js';
 import {
   DEFAULT_MAX_MEMZONES,
   DEFAULT_MAX_SEGMENTS,
@@ -21,6 +22,7 @@ import {
   SEG,
   SEG_CREATING,
   SEG_FREE,
+  SEG_LIVE_LOCK,
   SEG_READY,
   memzoneTableOffset,
 } from './layout.js';
@@ -450,14 +452,15 @@ export class GroupMemory {
     this.cache.clear();
   }
 
-  /** Remove every segment file of the group (a primary ending the group, or cleaning a dead one). */
+  /**
+   * Remove every segment file of the group (a primary or the last process ending the group, or a new
+   * primary cleaning a dead one): only names of this group that are files of ours (safe file rules),
+   * never a link's target or another user's file.
+   */
   removeFiles(): void {
     for (let i = 0; i < this.maxSegments; i++) {
-      try {
-        unlinkSync(this.segmentPath(i));
-      } catch {
-        // not created
-      }
+      const r = removeOwned(this.segmentPath(i), 'file');
+      if (r.why !== undefined) log('warning', 'MEM', `left ${r.why}`);
     }
   }
 
@@ -487,11 +490,7 @@ export class GroupMemory {
     for (let s = 0; s < this.maxSegments; s++) {
       const si = (this.region.offset + HDR.segTable + s * SEG.size) / 4;
       if (this.u32[si + SEG.state / 4] === SEG_CREATING) {
-        try {
-          unlinkSync(this.segmentPath(s));
-        } catch {
-          // never got created
-        }
+        removeOwned(this.segmentPath(s), 'file');
         this.u32[si + SEG.state / 4] = SEG_FREE;
         fixed++;
       }
@@ -540,10 +539,13 @@ export class GroupMemory {
   private segmentFd(seg: number): number {
     let fd = this.segFds.get(seg);
     if (fd === undefined) {
+      // Safe file rules: a link or a file not ours is refused (EPERM) — a foreign group's memory is never used.
+      fd = openOwnedFile(this.segmentPath(seg)).fd;
       try {
-        fd = openSync(this.segmentPath(seg), fsc.O_RDWR);
+        markInUse(fd, this.segmentPath(seg));
       } catch (err) {
-        throw fromSystemError(err, `opening segment file ${this.segmentPath(seg)}`);
+        closeSync(fd);
+        throw err;
       }
       this.segFds.set(seg, fd);
     }
@@ -660,16 +662,19 @@ export class GroupMemory {
     const path = this.segmentPath(s);
     let fd: number;
     try {
-      fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
-      ftruncateSync(fd, size);
+      fd = createSegmentFile(path);
     } catch (err) {
       this.u32[si(s) + SEG.state / 4] = SEG_FREE;
-      try {
-        unlinkSync(path);
-      } catch {
-        // not created
-      }
-      throw fromSystemError(err, `creating segment file ${path}`);
+      throw err instanceof MpError ? err : fromSystemError(err, `creating segment file ${path}`);
+    }
+    try {
+      markInUse(fd, path);
+      ftruncateSync(fd, size);
+    } catch (err) {
+      closeSync(fd);
+      this.u32[si(s) + SEG.state / 4] = SEG_FREE;
+      removeOwned(path, 'file');
+      throw err instanceof MpError ? err : fromSystemError(err, `creating segment file ${path}`);
     }
     const old = this.segFds.get(s);
     if (old !== undefined) closeSync(old);
@@ -685,18 +690,14 @@ export class GroupMemory {
  * Map the bytes a {@link MemzoneDescriptor} names, in any thread, with no group attached: how a worker
  * thread reaches a ring or table that its process's group holds.
  *
- * @throws {MpError} ENOENT — the segment file is gone (the group ended); EINVAL — a malformed descriptor
+ * @throws {MpError} ENOENT — the segment file is gone (the group ended); EINVAL — a malformed descriptor;
+ *   EPERM — the path is a link or a file that is not this uid's (safe file rules)
  */
 export function mapDescriptor(d: MemzoneDescriptor): ArrayBuffer {
   if (!d || typeof d.path !== 'string' || !Number.isSafeInteger(d.offset) || !Number.isSafeInteger(d.len) || !isPow2(d.pageSize)) {
     throw new MpError('EINVAL', 'not a memzone descriptor (make one with memzone.describe())');
   }
-  let fd: number;
-  try {
-    fd = openSync(d.path, fsc.O_RDWR);
-  } catch (err) {
-    throw fromSystemError(err, `opening segment file ${d.path} of memzone '${d.name}'`);
-  }
+  const fd = openOwnedFile(d.path).fd;
   try {
     const mapStart = Math.floor(d.offset / d.pageSize) * d.pageSize;
     const delta = d.offset - mapStart;
@@ -737,6 +738,44 @@ function readCString(u8: Uint8Array, at: number, size: number): string {
   let end = at;
   while (end < at + size && u8[end] !== 0) end++;
   return dec.decode(u8.subarray(at, end));
+}
+
+/** Read-lock a segment's in-use byte on `fd` (dropped by the kernel when the process dies). */
+function markInUse(fd: number, path: string): void {
+  try {
+    binding.ofdLock(fd, SEG_LIVE_LOCK, 1, 'r', false);
+  } catch (err) {
+    throw fromSystemError(err, `locking segment file ${path}`);
+  }
+}
+
+/**
+ * Create a segment file with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600. A file already there is removed and
+ * the create retried only when it is proven a leftover of ours: a regular file of this uid with mode ≤
+ * 0600 (safe file rules) that no live process has open (its in-use byte is unlocked).
+ *
+ * @throws {MpError} EPERM — a link or a file that is not ours is in the way (named with its owner)
+ * @throws {MpError} EBUSY — a live process uses a file of that name (another group with this prefix)
+ */
+function createSegmentFile(path: string): number {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return openOwnedFile(path, { create: 'exclusive' }).fd;
+    } catch (err) {
+      if (!(err instanceof MpError) || err.code !== 'EEXIST' || attempt > 0) throw err;
+    }
+    lstatOwned(path, 'file'); // EPERM for a link or a file not ours
+    const old = openOwnedFile(path).fd;
+    try {
+      if (binding.ofdTest(old, SEG_LIVE_LOCK, 1, 'w')) {
+        throw new MpError('EBUSY', `segment file ${path} is in use by live processes (another group with the same --file-prefix in another runtime dir?)`);
+      }
+    } finally {
+      closeSync(old);
+    }
+    removeOwned(path, 'file');
+    log('notice', 'MEM', `removed the leftover segment file ${path} of a dead group`);
+  }
 }
 
 // ---- the process's attached group -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
-import { closeSync, fstatSync, ftruncateSync, openSync, constants as fsc } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync } from 'node:fs';
 import { binding } from './binding.js';
 import { MpError, fromSystemError } from './errors.js';
+import { openOwnedFile } from './files.js';
 
 /** System page size. */
 export const pageSize: number = binding.pageSize;
@@ -8,30 +9,27 @@ export const pageSize: number = binding.pageSize;
 /** A whole file mapped MAP_SHARED into this process. */
 export interface MappedFile {
   readonly path: string;
-  /** Open read-write (libuv adds O_CLOEXEC); the OFD locks this process takes on the file belong to it. */
+  /** Open read-write with O_CLOEXEC; the OFD locks this process takes on the file belong to it. */
   readonly fd: number;
   readonly buffer: ArrayBuffer;
+  /** True when this call created the file. */
+  readonly created: boolean;
   /** Close the descriptor (dropping its OFD locks). The mapping lives until `buffer` is collected. */
   close(): void;
 }
 
 /**
- * Open (optionally create, mode 0600) and map a whole file of `size` bytes.
+ * Open (optionally create, mode 0600) and map a whole file of `size` bytes (at least; a shorter file is
+ * extended). Follows the safe file rules ({@link openOwnedFile}): never through a link; an existing file
+ * must be a regular file of this uid with mode ≤ 0600.
  *
- * @throws {MpError} EEXIST — `exclusive` and the file exists; ENOENT — missing and not `create`;
- *   EPERM — no access; EINVAL — size not positive
+ * @throws {MpError} EEXIST — `exclusive` and the name exists; ENOENT — missing and not `create`;
+ *   EPERM — a link, a file of another uid or with group/other permissions, no access;
+ *   EINVAL — size not a positive integer
  */
-export function mapFile(path: string, o: { size: number; create?: boolean; exclusive?: boolean; mode?: number }): MappedFile {
+export function mapFile(path: string, o: { size: number; create?: boolean; exclusive?: boolean }): MappedFile {
   if (!Number.isSafeInteger(o.size) || o.size <= 0) throw new MpError('EINVAL', `mapFile size must be > 0, got ${o.size}`);
-  let flags = fsc.O_RDWR;
-  if (o.create) flags |= fsc.O_CREAT;
-  if (o.exclusive) flags |= fsc.O_EXCL;
-  let fd: number;
-  try {
-    fd = openSync(path, flags, o.mode ?? 0o600);
-  } catch (err) {
-    throw fromSystemError(err, `opening ${path}`);
-  }
+  const { fd, created } = openOwnedFile(path, { create: o.exclusive ? 'exclusive' : o.create === true });
   try {
     if (fstatSync(fd).size < o.size) ftruncateSync(fd, o.size);
     const buffer = binding.map(fd, 0, o.size, 0, o.size);
@@ -40,6 +38,7 @@ export function mapFile(path: string, o: { size: number; create?: boolean; exclu
       path,
       fd,
       buffer,
+      created,
       close() {
         if (open) closeSync(fd);
         open = false;
@@ -51,18 +50,44 @@ export function mapFile(path: string, o: { size: number; create?: boolean; exclu
   }
 }
 
+const LOCK_TYPES = new Set(['r', 'w', 'u']);
+function checkLockArgs(fd: number, start: number, len: number, type: string, fn: string): void {
+  if (!Number.isInteger(fd) || fd < 0) throw new MpError('EBADF', `${fn}: fd must be an open descriptor (a non-negative integer), got ${fd}`);
+  if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(len) || len < 0) {
+    throw new MpError('EINVAL', `${fn}: start and len must be non-negative safe integers, got ${start}, ${len}`);
+  }
+  if (!LOCK_TYPES.has(type) || (fn === 'ofdTest' && type === 'u')) throw new MpError('EINVAL', `${fn}: lock type must be ${fn === 'ofdTest' ? "'r' or 'w'" : "'r', 'w' or 'u'"}, got ${JSON.stringify(type)}`);
+}
+
 /**
  * Take (`'r'`/`'w'`) or drop (`'u'`) an OFD record lock on `[start, start+len)` of an open file. The
  * kernel drops it when the last descriptor of this open file description closes — on any death.
  * Returns false when `wait` is false and another description holds a conflicting lock.
+ *
+ * @throws {MpError} EBADF — `fd` is not an open descriptor; EINVAL — bad range or type;
+ *   ENOLCK-class failures as EIO
  */
 export function ofdLock(fd: number, start: number, len: number, type: 'r' | 'w' | 'u', wait = false): boolean {
-  return binding.ofdLock(fd, start, len, type, wait);
+  checkLockArgs(fd, start, len, type, 'ofdLock');
+  try {
+    return binding.ofdLock(fd, start, len, type, wait);
+  } catch (err) {
+    throw fromSystemError(err, `ofdLock(${fd}, ${start}, ${len}, '${type}')`);
+  }
 }
 
-/** True when another open file description holds a lock conflicting with `type` on the range. */
+/**
+ * True when another open file description holds a lock conflicting with `type` on the range.
+ *
+ * @throws {MpError} EBADF — `fd` is not an open descriptor; EINVAL — bad range or type
+ */
 export function ofdTest(fd: number, start: number, len: number, type: 'r' | 'w' = 'w'): boolean {
-  return binding.ofdTest(fd, start, len, type);
+  checkLockArgs(fd, start, len, type, 'ofdTest');
+  try {
+    return binding.ofdTest(fd, start, len, type);
+  } catch (err) {
+    throw fromSystemError(err, `ofdTest(${fd}, ${start}, ${len}, '${type}')`);
+  }
 }
 
 /**
