@@ -526,13 +526,13 @@ function openPrimaryConfig(plan: RuntimeDirPlan, o: ReturnType<typeof validateOp
   const size = memRegionOffset() + memRegionSize();
   let dirCreated = false;
   for (let busyLooks = 0; ; ) {
-    dirCreated = prepareRuntimeDir(plan, true) || dirCreated;
-    checkEntries(plan.dir);
     let cfg: MappedFile;
     try {
+      dirCreated = prepareRuntimeDir(plan, true) || dirCreated;
+      checkEntries(plan.dir);
       cfg = mapFile(join(plan.dir, CONFIG_NAME), { size, create: true });
     } catch (err) {
-      // The directory went between our check and the create: a group ending removed it. Again.
+      // The directory went between our mkdir and the create: a group ending removed it. Again.
       if (err instanceof MpError && err.code === 'ENOENT' && Date.now() < deadline) continue;
       throw err;
     }

@@ -14,7 +14,7 @@
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { MpError, ensureOwnedDir, euid, lstatOwned, log, removeOwned } from '@mp/memory';
+import { MpError, ensureOwnedDir, fromSystemError, euid, lstatOwned, log, removeOwned } from '@mp/memory';
 
 /** The names a group creates in its runtime dir: its config, @mp/ipc's sockets, telemetry sockets. */
 export const GROUP_ENTRY = /^(config|mp_socket(_\d+_[0-9a-f]+)?|dpdk_telemetry\.v2(:\d+)?)$/;
@@ -70,10 +70,15 @@ function lstatOwnedOrMissing(path: string): boolean {
  * Refuse a runtime dir holding anything the group did not make: names {@link GROUP_ENTRY} does not
  * match (EINVAL, named), or group names that are links or not ours (EPERM, named with their owner).
  *
- * @throws {MpError} EINVAL — foreign entries; EPERM — a group name that is not ours
+ * @throws {MpError} EINVAL — foreign entries; EPERM — a group name that is not ours; ENOENT — no such dir
  */
 export function checkEntries(dir: string): void {
-  const names = readdirSync(dir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    throw fromSystemError(err, `reading runtime dir ${dir}`);
+  }
   const foreign = names.filter((n) => !GROUP_ENTRY.test(n));
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 5).map((n) => `'${n}'`).join(', ');

@@ -1,5 +1,5 @@
-import { closeSync, openSync, constants as fsc } from 'node:fs';
-import { MpError, RobustLock, TSO, crashPoint, groupMemory, log, memzone, validateName, MEMZONE_NAME_MAX } from '@mp/memory';
+import { closeSync } from 'node:fs';
+import { MpError, RobustLock, TSO, crashPoint, groupMemory, log, memzone, openOwnedFile, validateName, MEMZONE_NAME_MAX } from '@mp/memory';
 import type { GroupMemory, Memzone } from '@mp/memory';
 import { CRC32C_TABLES, crc32cWords, jhashWords, loadWords } from './hashfn.js';
 import {
@@ -489,11 +489,8 @@ export class Hash {
       sink: this.sink,
     });
     const path = memzone.describe(mz).path;
-    try {
-      this.fd = openSync(path, fsc.O_RDWR);
-    } catch (err) {
-      throw new MpError('ENOENT', `cannot open the segment file ${path} of hash '${name}'`, { cause: err });
-    }
+    // Safe file rules (@mp/memory): never through a link, only a file of this uid.
+    this.fd = openOwnedFile(path).fd;
     this.lock = new RobustLock(this.fd, new Int32Array(buf), HDR.lockOwner / 4);
     this.lock.onRepair((pid) => this.repair(pid));
   }

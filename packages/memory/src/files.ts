@@ -53,7 +53,9 @@ function refuse(path: string, why: string, cause?: unknown): MpError {
  * permission bits that must be clear (files: any group/other bit; directories: group/other write).
  */
 function problem(st: Stats, kind: FileKind, forbiddenMode: number): string | undefined {
-  if (!KIND_TEST[kind](st)) return `it is ${kindOf(st)}, not ${kind === 'dir' ? 'a directory' : kind === 'file' ? 'a regular file' : 'a socket'}`;
+  if (!KIND_TEST[kind](st)) {
+    return `it is ${kindOf(st)} owned by uid ${st.uid}, not ${kind === 'dir' ? 'a directory' : kind === 'file' ? 'a regular file' : 'a socket'}${st.isSymbolicLink() ? ' (links are never followed)' : ''}`;
+  }
   const me = euid();
   if (st.uid !== me) return `it belongs to uid ${st.uid}, not to this process's uid ${me} (planted by another user?)`;
   const bad = st.mode & forbiddenMode;
@@ -182,7 +184,7 @@ export function lstatOwned(path: string, kind: FileKind): Stats | undefined {
  *
  * @throws {MpError} EPERM — a component is a link, not a directory, not ours, group/world writable, or
  *   cannot be created
- * @throws {MpError} ENOENT — a component is missing and `create` is false
+ * @throws {MpError} ENOENT — a component is missing and `create` is false, or was removed as it was created
  */
 export function ensureOwnedDir(dir: string, from: string, create: boolean): string[] {
   const chain: string[] = [];
@@ -207,7 +209,7 @@ export function ensureOwnedDir(dir: string, from: string, create: boolean): stri
       }
       // Check what is there now, ours or raced in by someone else.
       st = lstatOwned(d, 'dir');
-      if (st === undefined) throw refuse(d, 'it vanished while being created');
+      if (st === undefined) throw new MpError('ENOENT', `${d} vanished while being created (removed by a group ending?)`);
     }
   }
   const leaf = lstatOwned(dir, 'dir')!;
