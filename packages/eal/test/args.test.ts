@@ -17,6 +17,7 @@ describe('parseArgs', () => {
     [['--huge-dir', '/mnt/h', '--single-file-segments', '--legacy-mem'], { hugeDir: '/mnt/h', singleFileSegments: true, legacyMem: true }, 4],
     [['--log-level=debug'], { logLevel: 'debug' }, 1],
     [['--log-level', 'lib.eal:8'], { logLevel: 8 }, 2],
+    [['--log-level=lib.eal:debug', '--log-level=lib.ring:info'], { logLevel: 'info' }, 2], // one per component, as DPDK
     [['--runtime-dir=/tmp/r', '--', 'app', '-x'], { runtimeDir: '/tmp/r' }, 2],
     [['--no-huge', 'app-arg', '--file-prefix=late'], { noHuge: true }, 1],
   ])('%j', (argv, options, consumed) => {
@@ -35,6 +36,11 @@ describe('parseArgs', () => {
     [['-l', 'a'], /not a number/],
     [['--lcores', '(0-1@2'], /unbalanced/],
     [['--log-level', 'loud'], /--log-level/],
+    [['--proc-type=primary', '--proc-type=secondary'], /--proc-type given twice \('--proc-type=primary' and '--proc-type=secondary'\)/],
+    [['--file-prefix', 'a', '--file-prefix=b'], /--file-prefix given twice \('--file-prefix a' and '--file-prefix=b'\)/],
+    [['-m', '64', '-m128'], /-m given twice/],
+    [['-l', '0', '--lcores=1'], /--lcores given twice \('-l 0' and '--lcores=1'\)/],
+    [['--runtime-dir=/a', '--runtime-dir=/a'], /given twice/],
   ])('refuses %j with EINVAL', (argv, msg) => {
     try {
       parseArgs(argv);
@@ -66,6 +72,9 @@ describe('validateOptions', () => {
   it('refuses -m with --socket-mem, --no-huge with --huge-dir, and --in-memory', () => {
     expect(code(() => validateOptions({ memoryMb: 1, socketMem: [1] }))).toBe('EINVAL');
     expect(code(() => validateOptions({ noHuge: true, hugeDir: '/x' }))).toBe('EINVAL');
+    expect(code(() => validateOptions({ runtimeDir: 'relative/dir' }))).toBe('EINVAL');
+    expect(code(() => validateOptions({ hugeDir: './huge' }))).toBe('EINVAL');
+    expect(code(() => validateOptions({ filePrefix: 'a\uD800' }))).toBe('EINVAL');
     expect(code(() => validateOptions({ inMemory: true }))).toBe('ENOTSUP');
     expect(code(() => validateOptions({ lcores: [200] }))).toBe('EINVAL');
     expect(code(() => validateOptions({ procType: 'other' as 'auto' }))).toBe('EINVAL');
