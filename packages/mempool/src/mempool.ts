@@ -546,10 +546,24 @@ export class Mempool {
       this.words[this.cacheW] = len;
       return n;
     }
-    if (this.ringDeq(out, 0, n) === 0) return 0;
+    // Larger than the cache: from the ring, topped up from the cache when the ring alone has too few
+    // (all or nothing against availCount, as DPDK since 23.03).
     const owners = this.owners;
     const tag = this.tag;
-    for (let i = 0; i < n; i++) owners[out[i]! & INDEX_MASK] = tag;
+    if (this.ringDeq(out, 0, n) !== 0) {
+      for (let i = 0; i < n; i++) owners[out[i]! & INDEX_MASK] = tag;
+      return n;
+    }
+    let len = this.cacheLen;
+    const cache = this.cache;
+    if (len < n) {
+      if (len === 0 || this.ringDeq(out, len, n - len) === 0) return 0;
+      for (let i = len; i < n; i++) owners[out[i]! & INDEX_MASK] = tag;
+    }
+    const m = len < n ? len : n;
+    for (let i = 0; i < m; i++) out[i] = cache[--len]!;
+    this.cacheLen = len;
+    this.words[this.cacheW] = len;
     return n;
   }
 
