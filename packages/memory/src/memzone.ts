@@ -26,7 +26,7 @@ import {
   SEG_READY,
   memzoneTableOffset,
 } from './layout.js';
-import type { RobustLock } from './lock.js';
+import { RobustLock } from './lock.js';
 import { log } from './log.js';
 import { validateName } from './names.js';
 
@@ -287,6 +287,15 @@ export class GroupMemory {
   /** A postMessage-able description of a memzone of this group (see {@link mapDescriptor}). */
   describe(mz: MemzoneInfo): MemzoneDescriptor {
     return { name: mz.name, path: this.segmentPath(mz.segment), offset: mz.offset, len: mz.len, pageSize: this.pageSize };
+  }
+
+  /**
+   * A {@link RobustLock} whose owner word is `i32[index]` of memzone `mz`: the process-shared lock of a
+   * structure that lives in a memzone (a table, a registry). Its liveness locks go on the segment's
+   * descriptor this process already holds, so no file is opened per lock.
+   */
+  robustLock(mz: MemzoneInfo & { buffer: ArrayBuffer }, index: number): RobustLock {
+    return new RobustLock(this.segmentFd(mz.segment), new Int32Array(mz.buffer), index);
   }
 
   /** Path of segment file i. */
@@ -716,6 +725,17 @@ export function mapDescriptor(d: MemzoneDescriptor): ArrayBuffer {
  */
 export function describe(mz: MemzoneInfo): MemzoneDescriptor {
   return groupMemory().describe(mz);
+}
+
+/**
+ * A process-shared lock that survives its holder's death, its owner word being `i32[index]` of memzone
+ * `mz` (see {@link RobustLock}): what a table kept in a memzone locks with.
+ *
+ * @throws {MpError} ENOTCONN — no group attached; EINVAL — index outside the memzone
+ */
+export function robustLock(mz: Memzone, index: number): RobustLock {
+  if (!Number.isInteger(index) || index < 0 || index * 4 + 4 > mz.len) throw new MpError('EINVAL', `lock word ${index} is outside memzone '${mz.name}' (${mz.len} bytes)`);
+  return groupMemory().robustLock(mz, index);
 }
 
 /** What {@link list} reports of each memzone (a Memzone without its mapping). */
