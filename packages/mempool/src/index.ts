@@ -1,5 +1,6 @@
 export {
   Mempool,
+  poolFor,
   poolOf,
   indexOf,
   handleOf,

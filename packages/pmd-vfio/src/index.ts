@@ -1,0 +1,19 @@
+/**
+ * @mp/pmd-vfio — ethdev for @mp groups: ports probed from DPDK devargs, whose queues any process of the
+ * group polls itself (one process per queue), with stats and link events in every process.
+ */
+import { registerDriver } from './ethdev/port.js';
+import { netRing } from './drivers/net-ring.js';
+
+registerDriver(netRing);
+
+export * as ethdev from './ethdev/api.js';
+export { Port } from './ethdev/port.js';
+export type { EthStats, EthLink, PortInfo } from './ethdev/port.js';
+export type { LinkEvent } from './ethdev/events.js';
+export { parseDevargs } from './ethdev/devargs.js';
+export type { Devargs } from './ethdev/devargs.js';
+export type { Driver, DriverPort, BurstQueue, PortContext } from './drivers/driver.js';
+export { MAX_PORTS, MAX_QUEUES } from './ethdev/layout.js';
+export * as ethdevLayout from './ethdev/layout.js';
+export { MpError } from '@mp/memory';

@@ -1,0 +1,114 @@
+/**
+ * ethdev across real processes with the net_ring driver: packets cross processes on queue pairs, one
+ * process per queue (EBUSY, taken over after a death), mbufs on a queue survive their sender's SIGKILL
+ * while the ones it held come back, link events and stats in every process.
+ */
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { uniquePrefix, useAgents } from '@mp/test-utils';
+import type { Agent } from '@mp/test-utils';
+
+const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
+const agent = useAgents(AGENT);
+
+interface Recv {
+  got: number;
+  bad: number;
+  flows: Record<string, number>;
+}
+
+/** A primary with a pool and two back-to-back net_ring ports (A → B and B → A), `nq` queues each. */
+async function group(nSec: number, nq: number): Promise<{ p: Agent; s: Agent[]; prefix: string }> {
+  const prefix = uniquePrefix('eth');
+  const p = agent();
+  await p.call('init', { args: [`--file-prefix=${prefix}`, '--no-huge', '-m', '256'] });
+  await p.call('pool', { create: true, n: 16383 });
+  const a = await p.call<number>('probe', { devargs: 'net_ring0' });
+  const b = await p.call<number>('probe', { devargs: 'net_ring1,peer=net_ring0' });
+  expect([a, b]).toEqual([0, 1]);
+  for (const id of [a, b]) {
+    await p.call('setup', { port: id, nbRxq: nq, nbTxq: nq });
+    await p.call('start', { port: id });
+  }
+  const s: Agent[] = [];
+  for (let i = 0; i < nSec; i++) {
+    const x = agent();
+    await x.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
+    await x.call('pool', {});
+    s.push(x);
+  }
+  return { p, s, prefix };
+}
+
+describe('net_ring across processes', () => {
+  it('primary + 2 secondaries, each on its own queue pair: 10^7 packets with per-flow sequence numbers, none lost or duplicated', async () => {
+    const { p, s } = await group(2, 2);
+    const start = await p.call<number>('avail');
+    const PER = 2_500_000; // 4 flows × 2.5·10^6 = 10^7
+    // Secondary i sends flow i on port 0 queue i and flow 10+i on port 1 queue i; it receives what the
+    // other secondary sent: port 1 rx q (1-i) carries port 0 tx q (1-i), port 0 rx q (1-i) port 1's.
+    const work = s.flatMap((x, i) => [
+      x.call('send', { port: 0, q: i, flow: i, count: PER }, 120_000),
+      x.call('send', { port: 1, q: i, flow: 10 + i, count: PER }, 120_000),
+      x.call<Recv>('recv', { port: 1, q: 1 - i, count: PER, timeoutMs: 110_000 }, 120_000),
+      x.call<Recv>('recv', { port: 0, q: 1 - i, count: PER, timeoutMs: 110_000 }, 120_000),
+    ]);
+    const r = await Promise.all(work);
+    const recvs = [r[2], r[3], r[6], r[7]] as Recv[];
+    for (const x of recvs) expect(x).toMatchObject({ got: PER, bad: 0 });
+    expect(recvs.map((x) => Object.keys(x.flows)).flat().sort()).toEqual(['0', '1', '10', '11']);
+    for (const x of recvs) for (const last of Object.values(x.flows)) expect(last).toBe(PER);
+    // Stats add up, read from a third process.
+    const st0 = await p.call<{ opackets: number; ipackets: number; qOpackets: number[]; qIpackets: number[] }>('stats', { port: 0 });
+    const st1 = await p.call<{ opackets: number; ipackets: number }>('stats', { port: 1 });
+    expect(st0.opackets).toBe(2 * PER);
+    expect(st0.qOpackets).toEqual([PER, PER]);
+    expect(st1.ipackets).toBe(2 * PER);
+    expect(st0.ipackets).toBe(2 * PER);
+    expect(await p.call('avail')).toBe(start);
+  });
+
+  it('one process per queue: a second poller gets EBUSY naming the owner; after the owner is SIGKILLed the queue can be claimed', async () => {
+    const { s } = await group(2, 1);
+    expect(await s[0]!.call('burst', { port: 1, dir: 'rx', q: 0 })).toBe(0);
+    const r = await s[1]!.request('burst', { port: 1, dir: 'rx', q: 0 });
+    expect(r.code).toBe('EBUSY');
+    expect(r.message).toContain(`pid ${s[0]!.pid}`);
+    await s[0]!.kill('SIGKILL');
+    expect(await s[1]!.call('burst', { port: 1, dir: 'rx', q: 0 })).toBe(0);
+    expect((await s[1]!.call<{ rxOwners: number[] }>('info', { port: 1 })).rxOwners).toEqual([s[1]!.pid]);
+  });
+
+  it('a sender SIGKILLed after sending 1000 packets and holding 1000 mbufs: the held ones come back, the 1000 on the queue are received once', async () => {
+    const { p, s } = await group(2, 1);
+    const start = await p.call<number>('avail');
+    await s[0]!.call('send', { port: 0, q: 0, flow: 7, count: 1000, hold: 1000 });
+    expect(await p.call<number>('avail')).toBeLessThanOrEqual(start - 2000);
+    await s[0]!.kill('SIGKILL');
+    await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s[0]!.pid);
+    const deadline = Date.now() + 5000;
+    let avail = await p.call<number>('avail');
+    while (avail !== start - 1000 && Date.now() < deadline) avail = await p.call<number>('avail');
+    expect(avail).toBe(start - 1000); // the held 1000 are back; the 1000 on the ring are not taken from it
+    expect(await s[1]!.call<Recv>('recv', { port: 1, q: 0, count: 1000, timeoutMs: 5000 })).toMatchObject({ got: 1000, bad: 0 });
+    expect(await p.call('avail')).toBe(start);
+  });
+
+  it('link events reach every process (DPDK: primary only); stop makes bursts fail with EINVAL; close with ENODEV everywhere', async () => {
+    const { p, s } = await group(2, 1);
+    for (const x of s) for (const name of ['net_ring0', 'net_ring1']) await x.call('attach', { name });
+    expect(await s[0]!.call('burst', { port: 1, dir: 'rx', q: 0 })).toBe(0);
+    expect(await s[0]!.call('link', { port: 0 })).toEqual({ status: 'up', speed: 10000, duplex: 'full' });
+    await p.call('stop', { port: 0 });
+    for (const x of s) expect((await x.waitEvent((e) => e.event === 'link-down')).data).toMatchObject({ port: 0, name: 'net_ring0', status: 'down', reason: 'stopped' });
+    const r = await s[0]!.request('burst', { port: 0, dir: 'tx', q: 0 });
+    expect(r.code).toBe('EINVAL');
+    expect(r.message).toMatch(/not started/);
+    await s[1]!.call('start', { port: 0 }); // control from a secondary works too
+    for (const x of [p, s[0]!]) expect((await x.waitEvent((e) => e.event === 'link-up')).data).toMatchObject({ port: 0, status: 'up', speed: 10000 });
+    await p.call('close', { port: 1 });
+    const c = await s[0]!.request('burst', { port: 1, dir: 'rx', q: 0 });
+    expect(c.code).toBe('ENODEV');
+    expect((await p.call<Array<{ name: string }>>('list')).map((x) => x.name)).toEqual(['net_ring0']);
+  });
+});
