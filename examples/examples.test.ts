@@ -27,6 +27,7 @@ describe('examples', () => {
     ['symmetric-mp', /consumed 1000000 of 1000000 items, checksum verified/],
     ['flow-table-mp', /both secondaries classified their traffic correctly/],
     ['ipc-mp', /both secondaries left; done/],
+    ['l2fwd-mp', /l2fwd verified: every frame forwarded once, in order, MACs swapped/],
   ])('%s runs and verifies its result', async (name, expected) => {
     const r = await start(name);
     expect(r.out).toMatch(expected);

@@ -465,7 +465,7 @@ export class Port {
       }
       if (Atomics.compareExchange(t.u32, w, owner, process.pid) === owner) {
         if (owner !== 0) log('notice', 'ETHDEV', `${dir} queue ${q} of port ${this.id} taken over from dead pid ${owner}`);
-        claims.add(w);
+        claims.set(w, t.u32);
         return;
       }
     }
@@ -565,20 +565,17 @@ export class Port {
   }
 }
 
-/** Owner words this process holds: cleared at exit, so the next claimant needs no liveness check. */
-const claims = new Set<number>();
+/**
+ * Owner words this process holds (word index → the table's words, which stay mapped after the group is
+ * left): cleared at exit, so the next claimant needs no liveness check.
+ */
+const claims = new Map<number, Uint32Array>();
 let exitHooked = false;
 function hookExit(): void {
   if (exitHooked) return;
   exitHooked = true;
   process.once('exit', () => {
-    let t: PortTable | undefined;
-    try {
-      t = PortTable.get(false);
-    } catch {
-      return;
-    }
-    for (const w of claims) Atomics.compareExchange(t.u32, w, process.pid, 0);
+    for (const [w, u32] of claims) Atomics.compareExchange(u32, w, process.pid, 0);
   });
 }
 
