@@ -223,6 +223,8 @@ export class Channel {
   private readonly carriers = new Map<string, number[]>();
   private inboxDrainQueued = false;
   private stuckTimer = false;
+  /** Peers' inboxes whose doorbell this process rang and whose wake datagram it still owes (retryWake). */
+  private readonly owedWakes = new Set<InboxRef>();
   /** @internal counters for tests and the bench: messages sent into inboxes / as datagrams, wake datagrams sent. */
   readonly stats = { inboxSends: 0, socketSends: 0, wakes: 0, inboxReceived: 0 };
   private readonly onExit = (): void => this.close();
@@ -509,11 +511,16 @@ export class Channel {
       tag = this.nextCarrier;
       this.nextCarrier = this.nextCarrier >= 0x7fffffff ? 1 : this.nextCarrier + 1;
       encode(this.carrierOut, this.carrierDv, MP_MSG, CARRIER_NAME, EMPTY_U8, fds.length, { id: tag, flags: EXT_CARRIER });
-      const r = this.sendData(path, this.carrierOut, fds);
+      let r: number;
+      try {
+        r = this.sendData(path, this.carrierOut, fds);
+      } catch (err) {
+        this.publishVoid(ref, path, cell);
+        throw err;
+      }
       if (r !== 0) {
-        // Not sent: the claimed cell is published empty (the owner skips it) so its queue moves on.
-        ref.setCarrier(cell, RX_INBOX_VOID, 0);
-        ref.publish(cell, this.myPidHi);
+        // Not sent (a descriptor not open: EBADF; its queue stayed full: EAGAIN; its owner gone).
+        this.publishVoid(ref, path, cell);
         return r === ECONNREFUSED || r === ENOENT ? this.forgetInbox(ref, path, r) : r;
       }
     }
@@ -522,15 +529,8 @@ export class Channel {
     const ring = ref.publish(cell, this.myPidHi);
     if (ring === undefined) return this.forgetInbox(ref, path, ECONNREFUSED); // re-armed under us: its owner is gone
     if (ring) {
-      this.stats.wakes++;
-      const r = binding.send(this.fd, this.addr(path), this.wakeOut, null, false);
-      // EAGAIN: its socket queue is full (it is readable, and will drain the inbox when it wakes) —
-      // or our own send buffer is (datagrams queued at other peers): then the wake must still go.
-      if (r === EAGAIN) this.retryWake(ref, path, 0);
-      else if (r !== 0) {
-        ref.resetDoorbell();
-        return this.forgetInbox(ref, path, r);
-      }
+      const r = this.wake(ref, path);
+      if (r !== 0) return r;
     } else {
       // No wake datagram (it polls, or one is pending): a dead owner would go unnoticed, so at most
       // once a millisecond per peer ask its socket (a SIGKILLed process's socket refuses at once).
@@ -545,16 +545,55 @@ export class Channel {
   }
 
   /**
-   * A wake datagram met EAGAIN. While the owner has not drained since (its doorbell is still rung),
-   * send it again every ms — without blocking, for up to sendTimeoutMs: a full queue at the owner is
-   * read soon (it was readable already), a full send buffer of ours empties as other peers read.
+   * A claimed cell whose message cannot go (its carrier failed, or the send threw): publish it empty,
+   * so the owner's queue moves on (the owner skips it) — and if that publish won the doorbell, wake
+   * the owner as for any record: a doorbell rung without a wake datagram would leave it asleep, and
+   * every later sender would see the doorbell rung and send none either.
+   */
+  private publishVoid(ref: InboxRef, path: string, cell: number): void {
+    ref.setCarrier(cell, RX_INBOX_VOID, 0);
+    if (ref.publish(cell, this.myPidHi) === true) this.wake(ref, path);
+  }
+
+  /**
+   * This process won the doorbell of `ref` (it published a cell while the owner slept): send the
+   * wake datagram. The doorbell is never left rung without one on its way: EAGAIN (the owner's queue
+   * is full — it is readable and drains the inbox when it reads — or our own send buffer is) and
+   * transient errors retry in the background until the owner has drained; a gone owner (ECONNREFUSED,
+   * ENOENT) has its doorbell released and its handle dropped. 0, or that -errno.
+   */
+  private wake(ref: InboxRef, path: string): number {
+    this.stats.wakes++;
+    const r = binding.send(this.fd, this.addr(path), this.wakeOut, null, false);
+    if (r === 0) return 0;
+    if (r === ECONNREFUSED || r === ENOENT) {
+      ref.resetDoorbell();
+      return this.forgetInbox(ref, path, r);
+    }
+    this.retryWake(ref, path, 0);
+    return 0;
+  }
+
+  /**
+   * A wake datagram did not go. While the owner has not drained since (its doorbell is still rung),
+   * send it again without blocking: every ms for up to sendTimeoutMs, then every 50 ms until it goes,
+   * the owner drains, or the owner is gone (its doorbell released then). At close, a wake still owed
+   * releases the doorbell (the owner's next sender rings again).
    */
   private retryWake(ref: InboxRef, path: string, tries: number): void {
+    this.owedWakes.add(ref);
     const t = setTimeout(() => {
+      this.owedWakes.delete(ref);
       if (this.closed || !ref.valid() || !ref.doorbellRung()) return;
       const r = binding.send(this.fd, this.addr(path), this.wakeOut, null, false);
-      if (r === EAGAIN && tries < this.sendTimeoutMs) this.retryWake(ref, path, tries + 1);
-    }, 1);
+      if (r === 0) return;
+      if (r === ECONNREFUSED || r === ENOENT) {
+        ref.resetDoorbell();
+        this.forgetInbox(ref, path, r);
+        return;
+      }
+      this.retryWake(ref, path, tries + 1);
+    }, tries < this.sendTimeoutMs ? 1 : 50);
     t.unref();
   }
 
@@ -1311,6 +1350,9 @@ export class Channel {
     this.carriers.clear();
     binding.close(this.fd);
     this.fd = -1;
+    // Wakes we can no longer send: release those doorbells, so the owners' next senders ring again.
+    for (const ref of this.owedWakes) if (ref.valid()) ref.resetDoorbell();
+    this.owedWakes.clear();
     this.inbox?.close();
     try {
       this.afterClose?.();
