@@ -5,7 +5,8 @@
 import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpError, log, watchPid } from '@mp/memory';
-import { Inbox, InboxRef, processGone, senderHeader } from './inbox.js';
+import { Inbox, InboxRef, senderHeader } from './inbox.js';
+import { processGone } from './liveness.js';
 import { MSG_CTRUNC, MSG_TRUNC, binding } from './binding.js';
 import type { WatchHandle } from './binding.js';
 import { checkMsg, decodeError, decodeRecord, encode, encodeError, extOffset, recordParts } from './codec.js';
@@ -47,6 +48,8 @@ export class Peer {
   /** @internal */ readonly requestId: number;
   /** @internal */ readonly action: string;
   /** @internal */ replied = false;
+  /** @internal its requester stopped waiting (a requestSync to its own process whose handler answers later) */
+  abandoned = false;
 
   /** @internal */
   constructor(pid: number, path: string, isRequest: boolean, isMp: boolean, requestId: number, action: string) {
@@ -117,6 +120,12 @@ interface Pending {
   reply: MpReply;
   single: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Async requests to peers of unknown pid: the timer that asks their sockets whether they live. */
+  probe: NodeJS.Timeout | undefined;
+  /** Set: the request fails with this error when it finishes (a requestSync to itself that cannot be answered). */
+  fail?: MpError;
+  /** The socket of the peer whose death ended this request's wait (for the ENOENT message). */
+  lost: string | undefined;
   done: boolean;
   resolve: (r: MpReply) => void;
   reject: (e: Error) => void;
@@ -225,6 +234,8 @@ export class Channel {
   private stuckTimer = false;
   /** Peers' inboxes whose doorbell this process rang and whose wake datagram it still owes (retryWake). */
   private readonly owedWakes = new Set<InboxRef>();
+  /** Ids of the requests requestSync calls (nested ones too) are blocked on. */
+  private readonly syncWaits = new Set<number>();
   /** @internal counters for tests and the bench: messages sent into inboxes / as datagrams, wake datagrams sent. */
   readonly stats = { inboxSends: 0, socketSends: 0, wakes: 0, inboxReceived: 0 };
   private readonly onExit = (): void => this.close();
@@ -721,6 +732,8 @@ export class Channel {
       reply: { nbSent: 0, nbReceived: 0, msgs: [], errors: [] },
       single: o.to !== undefined || this.procType === 'secondary',
       timer: undefined,
+      probe: undefined,
+      lost: undefined,
       done: false,
       resolve,
       reject,
@@ -754,6 +767,12 @@ export class Channel {
     if (!sync) {
       p.timer = setTimeout(() => this.finish(p, true), timeoutMs);
       for (const pid of p.waiting.values()) this.watchDeath(pid);
+      // A peer whose pid is unknown (a DPDK primary nothing was received from yet) cannot be watched
+      // by pid: ask its socket every 10 ms instead (a dead process's socket refuses at once).
+      if ([...p.waiting.values()].some((pid) => pid <= 0)) {
+        p.probe = setInterval(() => this.checkSockets(p), 10);
+        p.probe.unref();
+      }
       this.refresh();
     }
     return p;
@@ -775,12 +794,24 @@ export class Channel {
     let result: MpReply | undefined;
     let error: Error | undefined;
     const p = this.startRequest(msg, o, true, (r) => (result = r), (e) => (error = e));
+    this.syncWaits.add(p.id);
+    try {
+      this.waitSync(p, o.timeoutMs ?? 5000);
+    } finally {
+      this.syncWaits.delete(p.id);
+    }
+    if (error) throw error;
+    return result!;
+  }
+
+  /** requestSync's wait: until `p` is done (replies, deaths) or its timeout. */
+  private waitSync(p: Pending, timeoutMs: number): void {
     // Replies read while the request went out (a full peer queue drains ours into the backlog).
     if (!p.done) this.repliesFromBacklog();
     if (!p.done && this.inbox !== undefined) {
-      this.waitSyncInbox(p, o.timeoutMs ?? 5000);
+      this.waitSyncInbox(p, timeoutMs);
     } else if (!p.done) {
-      const deadline = performance.now() + (o.timeoutMs ?? 5000);
+      const deadline = performance.now() + timeoutMs;
       let lastLiveness = performance.now();
       while (!p.done) {
         const left = deadline - performance.now();
@@ -788,26 +819,23 @@ export class Channel {
           this.finish(p, true);
           break;
         }
-        const n = binding.recv(this.fd, this.syncRecords, Math.min(left, 50), this.spinUs);
+        const n = binding.recv(this.fd, this.syncRecords, Math.min(left, 10), this.spinUs);
         for (let i = 0; i < n; i++) {
           const rec = i * RECORD.size;
           const k = recordParts(this.syncDv, rec, TRUNC);
           for (let j = 0; j < k; j++) {
             const d = decodeRecord(this.syncU8, this.syncDv, rec, TRUNC, j);
-            if (d.ok && (d.type === MP_REP || d.type === MP_IGN)) this.handle(d);
-            else this.backlog.push(d);
+            if (!this.takeWhileSync(d)) this.backlog.push(d);
           }
         }
         // No event loop runs while we block: look at the peers' liveness ourselves.
-        if (!p.done && performance.now() - lastLiveness >= 50) {
+        if (!p.done && performance.now() - lastLiveness >= 10) {
           lastLiveness = performance.now();
-          for (const pid of [...p.waiting.values()]) if (pid > 0 && !alive(pid)) this.peerDied(pid);
+          this.checkPeers(p);
         }
       }
       this.scheduleBacklog();
     }
-    if (error) throw error;
-    return result!;
   }
 
   /**
@@ -851,7 +879,7 @@ export class Channel {
           this.dispatch(this.takeInbox(), false, true);
           if (p.done) break;
           if (ib.nonEmpty()) continue;
-          const n = binding.recv(this.fd, this.syncRecords, Math.min(deadline - now, 50));
+          const n = binding.recv(this.fd, this.syncRecords, Math.min(deadline - now, 10));
           if (n > 0) this.takeSocket(this.syncU8, this.syncDv, n, false, true);
         }
         // Replies a descriptor pull parked in the backlog.
@@ -862,7 +890,7 @@ export class Channel {
         // No event loop runs while we block: look at the peers' liveness ourselves (every ms).
         if (!p.done && performance.now() - lastLiveness >= 1) {
           lastLiveness = performance.now();
-          for (const pid of [...p.waiting.values()]) if (pid > 0 && processGone(pid)) this.peerDied(pid);
+          this.checkPeers(p);
         }
       }
     } finally {
@@ -874,13 +902,37 @@ export class Channel {
     }
   }
 
+  /**
+   * While requestSync blocks: handle `d` now if it is a reply, or a request this process sent itself
+   * from a requestSync still waiting (`to: process.pid`: its handler runs here, as the event loop would
+   * run it for `request`); false: it waits in the backlog. A handler that does not answer before it
+   * returns (a promise, a later reply()) cannot answer at all while the loop is blocked: that request
+   * fails at once with ENOTSUP instead of waiting out its timeout.
+   */
+  private takeWhileSync(d: Decoded): boolean {
+    if (!d.ok) return false;
+    if (d.type === MP_REP || d.type === MP_IGN) {
+      this.handle(d);
+      return true;
+    }
+    if (d.type !== MP_REQ || d.pid !== process.pid || d.path !== this.path || d.ext === null || !this.syncWaits.has(d.ext.id)) return false;
+    const peer = this.handle(d);
+    const p = this.pending.get(d.ext.id);
+    if (peer !== undefined && !peer.replied && p !== undefined && !p.done) {
+      peer.replied = true;
+      peer.abandoned = true;
+      p.fail = new MpError('ENOTSUP', `requestSync to this process (pid ${process.pid}): the handler of '${d.name}' did not answer before returning, and nothing else can run while requestSync blocks the event loop; use request()`);
+      this.finish(p, false);
+    }
+    return true;
+  }
+
   /** Handle the replies waiting in the backlog now (requestSync: no event loop runs while it waits). */
   private repliesFromBacklog(): void {
     if (this.backlog.length === 0) return;
     const rest: Decoded[] = [];
     for (const d of this.backlog.splice(0)) {
-      if (d.ok && (d.type === MP_REP || d.type === MP_IGN)) this.handle(d);
-      else rest.push(d);
+      if (!this.takeWhileSync(d)) rest.push(d);
     }
     this.backlog.unshift(...rest);
   }
@@ -1026,8 +1078,7 @@ export class Channel {
     if (ds.length === 0) return;
     if (onlyReplies) {
       for (const d of ds) {
-        if (d.ok && (d.type === MP_REP || d.type === MP_IGN)) this.handle(d);
-        else this.backlog.push(d);
+        if (!this.takeWhileSync(d)) this.backlog.push(d);
       }
       return;
     }
@@ -1174,7 +1225,7 @@ export class Channel {
     while (this.backlog.length > 0 && !this.closed) this.handle(this.backlog.shift()!);
   }
 
-  private handle(d: Decoded): void {
+  private handle(d: Decoded): Peer | undefined {
     if (!d.ok) {
       closeAll(d.fds);
       logDrop(d.reason, ` (from pid ${d.pid}${d.path ? ` ${d.path}` : ''})`);
@@ -1198,14 +1249,14 @@ export class Channel {
       closeAll(d.fds);
       if (isReq && peer.isMp) this.replyError(peer, 'ENOENT', `no action '${d.name}' is registered in pid ${process.pid}`);
       else logDrop(`no action '${d.name}' is registered`, ` (from pid ${d.pid})`);
-      return;
+      return peer;
     }
     let ret: MpMsg | void | Promise<MpMsg | void>;
     try {
       ret = handler(msg, peer);
     } catch (err) {
       this.handlerFailed(peer, err);
-      return;
+      return peer;
     }
     if (ret !== null && typeof ret === 'object' && typeof (ret as Promise<unknown>).then === 'function') {
       (ret as Promise<MpMsg | void>).then(
@@ -1215,11 +1266,12 @@ export class Channel {
     } else {
       this.autoReply(peer, ret as MpMsg | void);
     }
+    return peer;
   }
 
   private autoReply(peer: Peer, v: MpMsg | void): void {
     if (v === undefined || v === null || this.closed) return;
-    if (!peer.isRequest) return;
+    if (!peer.isRequest || peer.abandoned) return;
     if (peer.replied) {
       warnLimited(`twice ${peer.action}`, `handler of '${peer.action}' returned a message after replying: ignored`);
       return;
@@ -1278,16 +1330,18 @@ export class Channel {
     if (p.done) return;
     p.done = true;
     if (p.timer) clearTimeout(p.timer);
+    if (p.probe) clearInterval(p.probe);
     this.pending.delete(p.id);
     this.refresh();
     const r = p.reply;
+    if (p.fail !== undefined) return p.reject(p.fail);
     if (p.single) {
       if (r.errors.length > 0) return p.reject(r.errors[0]!);
       if (r.nbReceived === 0) {
         if (r.nbSent === 0) return p.resolve(r); // the peer said "ignore me" (MP_IGN)
         if (closing) return p.reject(new MpError('ENOTCONN', `the IPC channel closed before '${p.name}' was answered`));
         if (timedOut) return p.reject(new MpError('ETIMEDOUT', `no reply to '${p.name}' within the timeout`));
-        return p.reject(new MpError('ENOENT', `the peer of request '${p.name}' exited before replying`));
+        return p.reject(new MpError('ENOENT', `the peer of request '${p.name}' exited before replying${p.lost !== undefined ? ` (${p.lost})` : ''}`));
       }
     }
     p.resolve(r);
@@ -1313,11 +1367,42 @@ export class Channel {
       for (const [path, wpid] of p.waiting) {
         if (wpid === pid) {
           p.waiting.delete(path);
+          p.lost = `pid ${pid}, socket ${path}`;
           this.removeStale(path);
           hit = true;
         }
       }
       if (hit && p.waiting.size === 0) this.finish(p, false);
+    }
+  }
+
+  /**
+   * requestSync's own look at its peers (no event loop runs while it blocks): pids that are gone
+   * (zombies included: a killed child of this process is not reaped while we block), and the sockets
+   * of peers whose pid is unknown.
+   */
+  private checkPeers(p: Pending): void {
+    for (const pid of [...p.waiting.values()]) if (pid > 0 && processGone(pid)) this.peerDied(pid);
+    if (!p.done) this.checkSockets(p);
+  }
+
+  /**
+   * The peers of `p` whose pid is unknown (-1: a DPDK primary nothing was received from): one whose
+   * socket refuses (its process died) or is gone ends its share of every request at once.
+   */
+  private checkSockets(p: Pending): void {
+    for (const [path, pid] of [...p.waiting]) {
+      if (pid > 0) continue;
+      const r = binding.probe(path);
+      if (r !== ECONNREFUSED && r !== ENOENT) continue;
+      const why = `its socket ${path} ${r === ENOENT ? 'is gone' : 'refuses connections'}`;
+      for (const q of [...this.pending.values()]) {
+        if (q.waiting.get(path) !== pid) continue;
+        q.waiting.delete(path);
+        q.lost = why;
+        if (q.waiting.size === 0) this.finish(q, false);
+      }
+      if (r === ECONNREFUSED) this.removeStale(path);
     }
   }
 
@@ -1394,15 +1479,6 @@ function newBatch(): Batch {
 
 function closeAll(fds: number[]): void {
   for (const fd of fds) binding.close(fd);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 11: 'EAGAIN', 13: 'EACCES', 90: 'EMSGSIZE', 111: 'ECONNREFUSED', 105: 'ENOBUFS' };

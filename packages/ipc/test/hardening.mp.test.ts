@@ -62,3 +62,97 @@ describe('a failed send still wakes its receiver', () => {
     expect([n1, n2]).toEqual([1000, 1000]);
   });
 });
+
+/** A fresh socket-only runtime dir (a DPDK-style channel: `start({ runtimeDir, procType })`). */
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'mp-hd-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('requestSync sees a SIGKILLed child of its own process (a zombie while it blocks) as dead', () => {
+  // The requester blocks its event loop, so nobody reaps the child: kill(pid, 0) still succeeds on it.
+  const cases: Array<[string, (a: Agent) => Promise<Record<string, unknown>>]> = [
+    [
+      'socket-only channel (explicit runtimeDir)',
+      async (a) => {
+        const runtimeDir = tempDir();
+        await a.call('start', { runtimeDir, procType: 'primary' });
+        return { runtimeDir };
+      },
+    ],
+    [
+      'group channel without an inbox',
+      async (a) => {
+        const prefix = uniquePrefix('hz');
+        await a.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge'], ipcOpts: { inbox: false } });
+        return { prefix };
+      },
+    ],
+    [
+      'group channel with an inbox',
+      async (a) => {
+        const prefix = uniquePrefix('hz');
+        await a.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge'] });
+        return { prefix };
+      },
+    ],
+  ];
+  for (const [label, setup] of cases) {
+    it(label, async () => {
+      const a = agent();
+      const childPid = await a.call<number>('spawnPeer', await setup(a));
+      // Its handler SIGKILLs the child on receipt: the request is out, nobody will answer.
+      const r = await a.call<CallResult>('requestSync', { name: 'die', to: childPid, timeoutMs: 20_000 }, 30_000);
+      expect(r).toMatchObject({ ok: false, code: 'ENOENT' });
+      expect(r.message).toContain(`pid ${childPid}`);
+    });
+  }
+});
+
+describe('a peer whose pid is unknown (nothing received from it yet) that dies ends the request at once', () => {
+  for (const kind of ['request', 'requestSync'] as const) {
+    it(`${kind} to a primary of a socket-only dir, SIGKILLed after it got the request → ENOENT naming its socket`, async () => {
+      const runtimeDir = tempDir();
+      const p = agent();
+      const s = agent();
+      await p.call('start', { runtimeDir, procType: 'primary' });
+      await p.call('register', { name: 'hold', mode: 'hold' });
+      await s.call('start', { runtimeDir, procType: 'secondary' });
+      const pending = s.call<CallResult>(kind, { name: 'hold', timeoutMs: 20_000 }, 30_000);
+      await p.waitEvent((e) => e.event === 'held');
+      await p.kill('SIGKILL');
+      const r = await pending;
+      expect(r).toMatchObject({ ok: false, code: 'ENOENT' });
+      expect(r.message).toContain(join(runtimeDir, 'mp_socket'));
+    });
+  }
+});
+
+describe('a request to its own process', () => {
+  const setups: Array<[string, (a: Agent) => Promise<void>]> = [
+    ['group channel with an inbox', async (a) => void (await a.call('init', { args: [`--file-prefix=${uniquePrefix('hs')}`, '--proc-type=primary', '--no-huge'] }))],
+    ['socket-only channel', async (a) => void (await a.call('start', { runtimeDir: tempDir(), procType: 'primary' }))],
+  ];
+  for (const [label, setup] of setups) {
+    it(`${label}: requestSync runs the local handler as request does; a handler that answers later fails at once (ENOTSUP)`, async () => {
+      const a = agent();
+      await setup(a);
+      await a.call('register', { name: 'echo', mode: 'echo' });
+      await a.call('register', { name: 'slow', mode: 'slowEcho' });
+      await a.call('register', { name: 'oops', mode: 'throw' });
+      const me = a.pid;
+      for (const kind of ['request', 'requestSync']) {
+        expect(await a.call<CallResult>(kind, { name: 'echo', text: kind, to: me, timeoutMs: 20_000 })).toMatchObject({ ok: true, msgs: [{ text: `echo:${kind}:${me}` }] });
+        expect(await a.call<CallResult>(kind, { name: 'oops', to: me, timeoutMs: 20_000 })).toMatchObject({ ok: false, code: 'EPERM' });
+        expect(await a.call<CallResult>(kind, { name: 'missing', to: me, timeoutMs: 20_000 })).toMatchObject({ ok: false, code: 'ENOENT' });
+      }
+      expect(await a.call<CallResult>('request', { name: 'slow', text: '5', to: me, timeoutMs: 20_000 })).toMatchObject({ ok: true, msgs: [{ text: `slow:${me}` }] });
+      const r = await a.call<CallResult>('requestSync', { name: 'slow', text: '5', to: me, timeoutMs: 20_000 });
+      expect(r).toMatchObject({ ok: false, code: 'ENOTSUP' });
+      expect(r.message).toMatch(/use request\(\)/);
+      // Nothing is left behind: the same channel answers itself again.
+      expect(await a.call<CallResult>('requestSync', { name: 'echo', text: 'again', to: me })).toMatchObject({ ok: true, msgs: [{ text: `echo:again:${me}` }] });
+    });
+  }
+});
