@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { MpError, log, watchPid } from '@mp/memory';
 import { Inbox, InboxRef, senderHeader } from './inbox.js';
 import { processGone } from './liveness.js';
+import { MAX_TIMER_MS, booleanOption, checkOptions, numberOption, timeoutOption } from './options.js';
 import { MSG_CTRUNC, MSG_TRUNC, binding } from './binding.js';
 import type { WatchHandle } from './binding.js';
 import { checkMsg, decodeError, decodeRecord, encode, encodeError, extOffset, recordParts } from './codec.js';
@@ -77,7 +78,7 @@ export interface MpReply {
 }
 
 export interface RequestOptions {
-  /** How long to wait for the replies, in ms (default 5000). */
+  /** How long to wait for the replies, in ms: 0..2^31-1 or Infinity (until answered or the peers die); default 5000. */
   timeoutMs?: number;
   /** Pid of the one process to ask (default: the primary, or from the primary every secondary). */
   to?: number;
@@ -252,15 +253,16 @@ export class Channel {
    * @throws {MpError} ENOENT — the runtime dir does not exist; EPERM — not writable
    */
   constructor(o: ChannelOptions) {
+    if (typeof o.runtimeDir !== 'string' || o.runtimeDir === '') throw new MpError('EINVAL', `runtimeDir must be a directory path, got ${JSON.stringify(o.runtimeDir)}`);
+    if (o.procType !== 'primary' && o.procType !== 'secondary') throw new MpError('EINVAL', `procType must be 'primary' or 'secondary', got ${String(o.procType)}`);
     this.runtimeDir = o.runtimeDir;
     this.procType = o.procType;
-    this.sendTimeoutMs = o.sendTimeoutMs ?? 2000;
-    this.spinUs = o.syncSpinUs ?? 50;
-    const busyPollUs = o.busyPollUs ?? 0;
-    if (typeof busyPollUs !== 'number' || !(busyPollUs >= 0 && busyPollUs <= 1_000_000)) {
-      throw new MpError('EINVAL', `busyPollUs must be a number of µs in 0..1000000, got ${String(busyPollUs)}`);
-    }
-    this.coalesce = o.coalesce === true && o.mpGroup === true;
+    this.sendTimeoutMs = numberOption('sendTimeoutMs', o.sendTimeoutMs, 2000, 0, MAX_TIMER_MS, 'ms');
+    this.spinUs = numberOption('syncSpinUs', o.syncSpinUs, 50, 0, 1_000_000, 'µs');
+    const busyPollUs = numberOption('busyPollUs', o.busyPollUs, 0, 0, 1_000_000, 'µs');
+    const coalesce = booleanOption('coalesce', o.coalesce, false);
+    const inbox = booleanOption('inbox', o.inbox, true);
+    this.coalesce = coalesce && o.mpGroup === true;
     this.primaryPidFn = o.primaryPid ?? (() => undefined);
     const name = o.procType === 'primary' ? PRIMARY_SOCKET : `${PRIMARY_SOCKET}_${process.pid}_${process.hrtime.bigint().toString(16)}`;
     this.path = join(o.runtimeDir, name);
@@ -276,7 +278,7 @@ export class Channel {
       throw sysError(err, `cannot lock the runtime dir ${o.runtimeDir}`);
     }
     this.mpGroup = o.mpGroup === true;
-    this.slot = o.inbox === false ? -1 : o.slot ?? -1;
+    this.slot = inbox ? o.slot ?? -1 : -1;
     this.slotOf = o.slotOf ?? (() => undefined);
     try {
       const r = binding.probe(this.path);
@@ -699,6 +701,7 @@ export class Channel {
   sendMsg(msg: MpMsg, o: SendOptions = {}): number {
     this.assertOpen();
     const m = checkMsg(msg);
+    checkOptions('sendMsg', o);
     const targets = this.targets(o.to);
     encode(this.out, this.outDv, MP_MSG, m.name, m.param, m.fds.length, NO_EXT);
     const fds = this.fdArray(m.fds);
@@ -720,8 +723,8 @@ export class Channel {
   private startRequest(msg: MpMsg, o: RequestOptions, sync: boolean, resolve: (r: MpReply) => void, reject: (e: Error) => void): Pending {
     this.assertOpen();
     const m = checkMsg(msg);
-    const timeoutMs = o.timeoutMs ?? 5000;
-    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new MpError('EINVAL', `timeoutMs must be a number ≥ 0, got ${String(timeoutMs)}`);
+    checkOptions(sync ? 'requestSync' : 'request', o);
+    const timeoutMs = timeoutOption(o.timeoutMs);
     const targets = this.targets(o.to);
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
@@ -765,7 +768,7 @@ export class Channel {
     }
     this.pending.set(id, p);
     if (!sync) {
-      p.timer = setTimeout(() => this.finish(p, true), timeoutMs);
+      if (timeoutMs !== Infinity) p.timer = setTimeout(() => this.finish(p, true), timeoutMs);
       for (const pid of p.waiting.values()) this.watchDeath(pid);
       // A peer whose pid is unknown (a DPDK primary nothing was received from yet) cannot be watched
       // by pid: ask its socket every 10 ms instead (a dead process's socket refuses at once).
@@ -796,7 +799,7 @@ export class Channel {
     const p = this.startRequest(msg, o, true, (r) => (result = r), (e) => (error = e));
     this.syncWaits.add(p.id);
     try {
-      this.waitSync(p, o.timeoutMs ?? 5000);
+      this.waitSync(p, timeoutOption(o.timeoutMs));
     } finally {
       this.syncWaits.delete(p.id);
     }

@@ -3,13 +3,13 @@
  * rung still wakes the receiver; requests end at once when their peer is a zombie, has no known pid
  * and refuses, or is this process itself; bad options and names are refused with EINVAL.
  */
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeSync, fstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
 import { uniquePrefix, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
+import { MpError, memfdCreate, request, requestSync, sendMsg, start, stop } from '../src/index.js';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
 const agent = useAgents(AGENT);
@@ -155,4 +155,83 @@ describe('a request to its own process', () => {
       expect(await a.call<CallResult>('requestSync', { name: 'echo', text: 'again', to: me })).toMatchObject({ ok: true, msgs: [{ text: `echo:again:${me}` }] });
     });
   }
+});
+
+describe('options and names that are not meaningful are refused with EINVAL naming them (in this process)', () => {
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['sendTimeoutMs', { sendTimeoutMs: NaN }],
+    ['sendTimeoutMs', { sendTimeoutMs: -1 }],
+    ['sendTimeoutMs', { sendTimeoutMs: Infinity }],
+    ['sendTimeoutMs', { sendTimeoutMs: '100' }],
+    ['syncSpinUs', { syncSpinUs: NaN }],
+    ['syncSpinUs', { syncSpinUs: -5 }],
+    ['busyPollUs', { busyPollUs: NaN }],
+    ['busyPollUs', { busyPollUs: Infinity }],
+    ['coalesce', { coalesce: 'yes' }],
+    ['inbox', { inbox: 1 }],
+  ];
+  for (const [option, o] of bad) {
+    it(`start({ ${option}: ${String(Object.values(o)[0])} }) → EINVAL naming ${option}, nothing bound`, () => {
+      const dir = tempDir();
+      let err: unknown;
+      try {
+        start({ runtimeDir: dir, procType: 'primary', ...o });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(MpError);
+      expect((err as MpError).code).toBe('EINVAL');
+      expect((err as MpError).message).toContain(option);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+  }
+
+  it('request/requestSync timeoutMs NaN, negative, beyond a timer → EINVAL naming timeoutMs; options not an object → EINVAL', async () => {
+    const dir = tempDir();
+    start({ runtimeDir: dir, procType: 'primary' });
+    try {
+      for (const timeoutMs of [NaN, -1, 2 ** 31, -Infinity]) {
+        expect(() => requestSync({ name: 'x' }, { timeoutMs, to: process.pid })).toThrow(/EINVAL: timeoutMs/);
+        await expect(request({ name: 'x' }, { timeoutMs, to: process.pid })).rejects.toThrow(/EINVAL: timeoutMs/);
+      }
+      expect(() => sendMsg({ name: 'x' }, null as never)).toThrow(/EINVAL: sendMsg: options/);
+      expect(() => start(null as never)).toThrow(/EINVAL: start: options/);
+      // Infinity is meaningful for a request (no timeout): answered like any other.
+      const { actionRegister } = await import('../src/index.js');
+      actionRegister('inf', () => ({ name: 'inf', param: new Uint8Array([7]) }));
+      expect([...(await request({ name: 'inf' }, { timeoutMs: Infinity, to: process.pid })).msgs[0]!.param]).toEqual([7]);
+      expect([...requestSync({ name: 'inf' }, { timeoutMs: Infinity, to: process.pid }).msgs[0]!.param]).toEqual([7]);
+    } finally {
+      stop();
+    }
+  });
+
+  it('memfdCreate throws MpError: bad names EINVAL / ENAMETOOLONG; a good one gives a memfd', () => {
+    const code = (fn: () => unknown): string | undefined => {
+      try {
+        fn();
+      } catch (e) {
+        expect(e).toBeInstanceOf(MpError);
+        return (e as MpError).code;
+      }
+      return undefined;
+    };
+    expect(code(() => memfdCreate(42 as never))).toBe('EINVAL');
+    expect(code(() => memfdCreate('a\0b'))).toBe('EINVAL');
+    expect(code(() => memfdCreate('lone \ud800'))).toBe('EINVAL');
+    expect(code(() => memfdCreate('x'.repeat(250)))).toBe('ENAMETOOLONG');
+    const fd = memfdCreate('x'.repeat(249));
+    expect(fstatSync(fd).isFile()).toBe(true);
+    closeSync(fd);
+  });
+
+  it('an action name holding a lone surrogate → EINVAL (it would collide with its U+FFFD twin)', () => {
+    const dir = tempDir();
+    start({ runtimeDir: dir, procType: 'primary' });
+    try {
+      expect(() => sendMsg({ name: 'a\ud800' }, { to: process.pid })).toThrow(/EINVAL: action name .* lone UTF-16 surrogate/);
+    } finally {
+      stop();
+    }
+  });
 });
