@@ -13,6 +13,7 @@ import type { WatchHandle } from './binding.js';
 import { checkMsg, decodeError, decodeRecord, encode, encodeError, extOffset, recordParts } from './codec.js';
 import type { Decoded, MpMsg, ReceivedMsg } from './codec.js';
 import { MpIpcRemoteError } from './errors.js';
+import { dpdkMallocActions } from './malloc-mp.js';
 import {
   CARRIER_ACTION,
   EXT,
@@ -308,6 +309,8 @@ export class Channel {
     this.watch.unref();
     if (this.inbox !== undefined) this.watch.inbox(this.inbox.mz.buffer, INBOX.offPubCount, INBOX.offPolling);
     if (busyPollUs > 0) this.watch.busyPoll(busyPollUs);
+    // A DPDK primary's memory-map syncs wait for every secondary's answer (5 s, also at its exit).
+    if (!this.mpGroup && this.procType === 'secondary') for (const [name, h] of dpdkMallocActions()) this.internal.set(name, h);
     process.once('exit', this.onExit);
   }
 
