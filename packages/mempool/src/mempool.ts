@@ -609,25 +609,32 @@ export class Mempool {
     if ((n >>> 0) !== n || n > arr.length) throw new MpError('EINVAL', `putBulk n ${n} must be an integer in 0..${arr.length} (the array's length)`);
     const id = this.id;
     const max = this.n;
-    for (let k = 0; k < n; k++) {
-      const h = arr[k]!;
-      if (h >>> INDEX_BITS !== id || (h & INDEX_MASK) >= max) throw this.notMine(h);
-    }
     const owners = this.owners;
     const tag = this.tag;
     const c = this.csize;
-    if (c > 0 && n <= c) {
+    if (n <= c) {
+      // One pass: check, claim and push; a bad handle rolls the cache back (nothing was put).
       const cache = this.cache;
-      let len = this.cacheLen;
+      const len0 = this.cacheLen;
+      let len = len0;
       for (let k = 0; k < n; k++) {
         const h = arr[k]!;
-        if (owners[h & INDEX_MASK] !== tag && !this.takeOver(h & INDEX_MASK)) continue;
+        const i = h & INDEX_MASK;
+        if (h >>> INDEX_BITS !== id || i >= max) {
+          this.cacheLen = len0; // pushed ones stay out, ours (taken over ones included)
+          throw this.notMine(h);
+        }
+        if (owners[i] !== tag && !this.takeOver(i)) continue;
         cache[len++] = h;
       }
       this.cacheLen = len;
       if (len >= this.thresh) this.flushTo(c);
       else this.words[this.cacheW] = len;
       return;
+    }
+    for (let k = 0; k < n; k++) {
+      const h = arr[k]!;
+      if (h >>> INDEX_BITS !== id || (h & INDEX_MASK) >= max) throw this.notMine(h);
     }
     const s = this.scratch;
     for (let base = 0; base < n; base += CHUNK) {

@@ -1,0 +1,81 @@
+// The @mp/mempool side of the benchmark (spawned by mempool.bench.ts, pinned with taskset):
+//   node js.mjs <file-prefix> <iterations> <n objects> <cache size>
+// Same loops as dpdk/mempool_bulk.c; prints "js <case> <CPU ns per object>" per case (process CPU time), plus JS-only cases
+// comparing ways to reach a packet's bytes ("js data-view|data-offset|obj-view <ns per packet>").
+import { init } from '@mp/eal';
+import { Mbuf, Mempool, pktmbufPoolCreate } from '@mp/mempool';
+
+const [prefix, itersArg, nArg, cacheArg] = process.argv.slice(2);
+const iters = Number(itersArg);
+const n = Number(nArg);
+const cache = Number(cacheArg);
+const BURST = 32;
+const eal = init([`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge', '-m', '512']);
+
+const c = Mempool.create('bc', n, 64, { cacheSize: cache });
+const u = Mempool.create('bu', n, 64, { cacheSize: 0 });
+const m = pktmbufPoolCreate('bm', n, { cacheSize: cache });
+const objs = new Uint32Array(BURST);
+let sink = 0;
+
+function bulk(label, mp, k) {
+  let acc = 0;
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < k; i++) {
+    if (mp.getBulk(objs, BURST) !== BURST) throw new Error(`${label}: getBulk failed at ${i}`);
+    acc += objs[i & 31];
+    mp.putBulk(objs, BURST);
+  }
+  const d = process.cpuUsage(t0);
+  const t = (d.user + d.system) * 1000;
+  sink ^= acc;
+  console.log(`js ${label} ${(t / (k * BURST)).toFixed(3)}`);
+}
+
+function mbufs(label, mp, k) {
+  let acc = 0;
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < k; i++) {
+    if (Mbuf.allocBulk(mp, objs, BURST) !== BURST) throw new Error(`${label}: allocBulk failed at ${i}`);
+    acc += Mbuf.dataOff(objs[i & 31]);
+    Mbuf.freeBulk(objs, BURST);
+  }
+  const d = process.cpuUsage(t0);
+  const t = (d.user + d.system) * 1000;
+  sink ^= acc;
+  console.log(`js ${label} ${(t / (k * BURST)).toFixed(3)}`);
+}
+
+/** Read the first and last data byte of 32 packets: through a view per packet, or offsets, or obj(). */
+function access(label, k, read) {
+  if (Mbuf.allocBulk(m, objs, BURST) !== BURST) throw new Error('allocBulk');
+  for (let j = 0; j < BURST; j++) Mbuf.append(objs[j], 64);
+  let acc = 0;
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < k; i++) for (let j = 0; j < BURST; j++) acc += read(objs[j]);
+  const d = process.cpuUsage(t0);
+  const t = (d.user + d.system) * 1000;
+  sink ^= acc;
+  Mbuf.freeBulk(objs, BURST);
+  console.log(`js ${label} ${(t / (k * BURST)).toFixed(3)}`);
+}
+
+bulk('warm', c, Math.floor(iters / 10));
+bulk('bulk-cache', c, iters);
+bulk('bulk-nocache', u, iters);
+mbufs('mbuf-cache', m, iters);
+access('data-view', Math.floor(iters / 4), (h) => {
+  const d = Mbuf.data(h);
+  return d[0] + d[d.length - 1];
+});
+const bytes = m.bytes;
+access('data-offset', Math.floor(iters / 4), (h) => {
+  const o = Mbuf.dataOffset(h);
+  return bytes[o] + bytes[o + Mbuf.dataLen(h) - 1];
+});
+access('obj-view', Math.floor(iters / 4), (h) => {
+  const v = m.obj(h);
+  return v[128 + 128] + v[128 + 128 + 63];
+});
+if (sink === 0.5) console.log('');
+eal.cleanup();
