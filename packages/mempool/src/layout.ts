@@ -65,27 +65,28 @@
  * store IN_FLIGHT; adopt: store tag; reclaim of a dead process: CAS deadTag→FREE, only the winner
  * enqueues. A tag is never reused (its generation only grows), so a CAS on a dead tag wins at most once.
  *
- * mbuf (pktmbuf pools): object = header (128 B) | private area (mbuf privSize) | data room.
- * | off | size | field      | notes                                                          |
- * |   0 |    4 | buf        | handle of the mbuf whose data room this one uses (self: direct) |
- * |   4 |    4 | next       | next segment's handle, 0 = none                                 |
- * |   8 |    4 | dataOff    | start of the data in the data room                              |
- * |  12 |    4 | dataLen    | bytes of data in this segment                                   |
- * |  16 |    4 | pktLen     | bytes of the whole packet (first segment)                       |
- * |  20 |    4 | bufLen     | data room size                                                  |
- * |  24 |    4 | refcnt     | Atomics                                                         |
- * |  28 |    4 | nbSegs     | segments (first segment)                                        |
- * |  32 |    4 | port       | 0xffff = none (RTE_MBUF_PORT_INVALID)                           |
- * |  36 |    4 | queue      |                                                                 |
- * |  40 |    4 | packetType |                                                                 |
- * |  44 |    4 | rssHash    |                                                                 |
- * |  48 |    4 | vlanTci    |                                                                 |
- * |  52 |    4 | privSize   | per-mbuf private area size                                      |
- * |  56 |    8 | olFlags    | u64                                                             |
- * |  64 |    8 | timestamp  | u64                                                             |
- * |  72 |    4 | vlanTciOuter |                                                               |
- * |  76 |    4 | mbuf flags | MBUF_F_INDIRECT                                                 |
- * |  80 |   48 | reserved   |                                                                 |
+ * mbuf (pktmbuf pools): object = header (128 B) | private area (mbuf privSize) | data room. Everything
+ * rte_pktmbuf_reset writes is in the first cache line.
+ * | off | size | field        | notes                                                          |
+ * |   0 |    4 | buf          | handle of the mbuf whose data room this one uses: itself when  |
+ * |     |      |              | direct, another mbuf when indirect (a clone; RTE_MBUF_INDIRECT) |
+ * |   4 |    4 | next         | next segment's handle, 0 = none                                 |
+ * |   8 |    4 | dataOff      | start of the data in the data room                              |
+ * |  12 |    4 | dataLen      | bytes of data in this segment                                   |
+ * |  16 |    4 | pktLen       | bytes of the whole packet (first segment)                       |
+ * |  20 |    4 | bufLen       | data room size                                                  |
+ * |  24 |    4 | refcnt       | Atomics when shared                                             |
+ * |  28 |    4 | nbSegs       | segments (first segment)                                        |
+ * |  32 |    4 | port         | 0xffff = none (RTE_MBUF_PORT_INVALID)                           |
+ * |  36 |    4 | queue        |                                                                 |
+ * |  40 |    4 | packetType   |                                                                 |
+ * |  44 |    4 | rssHash      |                                                                 |
+ * |  48 |    4 | vlanTci      |                                                                 |
+ * |  52 |    4 | vlanTciOuter |                                                                 |
+ * |  56 |    8 | olFlags      | u64                                                             |
+ * |  64 |    8 | timestamp    | u64                                                             |
+ * |  72 |    4 | privSize     | per-mbuf private area size                                      |
+ * |  76 |   52 | reserved     |                                                                 |
  * The owner (rte_mbuf has none; @mp's is who holds it) is the pool's owner word of the mbuf.
  */
 import { MAX_PROCS } from '@mp/eal';
@@ -195,9 +196,6 @@ export const MBUF_PRIV_ALIGN = 8;
 export const MBUF_PORT_INVALID = 0xffff;
 /** Data room sizes are u16 in rte_mbuf (buf_len). */
 export const MBUF_BUF_LEN_MAX = 0xffff;
-/** mbuf flags word: this mbuf uses another's data room (rte_mbuf's RTE_MBUF_F_INDIRECT). */
-export const MBUF_F_INDIRECT = 1;
-
 /** Byte offsets in the mbuf header. */
 export const MB = {
   buf: 0,
@@ -213,11 +211,10 @@ export const MB = {
   packetType: 40,
   rssHash: 44,
   vlanTci: 48,
-  privSize: 52,
+  vlanTciOuter: 52,
   olFlags: 56,
   timestamp: 64,
-  vlanTciOuter: 72,
-  flags: 76,
+  privSize: 72,
 } as const;
 // 32-bit word indices in the header (byte offset / 4), for the hot path.
 export const W_BUF = MB.buf / 4;
@@ -235,7 +232,9 @@ export const W_RSS = MB.rssHash / 4;
 export const W_VLAN = MB.vlanTci / 4;
 export const W_PRIV = MB.privSize / 4;
 export const W_VLAN_OUTER = MB.vlanTciOuter / 4;
-export const W_FLAGS = MB.flags / 4;
+/** Low word of olFlags / timestamp (the high word follows). */
+export const W_OL_FLAGS = MB.olFlags / 4;
+export const W_TIMESTAMP = MB.timestamp / 4;
 // 64-bit word indices.
 export const Q_OL_FLAGS = MB.olFlags / 8;
 export const Q_TIMESTAMP = MB.timestamp / 8;

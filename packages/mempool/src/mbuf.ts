@@ -11,7 +11,6 @@ import {
   KIND_PKTMBUF,
   MBUF_BUF_LEN_MAX,
   MBUF_DEFAULT_BUF_SIZE,
-  MBUF_F_INDIRECT,
   MBUF_HDR_SIZE,
   MBUF_PORT_INVALID,
   MBUF_PRIV_ALIGN,
@@ -22,9 +21,10 @@ import {
   W_BUF_LEN,
   W_DATA_LEN,
   W_DATA_OFF,
-  W_FLAGS,
   W_NB_SEGS,
   W_NEXT,
+  W_OL_FLAGS,
+  W_TIMESTAMP,
   W_PKT_LEN,
   W_PKT_TYPE,
   W_PORT,
@@ -36,6 +36,7 @@ import {
   W_VLAN_OUTER,
 } from './layout.js';
 import { Mempool, poolFor } from './mempool.js';
+import { initMbuf } from './mbuf-init.js';
 import type { MempoolCreateOptions } from './mempool.js';
 
 /** Options of {@link pktmbufPoolCreate}. */
@@ -49,6 +50,10 @@ export interface PktmbufPoolOptions {
   /** `MEMPOOL_F_*` bits. */
   flags?: number;
 }
+
+/** Scratch of freeBulk: handles going back to one pool. */
+const FREE_BATCH = 64;
+const freeBatch = new Uint32Array(FREE_BATCH);
 
 /** RTE_MBUF_MAX_NB_SEGS. */
 const MAX_NB_SEGS = 0xffff;
@@ -79,37 +84,34 @@ export function pktmbufPoolCreate(name: string, n: number, opts: PktmbufPoolOpti
       for (let i = 0; i < p.n; i++) {
         const h = ((p.id << 24) | i) >>> 0;
         const b = p.wordOf(h);
-        w[b + W_BUF] = h;
-        w[b + W_BUF_LEN] = room;
+        initMbuf(w, b, h, room);
         w[b + W_PRIV] = priv;
-        reset(p, b, h);
+        w[b + W_QUEUE] = 0;
+        w[b + W_RSS] = 0;
+        w[b + W_TIMESTAMP] = 0;
+        w[b + W_TIMESTAMP + 1] = 0;
+        reset(p, b);
       }
     },
   });
 }
 
-/** rte_pktmbuf_reset (and what rte_pktmbuf_init sets once): a fresh single-segment mbuf. */
-function reset(p: Mempool, b: number, h: number): void {
+/** rte_pktmbuf_reset: the fields a fresh packet starts from (one cache line; not rssHash, queue, timestamp). */
+function reset(p: Mempool, b: number): void {
   const w = p.words;
-  w[b + W_BUF] = h;
-  w[b + W_FLAGS] = 0;
   w[b + W_NEXT] = 0;
   w[b + W_PKT_LEN] = 0;
   w[b + W_DATA_LEN] = 0;
   w[b + W_NB_SEGS] = 1;
-  w[b + W_REFCNT] = 1;
   w[b + W_PORT] = MBUF_PORT_INVALID;
-  w[b + W_QUEUE] = 0;
   w[b + W_PKT_TYPE] = 0;
-  w[b + W_RSS] = 0;
   w[b + W_VLAN] = 0;
   w[b + W_VLAN_OUTER] = 0;
+  // olFlags as 32-bit halves: a BigInt store costs more than two word stores.
+  w[b + W_OL_FLAGS] = 0;
+  w[b + W_OL_FLAGS + 1] = 0;
   const bufLen = p.dataRoom;
-  w[b + W_BUF_LEN] = bufLen;
   w[b + W_DATA_OFF] = bufLen < PKTMBUF_HEADROOM ? bufLen : PKTMBUF_HEADROOM;
-  const q = b >>> 1;
-  p.q64[q + Q_OL_FLAGS] = 0n;
-  p.q64[q + Q_TIMESTAMP] = 0n;
 }
 
 function mbufPool(pool: Mempool): Mempool {
@@ -127,7 +129,7 @@ function freeSeg(h: number): void {
     if (Atomics.sub(w, b + W_REFCNT, 1) !== 1) return;
     w[b + W_REFCNT] = 1;
   }
-  if (w[b + W_FLAGS] & MBUF_F_INDIRECT) detach(p, b, h);
+  if (w[b + W_BUF] !== h) detach(p, b, h);
   w[b + W_NEXT] = 0;
   w[b + W_NB_SEGS] = 1;
   p.put(h);
@@ -138,7 +140,6 @@ function detach(p: Mempool, b: number, h: number): void {
   const w = p.words;
   const md = w[b + W_BUF]!;
   w[b + W_BUF] = h;
-  w[b + W_FLAGS] = 0;
   const bufLen = p.dataRoom;
   w[b + W_BUF_LEN] = bufLen;
   w[b + W_DATA_OFF] = bufLen < PKTMBUF_HEADROOM ? bufLen : PKTMBUF_HEADROOM;
@@ -170,7 +171,7 @@ export const Mbuf = {
     const p = pool.kind === KIND_PKTMBUF ? pool : mbufPool(pool);
     const h = p.get();
     if (h < 0) return -1;
-    reset(p, p.wordOf(h), h);
+    reset(p, p.wordOf(h));
     return h;
   },
 
@@ -184,10 +185,7 @@ export const Mbuf = {
   allocBulk(pool: Mempool, out: Uint32Array, n: number): number {
     const p = pool.kind === KIND_PKTMBUF ? pool : mbufPool(pool);
     if (p.getBulk(out, n) === 0) return 0;
-    for (let i = 0; i < n; i++) {
-      const h = out[i]!;
-      reset(p, p.wordOf(h), h);
-    }
+    for (let i = 0; i < n; i++) reset(p, p.wordOf(out[i]!));
     return n;
   },
 
@@ -206,9 +204,35 @@ export const Mbuf = {
     }
   },
 
-  /** Free `handles[0..n)` (each a whole packet). @see rte_pktmbuf_free_bulk */
+  /**
+   * Free `handles[0..n)` (each a whole packet). Single-segment direct mbufs with refcnt 1 (the common
+   * case) go back to their pool in one putBulk per run of the same pool, as rte_pktmbuf_free_bulk.
+   *
+   * @see rte_pktmbuf_free_bulk
+   */
   freeBulk(handles: Uint32Array, n: number): void {
-    for (let i = 0; i < n; i++) Mbuf.free(handles[i]!);
+    const batch = freeBatch;
+    let k = 0;
+    let pool: Mempool | undefined;
+    for (let i = 0; i < n; i++) {
+      const h = handles[i]!;
+      if (h === 0) continue;
+      const p = poolFor(h);
+      const w = p.words;
+      const b = p.wordOf(h);
+      if (w[b + W_REFCNT] === 1 && w[b + W_NEXT] === 0 && w[b + W_BUF] === h) {
+        if (p !== pool || k === FREE_BATCH) {
+          if (k > 0) pool!.putBulk(batch, k);
+          pool = p;
+          k = 0;
+        }
+        w[b + W_NB_SEGS] = 1;
+        batch[k++] = h;
+      } else {
+        Mbuf.free(h);
+      }
+    }
+    if (k > 0) pool!.putBulk(batch, k);
   },
 
   /** Free one segment (its next link is not followed). @see rte_pktmbuf_free_seg */
@@ -216,10 +240,10 @@ export const Mbuf = {
     freeSeg(h);
   },
 
-  /** rte_pktmbuf_reset: back to a fresh single-segment mbuf (refcnt 1). */
+  /** Back to a fresh single-segment packet (no data, default headroom). @see rte_pktmbuf_reset */
   reset(h: number): void {
     const p = poolFor(h);
-    reset(p, p.wordOf(h), h);
+    reset(p, p.wordOf(h));
   },
 
   /**
@@ -260,7 +284,7 @@ export const Mbuf = {
   detach(mi: number): void {
     const p = poolFor(mi);
     const b = p.wordOf(mi);
-    if (p.words[b + W_FLAGS]! & MBUF_F_INDIRECT) detach(p, b, mi);
+    if (p.words[b + W_BUF] !== mi) detach(p, b, mi);
   },
 
   /**
@@ -401,7 +425,7 @@ export const Mbuf = {
   },
   /** True when h uses its own data room. @see RTE_MBUF_DIRECT */
   isDirect(h: number): boolean {
-    return (getW(h, W_FLAGS) & MBUF_F_INDIRECT) === 0;
+    return getW(h, W_BUF) === h;
   },
 
   // ---- header fields --------------------------------------------------------------------------------------
@@ -463,7 +487,6 @@ function attach(mi: number, m: number): void {
   const wi = pi.words;
   const bi = pi.wordOf(mi);
   wi[bi + W_BUF] = md;
-  wi[bi + W_FLAGS] = MBUF_F_INDIRECT;
   wi[bi + W_BUF_LEN] = wm[bm + W_BUF_LEN]!;
   wi[bi + W_DATA_OFF] = wm[bm + W_DATA_OFF]!;
   wi[bi + W_DATA_LEN] = wm[bm + W_DATA_LEN]!;

@@ -23,6 +23,7 @@ import {
   poolGeometry,
 } from './layout.js';
 import { Registry } from './registry.js';
+import { initMbuf } from './mbuf-init.js';
 
 /** DPDK's RTE_MEMPOOL_F_NO_SPREAD (accepted; memory has one channel here). */
 export const MEMPOOL_F_NO_SPREAD = 0x0001;
@@ -841,6 +842,10 @@ function reclaimRaw(buffer: ArrayBuffer, ring: Ring, deadTag: number): number {
     }
   }
   const owners = new Uint32Array(buffer, u32[HDR.ownersOff / 4]!, n);
+  const mbufs = u32[HDR.kind / 4] === KIND_PKTMBUF;
+  const objsW = u32[HDR.objsOff / 4]! / 4;
+  const strideW = u32[HDR.stride / 4]! / 4;
+  const room = u32[HDR.dataRoom / 4]!;
   const s = new Uint32Array(CHUNK);
   const o = { offset: 0 };
   let k = 0;
@@ -849,7 +854,11 @@ function reclaimRaw(buffer: ArrayBuffer, ring: Ring, deadTag: number): number {
     if (owners[i] !== deadTag) continue;
     // SYNC: the CAS makes this the only return of object i; pairs with takeOver()/toFree() in a live putter.
     if (Atomics.compareExchange(owners, i, deadTag, OWNER_FREE) !== deadTag) continue;
-    s[k++] = handleOf(id, i);
+    const h = handleOf(id, i);
+    // A dead process's mbuf may be a clone, chained or shared: make it a plain mbuf again (a clone's
+    // reference on its direct mbuf is not given back — that one stays out until a reclaim of its own).
+    if (mbufs) initMbuf(u32, objsW + i * strideW, h, room);
+    s[k++] = h;
     if (k === CHUNK) {
       ringEnq(ring, s, 0, k, o);
       total += k;

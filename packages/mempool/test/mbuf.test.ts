@@ -73,7 +73,8 @@ describe.each([
     const all = new Uint32Array(128);
     expect(Mbuf.allocBulk(pool, all, 128)).toBe(128);
     expect(all).toContain(m);
-    expect([Mbuf.port(m), Mbuf.olFlags(m), Mbuf.dataLen(m), Mbuf.rssHash(m)]).toEqual([MBUF_PORT_INVALID, 0n, 0, 0]);
+    // rte_pktmbuf_reset: port, olFlags, lengths; not the RSS hash
+    expect([Mbuf.port(m), Mbuf.olFlags(m), Mbuf.dataLen(m), Mbuf.rssHash(m)]).toEqual([MBUF_PORT_INVALID, 0n, 0, 0xdeadbeef]);
     Mbuf.freeBulk(all, 128);
     expect(pool.availCount).toBe(128);
   });

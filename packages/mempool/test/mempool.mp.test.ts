@@ -83,6 +83,8 @@ describe('mempool across processes', () => {
     const back = Date.now() - killedAt;
     console.log(`reclaim: proc-exit seen ${Number(ev.at) - killedAt} ms after SIGKILL; availCount back to ${start} after ${back} ms`);
     expect(avail).toBe(start);
+    // The dead process's chains and shared mbufs came back as plain mbufs.
+    expect(await p.call('auditMbufs', { name: 'mbufs' })).toEqual({ got: n, bad: 0, avail: n });
   });
 
   it('objects released into a ring by a process that then dies are not reclaimed, and are dequeued exactly once', async () => {
