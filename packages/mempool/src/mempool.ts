@@ -23,7 +23,9 @@ import {
   poolGeometry,
 } from './layout.js';
 import { Registry } from './registry.js';
-import { initMbuf } from './mbuf-init.js';
+import { reclaimRaw, ringEnq } from './reclaim.js';
+import { handleOf } from './handle.js';
+export { poolOf, indexOf, handleOf } from './handle.js';
 
 /** DPDK's RTE_MEMPOOL_F_NO_SPREAD (accepted; memory has one channel here). */
 export const MEMPOOL_F_NO_SPREAD = 0x0001;
@@ -55,13 +57,6 @@ export interface MempoolDescriptor {
   readonly memzone: MemzoneDescriptor;
   readonly ring: RingDescriptor;
 }
-
-/** The pool id of a handle (1..255). */
-export const poolOf = (handle: number): number => handle >>> INDEX_BITS;
-/** The object index of a handle in its pool. */
-export const indexOf = (handle: number): number => handle & INDEX_MASK;
-/** The handle of object `index` of pool `poolId`. */
-export const handleOf = (poolId: number, index: number): number => ((poolId << INDEX_BITS) | index) >>> 0;
 
 // ---- per-thread state (one slot on globalThis, so an ESM and a CJS copy of this package share it) --------
 
@@ -808,63 +803,4 @@ export class Mempool {
   private ringEnq(src: Uint32Array, offset: number, k: number): void {
     ringEnq(this.ring, src, offset, k, this.ropts);
   }
-}
-
-/** Enqueue k handles that must fit (the ring holds every handle of the pool), recovering from dead peers. */
-function ringEnq(ring: Ring, src: Uint32Array, offset: number, k: number, o: { offset: number }): void {
-  o.offset = offset;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      if (ring.enqueueBulk(src, k, o) !== k) throw new MpError('EIO', `mempool ring '${ring.name}' refused ${k} free handles (more puts than gets?)`);
-      return;
-    } catch (err) {
-      if ((err as MpError).code !== 'ESTALE' || attempt > 3) throw err;
-      ring.recover();
-    }
-  }
-}
-
-/**
- * Return every object `deadTag` owns (held or cached) to the pool in `buffer`. Each goes back exactly
- * once: the owner word is swapped from the dead tag to free, and only the swap's winner enqueues it.
- */
-function reclaimRaw(buffer: ArrayBuffer, ring: Ring, deadTag: number): number {
-  const u32 = new Uint32Array(buffer);
-  if (Atomics.load(u32, HDR.magic / 4) !== POOL_MAGIC) return 0;
-  const id = u32[HDR.poolId / 4]!;
-  const n = u32[HDR.n / 4]!;
-  // The dead process's caches: forget their counts (their objects carry its tag and come back below).
-  for (let s = 0; s < CACHE_SLOTS; s++) {
-    const w = (HDR.caches + s * CACHE_ENTRY.size) / 4;
-    if (Atomics.load(u32, w + CACHE_ENTRY.tag / 4) === deadTag) {
-      Atomics.store(u32, w + CACHE_ENTRY.len / 4, 0);
-      Atomics.store(u32, w + CACHE_ENTRY.tag / 4, 0);
-    }
-  }
-  const owners = new Uint32Array(buffer, u32[HDR.ownersOff / 4]!, n);
-  const mbufs = u32[HDR.kind / 4] === KIND_PKTMBUF;
-  const objsW = u32[HDR.objsOff / 4]! / 4;
-  const strideW = u32[HDR.stride / 4]! / 4;
-  const room = u32[HDR.dataRoom / 4]!;
-  const s = new Uint32Array(CHUNK);
-  const o = { offset: 0 };
-  let k = 0;
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    if (owners[i] !== deadTag) continue;
-    // SYNC: the CAS makes this the only return of object i; pairs with takeOver()/toFree() in a live putter.
-    if (Atomics.compareExchange(owners, i, deadTag, OWNER_FREE) !== deadTag) continue;
-    const h = handleOf(id, i);
-    // A dead process's mbuf may be a clone, chained or shared: make it a plain mbuf again (a clone's
-    // reference on its direct mbuf is not given back — that one stays out until a reclaim of its own).
-    if (mbufs) initMbuf(u32, objsW + i * strideW, h, room);
-    s[k++] = h;
-    if (k === CHUNK) {
-      ringEnq(ring, s, 0, k, o);
-      total += k;
-      k = 0;
-    }
-  }
-  if (k > 0) ringEnq(ring, s, 0, k, o);
-  return total + k;
 }
