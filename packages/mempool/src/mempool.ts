@@ -65,6 +65,8 @@ interface State {
   byId: Array<Mempool | undefined>;
   byName: Map<string, Mempool>;
   exitHooked: boolean;
+  /** The registry's reclaimer is installed (once per process, whichever copy does it). */
+  registryOpen: boolean;
 }
 const STATE_KEY = Symbol.for('@mp/mempool');
 const STATE_VERSION = 1;
@@ -75,7 +77,7 @@ const state: State = (() => {
     if (s.version !== STATE_VERSION) throw new MpError('EPROTO', `another copy of @mp/mempool with state version ${s.version} is loaded (this one: ${STATE_VERSION})`);
     return s;
   }
-  const fresh: State = { version: STATE_VERSION, byId: new Array<Mempool | undefined>(256).fill(undefined), byName: new Map(), exitHooked: false };
+  const fresh: State = { version: STATE_VERSION, byId: new Array<Mempool | undefined>(256).fill(undefined), byName: new Map(), exitHooked: false, registryOpen: false };
   g[STATE_KEY] = fresh;
   return fresh;
 })();
@@ -127,19 +129,18 @@ function hookExit(): void {
   process.prependListener('exit', () => {
     for (const p of state.byName.values()) p.close();
     try {
-      if (registryOpen) Registry.get().leave();
+      if (state.registryOpen) Registry.get().leave();
     } catch {
       // the group is gone already
     }
   });
 }
-let registryOpen = false;
 
 function joinRegistry(): Registry {
   const reg = Registry.get();
-  if (!registryOpen) {
+  if (!state.registryOpen) {
     reg.setReclaimer((tag) => reclaimEverywhere(reg, tag));
-    registryOpen = true;
+    state.registryOpen = true;
   }
   reg.join();
   hookExit();

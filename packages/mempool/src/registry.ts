@@ -273,7 +273,12 @@ export class Registry {
   }
 }
 
-const registries = new WeakMap<GroupMemory, Registry>();
+/** One registry per group per process, shared by every copy of this package (ESM and CJS) loaded in it. */
+const registries: WeakMap<GroupMemory, Registry> = (() => {
+  const g = globalThis as unknown as Record<symbol, WeakMap<GroupMemory, Registry> | undefined>;
+  const key = Symbol.for('@mp/mempool.registries');
+  return (g[key] ??= new WeakMap());
+})();
 
 function setU64(u32: Uint32Array, i: number, v: number): void {
   u32[i] = v >>> 0;
