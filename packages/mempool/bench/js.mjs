@@ -3,7 +3,7 @@
 // Same loops as dpdk/mempool_bulk.c; prints "js <case> <CPU ns per object>" per case (process CPU time), plus JS-only cases
 // comparing ways to reach a packet's bytes ("js data-view|data-offset|obj-view <ns per packet>").
 import { init } from '@mp/eal';
-import { Mbuf, Mempool, pktmbufPoolCreate } from '@mp/mempool';
+import { MBUF_HDR_SIZE, Mbuf, Mempool, PKTMBUF_HEADROOM, pktmbufPoolCreate } from '@mp/mempool';
 
 const [prefix, itersArg, nArg, cacheArg] = process.argv.slice(2);
 const iters = Number(itersArg);
@@ -89,10 +89,11 @@ function dataOffset(k) {
 function objView(k) {
   let acc = 0;
   const t0 = accessSetup();
+  const first = MBUF_HDR_SIZE + PKTMBUF_HEADROOM; // no private area in this pool
   for (let i = 0; i < k; i++) {
     for (let j = 0; j < BURST; j++) {
       const v = m.obj(objs[j]);
-      acc += v[256] + v[256 + 63];
+      acc += v[first] + v[first + 63];
     }
   }
   accessDone('obj-view', k, t0, acc);

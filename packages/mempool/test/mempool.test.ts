@@ -86,6 +86,27 @@ describe('create / lookup / errors', () => {
     q.free();
   });
 
+  it('the 256th pool of a group → ENOSPC (a handle holds the pool id in 8 bits); a freed id is reused', () => {
+    const made: Mempool[] = [];
+    let err: unknown;
+    try {
+      for (let i = 0; i < 300; i++) made.push(Mempool.create(fresh(), 1, 8));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string }).code).toBe('ENOSPC');
+    expect((err as Error).message).toMatch(/255 pool ids/);
+    const ids = new Set(made.map((p) => p.id));
+    expect(ids.size).toBe(made.length);
+    const last = made.pop()!;
+    const id = last.id;
+    last.free();
+    const again = Mempool.create(fresh(), 1, 8);
+    expect(again.id).toBe(id);
+    again.free();
+    for (const p of made) p.free();
+  });
+
   it('handles: pool id in the top byte, index below; distinct pools have distinct ids', () => {
     const a = Mempool.create(fresh(), 8, 8);
     const b = Mempool.create(fresh(), 8, 8);
