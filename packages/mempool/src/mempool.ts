@@ -65,8 +65,8 @@ interface State {
   byId: Array<Mempool | undefined>;
   byName: Map<string, Mempool>;
   exitHooked: boolean;
-  /** The registry's reclaimer is installed (once per process, whichever copy does it). */
-  registryOpen: boolean;
+  /** The registry of the group this process uses pools of (whichever copy of the package opened it). */
+  registry: unknown;
 }
 const STATE_KEY = Symbol.for('@mp/mempool');
 const STATE_VERSION = 1;
@@ -77,7 +77,7 @@ const state: State = (() => {
     if (s.version !== STATE_VERSION) throw new MpError('EPROTO', `another copy of @mp/mempool with state version ${s.version} is loaded (this one: ${STATE_VERSION})`);
     return s;
   }
-  const fresh: State = { version: STATE_VERSION, byId: new Array<Mempool | undefined>(256).fill(undefined), byName: new Map(), exitHooked: false, registryOpen: false };
+  const fresh: State = { version: STATE_VERSION, byId: new Array<Mempool | undefined>(256).fill(undefined), byName: new Map(), exitHooked: false, registry: undefined };
   g[STATE_KEY] = fresh;
   return fresh;
 })();
@@ -122,14 +122,24 @@ function reclaimEverywhere(reg: Registry, tag: number): number {
   return n;
 }
 
+function closeAll(): void {
+  for (const p of state.byName.values()) {
+    try {
+      p.close();
+    } catch (err) {
+      log('warning', 'MEMPOOL', `flushing the cache of pool '${p.name}' at exit: ${(err as Error).message}`);
+    }
+  }
+}
+
 function hookExit(): void {
   if (state.exitHooked) return;
   state.exitHooked = true;
   // Before @mp/eal's own exit hook (registered at init) leaves the group.
   process.prependListener('exit', () => {
-    for (const p of state.byName.values()) p.close();
+    closeAll();
     try {
-      if (state.registryOpen) Registry.get().leave();
+      (state.registry as Registry | undefined)?.leave();
     } catch {
       // the group is gone already
     }
@@ -138,9 +148,15 @@ function hookExit(): void {
 
 function joinRegistry(): Registry {
   const reg = Registry.get();
-  if (!state.registryOpen) {
+  if (state.registry !== reg) {
+    // First use, or a new group after eal's cleanup() and a new init(): forget the old group's pools.
+    if (state.registry !== undefined) {
+      closeAll();
+      state.byId.fill(undefined);
+      state.byName.clear();
+    }
+    state.registry = reg;
     reg.setReclaimer((tag) => reclaimEverywhere(reg, tag));
-    state.registryOpen = true;
   }
   reg.join();
   hookExit();
@@ -409,9 +425,7 @@ export class Mempool {
     state.byName.set(d.name, pool);
     if (!state.exitHooked) {
       state.exitHooked = true;
-      process.prependListener('exit', () => {
-        for (const p of state.byName.values()) p.close();
-      });
+      process.prependListener('exit', closeAll);
     }
     return pool;
   }
