@@ -1,7 +1,8 @@
 /**
  * rte_mbuf over a pktmbuf pool: every function takes an mbuf **handle** (a pool handle, see
  * {@link poolOf}) and reads or writes the header in the pool's memory (layout.ts). Hot-path calls are
- * trusted like DPDK's inline functions: a handle that is not a live mbuf is not detected. Nothing here
+ * trusted like DPDK's inline functions: a handle that is not a live mbuf is not detected; a handle of a
+ * freed pool, or of a pool a worker thread did not open, throws MpError EBADF. Nothing here
  * allocates except {@link Mbuf.data} (a view per call; hot paths use {@link Mbuf.bytes} +
  * {@link Mbuf.dataOffset}).
  */
@@ -233,6 +234,32 @@ export const Mbuf = {
       }
     }
     if (k > 0) pool!.putBulk(batch, k);
+  },
+
+  /**
+   * Hand packets `handles[0..n)` (every segment of each chain, of any pools) over to a ring or a port
+   * queue: they belong to no process until {@link Mbuf.adopt}ed, and are not reclaimed if this process
+   * dies (see Mempool.release). No DPDK analogue.
+   */
+  release(handles: Uint32Array, n: number): void {
+    for (let i = 0; i < n; i++) {
+      for (let h = handles[i]!; h !== 0; ) {
+        const p = poolFor(h);
+        p.releaseOne(h);
+        h = p.words[p.wordOf(h) + W_NEXT]!;
+      }
+    }
+  },
+
+  /** Claim packets `handles[0..n)` (every segment) taken off a ring or a queue for this process. No DPDK analogue. */
+  adopt(handles: Uint32Array, n: number): void {
+    for (let i = 0; i < n; i++) {
+      for (let h = handles[i]!; h !== 0; ) {
+        const p = poolFor(h);
+        p.adoptOne(h);
+        h = p.words[p.wordOf(h) + W_NEXT]!;
+      }
+    }
   },
 
   /** Free one segment (its next link is not followed). @see rte_pktmbuf_free_seg */

@@ -395,6 +395,16 @@ export class Mempool {
   }
 
   /**
+   * The pool a handle belongs to, as this thread has it open (opened by id on first use in a process
+   * of the group; a worker thread must have opened it with {@link fromDescriptor}).
+   *
+   * @throws {MpError} EBADF — no pool of that id (freed), or not open in this worker thread
+   */
+  static fromHandle(h: number): Mempool {
+    return poolFor(h);
+  }
+
+  /**
    * {@link lookup} that returns undefined when there is no pool of that name.
    *
    * @throws {MpError} as lookup, but not ENOENT
@@ -684,6 +694,16 @@ export class Mempool {
     const owners = this.owners;
     const tag = this.tag;
     for (let k = 0; k < n; k++) owners[handles[k]! & INDEX_MASK] = tag;
+  }
+
+  /** @internal one object of {@link release} (Mbuf.release walks chains across pools) */
+  releaseOne(h: number): void {
+    this.owners[h & INDEX_MASK] = OWNER_IN_FLIGHT;
+  }
+
+  /** @internal one object of {@link adopt} */
+  adoptOne(h: number): void {
+    this.owners[h & INDEX_MASK] = this.tag;
   }
 
   /** The owner word of a handle: 0 free, 0xffffffff released, else a process tag. @internal for tests and mbuf */
