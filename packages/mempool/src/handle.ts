@@ -1,8 +1,8 @@
-import { INDEX_BITS, INDEX_MASK } from './layout.js';
+import { K } from './layout.js';
 
 /** The pool id of a handle (1..255). */
-export const poolOf = (handle: number): number => handle >>> INDEX_BITS;
+export const poolOf = (handle: number): number => handle >>> K.INDEX_BITS;
 /** The object index of a handle in its pool. */
-export const indexOf = (handle: number): number => handle & INDEX_MASK;
+export const indexOf = (handle: number): number => handle & K.INDEX_MASK;
 /** The handle of object `index` of pool `poolId`. */
-export const handleOf = (poolId: number, index: number): number => ((poolId << INDEX_BITS) | index) >>> 0;
+export const handleOf = (poolId: number, index: number): number => ((poolId << K.INDEX_BITS) | index) >>> 0;

@@ -1,4 +1,4 @@
-import { W_BUF, W_BUF_LEN, W_NB_SEGS, W_NEXT, W_REFCNT } from './layout.js';
+import { K } from './layout.js';
 
 /**
  * What rte_pktmbuf_init sets once per mbuf: direct (its own data room), refcnt 1, one segment. Free,
@@ -6,9 +6,9 @@ import { W_BUF, W_BUF_LEN, W_NB_SEGS, W_NEXT, W_REFCNT } from './layout.js';
  * alloc's reset writes one cache line only. `b` is the word index of the mbuf's header.
  */
 export function initMbuf(words: Uint32Array, b: number, h: number, dataRoom: number): void {
-  words[b + W_BUF] = h;
-  words[b + W_BUF_LEN] = dataRoom;
-  words[b + W_REFCNT] = 1;
-  words[b + W_NEXT] = 0;
-  words[b + W_NB_SEGS] = 1;
+  words[b + K.W_BUF] = h;
+  words[b + K.W_BUF_LEN] = dataRoom;
+  words[b + K.W_REFCNT] = 1;
+  words[b + K.W_NEXT] = 0;
+  words[b + K.W_NB_SEGS] = 1;
 }

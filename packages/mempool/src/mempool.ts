@@ -3,13 +3,12 @@ import type { Memzone, MemzoneDescriptor } from '@mp/memory';
 import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ } from '@mp/ring';
 import type { RingDescriptor } from '@mp/ring';
 import {
+  K,
   CACHE_ENTRY,
   CACHE_LINE,
   CACHE_MAX_SIZE,
   CACHE_SLOTS,
   HDR,
-  INDEX_BITS,
-  INDEX_MASK,
   KIND_PKTMBUF,
   KIND_PLAIN,
   MAX_OBJECTS,
@@ -84,9 +83,9 @@ const state: State = (() => {
 
 /** The pool of `handle` as this thread has it open (opening it by id on first use in a process). @internal */
 export function poolFor(handle: number): Mempool {
-  const p = state.byId[handle >>> INDEX_BITS];
+  const p = state.byId[handle >>> K.INDEX_BITS];
   if (p !== undefined) return p;
-  return attachById(handle >>> INDEX_BITS);
+  return attachById(handle >>> K.INDEX_BITS);
 }
 
 function attachById(id: number): Mempool {
@@ -540,7 +539,7 @@ export class Mempool {
     }
     const s = this.scratch;
     if (this.ringDeq(s, 0, 1) === 0) return -1;
-    this.owners[s[0]! & INDEX_MASK] = this.tag;
+    this.owners[s[0]! & K.INDEX_MASK] = this.tag;
     return s[0]!;
   }
 
@@ -572,14 +571,14 @@ export class Mempool {
     const owners = this.owners;
     const tag = this.tag;
     if (this.ringDeq(out, 0, n) !== 0) {
-      for (let i = 0; i < n; i++) owners[out[i]! & INDEX_MASK] = tag;
+      for (let i = 0; i < n; i++) owners[out[i]! & K.INDEX_MASK] = tag;
       return n;
     }
     let len = this.cacheLen;
     const cache = this.cache;
     if (len < n) {
       if (len === 0 || this.ringDeq(out, len, n - len) === 0) return 0;
-      for (let i = len; i < n; i++) owners[out[i]! & INDEX_MASK] = tag;
+      for (let i = len; i < n; i++) owners[out[i]! & K.INDEX_MASK] = tag;
     }
     const m = len < n ? len : n;
     for (let i = 0; i < m; i++) out[i] = cache[--len]!;
@@ -597,8 +596,8 @@ export class Mempool {
    */
   put(h: number): void {
     if (this.freed) this.live();
-    const i = h & INDEX_MASK;
-    if (h >>> INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
+    const i = h & K.INDEX_MASK;
+    if (h >>> K.INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
     if (this.csize > 0) {
       if (this.owners[i] !== this.tag && !this.takeOver(i)) return;
       let len = this.cacheLen;
@@ -640,8 +639,8 @@ export class Mempool {
       let len = len0;
       for (let k = 0; k < n; k++) {
         const h = arr[k]!;
-        const i = h & INDEX_MASK;
-        if (h >>> INDEX_BITS !== id || i >= max) {
+        const i = h & K.INDEX_MASK;
+        if (h >>> K.INDEX_BITS !== id || i >= max) {
           this.cacheLen = len0; // pushed ones stay out, ours (taken over ones included)
           throw this.notMine(h);
         }
@@ -655,7 +654,7 @@ export class Mempool {
     }
     for (let k = 0; k < n; k++) {
       const h = arr[k]!;
-      if (h >>> INDEX_BITS !== id || (h & INDEX_MASK) >= max) throw this.notMine(h);
+      if (h >>> K.INDEX_BITS !== id || (h & K.INDEX_MASK) >= max) throw this.notMine(h);
     }
     const s = this.scratch;
     for (let base = 0; base < n; base += CHUNK) {
@@ -663,7 +662,7 @@ export class Mempool {
       let k = 0;
       for (let j = base; j < end; j++) {
         const h = arr[j]!;
-        if (this.toFree(h & INDEX_MASK)) s[k++] = h;
+        if (this.toFree(h & K.INDEX_MASK)) s[k++] = h;
       }
       if (k > 0) this.ringEnq(s, 0, k);
     }
@@ -680,7 +679,7 @@ export class Mempool {
   release(handles: Uint32Array, n: number): void {
     if ((n >>> 0) !== n || n > handles.length) throw new MpError('EINVAL', `release n ${n} must be an integer in 0..${handles.length}`);
     const owners = this.owners;
-    for (let k = 0; k < n; k++) owners[handles[k]! & INDEX_MASK] = OWNER_IN_FLIGHT;
+    for (let k = 0; k < n; k++) owners[handles[k]! & K.INDEX_MASK] = OWNER_IN_FLIGHT;
   }
 
   /**
@@ -693,22 +692,22 @@ export class Mempool {
     if ((n >>> 0) !== n || n > handles.length) throw new MpError('EINVAL', `adopt n ${n} must be an integer in 0..${handles.length}`);
     const owners = this.owners;
     const tag = this.tag;
-    for (let k = 0; k < n; k++) owners[handles[k]! & INDEX_MASK] = tag;
+    for (let k = 0; k < n; k++) owners[handles[k]! & K.INDEX_MASK] = tag;
   }
 
   /** @internal one object of {@link release} (Mbuf.release walks chains across pools) */
   releaseOne(h: number): void {
-    this.owners[h & INDEX_MASK] = OWNER_IN_FLIGHT;
+    this.owners[h & K.INDEX_MASK] = OWNER_IN_FLIGHT;
   }
 
   /** @internal one object of {@link adopt} */
   adoptOne(h: number): void {
-    this.owners[h & INDEX_MASK] = this.tag;
+    this.owners[h & K.INDEX_MASK] = this.tag;
   }
 
   /** The owner word of a handle: 0 free, 0xffffffff released, else a process tag. @internal for tests and mbuf */
   ownerOf(h: number): number {
-    return Atomics.load(this.owners, h & INDEX_MASK);
+    return Atomics.load(this.owners, h & K.INDEX_MASK);
   }
 
   /** This process's owner tag. */
@@ -729,12 +728,12 @@ export class Mempool {
 
   /** Byte offset of a handle's object in {@link buffer} / {@link bytes}. */
   offsetOf(h: number): number {
-    return this.objsOff + (h & INDEX_MASK) * this.stride;
+    return this.objsOff + (h & K.INDEX_MASK) * this.stride;
   }
 
   /** Index in {@link words} of a handle's object (its first word). */
   wordOf(h: number): number {
-    return (this.objsOff + (h & INDEX_MASK) * this.stride) >>> 2;
+    return (this.objsOff + (h & K.INDEX_MASK) * this.stride) >>> 2;
   }
 
   /**
@@ -743,8 +742,8 @@ export class Mempool {
    * @throws {MpError} EINVAL — not a handle of this pool
    */
   obj(h: number): Uint8Array {
-    const i = h & INDEX_MASK;
-    if (h >>> INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
+    const i = h & K.INDEX_MASK;
+    if (h >>> K.INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
     const views = this.views ?? (this.views = new Array<Uint8Array | undefined>(this.n));
     return views[i] ?? (views[i] = new Uint8Array(this.buffer, this.objsOff + i * this.stride, this.eltSize));
   }
@@ -803,7 +802,7 @@ export class Mempool {
     const cache = this.cache;
     const owners = this.owners;
     const tag = this.tag;
-    for (let j = len; j < len + k; j++) owners[cache[j]! & INDEX_MASK] = tag;
+    for (let j = len; j < len + k; j++) owners[cache[j]! & K.INDEX_MASK] = tag;
     this.cacheLen = len + k;
     this.words[this.cacheW] = len + k;
     return k;
@@ -815,7 +814,7 @@ export class Mempool {
     if (len <= keep) return;
     const cache = this.cache;
     const owners = this.owners;
-    for (let j = keep; j < len; j++) owners[cache[j]! & INDEX_MASK] = OWNER_FREE;
+    for (let j = keep; j < len; j++) owners[cache[j]! & K.INDEX_MASK] = OWNER_FREE;
     // Publish the count first: between here and the enqueue, availCount may count these low, never twice.
     this.cacheLen = keep;
     this.words[this.cacheW] = keep;

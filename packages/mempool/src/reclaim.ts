@@ -4,7 +4,14 @@
  */
 import { MpError } from '@mp/memory';
 import type { Ring } from '@mp/ring';
-import { CACHE_ENTRY, CACHE_SLOTS, HDR, KIND_PKTMBUF, OWNER_FREE, POOL_MAGIC } from './layout.js';
+import {
+  CACHE_ENTRY,
+  CACHE_SLOTS,
+  HDR,
+  KIND_PKTMBUF,
+  OWNER_FREE,
+  POOL_MAGIC,
+} from './layout.js';
 import { handleOf } from './handle.js';
 import { initMbuf } from './mbuf-init.js';
 
