@@ -246,6 +246,8 @@ export const enum K {
   Q_TIMESTAMP = 8,
   PORT_INVALID = 0xffff,
   HEADROOM = 128,
+  OWNER_FREE = 0,
+  OWNER_IN_FLIGHT = 0xffffffff,
 }
 
 // 32-bit word indices in the mbuf header (byte offset / 4), for code outside this package's hot path.
@@ -297,6 +299,8 @@ export function checkK(): void {
     ['Q_TIMESTAMP', K.Q_TIMESTAMP, MB.timestamp / 8],
     ['PORT_INVALID', K.PORT_INVALID, MBUF_PORT_INVALID],
     ['HEADROOM', K.HEADROOM, PKTMBUF_HEADROOM],
+    ['OWNER_FREE', K.OWNER_FREE, OWNER_FREE],
+    ['OWNER_IN_FLIGHT', K.OWNER_IN_FLIGHT, OWNER_IN_FLIGHT],
   ];
   for (const [name, k, want] of pairs) if (k !== want) throw new Error(`@mp/mempool layout: ${name} is ${k}, the table says ${want}`);
 }

@@ -15,8 +15,6 @@ import {
   MEMPOOL_MZ_PREFIX,
   MEMPOOL_NAME_MAX,
   MEMPOOL_VERSION,
-  OWNER_FREE,
-  OWNER_IN_FLIGHT,
   POOL_MAGIC,
   flushThreshold,
   poolGeometry,
@@ -333,7 +331,7 @@ export class Mempool {
       }
       const buf = mz.buffer;
       const u32 = new Uint32Array(buf);
-      new Uint8Array(buf, 0, geo.objsOff).fill(0); // header, caches, owner words (OWNER_FREE), private area
+      new Uint8Array(buf, 0, geo.objsOff).fill(0); // header, caches, owner words (K.OWNER_FREE), private area
       const u16 = new Uint16Array(buf, 0, 4);
       u16[HDR.version / 2] = MEMPOOL_VERSION;
       u16[HDR.flags / 2] = flags;
@@ -679,7 +677,7 @@ export class Mempool {
   release(handles: Uint32Array, n: number): void {
     if ((n >>> 0) !== n || n > handles.length) throw new MpError('EINVAL', `release n ${n} must be an integer in 0..${handles.length}`);
     const owners = this.owners;
-    for (let k = 0; k < n; k++) owners[handles[k]! & K.INDEX_MASK] = OWNER_IN_FLIGHT;
+    for (let k = 0; k < n; k++) owners[handles[k]! & K.INDEX_MASK] = K.OWNER_IN_FLIGHT;
   }
 
   /**
@@ -697,7 +695,7 @@ export class Mempool {
 
   /** @internal one object of {@link release} (Mbuf.release walks chains across pools) */
   releaseOne(h: number): void {
-    this.owners[h & K.INDEX_MASK] = OWNER_IN_FLIGHT;
+    this.owners[h & K.INDEX_MASK] = K.OWNER_IN_FLIGHT;
   }
 
   /** @internal one object of {@link adopt} */
@@ -778,7 +776,7 @@ export class Mempool {
     const owners = this.owners;
     for (;;) {
       const o = owners[i]!;
-      if (o === OWNER_FREE) return false;
+      if (o === K.OWNER_FREE) return false;
       if (Atomics.compareExchange(owners, i, o, this.tag) === o) return true;
     }
   }
@@ -788,11 +786,11 @@ export class Mempool {
     const owners = this.owners;
     const o = owners[i]!;
     if (o === this.tag) {
-      owners[i] = OWNER_FREE;
+      owners[i] = K.OWNER_FREE;
       return true;
     }
-    if (o === OWNER_FREE) return false;
-    return Atomics.compareExchange(owners, i, o, OWNER_FREE) === o;
+    if (o === K.OWNER_FREE) return false;
+    return Atomics.compareExchange(owners, i, o, K.OWNER_FREE) === o;
   }
 
   /** Dequeue k handles from the ring into the cache; tag them ours. Returns k or 0. */
@@ -814,7 +812,7 @@ export class Mempool {
     if (len <= keep) return;
     const cache = this.cache;
     const owners = this.owners;
-    for (let j = keep; j < len; j++) owners[cache[j]! & K.INDEX_MASK] = OWNER_FREE;
+    for (let j = keep; j < len; j++) owners[cache[j]! & K.INDEX_MASK] = K.OWNER_FREE;
     // Publish the count first: between here and the enqueue, availCount may count these low, never twice.
     this.cacheLen = keep;
     this.words[this.cacheW] = keep;

@@ -5,11 +5,11 @@
 import { MpError } from '@mp/memory';
 import type { Ring } from '@mp/ring';
 import {
+  K,
   CACHE_ENTRY,
   CACHE_SLOTS,
   HDR,
   KIND_PKTMBUF,
-  OWNER_FREE,
   POOL_MAGIC,
 } from './layout.js';
 import { handleOf } from './handle.js';
@@ -60,7 +60,7 @@ export function reclaimRaw(buffer: ArrayBuffer, ring: Ring, deadTag: number): nu
   for (let i = 0; i < n; i++) {
     if (owners[i] !== deadTag) continue;
     // SYNC: the CAS makes this the only return of object i; pairs with takeOver()/toFree() in a live putter.
-    if (Atomics.compareExchange(owners, i, deadTag, OWNER_FREE) !== deadTag) continue;
+    if (Atomics.compareExchange(owners, i, deadTag, K.OWNER_FREE) !== deadTag) continue;
     const h = handleOf(id, i);
     // A dead process's mbuf may be a clone, chained or shared: make it a plain mbuf again (a clone's
     // reference on its direct mbuf is not given back — that one stays out until a reclaim of its own).
