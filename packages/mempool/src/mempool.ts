@@ -316,6 +316,7 @@ export class Mempool {
     const geo = poolGeometry(n, stride, privSize);
     if (geo.bytes > 2 ** 32) throw new MpError('ENOMEM', `mempool of ${n} × ${stride} bytes needs ${geo.bytes} bytes (> 4 GiB)`);
     const reg = joinRegistry();
+    reg.sweep();
     return reg.withLock(() => {
       const id = reg.allocPoolLocked(name);
       const mz = memzone.reserve(MEMPOOL_MZ_PREFIX + name, geo.bytes, { align: CACHE_LINE });
