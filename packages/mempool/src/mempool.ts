@@ -20,7 +20,7 @@ import {
   poolGeometry,
 } from './layout.js';
 import { Registry } from './registry.js';
-import { reclaimRaw, ringEnq } from './reclaim.js';
+import { afterStale, reclaimRaw, ringEnq } from './reclaim.js';
 import { handleOf } from './handle.js';
 export { poolOf, indexOf, handleOf } from './handle.js';
 
@@ -823,13 +823,10 @@ export class Mempool {
   private ringDeq(dst: Uint32Array, offset: number, k: number): number {
     const o = this.ropts;
     o.offset = offset;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return this.ring.dequeueBulk(dst, k, o);
-      } catch (err) {
-        if ((err as MpError).code !== 'ESTALE' || attempt > 3) throw err;
-        this.ring.recover();
-      }
+    try {
+      return this.ring.dequeueBulk(dst, k, o);
+    } catch (err) {
+      return afterStale(this.ring, err, () => this.ring.dequeueBulk(dst, k, o));
     }
   }
 

@@ -2,7 +2,7 @@
  * Giving a dead process's objects back to their pool, exactly once, and the enqueue of handles that must
  * fit (shared by every path that returns objects to the ring).
  */
-import { MpError } from '@mp/memory';
+import { MpError, sleepSync } from '@mp/memory';
 import type { Ring } from '@mp/ring';
 import {
   K,
@@ -20,13 +20,34 @@ const CHUNK = 1024;
 /** Enqueue k handles that must fit (the ring holds every handle of the pool), recovering from dead peers. */
 export function ringEnq(ring: Ring, src: Uint32Array, offset: number, k: number, o: { offset: number }): void {
   o.offset = offset;
-  for (let attempt = 0; ; attempt++) {
+  let n: number;
+  try {
+    n = ring.enqueueBulk(src, k, o);
+  } catch (err) {
+    n = afterStale(ring, err, () => ring.enqueueBulk(src, k, o));
+  }
+  if (n !== k) throw new MpError('EIO', `mempool ring '${ring.name}' refused ${k} free handles (more puts than gets?)`);
+}
+
+/** How long a pool operation keeps recovering its ring from dead peers before it gives up. */
+const STALE_GIVE_UP_MS = 10_000;
+
+/**
+ * A ring operation failed with ESTALE (a dead process holds a reservation in front of it): recover the
+ * ring and retry until it works. Each try waits a random moment first, so that live peers that hit the
+ * same dead reservation stop being in flight at some point and one of them can roll it back (recover
+ * leaves a side alone while a live process is mid-operation on it).
+ */
+export function afterStale(ring: Ring, err: unknown, retry: () => number): number {
+  const deadline = Date.now() + STALE_GIVE_UP_MS;
+  for (;;) {
+    if ((err as MpError).code !== 'ESTALE' || Date.now() > deadline) throw err;
+    sleepSync(1 + Math.floor(Math.random() * 20));
+    ring.recover();
     try {
-      if (ring.enqueueBulk(src, k, o) !== k) throw new MpError('EIO', `mempool ring '${ring.name}' refused ${k} free handles (more puts than gets?)`);
-      return;
-    } catch (err) {
-      if ((err as MpError).code !== 'ESTALE' || attempt > 3) throw err;
-      ring.recover();
+      return retry();
+    } catch (e) {
+      err = e;
     }
   }
 }

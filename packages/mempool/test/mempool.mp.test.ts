@@ -69,22 +69,21 @@ describe('mempool across processes', () => {
     await p.call('seenDead', { n, who: 3 });
     const per = 5_000_000;
     const storm = Promise.all([p, s1].map((a, i) => a.call<Stress & { reclaimedSeen: number }>('stress', { name: 'objs', count: per, me: i + 1, seed: 3 + i, yieldEvery: 4096 }, 300_000)));
-    const victimRun = victim.request('stress', { name: 'objs', count: 100 * per, me: 3, seed: 11, progressAt: 20_000 }, 300_000).catch(() => undefined);
+    const victimRun = victim.request('stress', { name: 'objs', count: 100 * per, me: 3, seed: 11, progressAt: 20_000, keep: 32 }, 300_000).catch(() => undefined);
     await victim.waitEvent((e) => e.event === 'progress', 60_000);
     await victim.kill('SIGKILL');
     await victimRun;
-    const marked = await p.call<number>('seenMarks', { n, who: 3 });
-    expect(marked).toBeGreaterThan(0); // the victim died holding objects
     const killedAt = Date.now();
     const res = await storm;
     const stormMs = Date.now() - killedAt;
     for (const r of res) expect(r.dup, 'objects handed out while another process held them').toBe(0);
-    // The reclaim ran while the survivors were still at it: they met the victim's objects again.
-    expect(res.reduce((a, r) => a + r.reclaimedSeen, 0)).toBeGreaterThan(0);
+    // The reclaim ran while the survivors were still at it: they met every object the victim held (at
+    // least the 32 it kept) again, and none is left marked as the victim's.
+    const reclaimed = res.reduce((a, r) => a + r.reclaimedSeen, 0);
+    expect(reclaimed).toBeGreaterThanOrEqual(32);
     expect(await p.call('seenMarks', { n, who: 3 })).toBe(0);
     const avail = await p.call<number>('avail', { name: 'objs' });
-    const reclaimed = res.reduce((a, r) => a + r.reclaimedSeen, 0);
-    console.log(`storm: victim killed after 20000 gets holding ${marked}; the survivors ran ${stormMs} ms more and met ${reclaimed} of its objects again; ${n - avail} objects lost in its last ring transfer`);
+    console.log(`storm: victim killed after 20000 gets; the survivors ran ${stormMs} ms more and met ${reclaimed} of its objects again; ${n - avail} objects lost in its last ring transfer`);
     // At most the one ring transfer the victim was in the middle of (a refill or a flush) is lost.
     expect(avail).toBeLessThanOrEqual(n);
     expect(avail).toBeGreaterThanOrEqual(n - (2 * cacheSize + 32));
