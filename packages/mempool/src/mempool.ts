@@ -658,12 +658,29 @@ export class Mempool {
     const s = this.scratch;
     for (let base = 0; base < n; base += CHUNK) {
       const end = Math.min(n, base + CHUNK);
+      // As toFree(), inline: ours → free; someone else's (in flight, or another process's) → CAS; already
+      // free → skipped. Handles go to the ring straight from `arr` unless one was skipped (then compacted).
       let k = 0;
+      let compact = false;
       for (let j = base; j < end; j++) {
         const h = arr[j]!;
-        if (this.toFree(h & K.INDEX_MASK)) s[k++] = h;
+        const i = h & K.INDEX_MASK;
+        const o = owners[i]!;
+        if (o === tag) owners[i] = K.OWNER_FREE;
+        else if (o === K.OWNER_FREE || Atomics.compareExchange(owners, i, o, K.OWNER_FREE) !== o) {
+          if (!compact) {
+            compact = true;
+            for (let c = 0; c < k; c++) s[c] = arr[base + c]!;
+          }
+          continue;
+        }
+        if (compact) s[k] = h;
+        k++;
       }
-      if (k > 0) this.ringEnq(s, 0, k);
+      if (k > 0) {
+        if (compact) this.ringEnq(s, 0, k);
+        else this.ringEnq(arr, base, k);
+      }
     }
   }
 
