@@ -9,7 +9,9 @@
  * |    4 |      2 | layout version                               | creator, once                       |
  * |    6 |      2 | flags (0)                                    | creator, once                       |
  * |    8 |      4 | lock owner (RobustLock: pid + waiters bit)   | lock takers                         |
- * |   12 |      4 | pool table generation                        | lock holder (create / free)         |
+ * |   12 |      4 | pool table generation                        | lock holder (create / free); every  |
+ * |      |        |                                              | process's handle→pool map checks it |
+ * |   16 |      4 | last pool id handed out (ids go round robin) | lock holder                         |
  * |   64 | 32·128 | user table, one entry per eal process slot   | lock holder                         |
  * | 4160 | 64·256 | pool table, entry i = pool id i (0 unused)   | lock holder                         |
  *
@@ -123,6 +125,7 @@ export const REG = {
   flags: 6,
   lockOwner: 8,
   poolGen: 12,
+  lastId: 16,
   users: 64,
   userSize: 32,
   pools: 64 + 32 * MAX_PROCS,
@@ -248,6 +251,8 @@ export const enum K {
   HEADROOM = 128,
   OWNER_FREE = 0,
   OWNER_IN_FLIGHT = 0xffffffff,
+  /** Word index of the registry's pool table generation. */
+  REG_GEN_W = 3,
 }
 
 // 32-bit word indices in the mbuf header (byte offset / 4), for code outside this package's hot path.
@@ -301,6 +306,7 @@ export function checkK(): void {
     ['HEADROOM', K.HEADROOM, PKTMBUF_HEADROOM],
     ['OWNER_FREE', K.OWNER_FREE, OWNER_FREE],
     ['OWNER_IN_FLIGHT', K.OWNER_IN_FLIGHT, OWNER_IN_FLIGHT],
+    ['REG_GEN_W', K.REG_GEN_W, REG.poolGen / 4],
   ];
   for (const [name, k, want] of pairs) if (k !== want) throw new Error(`@mp/mempool layout: ${name} is ${k}, the table says ${want}`);
 }

@@ -64,6 +64,9 @@ interface State {
   exitHooked: boolean;
   /** The registry of the group this process uses pools of (whichever copy of the package opened it). */
   registry: unknown;
+  /** The registry's words (main thread; undefined in worker threads) and the pool generation last checked. */
+  regWords: Uint32Array | undefined;
+  seenGen: number;
 }
 const STATE_KEY = Symbol.for('@mp/mempool');
 const STATE_VERSION = 1;
@@ -74,16 +77,40 @@ const state: State = (() => {
     if (s.version !== STATE_VERSION) throw new MpError('EPROTO', `another copy of @mp/mempool with state version ${s.version} is loaded (this one: ${STATE_VERSION})`);
     return s;
   }
-  const fresh: State = { version: STATE_VERSION, byId: new Array<Mempool | undefined>(256).fill(undefined), byName: new Map(), exitHooked: false, registry: undefined };
+  const fresh: State = { version: STATE_VERSION, byId: new Array<Mempool | undefined>(256).fill(undefined), byName: new Map(), exitHooked: false, registry: undefined, regWords: undefined, seenGen: 0 };
   g[STATE_KEY] = fresh;
   return fresh;
 })();
 
-/** The pool of `handle` as this thread has it open (opening it by id on first use in a process). @internal */
+/**
+ * The pool of `handle` as this thread has it open (opening it by id on first use in a process). The map
+ * is trusted while the registry's pool table generation has not moved since it was last checked (one
+ * shared load); after a create or free it is checked again, so a freed pool's id given to a new pool
+ * never leads a handle to the old pool's memory.
+ * @internal
+ */
 export function poolFor(handle: number): Mempool {
   const p = state.byId[handle >>> K.INDEX_BITS];
-  if (p !== undefined) return p;
-  return attachById(handle >>> K.INDEX_BITS);
+  const g = state.regWords;
+  if (p !== undefined && (g === undefined || g[K.REG_GEN_W] === state.seenGen)) return p;
+  return poolForSlow(handle >>> K.INDEX_BITS);
+}
+
+function poolForSlow(id: number): Mempool {
+  const g = state.regWords;
+  if (g !== undefined && g[K.REG_GEN_W] !== state.seenGen) {
+    state.seenGen = Atomics.load(g, K.REG_GEN_W);
+    const reg = state.registry as Registry;
+    for (let i = 1; i < state.byId.length; i++) {
+      const p = state.byId[i];
+      if (p === undefined) continue;
+      if (reg.poolName(i) !== p.name || p.stale()) {
+        state.byId[i] = undefined;
+        if (state.byName.get(p.name) === p) state.byName.delete(p.name);
+      }
+    }
+  }
+  return state.byId[id] ?? attachById(id);
 }
 
 function attachById(id: number): Mempool {
@@ -153,6 +180,8 @@ function joinRegistry(): Registry {
       state.byName.clear();
     }
     state.registry = reg;
+    state.regWords = reg.u32;
+    state.seenGen = Atomics.load(reg.u32, K.REG_GEN_W);
     reg.setReclaimer((tag) => reclaimEverywhere(reg, tag));
   }
   reg.join();
@@ -762,6 +791,17 @@ export class Mempool {
     if (h >>> K.INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
     const views = this.views ?? (this.views = new Array<Uint8Array | undefined>(this.n));
     return views[i] ?? (views[i] = new Uint8Array(this.buffer, this.objsOff + i * this.stride, this.eltSize));
+  }
+
+  /** @internal true when this instance's memzone is no longer the pool's (freed, maybe made again). */
+  stale(): boolean {
+    if (this.freed) return true;
+    if (this.mz === undefined) return false;
+    try {
+      return memzone.lookup(MEMPOOL_MZ_PREFIX + this.name) !== this.mz;
+    } catch {
+      return true;
+    }
   }
 
   /** Text like rte_mempool_dump. */

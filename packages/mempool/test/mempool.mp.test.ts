@@ -170,6 +170,19 @@ describe('mempool across processes', () => {
     }
   });
 
+  it("a freed pool's id given to a new pool: other processes resolve the new pool's handles to the new pool", async () => {
+    const { p, prefix } = await primary();
+    await p.call('create', { name: 'old', n: 8, eltSize: 8 });
+    const s = await secondary(prefix);
+    const r = await s.call<{ id: number }>('lookup', { name: 'old' });
+    const oldHandle = await p.call<number[]>('hold', { name: 'old', n: 1 });
+    expect(await s.call('poolNameOf', { handle: oldHandle[0] })).toBe('old'); // s has 'old' mapped by id
+    await p.call('free', { name: 'old' });
+    const made = await p.call<{ name: string; handle: number }>('createUntilId', { want: r.id });
+    expect(made.handle >>> 24).toBe(r.id);
+    expect(await s.call('poolNameOf', { handle: made.handle })).toBe(made.name);
+  });
+
   it('a process that exits cleanly holding objects gives them back', async () => {
     const n = 256;
     const { p, prefix } = await primary();
