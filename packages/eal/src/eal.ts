@@ -308,6 +308,9 @@ export class Eal extends EventEmitter<EalEvents> {
         }
         if (!info.alive) {
           dead.push(i);
+          // A process that joined and died between two looks was never known: report it all the same
+          // (what it held — a mempool's objects, say — is reclaimed on this event).
+          if (!this.known.has(i) && i !== this.slot) this.known.set(i, { ...info, alive: false });
           continue;
         }
         if (!this.known.has(i)) {

@@ -1,0 +1,893 @@
+import { MpError, log, memzone, validateName } from '@mp/memory';
+import type { Memzone, MemzoneDescriptor } from '@mp/memory';
+import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ } from '@mp/ring';
+import type { RingDescriptor } from '@mp/ring';
+import {
+  K,
+  CACHE_ENTRY,
+  CACHE_LINE,
+  CACHE_MAX_SIZE,
+  CACHE_SLOTS,
+  HDR,
+  KIND_PKTMBUF,
+  KIND_PLAIN,
+  MAX_OBJECTS,
+  MEMPOOL_MZ_PREFIX,
+  MEMPOOL_NAME_MAX,
+  MEMPOOL_VERSION,
+  POOL_MAGIC,
+  flushThreshold,
+  poolGeometry,
+} from './layout.js';
+import { Registry } from './registry.js';
+import { afterStale, reclaimRaw, ringEnq } from './reclaim.js';
+import { handleOf } from './handle.js';
+export { poolOf, indexOf, handleOf } from './handle.js';
+
+/** DPDK's RTE_MEMPOOL_F_NO_SPREAD (accepted; memory has one channel here). */
+export const MEMPOOL_F_NO_SPREAD = 0x0001;
+/** DPDK's RTE_MEMPOOL_F_NO_CACHE_ALIGN: objects are packed at eltSize rounded up to 8, not to 64. */
+export const MEMPOOL_F_NO_CACHE_ALIGN = 0x0002;
+/** DPDK's RTE_MEMPOOL_F_SP_PUT: the free-handle ring is single-producer (one putter at a time). */
+export const MEMPOOL_F_SP_PUT = 0x0004;
+/** DPDK's RTE_MEMPOOL_F_SC_GET: the free-handle ring is single-consumer (one getter at a time). */
+export const MEMPOOL_F_SC_GET = 0x0008;
+/** DPDK's RTE_MEMPOOL_F_NO_IOVA_CONTIG (accepted; no IOVA here). */
+export const MEMPOOL_F_NO_IOVA_CONTIG = 0x0020;
+const KNOWN_FLAGS = MEMPOOL_F_NO_SPREAD | MEMPOOL_F_NO_CACHE_ALIGN | MEMPOOL_F_SP_PUT | MEMPOOL_F_SC_GET | MEMPOOL_F_NO_IOVA_CONTIG;
+
+/** Options of {@link Mempool.create}. */
+export interface MempoolCreateOptions {
+  /** Per-thread cache size, 0 (default) … 512 and ≤ n / 1.5 (rte_mempool_create's cache_size). */
+  cacheSize?: number;
+  /** Bytes of the pool's private area ({@link Mempool.priv}), default 0. */
+  privSize?: number;
+  /** `MEMPOOL_F_*` bits. */
+  flags?: number;
+}
+
+/** Plain data that lets a worker thread open the same pool ({@link Mempool.fromDescriptor}). */
+export interface MempoolDescriptor {
+  readonly name: string;
+  readonly id: number;
+  readonly tag: number;
+  readonly memzone: MemzoneDescriptor;
+  readonly ring: RingDescriptor;
+}
+
+// ---- per-thread state (one slot on globalThis, so an ESM and a CJS copy of this package share it) --------
+
+interface State {
+  version: number;
+  byId: Array<Mempool | undefined>;
+  byName: Map<string, Mempool>;
+  exitHooked: boolean;
+  /** The registry of the group this process uses pools of (whichever copy of the package opened it). */
+  registry: unknown;
+  /** The registry's words (main thread; undefined in worker threads) and the pool generation last checked. */
+  regWords: Uint32Array | undefined;
+  seenGen: number;
+}
+const STATE_KEY = Symbol.for('@mp/mempool');
+const STATE_VERSION = 1;
+const state: State = (() => {
+  const g = globalThis as unknown as Record<symbol, State | undefined>;
+  const s = g[STATE_KEY];
+  if (s !== undefined) {
+    if (s.version !== STATE_VERSION) throw new MpError('EPROTO', `another copy of @mp/mempool with state version ${s.version} is loaded (this one: ${STATE_VERSION})`);
+    return s;
+  }
+  const fresh: State = { version: STATE_VERSION, byId: new Array<Mempool | undefined>(256).fill(undefined), byName: new Map(), exitHooked: false, registry: undefined, regWords: undefined, seenGen: 0 };
+  g[STATE_KEY] = fresh;
+  return fresh;
+})();
+
+/**
+ * The pool of `handle` as this thread has it open (opening it by id on first use in a process). The map
+ * is trusted while the registry's pool table generation has not moved since it was last checked (one
+ * shared load); after a create or free it is checked again, so a freed pool's id given to a new pool
+ * never leads a handle to the old pool's memory.
+ * @internal
+ */
+export function poolFor(handle: number): Mempool {
+  const p = state.byId[handle >>> K.INDEX_BITS];
+  const g = state.regWords;
+  if (p !== undefined && (g === undefined || g[K.REG_GEN_W] === state.seenGen)) return p;
+  return poolForSlow(handle >>> K.INDEX_BITS);
+}
+
+function poolForSlow(id: number): Mempool {
+  const g = state.regWords;
+  if (g !== undefined && g[K.REG_GEN_W] !== state.seenGen) {
+    state.seenGen = Atomics.load(g, K.REG_GEN_W);
+    const reg = state.registry as Registry;
+    for (let i = 1; i < state.byId.length; i++) {
+      const p = state.byId[i];
+      if (p === undefined) continue;
+      if (reg.poolName(i) !== p.name || p.stale()) {
+        state.byId[i] = undefined;
+        if (state.byName.get(p.name) === p) state.byName.delete(p.name);
+      }
+    }
+  }
+  return state.byId[id] ?? attachById(id);
+}
+
+function attachById(id: number): Mempool {
+  let reg: Registry;
+  try {
+    reg = Registry.get();
+  } catch (err) {
+    throw new MpError('EBADF', `handle of pool id ${id}: that pool is not open in this thread (a worker opens pools with Mempool.fromDescriptor)`, { cause: err });
+  }
+  const name = reg.poolName(id);
+  if (name === undefined) throw new MpError('EBADF', `no pool has id ${id} (freed?)`);
+  return Mempool.lookup(name);
+}
+
+/** Return what `tag` owns in every pool of the group (the registry's reclaimer). */
+function reclaimEverywhere(reg: Registry, tag: number): number {
+  let n = 0;
+  for (const id of reg.poolIds()) {
+    const name = reg.poolName(id);
+    if (name === undefined) continue;
+    try {
+      const p = state.byName.get(name);
+      if (p !== undefined && !p.freed) n += p.reclaimTag(tag);
+      else {
+        const mz = memzone.lookup(MEMPOOL_MZ_PREFIX + name);
+        if (mz === undefined) continue;
+        n += reclaimRaw(mz.buffer, Ring.lookup(MEMPOOL_MZ_PREFIX + name), tag);
+      }
+    } catch (err) {
+      log('warning', 'MEMPOOL', `reclaim in pool '${name}': ${(err as Error).message}`);
+    }
+  }
+  return n;
+}
+
+function closeAll(): void {
+  for (const p of state.byName.values()) {
+    try {
+      p.close();
+    } catch (err) {
+      log('warning', 'MEMPOOL', `flushing the cache of pool '${p.name}' at exit: ${(err as Error).message}`);
+    }
+  }
+}
+
+function hookExit(): void {
+  if (state.exitHooked) return;
+  state.exitHooked = true;
+  // Before @mp/eal's own exit hook (registered at init) leaves the group.
+  process.prependListener('exit', () => {
+    closeAll();
+    try {
+      (state.registry as Registry | undefined)?.leave();
+    } catch {
+      // the group is gone already
+    }
+  });
+}
+
+function joinRegistry(): Registry {
+  const reg = Registry.get();
+  if (state.registry !== reg) {
+    // First use, or a new group after eal's cleanup() and a new init(): forget the old group's pools.
+    if (state.registry !== undefined) {
+      closeAll();
+      state.byId.fill(undefined);
+      state.byName.clear();
+    }
+    state.registry = reg;
+    state.regWords = reg.u32;
+    state.seenGen = Atomics.load(reg.u32, K.REG_GEN_W);
+    reg.setReclaimer((tag) => reclaimEverywhere(reg, tag));
+  }
+  reg.join();
+  hookExit();
+  return reg;
+}
+
+const CHUNK = 1024;
+
+/**
+ * rte_mempool: `n` fixed-size objects in one memzone, shared by every process of the group, named by
+ * **handles** — u32 numbers `poolId << 24 | index` that identify the pool in every process ({@link poolOf},
+ * {@link indexOf}). Free handles live in an @mp/ring; each thread has a cache (rte_mempool's per-lcore
+ * cache) so most gets and puts touch no shared line but the cache's own counter.
+ *
+ * Every object out of the pool is answerable to the process that took it (its owner word holds the
+ * process's tag); when that process dies, what it held and what its caches held goes back to the pool.
+ * Objects handed to a ring or a queue must be {@link release}d (and {@link adopt}ed by the receiver).
+ */
+export class Mempool {
+  readonly name: string;
+  /** Pool id (1..255), the top byte of every handle of this pool. */
+  readonly id: number;
+  /** Objects in the pool. */
+  readonly n: number;
+  readonly eltSize: number;
+  /** Bytes between two objects. */
+  readonly stride: number;
+  readonly cacheSize: number;
+  readonly flags: number;
+  readonly privSize: number;
+  /** The pool's memory (memzone `MP_<name>`): header, owner words, objects. */
+  readonly buffer: ArrayBuffer;
+  /** All of {@link buffer} as bytes (hot paths index it with {@link offsetOf}). */
+  readonly bytes: Uint8Array;
+  /** All of {@link buffer} as 32-bit words (mbuf headers). */
+  readonly words: Uint32Array;
+  /** All of {@link buffer} as 64-bit words (mbuf olFlags, timestamp). */
+  readonly q64: BigUint64Array;
+  /** Byte offset of object 0 in {@link buffer}. */
+  readonly objsOff: number;
+  /** @internal KIND_PLAIN / KIND_PKTMBUF */
+  readonly kind: number;
+  /** @internal pktmbuf: data room size and per-mbuf private size */
+  readonly dataRoom: number;
+  /** @internal */
+  readonly mbufPriv: number;
+
+  private readonly ring: Ring;
+  private readonly mz: Memzone | undefined;
+  private readonly desc: MempoolDescriptor | undefined;
+  private readonly owners: Uint32Array;
+  private readonly tag: number;
+  /** This thread's cache (handles; the top is the most recently put). */
+  private readonly cache: Uint32Array;
+  private cacheLen = 0;
+  /** Effective cache size for this thread (0 when no cache slot was free). */
+  private csize: number;
+  private readonly thresh: number;
+  /** Index in {@link words} of this cache's shared count, or -1. */
+  private readonly cacheW: number;
+  private readonly scratch = new Uint32Array(CHUNK);
+  private readonly ropts = { offset: 0 };
+  private views: Array<Uint8Array | undefined> | undefined;
+  /** @internal */
+  freed = false;
+  private closed = false;
+
+  private constructor(buffer: ArrayBuffer, ring: Ring, tag: number, mz: Memzone | undefined, desc: MempoolDescriptor | undefined) {
+    const u32 = new Uint32Array(buffer);
+    const u16 = new Uint16Array(buffer, 0, 4);
+    const magic = Atomics.load(u32, HDR.magic / 4);
+    if (magic !== POOL_MAGIC) throw new MpError('EPROTO', `memzone ${mz?.name ?? desc?.memzone.name} holds no mempool (magic 0x${magic.toString(16)})`);
+    if (u16[HDR.version / 2] !== MEMPOOL_VERSION) {
+      throw new MpError('EPROTO', `mempool layout version ${u16[HDR.version / 2]}, this @mp/mempool speaks version ${MEMPOOL_VERSION}`);
+    }
+    this.buffer = buffer;
+    this.bytes = new Uint8Array(buffer);
+    this.words = u32;
+    this.q64 = new BigUint64Array(buffer, 0, Math.floor(buffer.byteLength / 8));
+    this.ring = ring;
+    this.mz = mz;
+    this.desc = desc;
+    this.tag = tag;
+    this.flags = u16[HDR.flags / 2]!;
+    this.n = u32[HDR.n / 4]!;
+    this.eltSize = u32[HDR.eltSize / 4]!;
+    this.stride = u32[HDR.stride / 4]!;
+    this.cacheSize = u32[HDR.cacheSize / 4]!;
+    this.id = u32[HDR.poolId / 4]!;
+    this.privSize = u32[HDR.privSize / 4]!;
+    this.kind = u32[HDR.kind / 4]!;
+    this.dataRoom = u32[HDR.dataRoom / 4]!;
+    this.mbufPriv = u32[HDR.mbufPriv / 4]!;
+    this.objsOff = u32[HDR.objsOff / 4]!;
+    const nb = new Uint8Array(buffer, HDR.name, HDR.nameSize);
+    const end = nb.indexOf(0);
+    this.name = new TextDecoder().decode(nb.subarray(0, end < 0 ? HDR.nameSize : end));
+    this.owners = new Uint32Array(buffer, u32[HDR.ownersOff / 4]!, this.n);
+    let cw = -1;
+    if (this.cacheSize > 0) {
+      for (let s = 0; s < CACHE_SLOTS && cw < 0; s++) {
+        const w = (HDR.caches + s * CACHE_ENTRY.size) / 4;
+        if (Atomics.compareExchange(u32, w + CACHE_ENTRY.tag / 4, 0, tag) === 0) {
+          Atomics.store(u32, w + CACHE_ENTRY.len / 4, 0);
+          cw = w + CACHE_ENTRY.len / 4;
+        }
+      }
+      if (cw < 0) log('warning', 'MEMPOOL', `pool '${this.name}': all ${CACHE_SLOTS} cache slots in use; this thread works uncached`);
+    }
+    this.cacheW = cw;
+    this.csize = cw < 0 ? 0 : this.cacheSize;
+    this.thresh = flushThreshold(this.csize);
+    this.cache = new Uint32Array(this.csize === 0 ? 0 : this.thresh + this.csize);
+  }
+
+  // ---- create / lookup / free -----------------------------------------------------------------------------
+
+  /**
+   * Create a pool of `n` objects of `eltSize` bytes in the attached group.
+   *
+   * @throws {MpError} EINVAL — n not in 1…2^24-1, eltSize not a positive integer, cacheSize not in 0…512 or
+   *   over n / 1.5, privSize negative, unknown flags, a bad name (empty, `/`, `..`, control characters)
+   * @throws {MpError} ENAMETOOLONG — name longer than 25 bytes
+   * @throws {MpError} EEXIST — a pool (or its memzone or ring `MP_<name>`) of that name exists
+   * @throws {MpError} ENOSPC — 255 pools exist (handles hold the pool id in 8 bits), or the memzone table is full
+   * @throws {MpError} ENOMEM — no room in the group's memory
+   * @throws {MpError} ENOTCONN — `init()` from @mp/eal has not run
+   * @see rte_mempool_create
+   */
+  static create(name: string, n: number, eltSize: number, opts: MempoolCreateOptions = {}): Mempool {
+    return Mempool.make(name, n, eltSize, opts, undefined);
+  }
+
+  /** @internal shared by create and pktmbufPoolCreate */
+  static make(
+    name: string,
+    n: number,
+    eltSize: number,
+    opts: MempoolCreateOptions,
+    mbuf: { dataRoom: number; priv: number; init: (p: Mempool) => void } | undefined,
+  ): Mempool {
+    validateName('mempool', name, MEMPOOL_NAME_MAX);
+    if (opts === null || typeof opts !== 'object') throw new MpError('EINVAL', 'mempool options must be an object');
+    if (!Number.isInteger(n) || n < 1 || n > MAX_OBJECTS) throw new MpError('EINVAL', `mempool n ${n} must be an integer in 1..${MAX_OBJECTS} (a handle holds the index in 24 bits)`);
+    if (!Number.isInteger(eltSize) || eltSize < 1 || eltSize > 2 ** 31) throw new MpError('EINVAL', `mempool eltSize ${eltSize} must be an integer in 1..2^31`);
+    const cacheSize = opts.cacheSize ?? 0;
+    if (!Number.isInteger(cacheSize) || cacheSize < 0 || cacheSize > CACHE_MAX_SIZE) {
+      throw new MpError('EINVAL', `mempool cacheSize ${cacheSize} must be an integer in 0..${CACHE_MAX_SIZE} (RTE_MEMPOOL_CACHE_MAX_SIZE)`);
+    }
+    if (flushThreshold(cacheSize) > n) {
+      throw new MpError('EINVAL', `mempool cacheSize ${cacheSize} is too large for ${n} objects (at most n / 1.5 = ${Math.floor((n * 2) / 3)})`);
+    }
+    const privSize = opts.privSize ?? 0;
+    if (!Number.isInteger(privSize) || privSize < 0 || privSize > 2 ** 30) throw new MpError('EINVAL', `mempool privSize ${privSize} must be an integer in 0..2^30`);
+    const flags = opts.flags ?? 0;
+    if (!Number.isInteger(flags) || (flags & ~KNOWN_FLAGS) !== 0) {
+      throw new MpError('EINVAL', `unknown mempool flags 0x${(flags & ~KNOWN_FLAGS).toString(16)} (MEMPOOL_F_* are 0x1, 0x2, 0x4, 0x8, 0x20)`);
+    }
+    const stride = flags & MEMPOOL_F_NO_CACHE_ALIGN ? Math.ceil(eltSize / 8) * 8 : Math.ceil(eltSize / CACHE_LINE) * CACHE_LINE;
+    const geo = poolGeometry(n, stride, privSize);
+    if (geo.bytes > 2 ** 32) throw new MpError('ENOMEM', `mempool of ${n} × ${stride} bytes needs ${geo.bytes} bytes (> 4 GiB)`);
+    const reg = joinRegistry();
+    reg.sweep();
+    return reg.withLock(() => {
+      const id = reg.allocPoolLocked(name);
+      const mz = memzone.reserve(MEMPOOL_MZ_PREFIX + name, geo.bytes, { align: CACHE_LINE });
+      let ring: Ring;
+      try {
+        let rflags = RING_F_EXACT_SZ;
+        if (flags & MEMPOOL_F_SP_PUT) rflags |= RING_F_SP_ENQ;
+        if (flags & MEMPOOL_F_SC_GET) rflags |= RING_F_SC_DEQ;
+        ring = Ring.create(MEMPOOL_MZ_PREFIX + name, n, { elemSize: 4, flags: rflags });
+      } catch (err) {
+        memzone.free(mz.name);
+        throw err;
+      }
+      const buf = mz.buffer;
+      const u32 = new Uint32Array(buf);
+      new Uint8Array(buf, 0, geo.objsOff).fill(0); // header, caches, owner words (K.OWNER_FREE), private area
+      const u16 = new Uint16Array(buf, 0, 4);
+      u16[HDR.version / 2] = MEMPOOL_VERSION;
+      u16[HDR.flags / 2] = flags;
+      u32[HDR.n / 4] = n;
+      u32[HDR.eltSize / 4] = eltSize;
+      u32[HDR.stride / 4] = stride;
+      u32[HDR.cacheSize / 4] = cacheSize;
+      u32[HDR.poolId / 4] = id;
+      u32[HDR.privSize / 4] = privSize;
+      new Uint8Array(buf, HDR.name, HDR.nameSize).set(new TextEncoder().encode(name));
+      u32[HDR.kind / 4] = mbuf === undefined ? KIND_PLAIN : KIND_PKTMBUF;
+      u32[HDR.dataRoom / 4] = mbuf?.dataRoom ?? 0;
+      u32[HDR.mbufPriv / 4] = mbuf?.priv ?? 0;
+      u32[HDR.ownersOff / 4] = geo.ownersOff;
+      u32[HDR.privOff / 4] = geo.privOff;
+      u32[HDR.objsOff / 4] = geo.objsOff;
+      // SYNC: magic after the header; pairs with the check in the constructor of a looking-up process.
+      Atomics.store(u32, HDR.magic / 4, POOL_MAGIC);
+      const pool = new Mempool(buf, ring, reg.tag, mz, undefined);
+      mbuf?.init(pool);
+      // Every handle into the ring, in index order (a fresh pool hands out index 0 first).
+      const chunk = pool.scratch;
+      for (let base = 0; base < n; base += CHUNK) {
+        const k = Math.min(CHUNK, n - base);
+        for (let i = 0; i < k; i++) chunk[i] = handleOf(id, base + i);
+        ring.enqueueBulk(chunk, k);
+      }
+      reg.publishPoolLocked(id);
+      state.byId[id] = pool;
+      state.byName.set(name, pool);
+      return pool;
+    });
+  }
+
+  /**
+   * Open a pool of the attached group by name (any process). One instance per thread and name.
+   * Returns what processes that died unobserved still owned to their pools first.
+   *
+   * @throws {MpError} ENOENT — no pool of that name
+   * @throws {MpError} EINVAL / ENAMETOOLONG — bad name
+   * @throws {MpError} EPROTO — the memzone holds no pool, or another layout version
+   * @throws {MpError} ENOTCONN — `init()` from @mp/eal has not run
+   * @see rte_mempool_lookup
+   */
+  static lookup(name: string): Mempool {
+    validateName('mempool', name, MEMPOOL_NAME_MAX);
+    const cached = state.byName.get(name);
+    if (cached !== undefined && !cached.freed && memzone.lookup(MEMPOOL_MZ_PREFIX + name) === cached.mz) return cached;
+    const reg = joinRegistry();
+    reg.sweep();
+    const mz = memzone.lookup(MEMPOOL_MZ_PREFIX + name);
+    if (mz === undefined) throw new MpError('ENOENT', `no mempool named '${name}'`);
+    const ring = Ring.lookup(MEMPOOL_MZ_PREFIX + name);
+    const pool = new Mempool(mz.buffer, ring, reg.tag, mz, undefined);
+    state.byId[pool.id] = pool;
+    state.byName.set(name, pool);
+    return pool;
+  }
+
+  /**
+   * The pool a handle belongs to, as this thread has it open (opened by id on first use in a process
+   * of the group; a worker thread must have opened it with {@link fromDescriptor}).
+   *
+   * @throws {MpError} EBADF — no pool of that id (freed), or not open in this worker thread
+   */
+  static fromHandle(h: number): Mempool {
+    return poolFor(h);
+  }
+
+  /**
+   * {@link lookup} that returns undefined when there is no pool of that name.
+   *
+   * @throws {MpError} as lookup, but not ENOENT
+   */
+  static find(name: string): Mempool | undefined {
+    try {
+      return Mempool.lookup(name);
+    } catch (err) {
+      if ((err as MpError).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Open a pool in a worker thread from {@link describe}'s output (no group needed in the thread). The
+   * worker gets its own cache, flushed when the worker exits; its objects count as its process's.
+   *
+   * @throws {MpError} EINVAL — not a mempool descriptor; ENOENT — the group's memory is gone; EPROTO
+   */
+  static fromDescriptor(d: MempoolDescriptor): Mempool {
+    if (!d || typeof d.name !== 'string' || typeof d.memzone !== 'object' || typeof d.ring !== 'object' || !Number.isInteger(d.tag)) {
+      throw new MpError('EINVAL', 'not a mempool descriptor (make one with pool.describe())');
+    }
+    const have = state.byName.get(d.name);
+    if (have !== undefined && !have.freed) return have;
+    const pool = new Mempool(memzone.mapDescriptor(d.memzone), Ring.fromDescriptor(d.ring), d.tag, undefined, d);
+    state.byId[pool.id] = pool;
+    state.byName.set(d.name, pool);
+    if (!state.exitHooked) {
+      state.exitHooked = true;
+      process.prependListener('exit', closeAll);
+    }
+    return pool;
+  }
+
+  /**
+   * Plain data for `postMessage`: a worker thread opens the pool with {@link Mempool.fromDescriptor}.
+   *
+   * @throws {MpError} EBADF — the pool was freed; ENOTCONN — no group attached
+   */
+  describe(): MempoolDescriptor {
+    this.live();
+    if (this.desc !== undefined) return this.desc;
+    return { name: this.name, id: this.id, tag: this.tag, memzone: memzone.describe(this.mz!), ring: this.ring.describe() };
+  }
+
+  /**
+   * Free the pool: its memzone, its ring and its id (as rte_mempool_free, objects still out are gone).
+   * Handles of it in other processes must not be used afterwards.
+   *
+   * @throws {MpError} EBADF — already freed; ENOTSUP — a pool opened from a descriptor
+   * @see rte_mempool_free
+   */
+  free(): void {
+    this.live();
+    if (this.mz === undefined) throw new MpError('ENOTSUP', 'a pool opened from a descriptor cannot be freed (free it where it was created or looked up)');
+    const reg = Registry.get();
+    reg.withLock(() => {
+      this.close();
+      this.freed = true;
+      reg.freePoolLocked(this.id);
+      this.ring.free();
+      memzone.free(this.mz!.name);
+    });
+    if (state.byId[this.id] === this) state.byId[this.id] = undefined;
+    if (state.byName.get(this.name) === this) state.byName.delete(this.name);
+  }
+
+  /**
+   * Flush this thread's cache to the pool and give its cache slot back (no DPDK analogue: per-lcore caches
+   * there never go away). Runs at exit by itself. The handle keeps working, uncached. Idempotent.
+   */
+  close(): void {
+    if (this.closed || this.freed) return;
+    this.closed = true;
+    if (this.cacheW < 0) return;
+    this.flushTo(0);
+    Atomics.store(this.words, this.cacheW, 0);
+    Atomics.store(this.words, this.cacheW - CACHE_ENTRY.len / 4 + CACHE_ENTRY.tag / 4, 0);
+    this.csize = 0;
+  }
+
+  // ---- counts ---------------------------------------------------------------------------------------------
+
+  /** Objects available: in the ring plus in every cache of every process. @see rte_mempool_avail_count */
+  get availCount(): number {
+    let n = this.ring.count();
+    const u32 = this.words;
+    for (let s = 0; s < CACHE_SLOTS; s++) {
+      const w = (HDR.caches + s * CACHE_ENTRY.size) / 4;
+      if (Atomics.load(u32, w + CACHE_ENTRY.tag / 4) !== 0) n += Atomics.load(u32, w + CACHE_ENTRY.len / 4);
+    }
+    return Math.min(n, this.n);
+  }
+
+  /** Objects out of the pool (held, or released into a ring or queue). @see rte_mempool_in_use_count */
+  get inUseCount(): number {
+    return this.n - this.availCount;
+  }
+
+  /** Objects in this thread's cache. */
+  get cacheCount(): number {
+    return this.cacheLen;
+  }
+
+  /** The pool's private area (privSize bytes). @see rte_mempool_get_priv */
+  priv(): Uint8Array {
+    const off = this.words[HDR.privOff / 4]!;
+    return new Uint8Array(this.buffer, off, this.privSize);
+  }
+
+  // ---- get / put ------------------------------------------------------------------------------------------
+
+  /**
+   * One object, or -1 when the pool is empty (a return value, not an exception).
+   *
+   * @throws {MpError} EBADF — the pool was freed
+   * @see rte_mempool_get
+   */
+  get(): number {
+    if (this.freed) this.live();
+    let len = this.cacheLen;
+    if (len > 0) {
+      this.cacheLen = --len;
+      this.words[this.cacheW] = len;
+      return this.cache[len]!;
+    }
+    if (this.csize > 0) {
+      if (this.refill(this.csize + 1) === 0 && this.refill(1) === 0) return -1;
+      len = --this.cacheLen;
+      this.words[this.cacheW] = len;
+      return this.cache[len]!;
+    }
+    const s = this.scratch;
+    if (this.ringDeq(s, 0, 1) === 0) return -1;
+    this.owners[s[0]! & K.INDEX_MASK] = this.tag;
+    return s[0]!;
+  }
+
+  /**
+   * `n` objects into `out[0..n)`, or none: returns n, or 0 when fewer than n are available.
+   *
+   * @throws {MpError} EINVAL — n not an integer in 0..out.length; EBADF — the pool was freed
+   * @see rte_mempool_get_bulk
+   */
+  getBulk(out: Uint32Array, n: number): number {
+    if (this.freed) this.live();
+    if ((n >>> 0) !== n || n > out.length) throw new MpError('EINVAL', `getBulk n ${n} must be an integer in 0..${out.length} (the array's length)`);
+    if (n === 0) return 0;
+    const c = this.csize;
+    if (n <= c) {
+      let len = this.cacheLen;
+      if (len < n) {
+        if (this.refill(c + n - len) === 0 && this.refill(n - len) === 0) return 0;
+        len = this.cacheLen;
+      }
+      const cache = this.cache;
+      for (let i = 0; i < n; i++) out[i] = cache[--len]!;
+      this.cacheLen = len;
+      this.words[this.cacheW] = len;
+      return n;
+    }
+    // Larger than the cache: from the ring, topped up from the cache when the ring alone has too few
+    // (all or nothing against availCount, as DPDK since 23.03).
+    const owners = this.owners;
+    const tag = this.tag;
+    if (this.ringDeq(out, 0, n) !== 0) {
+      for (let i = 0; i < n; i++) owners[out[i]! & K.INDEX_MASK] = tag;
+      return n;
+    }
+    let len = this.cacheLen;
+    const cache = this.cache;
+    if (len < n) {
+      if (len === 0 || this.ringDeq(out, len, n - len) === 0) return 0;
+      for (let i = len; i < n; i++) owners[out[i]! & K.INDEX_MASK] = tag;
+    }
+    const m = len < n ? len : n;
+    for (let i = 0; i < m; i++) out[i] = cache[--len]!;
+    this.cacheLen = len;
+    this.words[this.cacheW] = len;
+    return n;
+  }
+
+  /**
+   * Give an object back. A handle already free (a double put, or an object a dead process's reclaim
+   * returned first) is ignored.
+   *
+   * @throws {MpError} EINVAL — not a handle of this pool; EBADF — the pool was freed
+   * @see rte_mempool_put
+   */
+  put(h: number): void {
+    if (this.freed) this.live();
+    const i = h & K.INDEX_MASK;
+    if (h >>> K.INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
+    if (this.csize > 0) {
+      if (this.owners[i] !== this.tag && !this.takeOver(i)) return;
+      let len = this.cacheLen;
+      this.cache[len++] = h;
+      if (len >= this.thresh) {
+        this.cacheLen = len;
+        this.flushTo(this.csize);
+      } else {
+        this.cacheLen = len;
+        this.words[this.cacheW] = len;
+      }
+      return;
+    }
+    if (!this.toFree(i)) return;
+    const s = this.scratch;
+    s[0] = h;
+    this.ringEnq(s, 0, 1);
+  }
+
+  /**
+   * Give back `arr[0..n)`.
+   *
+   * @throws {MpError} EINVAL — n out of range, or a handle not of this pool (nothing is put then);
+   *   EBADF — the pool was freed
+   * @see rte_mempool_put_bulk
+   */
+  putBulk(arr: Uint32Array, n: number): void {
+    if (this.freed) this.live();
+    if ((n >>> 0) !== n || n > arr.length) throw new MpError('EINVAL', `putBulk n ${n} must be an integer in 0..${arr.length} (the array's length)`);
+    const id = this.id;
+    const max = this.n;
+    const owners = this.owners;
+    const tag = this.tag;
+    const c = this.csize;
+    if (n <= c) {
+      // One pass: check, claim and push; a bad handle rolls the cache back (nothing was put).
+      const cache = this.cache;
+      const len0 = this.cacheLen;
+      let len = len0;
+      for (let k = 0; k < n; k++) {
+        const h = arr[k]!;
+        const i = h & K.INDEX_MASK;
+        if (h >>> K.INDEX_BITS !== id || i >= max) {
+          this.cacheLen = len0; // pushed ones stay out, ours (taken over ones included)
+          throw this.notMine(h);
+        }
+        if (owners[i] !== tag && !this.takeOver(i)) continue;
+        cache[len++] = h;
+      }
+      this.cacheLen = len;
+      if (len >= this.thresh) this.flushTo(c);
+      else this.words[this.cacheW] = len;
+      return;
+    }
+    for (let k = 0; k < n; k++) {
+      const h = arr[k]!;
+      if (h >>> K.INDEX_BITS !== id || (h & K.INDEX_MASK) >= max) throw this.notMine(h);
+    }
+    const s = this.scratch;
+    for (let base = 0; base < n; base += CHUNK) {
+      const end = Math.min(n, base + CHUNK);
+      // As toFree(), inline: ours → free; someone else's (in flight, or another process's) → CAS; already
+      // free → skipped. Handles go to the ring straight from `arr` unless one was skipped (then compacted).
+      let k = 0;
+      let compact = false;
+      for (let j = base; j < end; j++) {
+        const h = arr[j]!;
+        const i = h & K.INDEX_MASK;
+        const o = owners[i]!;
+        if (o === tag) owners[i] = K.OWNER_FREE;
+        else if (o === K.OWNER_FREE || Atomics.compareExchange(owners, i, o, K.OWNER_FREE) !== o) {
+          if (!compact) {
+            compact = true;
+            for (let c = 0; c < k; c++) s[c] = arr[base + c]!;
+          }
+          continue;
+        }
+        if (compact) s[k] = h;
+        k++;
+      }
+      if (k > 0) {
+        if (compact) this.ringEnq(s, 0, k);
+        else this.ringEnq(arr, base, k);
+      }
+    }
+  }
+
+  // ---- ownership ------------------------------------------------------------------------------------------
+
+  /**
+   * Hand `handles[0..n)` over to a ring or queue: they belong to no process until {@link adopt}ed, and
+   * are not reclaimed if this process dies. One store per object. No DPDK analogue.
+   *
+   * @throws {MpError} EINVAL — n out of range
+   */
+  release(handles: Uint32Array, n: number): void {
+    if ((n >>> 0) !== n || n > handles.length) throw new MpError('EINVAL', `release n ${n} must be an integer in 0..${handles.length}`);
+    const owners = this.owners;
+    for (let k = 0; k < n; k++) owners[handles[k]! & K.INDEX_MASK] = K.OWNER_IN_FLIGHT;
+  }
+
+  /**
+   * Claim `handles[0..n)` (taken off a ring or queue) for this process: from now on its death returns
+   * them. One store per object. No DPDK analogue.
+   *
+   * @throws {MpError} EINVAL — n out of range
+   */
+  adopt(handles: Uint32Array, n: number): void {
+    if ((n >>> 0) !== n || n > handles.length) throw new MpError('EINVAL', `adopt n ${n} must be an integer in 0..${handles.length}`);
+    const owners = this.owners;
+    const tag = this.tag;
+    for (let k = 0; k < n; k++) owners[handles[k]! & K.INDEX_MASK] = tag;
+  }
+
+  /** @internal one object of {@link release} (Mbuf.release walks chains across pools) */
+  releaseOne(h: number): void {
+    this.owners[h & K.INDEX_MASK] = K.OWNER_IN_FLIGHT;
+  }
+
+  /** @internal one object of {@link adopt} */
+  adoptOne(h: number): void {
+    this.owners[h & K.INDEX_MASK] = this.tag;
+  }
+
+  /** The owner word of a handle: 0 free, 0xffffffff released, else a process tag. @internal for tests and mbuf */
+  ownerOf(h: number): number {
+    return Atomics.load(this.owners, h & K.INDEX_MASK);
+  }
+
+  /** This process's owner tag. */
+  get ownerTag(): number {
+    return this.tag;
+  }
+
+  /**
+   * Return every object `deadTag` owns (held or cached) to the pool. Each goes back exactly once: the
+   * owner word is swapped from the dead tag to free, and only the swap's winner enqueues it.
+   * @internal called by the registry when a process died
+   */
+  reclaimTag(deadTag: number): number {
+    return reclaimRaw(this.buffer, this.ring, deadTag);
+  }
+
+  // ---- objects --------------------------------------------------------------------------------------------
+
+  /** Byte offset of a handle's object in {@link buffer} / {@link bytes}. */
+  offsetOf(h: number): number {
+    return this.objsOff + (h & K.INDEX_MASK) * this.stride;
+  }
+
+  /** Index in {@link words} of a handle's object (its first word). */
+  wordOf(h: number): number {
+    return (this.objsOff + (h & K.INDEX_MASK) * this.stride) >>> 2;
+  }
+
+  /**
+   * The object of a handle as bytes (eltSize). Views are made once per object per thread and reused.
+   *
+   * @throws {MpError} EINVAL — not a handle of this pool
+   */
+  obj(h: number): Uint8Array {
+    const i = h & K.INDEX_MASK;
+    if (h >>> K.INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
+    const views = this.views ?? (this.views = new Array<Uint8Array | undefined>(this.n));
+    return views[i] ?? (views[i] = new Uint8Array(this.buffer, this.objsOff + i * this.stride, this.eltSize));
+  }
+
+  /** @internal true when this instance's memzone is no longer the pool's (freed, maybe made again). */
+  stale(): boolean {
+    if (this.freed) return true;
+    if (this.mz === undefined) return false;
+    try {
+      return memzone.lookup(MEMPOOL_MZ_PREFIX + this.name) !== this.mz;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Text like rte_mempool_dump. */
+  dump(): string {
+    const lines = [
+      `mempool <${this.name}>@id ${this.id}`,
+      `  flags=0x${this.flags.toString(16)} size=${this.n} elt_size=${this.eltSize} stride=${this.stride} private_data_size=${this.privSize}`,
+      `  cache_size=${this.cacheSize} (this thread: ${this.csize}, ${this.cacheLen} cached) avail=${this.availCount} in_use=${this.inUseCount}`,
+    ];
+    for (let s = 0; s < CACHE_SLOTS; s++) {
+      const w = (HDR.caches + s * CACHE_ENTRY.size) / 4;
+      const t = Atomics.load(this.words, w);
+      if (t !== 0) lines.push(`  cache ${s}: owner tag 0x${t.toString(16)} len ${Atomics.load(this.words, w + 1)}`);
+    }
+    return lines.join('\n');
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------------
+
+  private live(): void {
+    if (this.freed) throw new MpError('EBADF', `mempool '${this.name}' was freed`);
+  }
+
+  private notMine(h: number): MpError {
+    return new MpError('EINVAL', `handle 0x${(h >>> 0).toString(16)} is not an object of mempool '${this.name}' (id ${this.id}, ${this.n} objects)`);
+  }
+
+  /** Object i, not tagged as ours, goes into our cache: claim it unless it is already free. */
+  private takeOver(i: number): boolean {
+    const owners = this.owners;
+    for (;;) {
+      const o = owners[i]!;
+      if (o === K.OWNER_FREE) return false;
+      if (Atomics.compareExchange(owners, i, o, this.tag) === o) return true;
+    }
+  }
+
+  /** Object i goes to the ring: mark it free unless it already is. */
+  private toFree(i: number): boolean {
+    const owners = this.owners;
+    const o = owners[i]!;
+    if (o === this.tag) {
+      owners[i] = K.OWNER_FREE;
+      return true;
+    }
+    if (o === K.OWNER_FREE) return false;
+    return Atomics.compareExchange(owners, i, o, K.OWNER_FREE) === o;
+  }
+
+  /** Dequeue k handles from the ring into the cache; tag them ours. Returns k or 0. */
+  private refill(k: number): number {
+    const len = this.cacheLen;
+    if (this.ringDeq(this.cache, len, k) === 0) return 0;
+    const cache = this.cache;
+    const owners = this.owners;
+    const tag = this.tag;
+    for (let j = len; j < len + k; j++) owners[cache[j]! & K.INDEX_MASK] = tag;
+    this.cacheLen = len + k;
+    this.words[this.cacheW] = len + k;
+    return k;
+  }
+
+  /** Move the cache down to `keep` objects: the rest, marked free first, go to the ring. */
+  private flushTo(keep: number): void {
+    const len = this.cacheLen;
+    if (len <= keep) return;
+    const cache = this.cache;
+    const owners = this.owners;
+    for (let j = keep; j < len; j++) owners[cache[j]! & K.INDEX_MASK] = K.OWNER_FREE;
+    // Publish the count first: between here and the enqueue, availCount may count these low, never twice.
+    this.cacheLen = keep;
+    this.words[this.cacheW] = keep;
+    this.ringEnq(cache, keep, len - keep);
+  }
+
+  private ringDeq(dst: Uint32Array, offset: number, k: number): number {
+    const o = this.ropts;
+    o.offset = offset;
+    try {
+      return this.ring.dequeueBulk(dst, k, o);
+    } catch (err) {
+      return afterStale(this.ring, err, () => this.ring.dequeueBulk(dst, k, o));
+    }
+  }
+
+  private ringEnq(src: Uint32Array, offset: number, k: number): void {
+    ringEnq(this.ring, src, offset, k, this.ropts);
+  }
+}
