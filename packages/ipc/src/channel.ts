@@ -5,12 +5,15 @@
 import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpError, log, watchPid } from '@mp/memory';
-import { Inbox, InboxRef, processGone, senderHeader } from './inbox.js';
+import { Inbox, InboxRef, senderHeader } from './inbox.js';
+import { processGone } from './liveness.js';
+import { MAX_TIMER_MS, booleanOption, checkOptions, numberOption, timeoutOption } from './options.js';
 import { MSG_CTRUNC, MSG_TRUNC, binding } from './binding.js';
 import type { WatchHandle } from './binding.js';
 import { checkMsg, decodeError, decodeRecord, encode, encodeError, extOffset, recordParts } from './codec.js';
 import type { Decoded, MpMsg, ReceivedMsg } from './codec.js';
 import { MpIpcRemoteError } from './errors.js';
+import { dpdkMallocActions } from './malloc-mp.js';
 import {
   CARRIER_ACTION,
   EXT,
@@ -47,6 +50,8 @@ export class Peer {
   /** @internal */ readonly requestId: number;
   /** @internal */ readonly action: string;
   /** @internal */ replied = false;
+  /** @internal its requester stopped waiting (a requestSync to its own process whose handler answers later) */
+  abandoned = false;
 
   /** @internal */
   constructor(pid: number, path: string, isRequest: boolean, isMp: boolean, requestId: number, action: string) {
@@ -74,7 +79,7 @@ export interface MpReply {
 }
 
 export interface RequestOptions {
-  /** How long to wait for the replies, in ms (default 5000). */
+  /** How long to wait for the replies, in ms: 0..2^31-1 or Infinity (until answered or the peers die); default 5000. */
   timeoutMs?: number;
   /** Pid of the one process to ask (default: the primary, or from the primary every secondary). */
   to?: number;
@@ -117,6 +122,12 @@ interface Pending {
   reply: MpReply;
   single: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Async requests to peers of unknown pid: the timer that asks their sockets whether they live. */
+  probe: NodeJS.Timeout | undefined;
+  /** Set: the request fails with this error when it finishes (a requestSync to itself that cannot be answered). */
+  fail?: MpError;
+  /** The socket of the peer whose death ended this request's wait (for the ENOENT message). */
+  lost: string | undefined;
   done: boolean;
   resolve: (r: MpReply) => void;
   reject: (e: Error) => void;
@@ -223,6 +234,10 @@ export class Channel {
   private readonly carriers = new Map<string, number[]>();
   private inboxDrainQueued = false;
   private stuckTimer = false;
+  /** Peers' inboxes whose doorbell this process rang and whose wake datagram it still owes (retryWake). */
+  private readonly owedWakes = new Set<InboxRef>();
+  /** Ids of the requests requestSync calls (nested ones too) are blocked on. */
+  private readonly syncWaits = new Set<number>();
   /** @internal counters for tests and the bench: messages sent into inboxes / as datagrams, wake datagrams sent. */
   readonly stats = { inboxSends: 0, socketSends: 0, wakes: 0, inboxReceived: 0 };
   private readonly onExit = (): void => this.close();
@@ -239,15 +254,16 @@ export class Channel {
    * @throws {MpError} ENOENT — the runtime dir does not exist; EPERM — not writable
    */
   constructor(o: ChannelOptions) {
+    if (typeof o.runtimeDir !== 'string' || o.runtimeDir === '') throw new MpError('EINVAL', `runtimeDir must be a directory path, got ${JSON.stringify(o.runtimeDir)}`);
+    if (o.procType !== 'primary' && o.procType !== 'secondary') throw new MpError('EINVAL', `procType must be 'primary' or 'secondary', got ${String(o.procType)}`);
     this.runtimeDir = o.runtimeDir;
     this.procType = o.procType;
-    this.sendTimeoutMs = o.sendTimeoutMs ?? 2000;
-    this.spinUs = o.syncSpinUs ?? 50;
-    const busyPollUs = o.busyPollUs ?? 0;
-    if (typeof busyPollUs !== 'number' || !(busyPollUs >= 0 && busyPollUs <= 1_000_000)) {
-      throw new MpError('EINVAL', `busyPollUs must be a number of µs in 0..1000000, got ${String(busyPollUs)}`);
-    }
-    this.coalesce = o.coalesce === true && o.mpGroup === true;
+    this.sendTimeoutMs = numberOption('sendTimeoutMs', o.sendTimeoutMs, 2000, 0, MAX_TIMER_MS, 'ms');
+    this.spinUs = numberOption('syncSpinUs', o.syncSpinUs, 50, 0, 1_000_000, 'µs');
+    const busyPollUs = numberOption('busyPollUs', o.busyPollUs, 0, 0, 1_000_000, 'µs');
+    const coalesce = booleanOption('coalesce', o.coalesce, false);
+    const inbox = booleanOption('inbox', o.inbox, true);
+    this.coalesce = coalesce && o.mpGroup === true;
     this.primaryPidFn = o.primaryPid ?? (() => undefined);
     const name = o.procType === 'primary' ? PRIMARY_SOCKET : `${PRIMARY_SOCKET}_${process.pid}_${process.hrtime.bigint().toString(16)}`;
     this.path = join(o.runtimeDir, name);
@@ -263,7 +279,7 @@ export class Channel {
       throw sysError(err, `cannot lock the runtime dir ${o.runtimeDir}`);
     }
     this.mpGroup = o.mpGroup === true;
-    this.slot = o.inbox === false ? -1 : o.slot ?? -1;
+    this.slot = inbox ? o.slot ?? -1 : -1;
     this.slotOf = o.slotOf ?? (() => undefined);
     try {
       const r = binding.probe(this.path);
@@ -293,6 +309,8 @@ export class Channel {
     this.watch.unref();
     if (this.inbox !== undefined) this.watch.inbox(this.inbox.mz.buffer, INBOX.offPubCount, INBOX.offPolling);
     if (busyPollUs > 0) this.watch.busyPoll(busyPollUs);
+    // A DPDK primary's memory-map syncs wait for every secondary's answer (5 s, also at its exit).
+    if (!this.mpGroup && this.procType === 'secondary') for (const [name, h] of dpdkMallocActions()) this.internal.set(name, h);
     process.once('exit', this.onExit);
   }
 
@@ -509,11 +527,16 @@ export class Channel {
       tag = this.nextCarrier;
       this.nextCarrier = this.nextCarrier >= 0x7fffffff ? 1 : this.nextCarrier + 1;
       encode(this.carrierOut, this.carrierDv, MP_MSG, CARRIER_NAME, EMPTY_U8, fds.length, { id: tag, flags: EXT_CARRIER });
-      const r = this.sendData(path, this.carrierOut, fds);
+      let r: number;
+      try {
+        r = this.sendData(path, this.carrierOut, fds);
+      } catch (err) {
+        this.publishVoid(ref, path, cell);
+        throw err;
+      }
       if (r !== 0) {
-        // Not sent: the claimed cell is published empty (the owner skips it) so its queue moves on.
-        ref.setCarrier(cell, RX_INBOX_VOID, 0);
-        ref.publish(cell, this.myPidHi);
+        // Not sent (a descriptor not open: EBADF; its queue stayed full: EAGAIN; its owner gone).
+        this.publishVoid(ref, path, cell);
         return r === ECONNREFUSED || r === ENOENT ? this.forgetInbox(ref, path, r) : r;
       }
     }
@@ -522,15 +545,8 @@ export class Channel {
     const ring = ref.publish(cell, this.myPidHi);
     if (ring === undefined) return this.forgetInbox(ref, path, ECONNREFUSED); // re-armed under us: its owner is gone
     if (ring) {
-      this.stats.wakes++;
-      const r = binding.send(this.fd, this.addr(path), this.wakeOut, null, false);
-      // EAGAIN: its socket queue is full (it is readable, and will drain the inbox when it wakes) —
-      // or our own send buffer is (datagrams queued at other peers): then the wake must still go.
-      if (r === EAGAIN) this.retryWake(ref, path, 0);
-      else if (r !== 0) {
-        ref.resetDoorbell();
-        return this.forgetInbox(ref, path, r);
-      }
+      const r = this.wake(ref, path);
+      if (r !== 0) return r;
     } else {
       // No wake datagram (it polls, or one is pending): a dead owner would go unnoticed, so at most
       // once a millisecond per peer ask its socket (a SIGKILLed process's socket refuses at once).
@@ -545,16 +561,55 @@ export class Channel {
   }
 
   /**
-   * A wake datagram met EAGAIN. While the owner has not drained since (its doorbell is still rung),
-   * send it again every ms — without blocking, for up to sendTimeoutMs: a full queue at the owner is
-   * read soon (it was readable already), a full send buffer of ours empties as other peers read.
+   * A claimed cell whose message cannot go (its carrier failed, or the send threw): publish it empty,
+   * so the owner's queue moves on (the owner skips it) — and if that publish won the doorbell, wake
+   * the owner as for any record: a doorbell rung without a wake datagram would leave it asleep, and
+   * every later sender would see the doorbell rung and send none either.
+   */
+  private publishVoid(ref: InboxRef, path: string, cell: number): void {
+    ref.setCarrier(cell, RX_INBOX_VOID, 0);
+    if (ref.publish(cell, this.myPidHi) === true) this.wake(ref, path);
+  }
+
+  /**
+   * This process won the doorbell of `ref` (it published a cell while the owner slept): send the
+   * wake datagram. The doorbell is never left rung without one on its way: EAGAIN (the owner's queue
+   * is full — it is readable and drains the inbox when it reads — or our own send buffer is) and
+   * transient errors retry in the background until the owner has drained; a gone owner (ECONNREFUSED,
+   * ENOENT) has its doorbell released and its handle dropped. 0, or that -errno.
+   */
+  private wake(ref: InboxRef, path: string): number {
+    this.stats.wakes++;
+    const r = binding.send(this.fd, this.addr(path), this.wakeOut, null, false);
+    if (r === 0) return 0;
+    if (r === ECONNREFUSED || r === ENOENT) {
+      ref.resetDoorbell();
+      return this.forgetInbox(ref, path, r);
+    }
+    this.retryWake(ref, path, 0);
+    return 0;
+  }
+
+  /**
+   * A wake datagram did not go. While the owner has not drained since (its doorbell is still rung),
+   * send it again without blocking: every ms for up to sendTimeoutMs, then every 50 ms until it goes,
+   * the owner drains, or the owner is gone (its doorbell released then). At close, a wake still owed
+   * releases the doorbell (the owner's next sender rings again).
    */
   private retryWake(ref: InboxRef, path: string, tries: number): void {
+    this.owedWakes.add(ref);
     const t = setTimeout(() => {
+      this.owedWakes.delete(ref);
       if (this.closed || !ref.valid() || !ref.doorbellRung()) return;
       const r = binding.send(this.fd, this.addr(path), this.wakeOut, null, false);
-      if (r === EAGAIN && tries < this.sendTimeoutMs) this.retryWake(ref, path, tries + 1);
-    }, 1);
+      if (r === 0) return;
+      if (r === ECONNREFUSED || r === ENOENT) {
+        ref.resetDoorbell();
+        this.forgetInbox(ref, path, r);
+        return;
+      }
+      this.retryWake(ref, path, tries + 1);
+    }, tries < this.sendTimeoutMs ? 1 : 50);
     t.unref();
   }
 
@@ -649,6 +704,7 @@ export class Channel {
   sendMsg(msg: MpMsg, o: SendOptions = {}): number {
     this.assertOpen();
     const m = checkMsg(msg);
+    checkOptions('sendMsg', o);
     const targets = this.targets(o.to);
     encode(this.out, this.outDv, MP_MSG, m.name, m.param, m.fds.length, NO_EXT);
     const fds = this.fdArray(m.fds);
@@ -670,8 +726,8 @@ export class Channel {
   private startRequest(msg: MpMsg, o: RequestOptions, sync: boolean, resolve: (r: MpReply) => void, reject: (e: Error) => void): Pending {
     this.assertOpen();
     const m = checkMsg(msg);
-    const timeoutMs = o.timeoutMs ?? 5000;
-    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new MpError('EINVAL', `timeoutMs must be a number ≥ 0, got ${String(timeoutMs)}`);
+    checkOptions(sync ? 'requestSync' : 'request', o);
+    const timeoutMs = timeoutOption(o.timeoutMs);
     const targets = this.targets(o.to);
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
@@ -682,6 +738,8 @@ export class Channel {
       reply: { nbSent: 0, nbReceived: 0, msgs: [], errors: [] },
       single: o.to !== undefined || this.procType === 'secondary',
       timer: undefined,
+      probe: undefined,
+      lost: undefined,
       done: false,
       resolve,
       reject,
@@ -713,8 +771,14 @@ export class Channel {
     }
     this.pending.set(id, p);
     if (!sync) {
-      p.timer = setTimeout(() => this.finish(p, true), timeoutMs);
+      if (timeoutMs !== Infinity) p.timer = setTimeout(() => this.finish(p, true), timeoutMs);
       for (const pid of p.waiting.values()) this.watchDeath(pid);
+      // A peer whose pid is unknown (a DPDK primary nothing was received from yet) cannot be watched
+      // by pid: ask its socket every 10 ms instead (a dead process's socket refuses at once).
+      if ([...p.waiting.values()].some((pid) => pid <= 0)) {
+        p.probe = setInterval(() => this.checkSockets(p), 10);
+        p.probe.unref();
+      }
       this.refresh();
     }
     return p;
@@ -736,12 +800,24 @@ export class Channel {
     let result: MpReply | undefined;
     let error: Error | undefined;
     const p = this.startRequest(msg, o, true, (r) => (result = r), (e) => (error = e));
+    this.syncWaits.add(p.id);
+    try {
+      this.waitSync(p, timeoutOption(o.timeoutMs));
+    } finally {
+      this.syncWaits.delete(p.id);
+    }
+    if (error) throw error;
+    return result!;
+  }
+
+  /** requestSync's wait: until `p` is done (replies, deaths) or its timeout. */
+  private waitSync(p: Pending, timeoutMs: number): void {
     // Replies read while the request went out (a full peer queue drains ours into the backlog).
     if (!p.done) this.repliesFromBacklog();
     if (!p.done && this.inbox !== undefined) {
-      this.waitSyncInbox(p, o.timeoutMs ?? 5000);
+      this.waitSyncInbox(p, timeoutMs);
     } else if (!p.done) {
-      const deadline = performance.now() + (o.timeoutMs ?? 5000);
+      const deadline = performance.now() + timeoutMs;
       let lastLiveness = performance.now();
       while (!p.done) {
         const left = deadline - performance.now();
@@ -749,26 +825,23 @@ export class Channel {
           this.finish(p, true);
           break;
         }
-        const n = binding.recv(this.fd, this.syncRecords, Math.min(left, 50), this.spinUs);
+        const n = binding.recv(this.fd, this.syncRecords, Math.min(left, 10), this.spinUs);
         for (let i = 0; i < n; i++) {
           const rec = i * RECORD.size;
           const k = recordParts(this.syncDv, rec, TRUNC);
           for (let j = 0; j < k; j++) {
             const d = decodeRecord(this.syncU8, this.syncDv, rec, TRUNC, j);
-            if (d.ok && (d.type === MP_REP || d.type === MP_IGN)) this.handle(d);
-            else this.backlog.push(d);
+            if (!this.takeWhileSync(d)) this.backlog.push(d);
           }
         }
         // No event loop runs while we block: look at the peers' liveness ourselves.
-        if (!p.done && performance.now() - lastLiveness >= 50) {
+        if (!p.done && performance.now() - lastLiveness >= 10) {
           lastLiveness = performance.now();
-          for (const pid of [...p.waiting.values()]) if (pid > 0 && !alive(pid)) this.peerDied(pid);
+          this.checkPeers(p);
         }
       }
       this.scheduleBacklog();
     }
-    if (error) throw error;
-    return result!;
   }
 
   /**
@@ -812,7 +885,7 @@ export class Channel {
           this.dispatch(this.takeInbox(), false, true);
           if (p.done) break;
           if (ib.nonEmpty()) continue;
-          const n = binding.recv(this.fd, this.syncRecords, Math.min(deadline - now, 50));
+          const n = binding.recv(this.fd, this.syncRecords, Math.min(deadline - now, 10));
           if (n > 0) this.takeSocket(this.syncU8, this.syncDv, n, false, true);
         }
         // Replies a descriptor pull parked in the backlog.
@@ -823,7 +896,7 @@ export class Channel {
         // No event loop runs while we block: look at the peers' liveness ourselves (every ms).
         if (!p.done && performance.now() - lastLiveness >= 1) {
           lastLiveness = performance.now();
-          for (const pid of [...p.waiting.values()]) if (pid > 0 && processGone(pid)) this.peerDied(pid);
+          this.checkPeers(p);
         }
       }
     } finally {
@@ -835,13 +908,37 @@ export class Channel {
     }
   }
 
+  /**
+   * While requestSync blocks: handle `d` now if it is a reply, or a request this process sent itself
+   * from a requestSync still waiting (`to: process.pid`: its handler runs here, as the event loop would
+   * run it for `request`); false: it waits in the backlog. A handler that does not answer before it
+   * returns (a promise, a later reply()) cannot answer at all while the loop is blocked: that request
+   * fails at once with ENOTSUP instead of waiting out its timeout.
+   */
+  private takeWhileSync(d: Decoded): boolean {
+    if (!d.ok) return false;
+    if (d.type === MP_REP || d.type === MP_IGN) {
+      this.handle(d);
+      return true;
+    }
+    if (d.type !== MP_REQ || d.pid !== process.pid || d.path !== this.path || d.ext === null || !this.syncWaits.has(d.ext.id)) return false;
+    const peer = this.handle(d);
+    const p = this.pending.get(d.ext.id);
+    if (peer !== undefined && !peer.replied && p !== undefined && !p.done) {
+      peer.replied = true;
+      peer.abandoned = true;
+      p.fail = new MpError('ENOTSUP', `requestSync to this process (pid ${process.pid}): the handler of '${d.name}' did not answer before returning, and nothing else can run while requestSync blocks the event loop; use request()`);
+      this.finish(p, false);
+    }
+    return true;
+  }
+
   /** Handle the replies waiting in the backlog now (requestSync: no event loop runs while it waits). */
   private repliesFromBacklog(): void {
     if (this.backlog.length === 0) return;
     const rest: Decoded[] = [];
     for (const d of this.backlog.splice(0)) {
-      if (d.ok && (d.type === MP_REP || d.type === MP_IGN)) this.handle(d);
-      else rest.push(d);
+      if (!this.takeWhileSync(d)) rest.push(d);
     }
     this.backlog.unshift(...rest);
   }
@@ -987,8 +1084,7 @@ export class Channel {
     if (ds.length === 0) return;
     if (onlyReplies) {
       for (const d of ds) {
-        if (d.ok && (d.type === MP_REP || d.type === MP_IGN)) this.handle(d);
-        else this.backlog.push(d);
+        if (!this.takeWhileSync(d)) this.backlog.push(d);
       }
       return;
     }
@@ -1135,7 +1231,7 @@ export class Channel {
     while (this.backlog.length > 0 && !this.closed) this.handle(this.backlog.shift()!);
   }
 
-  private handle(d: Decoded): void {
+  private handle(d: Decoded): Peer | undefined {
     if (!d.ok) {
       closeAll(d.fds);
       logDrop(d.reason, ` (from pid ${d.pid}${d.path ? ` ${d.path}` : ''})`);
@@ -1159,14 +1255,14 @@ export class Channel {
       closeAll(d.fds);
       if (isReq && peer.isMp) this.replyError(peer, 'ENOENT', `no action '${d.name}' is registered in pid ${process.pid}`);
       else logDrop(`no action '${d.name}' is registered`, ` (from pid ${d.pid})`);
-      return;
+      return peer;
     }
     let ret: MpMsg | void | Promise<MpMsg | void>;
     try {
       ret = handler(msg, peer);
     } catch (err) {
       this.handlerFailed(peer, err);
-      return;
+      return peer;
     }
     if (ret !== null && typeof ret === 'object' && typeof (ret as Promise<unknown>).then === 'function') {
       (ret as Promise<MpMsg | void>).then(
@@ -1176,11 +1272,12 @@ export class Channel {
     } else {
       this.autoReply(peer, ret as MpMsg | void);
     }
+    return peer;
   }
 
   private autoReply(peer: Peer, v: MpMsg | void): void {
     if (v === undefined || v === null || this.closed) return;
-    if (!peer.isRequest) return;
+    if (!peer.isRequest || peer.abandoned) return;
     if (peer.replied) {
       warnLimited(`twice ${peer.action}`, `handler of '${peer.action}' returned a message after replying: ignored`);
       return;
@@ -1239,16 +1336,18 @@ export class Channel {
     if (p.done) return;
     p.done = true;
     if (p.timer) clearTimeout(p.timer);
+    if (p.probe) clearInterval(p.probe);
     this.pending.delete(p.id);
     this.refresh();
     const r = p.reply;
+    if (p.fail !== undefined) return p.reject(p.fail);
     if (p.single) {
       if (r.errors.length > 0) return p.reject(r.errors[0]!);
       if (r.nbReceived === 0) {
         if (r.nbSent === 0) return p.resolve(r); // the peer said "ignore me" (MP_IGN)
         if (closing) return p.reject(new MpError('ENOTCONN', `the IPC channel closed before '${p.name}' was answered`));
         if (timedOut) return p.reject(new MpError('ETIMEDOUT', `no reply to '${p.name}' within the timeout`));
-        return p.reject(new MpError('ENOENT', `the peer of request '${p.name}' exited before replying`));
+        return p.reject(new MpError('ENOENT', `the peer of request '${p.name}' exited before replying${p.lost !== undefined ? ` (${p.lost})` : ''}`));
       }
     }
     p.resolve(r);
@@ -1274,11 +1373,42 @@ export class Channel {
       for (const [path, wpid] of p.waiting) {
         if (wpid === pid) {
           p.waiting.delete(path);
+          p.lost = `pid ${pid}, socket ${path}`;
           this.removeStale(path);
           hit = true;
         }
       }
       if (hit && p.waiting.size === 0) this.finish(p, false);
+    }
+  }
+
+  /**
+   * requestSync's own look at its peers (no event loop runs while it blocks): pids that are gone
+   * (zombies included: a killed child of this process is not reaped while we block), and the sockets
+   * of peers whose pid is unknown.
+   */
+  private checkPeers(p: Pending): void {
+    for (const pid of [...p.waiting.values()]) if (pid > 0 && processGone(pid)) this.peerDied(pid);
+    if (!p.done) this.checkSockets(p);
+  }
+
+  /**
+   * The peers of `p` whose pid is unknown (-1: a DPDK primary nothing was received from): one whose
+   * socket refuses (its process died) or is gone ends its share of every request at once.
+   */
+  private checkSockets(p: Pending): void {
+    for (const [path, pid] of [...p.waiting]) {
+      if (pid > 0) continue;
+      const r = binding.probe(path);
+      if (r !== ECONNREFUSED && r !== ENOENT) continue;
+      const why = `its socket ${path} ${r === ENOENT ? 'is gone' : 'refuses connections'}`;
+      for (const q of [...this.pending.values()]) {
+        if (q.waiting.get(path) !== pid) continue;
+        q.waiting.delete(path);
+        q.lost = why;
+        if (q.waiting.size === 0) this.finish(q, false);
+      }
+      if (r === ECONNREFUSED) this.removeStale(path);
     }
   }
 
@@ -1311,6 +1441,9 @@ export class Channel {
     this.carriers.clear();
     binding.close(this.fd);
     this.fd = -1;
+    // Wakes we can no longer send: release those doorbells, so the owners' next senders ring again.
+    for (const ref of this.owedWakes) if (ref.valid()) ref.resetDoorbell();
+    this.owedWakes.clear();
     this.inbox?.close();
     try {
       this.afterClose?.();
@@ -1352,15 +1485,6 @@ function newBatch(): Batch {
 
 function closeAll(fds: number[]): void {
   for (const fd of fds) binding.close(fd);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 11: 'EAGAIN', 13: 'EACCES', 90: 'EMSGSIZE', 111: 'ECONNREFUSED', 105: 'ENOBUFS' };

@@ -79,6 +79,8 @@ export function nameBytes(name: unknown): Uint8Array {
   }
   if (typeof name !== 'string') throw new MpError('EINVAL', `action name must be a string, got ${typeof name}`);
   if (name.length === 0) throw new MpError('EINVAL', 'action name is empty');
+  // A lone surrogate would be encoded as U+FFFD: two different names would become one action.
+  if (/\p{Cs}/u.test(name)) throw new MpError('EINVAL', `action name '${name.replace(/\p{Cs}/gu, '?')}' holds a lone UTF-16 surrogate (not valid UTF-16)`);
   const bytes = encoder.encode(name);
   if (bytes.length >= MP_MAX_NAME_LEN) {
     throw new MpError('E2BIG', `action name '${name.slice(0, 40)}…' is ${bytes.length} bytes (at most ${MP_MAX_NAME_LEN - 1}, RTE_MP_MAX_NAME_LEN - 1)`);

@@ -5,10 +5,10 @@
  * inbox: the doorbell), for descriptors (a 'carrier' datagram sent before the record is published),
  * and for DPDK peers, which never see an inbox.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MpError, crashPoint, log, memzone, sleepSync } from '@mp/memory';
 import type { Memzone } from '@mp/memory';
+import { processGone } from './liveness.js';
 import { EXT, INBOX, INBOX_BYTES, RECORD, SUN_PATH_MAX, WIRE, inboxName } from './layout.js';
 
 const I = {
@@ -33,22 +33,6 @@ let stallEntered = process.env.MP_TEST_STALL === 'ipc-inbox-entered';
 const CELLS_I32 = INBOX.offCells / 4;
 const CELLS_I64 = INBOX.offCells / 8;
 const CELL_I64 = INBOX.cellSize / 8;
-
-/** Is a process gone (exited, or a zombie nobody reaped yet)? Only asked about stuck cells. */
-export function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'EPERM';
-  }
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const s = st.charAt(st.lastIndexOf(')') + 2);
-    return s === 'Z' || s === 'X';
-  } catch {
-    return true;
-  }
-}
 
 function views(mz: Memzone): { i32: Int32Array; i64: BigInt64Array; u8: Uint8Array } {
   return { i32: new Int32Array(mz.buffer), i64: new BigInt64Array(mz.buffer), u8: new Uint8Array(mz.buffer) };

@@ -3,12 +3,13 @@
  * processes of a group, over unix datagram sockets in the runtime dir, wire-compatible with DPDK 22.11.
  */
 import { eal } from '@mp/eal';
-import { MpError } from '@mp/memory';
+import { MpError, fromSystemError } from '@mp/memory';
 import { binding } from './binding.js';
 import { Channel, Peer } from './channel.js';
 import type { ActionHandler, MpReply, RequestOptions, SendOptions } from './channel.js';
 import type { MpMsg } from './codec.js';
 import { attachEal, forward } from './events.js';
+import { checkOptions } from './options.js';
 
 export { Channel, Peer } from './channel.js';
 export type { ActionHandler, MpReply, RequestOptions, SendOptions, ChannelOptions } from './channel.js';
@@ -71,8 +72,10 @@ let current: Channel | undefined;
  * returns the open channel when called again.
  *
  * @throws {MpError} ENOTCONN — no `runtimeDir` given and init() (@mp/eal) has not run
- * @throws {MpError} EINVAL — `runtimeDir` given without `procType`, a bad `procType`, or `busyPollUs`
- *   not a number in 0..1000000
+ * @throws {MpError} EINVAL — options not an object, `runtimeDir` given without `procType`, a bad
+ *   `procType`, or an option value that is not meaningful (each named in the message): `sendTimeoutMs`
+ *   not a number of ms in 0..2^31-1 (NaN, Infinity, negative), `syncSpinUs` or `busyPollUs` not in
+ *   0..1000000 µs, `coalesce` or `inbox` not a boolean
  * @throws {MpError} EBUSY — primary: a live process is bound to `mp_socket` already; or a channel
  *   with other options is open in this process
  * @throws {MpError} ENAMETOOLONG — the socket path exceeds 107 bytes
@@ -80,6 +83,7 @@ let current: Channel | undefined;
  * @see rte_mp_channel_init
  */
 export function start(o: StartOptions = {}): Channel {
+  checkOptions('start', o);
   if (current !== undefined && !current.isClosed) {
     if ((o.runtimeDir !== undefined && o.runtimeDir !== current.runtimeDir) || (o.procType !== undefined && o.procType !== current.procType)) {
       throw new MpError('EBUSY', `an IPC channel is open already (${current.procType} in ${current.runtimeDir}); stop() it first`);
@@ -188,7 +192,8 @@ export function sendMsg(msg: MpMsg, o?: SendOptions): number {
  * called from inside a handler (DPDK forbids this). A request to an action nobody registered in an
  * @mp peer answers ENOENT at once.
  *
- * @throws {MpError} EINVAL, E2BIG — as sendMsg; EINVAL — timeoutMs not a number ≥ 0
+ * @throws {MpError} EINVAL, E2BIG — as sendMsg; EINVAL — timeoutMs not a number of ms in 0..2^31-1
+ *   nor Infinity (Infinity: no timeout — the request ends when its peers answer or die)
  * @throws {MpError} ENOENT — (rejects) the one peer has no socket, is gone, or died before replying
  * @throws {MpError} ETIMEDOUT — (rejects) the one peer did not reply within timeoutMs
  * @throws {MpIpcRemoteError} (rejects) the one peer's handler threw, or it has no such action (code ENOENT)
@@ -204,10 +209,15 @@ export function request(msg: MpMsg, o?: RequestOptions): Promise<MpReply> {
 
 /**
  * As {@link request}, but blocks the caller until the replies are in (for scripts, and parity with
- * DPDK). Messages that arrive meanwhile are queued and handled afterwards, in order. Do not call it
- * from a handler whose requester is blocked in `requestSync` on this process (use `request`).
+ * DPDK). Messages that arrive meanwhile are queued and handled afterwards, in order — except a
+ * request to this process itself (`to: process.pid`), whose handler runs inside the call, as the
+ * event loop would run it for `request`. Do not call it from a handler whose requester is blocked in
+ * `requestSync` on this process (use `request`). Its peers' liveness is checked while it blocks:
+ * a peer that died (a zombie included) or, its pid unknown, whose socket refuses ends its share at once.
  *
  * @throws {MpError} as {@link request}, thrown instead of rejected
+ * @throws {MpError} ENOTSUP — to this process: its handler did not answer before returning (a promise,
+ *   a later `reply`), which cannot happen while the call blocks the event loop (use `request`)
  * @see rte_mp_request_sync
  */
 export function requestSync(msg: MpMsg, o?: RequestOptions): MpReply {
@@ -239,11 +249,27 @@ export function forwardEvent(event: string, ...args: unknown[]): number {
   return forward(ch, event, args);
 }
 
+/** memfd_create's longest name: NAME_MAX (255) less the "memfd:" the kernel puts before it. */
+const MEMFD_NAME_MAX = 249;
+
 /**
- * An anonymous memory file (memfd_create, close-on-exec): a descriptor to pass with `msg.fds`.
+ * An anonymous memory file (memfd_create, close-on-exec): a descriptor to pass with `msg.fds`. The
+ * caller owns it (close it with `fs.closeSync`).
  *
- * @throws {Error} with `.code` errno name when memfd_create fails
+ * @throws {MpError} EINVAL — name not a string, holding a NUL or a lone UTF-16 surrogate
+ * @throws {MpError} ENAMETOOLONG — name longer than 249 bytes of UTF-8
+ * @throws {MpError} EIO (EMFILE, ENFILE: too many open files), ENOMEM — memfd_create failed (`cause`
+ *   holds the system error, `syscall` is 'memfd_create')
  */
 export function memfdCreate(name: string): number {
-  return binding.memfdCreate(name);
+  if (typeof name !== 'string') throw new MpError('EINVAL', `memfdCreate: name must be a string, got ${typeof name}`);
+  if (name.includes('\0')) throw new MpError('EINVAL', 'memfdCreate: name holds a NUL character');
+  if (/\p{Cs}/u.test(name)) throw new MpError('EINVAL', 'memfdCreate: name holds a lone UTF-16 surrogate (not valid UTF-16)');
+  const len = Buffer.byteLength(name, 'utf8');
+  if (len > MEMFD_NAME_MAX) throw new MpError('ENAMETOOLONG', `memfdCreate: name is ${len} bytes (at most ${MEMFD_NAME_MAX})`);
+  try {
+    return binding.memfdCreate(name);
+  } catch (err) {
+    throw fromSystemError(err, `memfd_create('${name}')`);
+  }
 }

@@ -185,8 +185,9 @@ export function extCheck(id: number, flags: number): number {
  * CAS tail → tail+1 (anyone seeing a claimed, published or consumed cell at tail helps move it); write the
  * record; SYNC: CAS (seq, claimer) (pos, pid) → (pos+1, pid) (publish; fails if a re-arm took the cell),
  * then Atomics.add(pubCount) (seq-cst RMW: a full fence);
- * then if polling == 0 and CAS(doorbell 0 → 1) wins, send a wake datagram to the owner's socket;
- * senders[its slot] := 0.
+ * then if polling == 0 and CAS(doorbell 0 → 1) wins, send a wake datagram to the owner's socket
+ * (re-sent until it goes, the owner drains or is gone: a rung doorbell always has a wake on its way —
+ * also for a cell published empty because its send failed after the claim); senders[its slot] := 0.
  * Consumer: doorbell := 0, then take cells while seq == head+1 (copy the record, claimer := 0,
  * SYNC: seq := head+cap); a cell claimed by a dead pid is skipped (seq := head+cap).
  */
@@ -225,3 +226,33 @@ export const INBOX_BYTES = INBOX.offCells + INBOX.capacity * INBOX.cellSize;
 export function inboxName(slot: number): string {
   return `ipc_in_${slot}`;
 }
+
+/**
+ * ## DPDK 22.11 malloc_mp (lib/eal/common/malloc_mp.h): `struct malloc_mp_req`, LP64
+ * A DPDK primary with dynamic memory asks every secondary to sync its memory map after it maps or
+ * unmaps pages (`rte_mp_request_sync`, 5 s): request `mp_malloc_sync` (or `mp_malloc_rollback`, the
+ * same for an undone allocation), param = this struct with t = SYNC and an id. A secondary replies
+ * under the same name with t = SYNC, the request's id and result SUCCESS (0) or FAIL (1); a primary
+ * that misses a reply fails the allocation (and waits 5 s, also at exit).
+ * ```
+ * | off | size | field                         |                                            |
+ * |   0 |    4 | enum malloc_req_type t        | 0 ALLOC, 1 FREE, 2 SYNC                    |
+ * |   8 |   56 | union { alloc_req; free_req } | not used by SYNC (8-byte aligned: u64s)    |
+ * |  64 |    8 | uint64_t id                   | the request's, echoed                      |
+ * |  72 |    4 | enum malloc_req_result result | 0 SUCCESS, 1 FAIL                          |
+ * |     |      |                               | sizeof 80 (len_param of every such message) |
+ * ```
+ */
+export const MALLOC_MP = {
+  actionSync: 'mp_malloc_sync',
+  actionRollback: 'mp_malloc_rollback',
+  /** The primary's one-way answers to a secondary's own mp_malloc_request (never sent by @mp). */
+  actionResponse: 'mp_malloc_response',
+  offType: 0,
+  offId: 64,
+  offResult: 72,
+  size: 80,
+  TYPE_SYNC: 2,
+  RESULT_SUCCESS: 0,
+  RESULT_FAIL: 1,
+} as const;

@@ -1,41 +1,23 @@
 /**
  * rte_mbuf over a pktmbuf pool: every function takes an mbuf **handle** (a pool handle, see
  * {@link poolOf}) and reads or writes the header in the pool's memory (layout.ts). Hot-path calls are
- * trusted like DPDK's inline functions: a handle that is not a live mbuf is not detected. Nothing here
+ * trusted like DPDK's inline functions: a handle that is not a live mbuf is not detected; a handle of a
+ * freed pool, or of a pool a worker thread did not open, throws MpError EBADF. Nothing here
  * allocates except {@link Mbuf.data} (a view per call; hot paths use {@link Mbuf.bytes} +
  * {@link Mbuf.dataOffset}).
  */
 import { constants } from 'node:os';
 import { MpError } from '@mp/memory';
 import {
+  K,
   KIND_PKTMBUF,
   MBUF_BUF_LEN_MAX,
   MBUF_DEFAULT_BUF_SIZE,
-  MBUF_F_INDIRECT,
   MBUF_HDR_SIZE,
-  MBUF_PORT_INVALID,
   MBUF_PRIV_ALIGN,
-  PKTMBUF_HEADROOM,
-  Q_OL_FLAGS,
-  Q_TIMESTAMP,
-  W_BUF,
-  W_BUF_LEN,
-  W_DATA_LEN,
-  W_DATA_OFF,
-  W_FLAGS,
-  W_NB_SEGS,
-  W_NEXT,
-  W_PKT_LEN,
-  W_PKT_TYPE,
-  W_PORT,
-  W_PRIV,
-  W_QUEUE,
-  W_REFCNT,
-  W_RSS,
-  W_VLAN,
-  W_VLAN_OUTER,
 } from './layout.js';
 import { Mempool, poolFor } from './mempool.js';
+import { initMbuf } from './mbuf-init.js';
 import type { MempoolCreateOptions } from './mempool.js';
 
 /** Options of {@link pktmbufPoolCreate}. */
@@ -49,6 +31,10 @@ export interface PktmbufPoolOptions {
   /** `MEMPOOL_F_*` bits. */
   flags?: number;
 }
+
+/** Scratch of freeBulk: handles going back to one pool. */
+const FREE_BATCH = 64;
+const freeBatch = new Uint32Array(FREE_BATCH);
 
 /** RTE_MBUF_MAX_NB_SEGS. */
 const MAX_NB_SEGS = 0xffff;
@@ -79,37 +65,34 @@ export function pktmbufPoolCreate(name: string, n: number, opts: PktmbufPoolOpti
       for (let i = 0; i < p.n; i++) {
         const h = ((p.id << 24) | i) >>> 0;
         const b = p.wordOf(h);
-        w[b + W_BUF] = h;
-        w[b + W_BUF_LEN] = room;
-        w[b + W_PRIV] = priv;
-        reset(p, b, h);
+        initMbuf(w, b, h, room);
+        w[b + K.W_PRIV] = priv;
+        w[b + K.W_QUEUE] = 0;
+        w[b + K.W_RSS] = 0;
+        w[b + K.W_TIMESTAMP] = 0;
+        w[b + K.W_TIMESTAMP + 1] = 0;
+        reset(p, b);
       }
     },
   });
 }
 
-/** rte_pktmbuf_reset (and what rte_pktmbuf_init sets once): a fresh single-segment mbuf. */
-function reset(p: Mempool, b: number, h: number): void {
+/** rte_pktmbuf_reset: the fields a fresh packet starts from (one cache line; not rssHash, queue, timestamp). */
+function reset(p: Mempool, b: number): void {
   const w = p.words;
-  w[b + W_BUF] = h;
-  w[b + W_FLAGS] = 0;
-  w[b + W_NEXT] = 0;
-  w[b + W_PKT_LEN] = 0;
-  w[b + W_DATA_LEN] = 0;
-  w[b + W_NB_SEGS] = 1;
-  w[b + W_REFCNT] = 1;
-  w[b + W_PORT] = MBUF_PORT_INVALID;
-  w[b + W_QUEUE] = 0;
-  w[b + W_PKT_TYPE] = 0;
-  w[b + W_RSS] = 0;
-  w[b + W_VLAN] = 0;
-  w[b + W_VLAN_OUTER] = 0;
+  w[b + K.W_NEXT] = 0;
+  w[b + K.W_PKT_LEN] = 0;
+  w[b + K.W_DATA_LEN] = 0;
+  w[b + K.W_NB_SEGS] = 1;
+  w[b + K.W_PORT] = K.PORT_INVALID;
+  w[b + K.W_PKT_TYPE] = 0;
+  w[b + K.W_VLAN] = 0;
+  w[b + K.W_VLAN_OUTER] = 0;
+  // olFlags as 32-bit halves: a BigInt store costs more than two word stores.
+  w[b + K.W_OL_FLAGS] = 0;
+  w[b + K.W_OL_FLAGS + 1] = 0;
   const bufLen = p.dataRoom;
-  w[b + W_BUF_LEN] = bufLen;
-  w[b + W_DATA_OFF] = bufLen < PKTMBUF_HEADROOM ? bufLen : PKTMBUF_HEADROOM;
-  const q = b >>> 1;
-  p.q64[q + Q_OL_FLAGS] = 0n;
-  p.q64[q + Q_TIMESTAMP] = 0n;
+  w[b + K.W_DATA_OFF] = bufLen < K.HEADROOM ? bufLen : K.HEADROOM;
 }
 
 function mbufPool(pool: Mempool): Mempool {
@@ -123,33 +106,32 @@ function freeSeg(h: number): void {
   const w = p.words;
   const b = p.wordOf(h);
   // rte_pktmbuf_prefree_seg: the sole reference frees without an atomic.
-  if (w[b + W_REFCNT] !== 1) {
-    if (Atomics.sub(w, b + W_REFCNT, 1) !== 1) return;
-    w[b + W_REFCNT] = 1;
+  if (w[b + K.W_REFCNT] !== 1) {
+    if (Atomics.sub(w, b + K.W_REFCNT, 1) !== 1) return;
+    w[b + K.W_REFCNT] = 1;
   }
-  if (w[b + W_FLAGS] & MBUF_F_INDIRECT) detach(p, b, h);
-  w[b + W_NEXT] = 0;
-  w[b + W_NB_SEGS] = 1;
+  if (w[b + K.W_BUF] !== h) detach(p, b, h);
+  w[b + K.W_NEXT] = 0;
+  w[b + K.W_NB_SEGS] = 1;
   p.put(h);
 }
 
 /** rte_pktmbuf_detach: give the borrowed data room back (freeing its mbuf when this was the last user). */
 function detach(p: Mempool, b: number, h: number): void {
   const w = p.words;
-  const md = w[b + W_BUF]!;
-  w[b + W_BUF] = h;
-  w[b + W_FLAGS] = 0;
+  const md = w[b + K.W_BUF]!;
+  w[b + K.W_BUF] = h;
   const bufLen = p.dataRoom;
-  w[b + W_BUF_LEN] = bufLen;
-  w[b + W_DATA_OFF] = bufLen < PKTMBUF_HEADROOM ? bufLen : PKTMBUF_HEADROOM;
-  w[b + W_DATA_LEN] = 0;
+  w[b + K.W_BUF_LEN] = bufLen;
+  w[b + K.W_DATA_OFF] = bufLen < K.HEADROOM ? bufLen : K.HEADROOM;
+  w[b + K.W_DATA_LEN] = 0;
   const pd = poolFor(md);
   const wd = pd.words;
   const bd = pd.wordOf(md);
-  if (wd[bd + W_REFCNT] === 1 || Atomics.sub(wd, bd + W_REFCNT, 1) === 1) {
-    wd[bd + W_REFCNT] = 1;
-    wd[bd + W_NEXT] = 0;
-    wd[bd + W_NB_SEGS] = 1;
+  if (wd[bd + K.W_REFCNT] === 1 || Atomics.sub(wd, bd + K.W_REFCNT, 1) === 1) {
+    wd[bd + K.W_REFCNT] = 1;
+    wd[bd + K.W_NEXT] = 0;
+    wd[bd + K.W_NB_SEGS] = 1;
     pd.put(md);
   }
 }
@@ -170,7 +152,7 @@ export const Mbuf = {
     const p = pool.kind === KIND_PKTMBUF ? pool : mbufPool(pool);
     const h = p.get();
     if (h < 0) return -1;
-    reset(p, p.wordOf(h), h);
+    reset(p, p.wordOf(h));
     return h;
   },
 
@@ -184,10 +166,7 @@ export const Mbuf = {
   allocBulk(pool: Mempool, out: Uint32Array, n: number): number {
     const p = pool.kind === KIND_PKTMBUF ? pool : mbufPool(pool);
     if (p.getBulk(out, n) === 0) return 0;
-    for (let i = 0; i < n; i++) {
-      const h = out[i]!;
-      reset(p, p.wordOf(h), h);
-    }
+    for (let i = 0; i < n; i++) reset(p, p.wordOf(out[i]!));
     return n;
   },
 
@@ -200,15 +179,67 @@ export const Mbuf = {
   free(h: number): void {
     while (h !== 0) {
       const p = poolFor(h);
-      const next = p.words[p.wordOf(h) + W_NEXT]!;
+      const next = p.words[p.wordOf(h) + K.W_NEXT]!;
       freeSeg(h);
       h = next;
     }
   },
 
-  /** Free `handles[0..n)` (each a whole packet). @see rte_pktmbuf_free_bulk */
+  /**
+   * Free `handles[0..n)` (each a whole packet). Single-segment direct mbufs with refcnt 1 (the common
+   * case) go back to their pool in one putBulk per run of the same pool, as rte_pktmbuf_free_bulk.
+   *
+   * @see rte_pktmbuf_free_bulk
+   */
   freeBulk(handles: Uint32Array, n: number): void {
-    for (let i = 0; i < n; i++) Mbuf.free(handles[i]!);
+    const batch = freeBatch;
+    let k = 0;
+    let pool: Mempool | undefined;
+    for (let i = 0; i < n; i++) {
+      const h = handles[i]!;
+      if (h === 0) continue;
+      const p = poolFor(h);
+      const w = p.words;
+      const b = p.wordOf(h);
+      if (w[b + K.W_REFCNT] === 1 && w[b + K.W_NEXT] === 0 && w[b + K.W_BUF] === h) {
+        if (p !== pool || k === FREE_BATCH) {
+          if (k > 0) pool!.putBulk(batch, k);
+          pool = p;
+          k = 0;
+        }
+        w[b + K.W_NB_SEGS] = 1;
+        batch[k++] = h;
+      } else {
+        Mbuf.free(h);
+      }
+    }
+    if (k > 0) pool!.putBulk(batch, k);
+  },
+
+  /**
+   * Hand packets `handles[0..n)` (every segment of each chain, of any pools) over to a ring or a port
+   * queue: they belong to no process until {@link Mbuf.adopt}ed, and are not reclaimed if this process
+   * dies (see Mempool.release). No DPDK analogue.
+   */
+  release(handles: Uint32Array, n: number): void {
+    for (let i = 0; i < n; i++) {
+      for (let h = handles[i]!; h !== 0; ) {
+        const p = poolFor(h);
+        p.releaseOne(h);
+        h = p.words[p.wordOf(h) + K.W_NEXT]!;
+      }
+    }
+  },
+
+  /** Claim packets `handles[0..n)` (every segment) taken off a ring or a queue for this process. No DPDK analogue. */
+  adopt(handles: Uint32Array, n: number): void {
+    for (let i = 0; i < n; i++) {
+      for (let h = handles[i]!; h !== 0; ) {
+        const p = poolFor(h);
+        p.adoptOne(h);
+        h = p.words[p.wordOf(h) + K.W_NEXT]!;
+      }
+    }
   },
 
   /** Free one segment (its next link is not followed). @see rte_pktmbuf_free_seg */
@@ -216,10 +247,10 @@ export const Mbuf = {
     freeSeg(h);
   },
 
-  /** rte_pktmbuf_reset: back to a fresh single-segment mbuf (refcnt 1). */
+  /** Back to a fresh single-segment packet (no data, default headroom). @see rte_pktmbuf_reset */
   reset(h: number): void {
     const p = poolFor(h);
-    reset(p, p.wordOf(h), h);
+    reset(p, p.wordOf(h));
   },
 
   /**
@@ -236,9 +267,9 @@ export const Mbuf = {
     let prev = 0;
     for (;;) {
       attach(mi, seg);
-      if (prev !== 0) setW(prev, W_NEXT, mi);
+      if (prev !== 0) setW(prev, K.W_NEXT, mi);
       prev = mi;
-      seg = getW(seg, W_NEXT);
+      seg = getW(seg, K.W_NEXT);
       if (seg === 0) break;
       mi = Mbuf.alloc(pool);
       if (mi < 0) {
@@ -246,8 +277,8 @@ export const Mbuf = {
         return -1;
       }
     }
-    setW(mc, W_NB_SEGS, getW(h, W_NB_SEGS));
-    setW(mc, W_PKT_LEN, getW(h, W_PKT_LEN));
+    setW(mc, K.W_NB_SEGS, getW(h, K.W_NB_SEGS));
+    setW(mc, K.W_PKT_LEN, getW(h, K.W_PKT_LEN));
     return mc;
   },
 
@@ -260,7 +291,7 @@ export const Mbuf = {
   detach(mi: number): void {
     const p = poolFor(mi);
     const b = p.wordOf(mi);
-    if (p.words[b + W_FLAGS]! & MBUF_F_INDIRECT) detach(p, b, mi);
+    if (p.words[b + K.W_BUF] !== mi) detach(p, b, mi);
   },
 
   /**
@@ -273,10 +304,10 @@ export const Mbuf = {
     const p = poolFor(h);
     const w = p.words;
     const b = p.wordOf(h);
-    if (len < 0 || len > w[b + W_DATA_OFF]!) return -1;
-    w[b + W_DATA_OFF] -= len;
-    w[b + W_DATA_LEN] += len;
-    w[b + W_PKT_LEN] += len;
+    if (len < 0 || len > w[b + K.W_DATA_OFF]!) return -1;
+    w[b + K.W_DATA_OFF] -= len;
+    w[b + K.W_DATA_LEN] += len;
+    w[b + K.W_PKT_LEN] += len;
     return dataOffset(p, b, h);
   },
 
@@ -292,12 +323,12 @@ export const Mbuf = {
     const pl = poolFor(last);
     const wl = pl.words;
     const bl = pl.wordOf(last);
-    const dataLen = wl[bl + W_DATA_LEN]!;
-    if (len < 0 || wl[bl + W_DATA_OFF]! + dataLen + len > wl[bl + W_BUF_LEN]!) return -1;
+    const dataLen = wl[bl + K.W_DATA_LEN]!;
+    if (len < 0 || wl[bl + K.W_DATA_OFF]! + dataLen + len > wl[bl + K.W_BUF_LEN]!) return -1;
     const at = dataOffset(pl, bl, last) + dataLen;
-    wl[bl + W_DATA_LEN] = dataLen + len;
+    wl[bl + K.W_DATA_LEN] = dataLen + len;
     const p = poolFor(h);
-    p.words[p.wordOf(h) + W_PKT_LEN] += len;
+    p.words[p.wordOf(h) + K.W_PKT_LEN] += len;
     return at;
   },
 
@@ -311,10 +342,10 @@ export const Mbuf = {
     const p = poolFor(h);
     const w = p.words;
     const b = p.wordOf(h);
-    if (len < 0 || len > w[b + W_DATA_LEN]!) return -1;
-    w[b + W_DATA_LEN] -= len;
-    w[b + W_DATA_OFF] += len;
-    w[b + W_PKT_LEN] -= len;
+    if (len < 0 || len > w[b + K.W_DATA_LEN]!) return -1;
+    w[b + K.W_DATA_LEN] -= len;
+    w[b + K.W_DATA_OFF] += len;
+    w[b + K.W_PKT_LEN] -= len;
     return dataOffset(p, b, h);
   },
 
@@ -328,10 +359,10 @@ export const Mbuf = {
     const last = Mbuf.lastSeg(h);
     const pl = poolFor(last);
     const bl = pl.wordOf(last);
-    if (len < 0 || len > pl.words[bl + W_DATA_LEN]!) return -1;
-    pl.words[bl + W_DATA_LEN] -= len;
+    if (len < 0 || len > pl.words[bl + K.W_DATA_LEN]!) return -1;
+    pl.words[bl + K.W_DATA_LEN] -= len;
     const p = poolFor(h);
-    p.words[p.wordOf(h) + W_PKT_LEN] -= len;
+    p.words[p.wordOf(h) + K.W_PKT_LEN] -= len;
     return 0;
   },
 
@@ -342,19 +373,19 @@ export const Mbuf = {
    * @see rte_pktmbuf_chain
    */
   chain(head: number, tail: number): number {
-    const segs = getW(head, W_NB_SEGS) + getW(tail, W_NB_SEGS);
+    const segs = getW(head, K.W_NB_SEGS) + getW(tail, K.W_NB_SEGS);
     if (segs > MAX_NB_SEGS) return -EOVERFLOW;
-    setW(Mbuf.lastSeg(head), W_NEXT, tail);
-    setW(head, W_NB_SEGS, segs);
-    setW(head, W_PKT_LEN, getW(head, W_PKT_LEN) + getW(tail, W_PKT_LEN));
-    setW(tail, W_PKT_LEN, getW(tail, W_DATA_LEN));
+    setW(Mbuf.lastSeg(head), K.W_NEXT, tail);
+    setW(head, K.W_NB_SEGS, segs);
+    setW(head, K.W_PKT_LEN, getW(head, K.W_PKT_LEN) + getW(tail, K.W_PKT_LEN));
+    setW(tail, K.W_PKT_LEN, getW(tail, K.W_DATA_LEN));
     return 0;
   },
 
   /** The last segment of a packet. @see rte_pktmbuf_lastseg */
   lastSeg(h: number): number {
     for (;;) {
-      const next = getW(h, W_NEXT);
+      const next = getW(h, K.W_NEXT);
       if (next === 0) return h;
       h = next;
     }
@@ -365,7 +396,7 @@ export const Mbuf = {
   /** The bytes holding h's data room: its pool's {@link Mempool.bytes} (the direct mbuf's pool if indirect). */
   bytes(h: number): Uint8Array {
     const p = poolFor(h);
-    const md = p.words[p.wordOf(h) + W_BUF]!;
+    const md = p.words[p.wordOf(h) + K.W_BUF]!;
     return md === h ? p.bytes : poolFor(md).bytes;
   },
 
@@ -380,7 +411,7 @@ export const Mbuf = {
     const p = poolFor(h);
     const b = p.wordOf(h);
     const bytes = Mbuf.bytes(h);
-    return new Uint8Array(bytes.buffer, bytes.byteOffset + dataOffset(p, b, h), p.words[b + W_DATA_LEN]!);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset + dataOffset(p, b, h), p.words[b + K.W_DATA_LEN]!);
   },
 
   /** Offset of the per-mbuf private area (privSize bytes) in its pool's bytes. @see rte_mbuf_to_priv */
@@ -390,65 +421,65 @@ export const Mbuf = {
 
   /** Bytes before the data. @see rte_pktmbuf_headroom */
   headroom(h: number): number {
-    return getW(h, W_DATA_OFF);
+    return getW(h, K.W_DATA_OFF);
   },
   /** Bytes after the data of this segment. @see rte_pktmbuf_tailroom */
   tailroom(h: number): number {
     const p = poolFor(h);
     const w = p.words;
     const b = p.wordOf(h);
-    return w[b + W_BUF_LEN]! - w[b + W_DATA_OFF]! - w[b + W_DATA_LEN]!;
+    return w[b + K.W_BUF_LEN]! - w[b + K.W_DATA_OFF]! - w[b + K.W_DATA_LEN]!;
   },
   /** True when h uses its own data room. @see RTE_MBUF_DIRECT */
   isDirect(h: number): boolean {
-    return (getW(h, W_FLAGS) & MBUF_F_INDIRECT) === 0;
+    return getW(h, K.W_BUF) === h;
   },
 
   // ---- header fields --------------------------------------------------------------------------------------
 
-  bufLen: (h: number): number => getW(h, W_BUF_LEN),
-  dataOff: (h: number): number => getW(h, W_DATA_OFF),
-  setDataOff: (h: number, v: number): void => setW(h, W_DATA_OFF, v),
-  dataLen: (h: number): number => getW(h, W_DATA_LEN),
-  setDataLen: (h: number, v: number): void => setW(h, W_DATA_LEN, v),
-  pktLen: (h: number): number => getW(h, W_PKT_LEN),
-  setPktLen: (h: number, v: number): void => setW(h, W_PKT_LEN, v),
-  port: (h: number): number => getW(h, W_PORT),
-  setPort: (h: number, v: number): void => setW(h, W_PORT, v),
-  queue: (h: number): number => getW(h, W_QUEUE),
-  setQueue: (h: number, v: number): void => setW(h, W_QUEUE, v),
-  rssHash: (h: number): number => getW(h, W_RSS),
-  setRssHash: (h: number, v: number): void => setW(h, W_RSS, v),
-  packetType: (h: number): number => getW(h, W_PKT_TYPE),
-  setPacketType: (h: number, v: number): void => setW(h, W_PKT_TYPE, v),
-  vlanTci: (h: number): number => getW(h, W_VLAN),
-  setVlanTci: (h: number, v: number): void => setW(h, W_VLAN, v),
-  vlanTciOuter: (h: number): number => getW(h, W_VLAN_OUTER),
-  setVlanTciOuter: (h: number, v: number): void => setW(h, W_VLAN_OUTER, v),
-  nbSegs: (h: number): number => getW(h, W_NB_SEGS),
+  bufLen: (h: number): number => getW(h, K.W_BUF_LEN),
+  dataOff: (h: number): number => getW(h, K.W_DATA_OFF),
+  setDataOff: (h: number, v: number): void => setW(h, K.W_DATA_OFF, v),
+  dataLen: (h: number): number => getW(h, K.W_DATA_LEN),
+  setDataLen: (h: number, v: number): void => setW(h, K.W_DATA_LEN, v),
+  pktLen: (h: number): number => getW(h, K.W_PKT_LEN),
+  setPktLen: (h: number, v: number): void => setW(h, K.W_PKT_LEN, v),
+  port: (h: number): number => getW(h, K.W_PORT),
+  setPort: (h: number, v: number): void => setW(h, K.W_PORT, v),
+  queue: (h: number): number => getW(h, K.W_QUEUE),
+  setQueue: (h: number, v: number): void => setW(h, K.W_QUEUE, v),
+  rssHash: (h: number): number => getW(h, K.W_RSS),
+  setRssHash: (h: number, v: number): void => setW(h, K.W_RSS, v),
+  packetType: (h: number): number => getW(h, K.W_PKT_TYPE),
+  setPacketType: (h: number, v: number): void => setW(h, K.W_PKT_TYPE, v),
+  vlanTci: (h: number): number => getW(h, K.W_VLAN),
+  setVlanTci: (h: number, v: number): void => setW(h, K.W_VLAN, v),
+  vlanTciOuter: (h: number): number => getW(h, K.W_VLAN_OUTER),
+  setVlanTciOuter: (h: number, v: number): void => setW(h, K.W_VLAN_OUTER, v),
+  nbSegs: (h: number): number => getW(h, K.W_NB_SEGS),
   /** Next segment's handle, 0 = none. */
-  next: (h: number): number => getW(h, W_NEXT),
-  olFlags: (h: number): bigint => getQ(h, Q_OL_FLAGS),
-  setOlFlags: (h: number, v: bigint): void => setQ(h, Q_OL_FLAGS, v),
-  timestamp: (h: number): bigint => getQ(h, Q_TIMESTAMP),
-  setTimestamp: (h: number, v: bigint): void => setQ(h, Q_TIMESTAMP, v),
+  next: (h: number): number => getW(h, K.W_NEXT),
+  olFlags: (h: number): bigint => getQ(h, K.Q_OL_FLAGS),
+  setOlFlags: (h: number, v: bigint): void => setQ(h, K.Q_OL_FLAGS, v),
+  timestamp: (h: number): bigint => getQ(h, K.Q_TIMESTAMP),
+  setTimestamp: (h: number, v: bigint): void => setQ(h, K.Q_TIMESTAMP, v),
   /** Who answers for the mbuf: its pool's owner word (0 free, 0xffffffff released, else a process tag). */
   owner: (h: number): number => poolFor(h).ownerOf(h),
 
   /** @see rte_mbuf_refcnt_read */
   refcntRead(h: number): number {
     const p = poolFor(h);
-    return Atomics.load(p.words, p.wordOf(h) + W_REFCNT);
+    return Atomics.load(p.words, p.wordOf(h) + K.W_REFCNT);
   },
   /** @see rte_mbuf_refcnt_set */
   refcntSet(h: number, v: number): void {
     const p = poolFor(h);
-    Atomics.store(p.words, p.wordOf(h) + W_REFCNT, v);
+    Atomics.store(p.words, p.wordOf(h) + K.W_REFCNT, v);
   },
   /** Add `v` (may be negative) and return the new value. @see rte_mbuf_refcnt_update */
   refcntUpdate(h: number, v: number): number {
     const p = poolFor(h);
-    return (Atomics.add(p.words, p.wordOf(h) + W_REFCNT, v) + v) >>> 0;
+    return (Atomics.add(p.words, p.wordOf(h) + K.W_REFCNT, v) + v) >>> 0;
   },
 } as const;
 
@@ -456,33 +487,32 @@ function attach(mi: number, m: number): void {
   const pm = poolFor(m);
   const wm = pm.words;
   const bm = pm.wordOf(m);
-  const md = wm[bm + W_BUF]!;
+  const md = wm[bm + K.W_BUF]!;
   const pd = poolFor(md);
-  Atomics.add(pd.words, pd.wordOf(md) + W_REFCNT, 1);
+  Atomics.add(pd.words, pd.wordOf(md) + K.W_REFCNT, 1);
   const pi = poolFor(mi);
   const wi = pi.words;
   const bi = pi.wordOf(mi);
-  wi[bi + W_BUF] = md;
-  wi[bi + W_FLAGS] = MBUF_F_INDIRECT;
-  wi[bi + W_BUF_LEN] = wm[bm + W_BUF_LEN]!;
-  wi[bi + W_DATA_OFF] = wm[bm + W_DATA_OFF]!;
-  wi[bi + W_DATA_LEN] = wm[bm + W_DATA_LEN]!;
-  wi[bi + W_PORT] = wm[bm + W_PORT]!;
-  wi[bi + W_VLAN] = wm[bm + W_VLAN]!;
-  wi[bi + W_VLAN_OUTER] = wm[bm + W_VLAN_OUTER]!;
-  wi[bi + W_RSS] = wm[bm + W_RSS]!;
-  wi[bi + W_PKT_TYPE] = wm[bm + W_PKT_TYPE]!;
-  wi[bi + W_NEXT] = 0;
-  wi[bi + W_NB_SEGS] = 1;
-  wi[bi + W_PKT_LEN] = wm[bm + W_DATA_LEN]!;
-  pi.q64[(bi >>> 1) + Q_OL_FLAGS] = pm.q64[(bm >>> 1) + Q_OL_FLAGS]!;
-  pi.q64[(bi >>> 1) + Q_TIMESTAMP] = pm.q64[(bm >>> 1) + Q_TIMESTAMP]!;
+  wi[bi + K.W_BUF] = md;
+  wi[bi + K.W_BUF_LEN] = wm[bm + K.W_BUF_LEN]!;
+  wi[bi + K.W_DATA_OFF] = wm[bm + K.W_DATA_OFF]!;
+  wi[bi + K.W_DATA_LEN] = wm[bm + K.W_DATA_LEN]!;
+  wi[bi + K.W_PORT] = wm[bm + K.W_PORT]!;
+  wi[bi + K.W_VLAN] = wm[bm + K.W_VLAN]!;
+  wi[bi + K.W_VLAN_OUTER] = wm[bm + K.W_VLAN_OUTER]!;
+  wi[bi + K.W_RSS] = wm[bm + K.W_RSS]!;
+  wi[bi + K.W_PKT_TYPE] = wm[bm + K.W_PKT_TYPE]!;
+  wi[bi + K.W_NEXT] = 0;
+  wi[bi + K.W_NB_SEGS] = 1;
+  wi[bi + K.W_PKT_LEN] = wm[bm + K.W_DATA_LEN]!;
+  pi.q64[(bi >>> 1) + K.Q_OL_FLAGS] = pm.q64[(bm >>> 1) + K.Q_OL_FLAGS]!;
+  pi.q64[(bi >>> 1) + K.Q_TIMESTAMP] = pm.q64[(bm >>> 1) + K.Q_TIMESTAMP]!;
 }
 
 function dataOffset(p: Mempool, b: number, h: number): number {
-  const md = p.words[b + W_BUF]!;
+  const md = p.words[b + K.W_BUF]!;
   const q = md === h ? p : poolFor(md);
-  return q.offsetOf(md) + MBUF_HDR_SIZE + q.mbufPriv + p.words[b + W_DATA_OFF]!;
+  return q.offsetOf(md) + MBUF_HDR_SIZE + q.mbufPriv + p.words[b + K.W_DATA_OFF]!;
 }
 
 function getW(h: number, word: number): number {

@@ -3,26 +3,26 @@ import type { Memzone, MemzoneDescriptor } from '@mp/memory';
 import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ } from '@mp/ring';
 import type { RingDescriptor } from '@mp/ring';
 import {
+  K,
   CACHE_ENTRY,
   CACHE_LINE,
   CACHE_MAX_SIZE,
   CACHE_SLOTS,
   HDR,
-  INDEX_BITS,
-  INDEX_MASK,
   KIND_PKTMBUF,
   KIND_PLAIN,
   MAX_OBJECTS,
   MEMPOOL_MZ_PREFIX,
   MEMPOOL_NAME_MAX,
   MEMPOOL_VERSION,
-  OWNER_FREE,
-  OWNER_IN_FLIGHT,
   POOL_MAGIC,
   flushThreshold,
   poolGeometry,
 } from './layout.js';
 import { Registry } from './registry.js';
+import { afterStale, reclaimRaw, ringEnq } from './reclaim.js';
+import { handleOf } from './handle.js';
+export { poolOf, indexOf, handleOf } from './handle.js';
 
 /** DPDK's RTE_MEMPOOL_F_NO_SPREAD (accepted; memory has one channel here). */
 export const MEMPOOL_F_NO_SPREAD = 0x0001;
@@ -55,13 +55,6 @@ export interface MempoolDescriptor {
   readonly ring: RingDescriptor;
 }
 
-/** The pool id of a handle (1..255). */
-export const poolOf = (handle: number): number => handle >>> INDEX_BITS;
-/** The object index of a handle in its pool. */
-export const indexOf = (handle: number): number => handle & INDEX_MASK;
-/** The handle of object `index` of pool `poolId`. */
-export const handleOf = (poolId: number, index: number): number => ((poolId << INDEX_BITS) | index) >>> 0;
-
 // ---- per-thread state (one slot on globalThis, so an ESM and a CJS copy of this package share it) --------
 
 interface State {
@@ -69,6 +62,11 @@ interface State {
   byId: Array<Mempool | undefined>;
   byName: Map<string, Mempool>;
   exitHooked: boolean;
+  /** The registry of the group this process uses pools of (whichever copy of the package opened it). */
+  registry: unknown;
+  /** The registry's words (main thread; undefined in worker threads) and the pool generation last checked. */
+  regWords: Uint32Array | undefined;
+  seenGen: number;
 }
 const STATE_KEY = Symbol.for('@mp/mempool');
 const STATE_VERSION = 1;
@@ -79,16 +77,40 @@ const state: State = (() => {
     if (s.version !== STATE_VERSION) throw new MpError('EPROTO', `another copy of @mp/mempool with state version ${s.version} is loaded (this one: ${STATE_VERSION})`);
     return s;
   }
-  const fresh: State = { version: STATE_VERSION, byId: new Array<Mempool | undefined>(256).fill(undefined), byName: new Map(), exitHooked: false };
+  const fresh: State = { version: STATE_VERSION, byId: new Array<Mempool | undefined>(256).fill(undefined), byName: new Map(), exitHooked: false, registry: undefined, regWords: undefined, seenGen: 0 };
   g[STATE_KEY] = fresh;
   return fresh;
 })();
 
-/** The pool of `handle` as this thread has it open (opening it by id on first use in a process). @internal */
+/**
+ * The pool of `handle` as this thread has it open (opening it by id on first use in a process). The map
+ * is trusted while the registry's pool table generation has not moved since it was last checked (one
+ * shared load); after a create or free it is checked again, so a freed pool's id given to a new pool
+ * never leads a handle to the old pool's memory.
+ * @internal
+ */
 export function poolFor(handle: number): Mempool {
-  const p = state.byId[handle >>> INDEX_BITS];
-  if (p !== undefined) return p;
-  return attachById(handle >>> INDEX_BITS);
+  const p = state.byId[handle >>> K.INDEX_BITS];
+  const g = state.regWords;
+  if (p !== undefined && (g === undefined || g[K.REG_GEN_W] === state.seenGen)) return p;
+  return poolForSlow(handle >>> K.INDEX_BITS);
+}
+
+function poolForSlow(id: number): Mempool {
+  const g = state.regWords;
+  if (g !== undefined && g[K.REG_GEN_W] !== state.seenGen) {
+    state.seenGen = Atomics.load(g, K.REG_GEN_W);
+    const reg = state.registry as Registry;
+    for (let i = 1; i < state.byId.length; i++) {
+      const p = state.byId[i];
+      if (p === undefined) continue;
+      if (reg.poolName(i) !== p.name || p.stale()) {
+        state.byId[i] = undefined;
+        if (state.byName.get(p.name) === p) state.byName.delete(p.name);
+      }
+    }
+  }
+  return state.byId[id] ?? attachById(id);
 }
 
 function attachById(id: number): Mempool {
@@ -124,26 +146,43 @@ function reclaimEverywhere(reg: Registry, tag: number): number {
   return n;
 }
 
+function closeAll(): void {
+  for (const p of state.byName.values()) {
+    try {
+      p.close();
+    } catch (err) {
+      log('warning', 'MEMPOOL', `flushing the cache of pool '${p.name}' at exit: ${(err as Error).message}`);
+    }
+  }
+}
+
 function hookExit(): void {
   if (state.exitHooked) return;
   state.exitHooked = true;
   // Before @mp/eal's own exit hook (registered at init) leaves the group.
   process.prependListener('exit', () => {
-    for (const p of state.byName.values()) p.close();
+    closeAll();
     try {
-      if (registryOpen) Registry.get().leave();
+      (state.registry as Registry | undefined)?.leave();
     } catch {
       // the group is gone already
     }
   });
 }
-let registryOpen = false;
 
 function joinRegistry(): Registry {
   const reg = Registry.get();
-  if (!registryOpen) {
+  if (state.registry !== reg) {
+    // First use, or a new group after eal's cleanup() and a new init(): forget the old group's pools.
+    if (state.registry !== undefined) {
+      closeAll();
+      state.byId.fill(undefined);
+      state.byName.clear();
+    }
+    state.registry = reg;
+    state.regWords = reg.u32;
+    state.seenGen = Atomics.load(reg.u32, K.REG_GEN_W);
     reg.setReclaimer((tag) => reclaimEverywhere(reg, tag));
-    registryOpen = true;
   }
   reg.join();
   hookExit();
@@ -306,6 +345,7 @@ export class Mempool {
     const geo = poolGeometry(n, stride, privSize);
     if (geo.bytes > 2 ** 32) throw new MpError('ENOMEM', `mempool of ${n} × ${stride} bytes needs ${geo.bytes} bytes (> 4 GiB)`);
     const reg = joinRegistry();
+    reg.sweep();
     return reg.withLock(() => {
       const id = reg.allocPoolLocked(name);
       const mz = memzone.reserve(MEMPOOL_MZ_PREFIX + name, geo.bytes, { align: CACHE_LINE });
@@ -321,7 +361,7 @@ export class Mempool {
       }
       const buf = mz.buffer;
       const u32 = new Uint32Array(buf);
-      new Uint8Array(buf, 0, geo.objsOff).fill(0); // header, caches, owner words (OWNER_FREE), private area
+      new Uint8Array(buf, 0, geo.objsOff).fill(0); // header, caches, owner words (K.OWNER_FREE), private area
       const u16 = new Uint16Array(buf, 0, 4);
       u16[HDR.version / 2] = MEMPOOL_VERSION;
       u16[HDR.flags / 2] = flags;
@@ -382,6 +422,16 @@ export class Mempool {
   }
 
   /**
+   * The pool a handle belongs to, as this thread has it open (opened by id on first use in a process
+   * of the group; a worker thread must have opened it with {@link fromDescriptor}).
+   *
+   * @throws {MpError} EBADF — no pool of that id (freed), or not open in this worker thread
+   */
+  static fromHandle(h: number): Mempool {
+    return poolFor(h);
+  }
+
+  /**
    * {@link lookup} that returns undefined when there is no pool of that name.
    *
    * @throws {MpError} as lookup, but not ENOENT
@@ -412,9 +462,7 @@ export class Mempool {
     state.byName.set(d.name, pool);
     if (!state.exitHooked) {
       state.exitHooked = true;
-      process.prependListener('exit', () => {
-        for (const p of state.byName.values()) p.close();
-      });
+      process.prependListener('exit', closeAll);
     }
     return pool;
   }
@@ -519,7 +567,7 @@ export class Mempool {
     }
     const s = this.scratch;
     if (this.ringDeq(s, 0, 1) === 0) return -1;
-    this.owners[s[0]! & INDEX_MASK] = this.tag;
+    this.owners[s[0]! & K.INDEX_MASK] = this.tag;
     return s[0]!;
   }
 
@@ -551,14 +599,14 @@ export class Mempool {
     const owners = this.owners;
     const tag = this.tag;
     if (this.ringDeq(out, 0, n) !== 0) {
-      for (let i = 0; i < n; i++) owners[out[i]! & INDEX_MASK] = tag;
+      for (let i = 0; i < n; i++) owners[out[i]! & K.INDEX_MASK] = tag;
       return n;
     }
     let len = this.cacheLen;
     const cache = this.cache;
     if (len < n) {
       if (len === 0 || this.ringDeq(out, len, n - len) === 0) return 0;
-      for (let i = len; i < n; i++) owners[out[i]! & INDEX_MASK] = tag;
+      for (let i = len; i < n; i++) owners[out[i]! & K.INDEX_MASK] = tag;
     }
     const m = len < n ? len : n;
     for (let i = 0; i < m; i++) out[i] = cache[--len]!;
@@ -576,8 +624,8 @@ export class Mempool {
    */
   put(h: number): void {
     if (this.freed) this.live();
-    const i = h & INDEX_MASK;
-    if (h >>> INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
+    const i = h & K.INDEX_MASK;
+    if (h >>> K.INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
     if (this.csize > 0) {
       if (this.owners[i] !== this.tag && !this.takeOver(i)) return;
       let len = this.cacheLen;
@@ -609,19 +657,22 @@ export class Mempool {
     if ((n >>> 0) !== n || n > arr.length) throw new MpError('EINVAL', `putBulk n ${n} must be an integer in 0..${arr.length} (the array's length)`);
     const id = this.id;
     const max = this.n;
-    for (let k = 0; k < n; k++) {
-      const h = arr[k]!;
-      if (h >>> INDEX_BITS !== id || (h & INDEX_MASK) >= max) throw this.notMine(h);
-    }
     const owners = this.owners;
     const tag = this.tag;
     const c = this.csize;
-    if (c > 0 && n <= c) {
+    if (n <= c) {
+      // One pass: check, claim and push; a bad handle rolls the cache back (nothing was put).
       const cache = this.cache;
-      let len = this.cacheLen;
+      const len0 = this.cacheLen;
+      let len = len0;
       for (let k = 0; k < n; k++) {
         const h = arr[k]!;
-        if (owners[h & INDEX_MASK] !== tag && !this.takeOver(h & INDEX_MASK)) continue;
+        const i = h & K.INDEX_MASK;
+        if (h >>> K.INDEX_BITS !== id || i >= max) {
+          this.cacheLen = len0; // pushed ones stay out, ours (taken over ones included)
+          throw this.notMine(h);
+        }
+        if (owners[i] !== tag && !this.takeOver(i)) continue;
         cache[len++] = h;
       }
       this.cacheLen = len;
@@ -629,15 +680,36 @@ export class Mempool {
       else this.words[this.cacheW] = len;
       return;
     }
+    for (let k = 0; k < n; k++) {
+      const h = arr[k]!;
+      if (h >>> K.INDEX_BITS !== id || (h & K.INDEX_MASK) >= max) throw this.notMine(h);
+    }
     const s = this.scratch;
     for (let base = 0; base < n; base += CHUNK) {
       const end = Math.min(n, base + CHUNK);
+      // As toFree(), inline: ours → free; someone else's (in flight, or another process's) → CAS; already
+      // free → skipped. Handles go to the ring straight from `arr` unless one was skipped (then compacted).
       let k = 0;
+      let compact = false;
       for (let j = base; j < end; j++) {
         const h = arr[j]!;
-        if (this.toFree(h & INDEX_MASK)) s[k++] = h;
+        const i = h & K.INDEX_MASK;
+        const o = owners[i]!;
+        if (o === tag) owners[i] = K.OWNER_FREE;
+        else if (o === K.OWNER_FREE || Atomics.compareExchange(owners, i, o, K.OWNER_FREE) !== o) {
+          if (!compact) {
+            compact = true;
+            for (let c = 0; c < k; c++) s[c] = arr[base + c]!;
+          }
+          continue;
+        }
+        if (compact) s[k] = h;
+        k++;
       }
-      if (k > 0) this.ringEnq(s, 0, k);
+      if (k > 0) {
+        if (compact) this.ringEnq(s, 0, k);
+        else this.ringEnq(arr, base, k);
+      }
     }
   }
 
@@ -652,7 +724,7 @@ export class Mempool {
   release(handles: Uint32Array, n: number): void {
     if ((n >>> 0) !== n || n > handles.length) throw new MpError('EINVAL', `release n ${n} must be an integer in 0..${handles.length}`);
     const owners = this.owners;
-    for (let k = 0; k < n; k++) owners[handles[k]! & INDEX_MASK] = OWNER_IN_FLIGHT;
+    for (let k = 0; k < n; k++) owners[handles[k]! & K.INDEX_MASK] = K.OWNER_IN_FLIGHT;
   }
 
   /**
@@ -665,12 +737,22 @@ export class Mempool {
     if ((n >>> 0) !== n || n > handles.length) throw new MpError('EINVAL', `adopt n ${n} must be an integer in 0..${handles.length}`);
     const owners = this.owners;
     const tag = this.tag;
-    for (let k = 0; k < n; k++) owners[handles[k]! & INDEX_MASK] = tag;
+    for (let k = 0; k < n; k++) owners[handles[k]! & K.INDEX_MASK] = tag;
+  }
+
+  /** @internal one object of {@link release} (Mbuf.release walks chains across pools) */
+  releaseOne(h: number): void {
+    this.owners[h & K.INDEX_MASK] = K.OWNER_IN_FLIGHT;
+  }
+
+  /** @internal one object of {@link adopt} */
+  adoptOne(h: number): void {
+    this.owners[h & K.INDEX_MASK] = this.tag;
   }
 
   /** The owner word of a handle: 0 free, 0xffffffff released, else a process tag. @internal for tests and mbuf */
   ownerOf(h: number): number {
-    return Atomics.load(this.owners, h & INDEX_MASK);
+    return Atomics.load(this.owners, h & K.INDEX_MASK);
   }
 
   /** This process's owner tag. */
@@ -691,12 +773,12 @@ export class Mempool {
 
   /** Byte offset of a handle's object in {@link buffer} / {@link bytes}. */
   offsetOf(h: number): number {
-    return this.objsOff + (h & INDEX_MASK) * this.stride;
+    return this.objsOff + (h & K.INDEX_MASK) * this.stride;
   }
 
   /** Index in {@link words} of a handle's object (its first word). */
   wordOf(h: number): number {
-    return (this.objsOff + (h & INDEX_MASK) * this.stride) >>> 2;
+    return (this.objsOff + (h & K.INDEX_MASK) * this.stride) >>> 2;
   }
 
   /**
@@ -705,10 +787,21 @@ export class Mempool {
    * @throws {MpError} EINVAL — not a handle of this pool
    */
   obj(h: number): Uint8Array {
-    const i = h & INDEX_MASK;
-    if (h >>> INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
+    const i = h & K.INDEX_MASK;
+    if (h >>> K.INDEX_BITS !== this.id || i >= this.n) throw this.notMine(h);
     const views = this.views ?? (this.views = new Array<Uint8Array | undefined>(this.n));
     return views[i] ?? (views[i] = new Uint8Array(this.buffer, this.objsOff + i * this.stride, this.eltSize));
+  }
+
+  /** @internal true when this instance's memzone is no longer the pool's (freed, maybe made again). */
+  stale(): boolean {
+    if (this.freed) return true;
+    if (this.mz === undefined) return false;
+    try {
+      return memzone.lookup(MEMPOOL_MZ_PREFIX + this.name) !== this.mz;
+    } catch {
+      return true;
+    }
   }
 
   /** Text like rte_mempool_dump. */
@@ -741,7 +834,7 @@ export class Mempool {
     const owners = this.owners;
     for (;;) {
       const o = owners[i]!;
-      if (o === OWNER_FREE) return false;
+      if (o === K.OWNER_FREE) return false;
       if (Atomics.compareExchange(owners, i, o, this.tag) === o) return true;
     }
   }
@@ -751,11 +844,11 @@ export class Mempool {
     const owners = this.owners;
     const o = owners[i]!;
     if (o === this.tag) {
-      owners[i] = OWNER_FREE;
+      owners[i] = K.OWNER_FREE;
       return true;
     }
-    if (o === OWNER_FREE) return false;
-    return Atomics.compareExchange(owners, i, o, OWNER_FREE) === o;
+    if (o === K.OWNER_FREE) return false;
+    return Atomics.compareExchange(owners, i, o, K.OWNER_FREE) === o;
   }
 
   /** Dequeue k handles from the ring into the cache; tag them ours. Returns k or 0. */
@@ -765,7 +858,7 @@ export class Mempool {
     const cache = this.cache;
     const owners = this.owners;
     const tag = this.tag;
-    for (let j = len; j < len + k; j++) owners[cache[j]! & INDEX_MASK] = tag;
+    for (let j = len; j < len + k; j++) owners[cache[j]! & K.INDEX_MASK] = tag;
     this.cacheLen = len + k;
     this.words[this.cacheW] = len + k;
     return k;
@@ -777,7 +870,7 @@ export class Mempool {
     if (len <= keep) return;
     const cache = this.cache;
     const owners = this.owners;
-    for (let j = keep; j < len; j++) owners[cache[j]! & INDEX_MASK] = OWNER_FREE;
+    for (let j = keep; j < len; j++) owners[cache[j]! & K.INDEX_MASK] = K.OWNER_FREE;
     // Publish the count first: between here and the enqueue, availCount may count these low, never twice.
     this.cacheLen = keep;
     this.words[this.cacheW] = keep;
@@ -787,68 +880,14 @@ export class Mempool {
   private ringDeq(dst: Uint32Array, offset: number, k: number): number {
     const o = this.ropts;
     o.offset = offset;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return this.ring.dequeueBulk(dst, k, o);
-      } catch (err) {
-        if ((err as MpError).code !== 'ESTALE' || attempt > 3) throw err;
-        this.ring.recover();
-      }
+    try {
+      return this.ring.dequeueBulk(dst, k, o);
+    } catch (err) {
+      return afterStale(this.ring, err, () => this.ring.dequeueBulk(dst, k, o));
     }
   }
 
   private ringEnq(src: Uint32Array, offset: number, k: number): void {
     ringEnq(this.ring, src, offset, k, this.ropts);
   }
-}
-
-/** Enqueue k handles that must fit (the ring holds every handle of the pool), recovering from dead peers. */
-function ringEnq(ring: Ring, src: Uint32Array, offset: number, k: number, o: { offset: number }): void {
-  o.offset = offset;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      if (ring.enqueueBulk(src, k, o) !== k) throw new MpError('EIO', `mempool ring '${ring.name}' refused ${k} free handles (more puts than gets?)`);
-      return;
-    } catch (err) {
-      if ((err as MpError).code !== 'ESTALE' || attempt > 3) throw err;
-      ring.recover();
-    }
-  }
-}
-
-/**
- * Return every object `deadTag` owns (held or cached) to the pool in `buffer`. Each goes back exactly
- * once: the owner word is swapped from the dead tag to free, and only the swap's winner enqueues it.
- */
-function reclaimRaw(buffer: ArrayBuffer, ring: Ring, deadTag: number): number {
-  const u32 = new Uint32Array(buffer);
-  if (Atomics.load(u32, HDR.magic / 4) !== POOL_MAGIC) return 0;
-  const id = u32[HDR.poolId / 4]!;
-  const n = u32[HDR.n / 4]!;
-  // The dead process's caches: forget their counts (their objects carry its tag and come back below).
-  for (let s = 0; s < CACHE_SLOTS; s++) {
-    const w = (HDR.caches + s * CACHE_ENTRY.size) / 4;
-    if (Atomics.load(u32, w + CACHE_ENTRY.tag / 4) === deadTag) {
-      Atomics.store(u32, w + CACHE_ENTRY.len / 4, 0);
-      Atomics.store(u32, w + CACHE_ENTRY.tag / 4, 0);
-    }
-  }
-  const owners = new Uint32Array(buffer, u32[HDR.ownersOff / 4]!, n);
-  const s = new Uint32Array(CHUNK);
-  const o = { offset: 0 };
-  let k = 0;
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    if (owners[i] !== deadTag) continue;
-    // SYNC: the CAS makes this the only return of object i; pairs with takeOver()/toFree() in a live putter.
-    if (Atomics.compareExchange(owners, i, deadTag, OWNER_FREE) !== deadTag) continue;
-    s[k++] = handleOf(id, i);
-    if (k === CHUNK) {
-      ringEnq(ring, s, 0, k, o);
-      total += k;
-      k = 0;
-    }
-  }
-  if (k > 0) ringEnq(ring, s, 0, k, o);
-  return total + k;
 }

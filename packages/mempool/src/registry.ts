@@ -237,12 +237,19 @@ export class Registry {
 
   /** Claim a pool id for `name` (under the lock). @throws {MpError} EEXIST, ENOSPC */
   allocPoolLocked(name: string): number {
-    let free = 0;
     for (let id = 1; id <= MAX_POOLS; id++) {
       if (this.poolName(id) === name) throw new MpError('EEXIST', `a mempool named '${name}' exists (pool id ${id})`);
-      if (free === 0 && Atomics.load(this.u32, (REG.pools + id * REG.poolSize + POOLE.state) / 4) === POOL_FREE) free = id;
+    }
+    // Round robin from the last id handed out: a freed id is reused as late as possible, so a stale
+    // handle of a freed pool rarely meets a new pool of the same id.
+    const last = this.u32[REG.lastId / 4]!;
+    let free = 0;
+    for (let k = 1; k <= MAX_POOLS && free === 0; k++) {
+      const id = ((last + k - 1) % MAX_POOLS) + 1;
+      if (Atomics.load(this.u32, (REG.pools + id * REG.poolSize + POOLE.state) / 4) === POOL_FREE) free = id;
     }
     if (free === 0) throw new MpError('ENOSPC', `all ${MAX_POOLS} pool ids of the group are in use (a handle holds the pool id in 8 bits)`);
+    this.u32[REG.lastId / 4] = free;
     const e = REG.pools + free * REG.poolSize;
     this.u8.fill(0, e + POOLE.name, e + POOLE.name + POOLE.nameSize);
     this.u8.set(enc.encode(name), e + POOLE.name);
@@ -273,7 +280,12 @@ export class Registry {
   }
 }
 
-const registries = new WeakMap<GroupMemory, Registry>();
+/** One registry per group per process, shared by every copy of this package (ESM and CJS) loaded in it. */
+const registries: WeakMap<GroupMemory, Registry> = (() => {
+  const g = globalThis as unknown as Record<symbol, WeakMap<GroupMemory, Registry> | undefined>;
+  const key = Symbol.for('@mp/mempool.registries');
+  return (g[key] ??= new WeakMap());
+})();
 
 function setU64(u32: Uint32Array, i: number, v: number): void {
   u32[i] = v >>> 0;

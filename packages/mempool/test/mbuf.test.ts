@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import { init } from '@mp/eal';
 import type { Eal } from '@mp/eal';
 import { mpErrorCode, uniquePrefix } from '@mp/test-utils';
-import { Mbuf, Mempool, MBUF_HDR_SIZE, MBUF_PORT_INVALID, PKTMBUF_HEADROOM, mempoolLayout, pktmbufPoolCreate } from '../src/index.js';
+import { Mbuf, Mempool, MBUF_HDR_SIZE, MBUF_PORT_INVALID, OWNER_IN_FLIGHT, PKTMBUF_HEADROOM, mempoolLayout, pktmbufPoolCreate } from '../src/index.js';
 
 let group: Eal;
 beforeAll(() => {
@@ -73,7 +73,8 @@ describe.each([
     const all = new Uint32Array(128);
     expect(Mbuf.allocBulk(pool, all, 128)).toBe(128);
     expect(all).toContain(m);
-    expect([Mbuf.port(m), Mbuf.olFlags(m), Mbuf.dataLen(m), Mbuf.rssHash(m)]).toEqual([MBUF_PORT_INVALID, 0n, 0, 0]);
+    // rte_pktmbuf_reset: port, olFlags, lengths; not the RSS hash
+    expect([Mbuf.port(m), Mbuf.olFlags(m), Mbuf.dataLen(m), Mbuf.rssHash(m)]).toEqual([MBUF_PORT_INVALID, 0n, 0, 0xdeadbeef]);
     Mbuf.freeBulk(all, 128);
     expect(pool.availCount).toBe(128);
   });
@@ -195,6 +196,28 @@ describe.each([
     for (let i = 3; i < n; i++) Mbuf.free(all[i]!);
     expect(pool.availCount).toBe(n);
   });
+});
+
+it('Mbuf.release / adopt mark every segment of each packet, across pools; Mempool.fromHandle finds the pool', () => {
+  const a = pktmbufPoolCreate(fresh(), 8, { dataRoomSize: 64 });
+  const b = pktmbufPoolCreate(fresh(), 8, { dataRoomSize: 64 });
+  const h1 = Mbuf.alloc(a);
+  const h2 = Mbuf.alloc(b);
+  const h3 = Mbuf.alloc(a);
+  Mbuf.chain(h1, h2);
+  const pkts = new Uint32Array([h1, h3]);
+  Mbuf.release(pkts, 2);
+  expect([h1, h2, h3].map((h) => Mbuf.owner(h))).toEqual([OWNER_IN_FLIGHT, OWNER_IN_FLIGHT, OWNER_IN_FLIGHT]);
+  Mbuf.adopt(pkts, 2);
+  expect([h1, h2, h3].map((h) => Mbuf.owner(h))).toEqual([a.ownerTag, b.ownerTag, a.ownerTag]);
+  expect(Mempool.fromHandle(h2)).toBe(b);
+  Mbuf.freeBulk(pkts, 2);
+  expect([a.availCount, b.availCount]).toEqual([8, 8]);
+  const id = a.id;
+  a.free();
+  b.free();
+  expect(code(() => Mempool.fromHandle(((id << 24) | 1) >>> 0))).toBe('EBADF');
+  expect(code(() => Mbuf.dataLen(h1))).toBe('EBADF');
 });
 
 it('chain beyond 65535 segments → -EOVERFLOW, nothing changes', () => {

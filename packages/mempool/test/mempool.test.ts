@@ -69,7 +69,7 @@ describe('create / lookup / errors', () => {
     p.free();
   });
 
-  it('free: the handle then throws EBADF; the name is free again; the id is reused', () => {
+  it('free: the handle then throws EBADF; the name is free again; the id is not reused at once', () => {
     const name = fresh();
     const p = Mempool.create(name, 64, 32, { cacheSize: 8 });
     const id = p.id;
@@ -81,9 +81,31 @@ describe('create / lookup / errors', () => {
     expect(code(() => p.getBulk(new Uint32Array(4), 4))).toBe('EBADF');
     expect(code(() => p.free())).toBe('EBADF');
     expect(code(() => Mempool.lookup(name))).toBe('ENOENT');
+    // Ids go round robin: a freed id is not handed out again at once.
     const q = Mempool.create(name, 64, 32);
-    expect(q.id).toBe(id);
+    expect(q.id).not.toBe(id);
     q.free();
+  });
+
+  it('the 256th pool of a group → ENOSPC (a handle holds the pool id in 8 bits); a freed id is reused', () => {
+    const made: Mempool[] = [];
+    let err: unknown;
+    try {
+      for (let i = 0; i < 300; i++) made.push(Mempool.create(fresh(), 1, 8));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string }).code).toBe('ENOSPC');
+    expect((err as Error).message).toMatch(/255 pool ids/);
+    const ids = new Set(made.map((p) => p.id));
+    expect(ids.size).toBe(made.length);
+    const last = made.pop()!;
+    const id = last.id;
+    last.free();
+    const again = Mempool.create(fresh(), 1, 8);
+    expect(again.id).toBe(id);
+    again.free();
+    for (const p of made) p.free();
   });
 
   it('handles: pool id in the top byte, index below; distinct pools have distinct ids', () => {
@@ -171,6 +193,23 @@ describe.each(MODES)('get/put (%s)', (_label, cacheSize, flags) => {
     c.close();
     p.put(h);
     expect(p.availCount).toBe(64);
+    expect(p.getBulk(all, 64)).toBe(64);
+    expect(new Set(all).size).toBe(64);
+    p.free();
+  });
+});
+
+describe.each([0, 32])('putBulk to the ring (cacheSize %i, then closed)', (cacheSize) => {
+  it('skips a handle already free in the middle of a bulk and puts the others once', () => {
+    const p = Mempool.create(fresh(), 64, 16, { cacheSize });
+    const b = new Uint32Array(3);
+    expect(p.getBulk(b, 3)).toBe(3);
+    p.close(); // no cache from here: bulks go to the ring
+    p.put(b[1]!);
+    expect(p.availCount).toBe(62);
+    p.putBulk(b, 3);
+    expect(p.availCount).toBe(64);
+    const all = new Uint32Array(64);
     expect(p.getBulk(all, 64)).toBe(64);
     expect(new Set(all).size).toBe(64);
     p.free();

@@ -4,6 +4,9 @@
  *   sendmsg NAME TEXT     rte_mp_sendmsg (primary: broadcast to every secondary socket)
  *   sendfd NAME TEXT      the same with a memfd holding TEXT
  *   req NAME TEXT         rte_mp_request_sync (5 s), prints every reply
+ *   malloc MB             rte_malloc MB MiB, then rte_free it; with dynamic memory (hugepages, not
+ *                         --no-huge) each asks every secondary to sync ("mp_malloc_sync", 5 s): prints
+ *                         MALLOC ok|fail <ms> FREE <ms>
  *   quit
  * Actions: dpdk_echo (replies "dpdk:<param>:<fd text>"), dpdk_note (prints what came).
  */
@@ -13,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_malloc.h>
 #include <rte_string_fns.h>
 
 static void read_fd_text(int fd, char *out, size_t n) {
@@ -42,6 +47,12 @@ static int on_echo(const struct rte_mp_msg *msg, const void *peer) {
 	printf("ECHO %s from %s\n", text, (const char *)peer);
 	fflush(stdout);
 	return rte_mp_reply(&reply, peer);
+}
+
+static double now_ms(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
 static int on_note(const struct rte_mp_msg *msg, const void *peer) {
@@ -104,6 +115,13 @@ int main(int argc, char **argv) {
 			}
 			printf("\n");
 			free(rep.msgs);
+		} else if (!strcmp(cmd, "malloc")) {
+			size_t mb = strtoul(name, NULL, 10);
+			double t0 = now_ms();
+			void *p = rte_malloc("mp_interop", mb << 20, 0);
+			double t1 = now_ms();
+			rte_free(p);
+			printf("MALLOC %s %.0f FREE %.0f\n", p != NULL ? "ok" : "fail", t1 - t0, now_ms() - t1);
 		} else {
 			printf("UNKNOWN %s\n", cmd);
 		}
