@@ -7,17 +7,20 @@
  * Devargs: `net_ring<N>[,peer=<port name>][,mac=aa:bb:cc:dd:ee:ff]`.
  */
 import { MpError } from '@mp/memory';
+import { Mbuf } from '@mp/mempool';
 import { Ring, RING_F_SC_DEQ, RING_F_SP_ENQ } from '@mp/ring';
 import { checkKeys, macArg } from '../ethdev/devargs.js';
 import type { Devargs } from '../ethdev/devargs.js';
 import { PortTable } from '../ethdev/table.js';
 import { PORT, PS_FREE, portOff } from '../ethdev/layout.js';
 import type { BurstQueue, Driver, DriverPort, PortContext } from './driver.js';
-import { adoptHandles, releaseHandles } from './owners.js';
 
 /** Driver words (PortContext.words): the peer port id + 1 (0 = itself), and a ring-name generation. */
 const W_PEER = 0;
 const W_GEN = 1;
+
+/** The handles a tx burst could not place, handed back to the caller (one array, no allocation per burst). */
+let back = new Uint32Array(256);
 
 const ringName = (port: number, gen: number, q: number): string => `eth${port}g${gen}tx${q}`;
 
@@ -122,7 +125,7 @@ class RingPort implements DriverPort {
     return {
       burst(handles: Uint32Array, n: number): number {
         const got = r.dequeueBurst(handles, n);
-        adoptHandles(handles, got);
+        Mbuf.adopt(handles, got);
         return got;
       },
     };
@@ -133,9 +136,14 @@ class RingPort implements DriverPort {
     return {
       burst(handles: Uint32Array, n: number): number {
         // Owned by the ring before they are visible in it: a consumer may adopt them at once.
-        releaseHandles(handles, n);
+        Mbuf.release(handles, n);
         const sent = r.enqueueBurst(handles, n);
-        if (sent < n) adoptHandles(handles.subarray(sent, n), n - sent);
+        if (sent < n) {
+          // What did not fit is the caller's again (copied: adopt reads from index 0).
+          if (back.length < n - sent) back = new Uint32Array(n - sent);
+          for (let i = sent; i < n; i++) back[i - sent] = handles[i]!;
+          Mbuf.adopt(back, n - sent);
+        }
         return sent;
       },
     };
