@@ -212,7 +212,8 @@ export function ensureOwnedDir(dir: string, from: string, create: boolean): stri
       if (st === undefined) throw new MpError('ENOENT', `${d} vanished while being created (removed by a group ending?)`);
     }
   }
-  const leaf = lstatOwned(dir, 'dir')!;
+  const leaf = lstatOwned(dir, 'dir');
+  if (leaf === undefined) throw new MpError('ENOENT', `${dir} vanished while being checked (removed by a group ending?)`);
   if ((leaf.mode & 0o077) !== 0) {
     try {
       // Ours and a directory (checked just above): only read/search bits can be open here.
