@@ -297,7 +297,7 @@ export class MemifInterface implements SessionOwner {
     try {
       fd = binding.connect(this.socketPath, this.socketAbstract);
     } catch (err) {
-      this.lastDown = { reason: `connect: ${(err as Error).message}`, by: 'local' };
+      this.lastDown = { reason: `cannot connect: ${(err as Error).message}`, by: 'local' };
       this.scheduleRetry();
       return;
     }
