@@ -191,7 +191,7 @@ export class Session {
   /** Take ownership of a received descriptor only when the message wants one. */
   private handle(m: MemifMsg, afd: number): void {
     const wantsFd = m.type === 'add-region' || m.type === 'add-ring';
-    if (!wantsFd && afd >= 0) binding.close(afd);
+    if (!wantsFd && afd >= 0) return this.reject('Unexpected descriptor', afd);
     if (m.type === 'disconnect') {
       this.close(m.reason || `code ${m.code}`, 'remote', false);
       return;
