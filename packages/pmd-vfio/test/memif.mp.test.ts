@@ -256,3 +256,61 @@ describe('a misbehaving server (raw seqpacket process) against an @mp client', (
     ]);
   });
 });
+
+describe('a hostile client writing the shared rings (raw process, after a correct handshake)', () => {
+  async function setup(): Promise<{ srv: MemifInterface; raw: Agent; size: number }> {
+    const socket = sockPath();
+    const srv = mk({ role: 'server', socket });
+    srv.start();
+    const raw = await agent();
+    const { size } = (await raw.call('rawHandshake', { path: socket, log2: 4, bufferSize: 256 })) as { size: number };
+    await srv.waitUp();
+    return { srv, raw, size };
+  }
+  const room = 4096;
+  const dst = new Uint8Array(32 * room);
+  const off = Uint32Array.from({ length: 32 }, (_, i) => i * room);
+  const lens = new Uint32Array(32);
+
+  it('C2S: descriptors outside the regions are dropped and counted, an index past the ring is refused, an unfinished chain waits', async () => {
+    const { srv, raw, size } = await setup();
+    const rx = srv.rx[0]!;
+    const poke = (o: object): Promise<unknown> => raw.call('rawPoke', { ring: 0, ...o });
+    await poke({ slot: 0, flags: 0, length: 64, fill: 0x11, head: 1 });
+    expect(rx.rxBurst(dst, off, room, lens, 32)).toBe(1);
+    expect([lens[0], dst[0], dst[63]]).toEqual([64, 0x11, 0x11]);
+    // Past the end of region 0, then a region that does not exist, then a length past the end.
+    await poke({ slot: 1, offset: size - 10, length: 64 });
+    await poke({ slot: 2, region: 7, length: 64 });
+    await poke({ slot: 3, length: 0xffffffff, head: 4 });
+    expect(rx.rxBurst(dst, off, room, lens, 32)).toBe(0);
+    expect(rx.stats()).toMatchObject({ packets: 1n, errors: 3n });
+    expect(await raw.call('rawPeek', { ring: 0 })).toMatchObject({ tail: 4 }); // the slots went back
+    // A head 5000 slots ahead: nothing there is believed, nothing consumed.
+    await poke({ slot: 4, head: 4 + 5000 });
+    expect(rx.rxBurst(dst, off, room, lens, 32)).toBe(0);
+    expect(rx.stats().errors).toBe(4n);
+    expect(await raw.call('rawPeek', { ring: 0 })).toMatchObject({ tail: 4 });
+    // A chain whose last slot is not published yet waits; once it is, the frame comes whole.
+    await poke({ slot: 4, flags: 1, region: 0, offset: 2 * (128 + 16 * 16) + 4 * 256, length: 256, fill: 0x22, head: 5 });
+    expect(rx.rxBurst(dst, off, room, lens, 32)).toBe(0);
+    await poke({ slot: 5, flags: 0, region: 0, offset: 2 * (128 + 16 * 16) + 5 * 256, length: 10, fill: 0x33, head: 6 });
+    expect(rx.rxBurst(dst, off, room, lens, 32)).toBe(1);
+    expect([lens[0], dst[255], dst[256], dst[265], dst[266]]).toEqual([266, 0x22, 0x33, 0x33, 0]);
+    expect(rx.stats()).toMatchObject({ packets: 2n, errors: 4n });
+  });
+
+  it('S2C: a buffer length past the region stops the server tx (counted), the good ones before it arrive', async () => {
+    const { srv, raw } = await setup();
+    const tx = srv.tx[0]!;
+    // The client hands over 4 buffers; the third claims 2 GiB.
+    await raw.call('rawPoke', { ring: 1, slot: 2, length: 0x7fffffff, head: 4 });
+    const f = new Uint8Array(64 * 4).fill(0x44);
+    const o = Uint32Array.from([0, 64, 128, 192]);
+    const l = new Uint32Array(4).fill(64);
+    expect(tx.txBurst(f, o, l, 4)).toBe(2);
+    expect(tx.stats()).toMatchObject({ packets: 2n, errors: 1n });
+    expect(await raw.call('rawPeek', { ring: 1 })).toMatchObject({ tail: 2 });
+    expect(srv.link).toBe('up');
+  });
+});
