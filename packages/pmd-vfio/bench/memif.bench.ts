@@ -115,21 +115,27 @@ async function testpmdToTestpmd(dir: string): Promise<number> {
   }
 }
 
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const dir = mkdtempSync(join(tmpdir(), 'memif-bench-'));
 try {
-  const rows: Array<[string, number]> = [];
-  rows.push(['@mp → @mp (2 node processes)', await mpToMp(dir)]);
+  // The paths take turns, ROUNDS times, so a change in the machine's other load hits them alike.
+  const paths: Array<[string, () => Promise<number>]> = [['@mp → @mp (2 node processes)', () => mpToMp(dir)]];
   if (TESTPMD !== undefined) {
-    rows.push(['@mp → testpmd rxonly', await mpToTestpmd(dir)]);
-    rows.push(['testpmd txonly → testpmd rxonly (reference)', await testpmdToTestpmd(dir)]);
+    paths.push(['@mp → testpmd rxonly', () => mpToTestpmd(dir)]);
+    paths.push(['testpmd txonly → testpmd rxonly (reference)', () => testpmdToTestpmd(dir)]);
   } else {
     console.log('dpdk-testpmd not installed: reference rows skipped (apt-get install dpdk)');
   }
+  const got = new Map<string, number[]>(paths.map(([n]) => [n, []]));
+  for (let r = 0; r < ROUNDS; r++) for (const [name, run] of paths) got.get(name)!.push(await run());
+  const rows = paths.map(([name]) => [name, median(got.get(name)!)] as const);
   const ref = rows.find((r) => r[0].includes('reference'))?.[1] ?? NaN;
-  console.log(`\nmemif, 64-byte frames, bursts of 32, one queue, ${SECONDS} s after ${WARMUP} s warm-up (medians of per-second rates)`);
-  console.log('| path | frames/s | × reference |');
-  console.log('|---|---:|---:|');
-  for (const [name, pps] of rows) console.log(`| ${name} | ${fmt(pps)} | ${Number.isFinite(ref) ? (pps / ref).toFixed(2) : 'n/a'} |`);
+  console.log(`\nmemif, 64-byte frames, bursts of 32, one queue, ${ROUNDS} rounds × ${SECONDS} s after ${WARMUP} s warm-up (medians of per-second rates)`);
+  console.log('| path | frames/s | × reference | rounds |');
+  console.log('|---|---:|---:|---|');
+  for (const [name, pps] of rows) {
+    console.log(`| ${name} | ${fmt(pps)} | ${Number.isFinite(ref) ? (pps / ref).toFixed(2) : 'n/a'} | ${got.get(name)!.map(fmt).join(', ')} |`);
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

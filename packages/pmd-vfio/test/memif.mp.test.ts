@@ -212,7 +212,7 @@ describe('a misbehaving server (raw seqpacket process) against an @mp client', (
     const down = cli.waitDown();
     cli.start();
     await raw.waitEvent((e) => e.event === 'accepted');
-    for (const s of steps) expect(await raw.call('rawSend', s)).toBe(0);
+    for (const s of steps) expect(await raw.call('rawSend', s as Record<string, unknown>)).toBe(0);
     expect(await down).toEqual({ reason, by: 'local' });
     expect(await raw.call('rawRecv', {})).toEqual({ type: 'disconnect', code: 0, reason });
   });

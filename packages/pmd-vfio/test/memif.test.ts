@@ -143,7 +143,7 @@ describe('memif @mp ↔ @mp in one process', () => {
     const down = bad.waitDown();
     bad.start();
     expect(await down).toEqual({ reason, by: 'remote' });
-    const good = mk({ role: 'client', socket, reconnectMs: 0, secret: s.secret, id: s.id });
+    const good = mk({ role: 'client', socket, reconnectMs: 0, ...(s as Partial<MemifOptions>) });
     good.start();
     await Promise.all([srv.waitUp(), good.waitUp()]);
   });

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uniquePrefix } from '@mp/test-utils';
-import { MemifInterface } from '@mp/pmd-vfio';
+import { MemifInterface } from '../src/index.js';
 import { TESTPMD, Testpmd } from './fixtures/testpmd.js';
 import { roundTrip } from './traffic.js';
 

@@ -1,5 +1,5 @@
 /** Send n numbered frames through a memif interface and collect what comes back (test helper). */
-import type { MemifInterface } from '@mp/pmd-vfio';
+import type { MemifInterface } from '../src/index.js';
 import { checkFrame, frames } from './fixtures/frames.mjs';
 
 export interface RoundTrip {
