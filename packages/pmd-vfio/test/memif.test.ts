@@ -178,6 +178,16 @@ describe('memif @mp ↔ @mp in one process', () => {
     expect(existsSync(socket)).toBe(false);
   });
 
+  it('an abstract socket name (no file): both roles', async () => {
+    const name = `mp-memif-abstract-${process.pid}-${Date.now()}`;
+    const srv = mk({ role: 'server', socket: name, socketAbstract: true });
+    const cli = mk({ role: 'client', socket: name, socketAbstract: true, reconnectMs: 0 });
+    srv.start();
+    cli.start();
+    await Promise.all([srv.waitUp(), cli.waitUp()]);
+    expect(existsSync(name)).toBe(false);
+  });
+
   it('a client retries a socket that is not there yet', async () => {
     const socket = sockPath();
     const cli = mk({ role: 'client', socket, reconnectMs: 20 });

@@ -83,6 +83,18 @@ describe.skipIf(TESTPMD === undefined)(`memif interop with dpdk-testpmd${TESTPMD
     expect(s.link).toBe('down');
   });
 
+  it('DPDK 22.11 default: an abstract socket name (socket-abstract=yes) meets socketAbstract: true', async () => {
+    const name = `/mp-memif-test-${process.pid}-${Date.now()}`;
+    const tp = testpmd(`role=server,socket=${name}`, 'macswap');
+    const c = memif({ role: 'client', socket: name, socketAbstract: true, reconnectMs: 50 });
+    c.start();
+    await c.waitUp(30_000);
+    await tp.forwarding();
+    const r = await roundTrip(c, 300, 64, true);
+    expect(r.bad).toBe(0);
+    expect(inOrder(r.seqs) && r.seqs.length === 300).toBe(true);
+  });
+
   it('testpmd server with a secret: a wrong secret is refused with its reason, the right one connects', async () => {
     const sock = sockPath();
     const tp = testpmd(`role=server,socket=${sock},socket-abstract=no,secret=opensesame`, 'io');
