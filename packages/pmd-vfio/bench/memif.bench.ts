@@ -14,9 +14,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { TESTPMD, Testpmd } from '../test/fixtures/testpmd.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const WARMUP = 2;
 const here = import.meta.dirname;
+/** Each run gets its own socket path and testpmd prefixes (a SIGKILLed testpmd leaves its socket file). */
+let runs = 0;
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
 const fmt = (pps: number): string => (Number.isFinite(pps) ? `${(pps / 1e6).toFixed(2)} Mpps` : 'n/a');
 
@@ -36,8 +38,22 @@ function child(cpu: number, args: string[]): { c: ChildProcess; next: () => Prom
     : spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   const queued: string[] = [];
   const waiting: Array<(l: string) => void> = [];
-  createInterface({ input: c.stdout! }).on('line', (l) => (waiting.length > 0 ? waiting.shift()!(l) : queued.push(l)));
-  return { c, next: () => (queued.length > 0 ? Promise.resolve(queued.shift()!) : new Promise((r) => waiting.push(r))) };
+  let exited = false;
+  const failed: Array<(e: Error) => void> = [];
+  createInterface({ input: c.stdout! }).on('line', (l) => (waiting.length > 0 ? (failed.shift(), waiting.shift()!(l)) : queued.push(l)));
+  c.on('exit', (code) => {
+    exited = true;
+    for (const f of failed.splice(0)) f(new Error(`bench child ${args.join(' ')} exited (${code})`));
+  });
+  const next = (): Promise<string> => {
+    if (queued.length > 0) return Promise.resolve(queued.shift()!);
+    if (exited) return Promise.reject(new Error(`bench child ${args.join(' ')} has exited`));
+    return new Promise((resolve, reject) => {
+      waiting.push(resolve);
+      failed.push(reject);
+    });
+  };
+  return { c, next };
 }
 
 async function end(c: ChildProcess): Promise<void> {
@@ -60,7 +76,7 @@ async function rxRates(next: () => Promise<string>): Promise<number[]> {
 }
 
 async function mpToMp(dir: string): Promise<number> {
-  const socket = join(dir, 'mp.sock');
+  const socket = join(dir, `mp${++runs}.sock`);
   const rx = child(1, ['server', 'rx', socket]);
   const tx = child(0, ['client', 'tx', socket]);
   try {
@@ -89,8 +105,8 @@ async function testpmdRates(tp: Testpmd): Promise<number[]> {
 }
 
 async function mpToTestpmd(dir: string): Promise<number> {
-  const socket = join(dir, 'tp-rx.sock');
-  const tp = new Testpmd({ prefix: `bench_mt${process.pid}`, devargs: `role=server,socket=${socket},socket-abstract=no`, forward: 'rxonly', lcores: '0,1', mainLcore: 0, extra: ['--stats-period=1'] });
+  const socket = join(dir, `tp-rx${++runs}.sock`);
+  const tp = new Testpmd({ prefix: `bench_mt${process.pid}_${runs}`, devargs: `role=server,socket=${socket},socket-abstract=no`, forward: 'rxonly', lcores: '0,1', mainLcore: 0, extra: ['--stats-period=1'] });
   const tx = child(0, ['client', 'tx', socket]);
   try {
     await tx.next();
@@ -102,11 +118,11 @@ async function mpToTestpmd(dir: string): Promise<number> {
 }
 
 async function testpmdToTestpmd(dir: string): Promise<number> {
-  const socket = join(dir, 'tp-tp.sock');
+  const socket = join(dir, `tp-tp${++runs}.sock`);
   // Forwarding lcores on different cores: the receiver's on 1, the sender's on 0.
-  const rx = new Testpmd({ prefix: `bench_rx${process.pid}`, devargs: `role=server,socket=${socket},socket-abstract=no`, forward: 'rxonly', lcores: '0,1', mainLcore: 0, extra: ['--stats-period=1'] });
+  const rx = new Testpmd({ prefix: `bench_rx${process.pid}_${runs}`, devargs: `role=server,socket=${socket},socket-abstract=no`, forward: 'rxonly', lcores: '0,1', mainLcore: 0, extra: ['--stats-period=1'] });
   await rx.wait(/Press enter to exit|Port 0: /, 30_000);
-  const tx = new Testpmd({ prefix: `bench_tx${process.pid}`, devargs: `role=client,socket=${socket},socket-abstract=no`, forward: 'txonly', lcores: '0,1', mainLcore: 1, extra: ['--txpkts=64'] });
+  const tx = new Testpmd({ prefix: `bench_tx${process.pid}_${runs}`, devargs: `role=client,socket=${socket},socket-abstract=no`, forward: 'txonly', lcores: '0,1', mainLcore: 1, extra: ['--txpkts=64'] });
   try {
     return median(await testpmdRates(rx));
   } finally {
@@ -115,7 +131,7 @@ async function testpmdToTestpmd(dir: string): Promise<number> {
   }
 }
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'memif-bench-'));
 try {
   // The paths take turns, ROUNDS times, so a change in the machine's other load hits them alike.
