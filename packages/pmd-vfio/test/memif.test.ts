@@ -55,7 +55,7 @@ function drain(q: MemifInterface['rx'][number], room = 16384): Array<[number, bo
 describe('memif @mp ↔ @mp in one process', () => {
   it('connects, reports the peer, and moves frames both ways (client → server, server → client)', async () => {
     const [srv, cli] = await pair({ ifName: 'srvif' }, { ifName: 'cliif', name: 'cli-app' });
-    expect(srv.connection).toMatchObject({ remoteName: 'cli-app', remoteIfName: 'cliif', log2RingSize: 10 });
+    expect(srv.connection).toMatchObject({ remoteName: 'cli-app', remoteIfName: 'cliif', log2RingSize: 10, bufferSize: 2048 });
     expect(cli.connection).toMatchObject({ remoteName: 'mp-pmd-vfio', remoteIfName: 'srvif', bufferSize: 2048 });
     const f = frames(100, 0, 200);
     expect(cli.tx[0]!.txBurst(f.buf, f.offsets, f.lens, 100)).toBe(100);

@@ -72,7 +72,7 @@ describe.skipIf(TESTPMD === undefined)(`memif interop with dpdk-testpmd${TESTPMD
     s.start();
     const tp = testpmd(`role=client,socket=${sock},socket-abstract=no,bsize=1024,rsize=9`, 'io');
     const up = await s.waitUp(30_000);
-    expect(up.log2RingSize).toBe(9);
+    expect(up).toMatchObject({ log2RingSize: 9, bufferSize: 1024 });
     await tp.forwarding();
     const r = await roundTrip(s, N, 1500, false);
     expect(r.bad).toBe(0);

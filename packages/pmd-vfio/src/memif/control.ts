@@ -271,6 +271,10 @@ export class Session {
       const v = new DataView(this.regions[r.region]!.buf, r.offset, RING.headerSize);
       if (v.getUint32(RING.cookie, true) !== MEMIF_COOKIE) return this.fail('Wrong ring');
     }
+    // The client's buffer size, as its untouched C2S descriptors give it (informational: the server
+    // sends into whatever length each S2C descriptor offers).
+    const c0 = this.c2s[0]!;
+    this.bufferSize = Math.min(new DataView(this.regions[c0.region]!.buf, c0.offset + RING.desc, DESC.size).getUint32(DESC.length, true), 0xffff);
     const info = this.makeQueues(ifName);
     this.send({ type: 'connected', ifName: this.owner!.config.ifName });
     if (this.state === 'closed') return;
@@ -373,7 +377,7 @@ export class Session {
       if (dir === 'rx') ring.setUint16(RING.flags, interrupt ? 0 : RING_FLAG_MASK_INT, true);
       const stats = new BigUint64Array(3);
       const nq = new binding.Queue(kind, bufs, r.region, r.offset, r.log2, this.bufferSize, r.efd, stats);
-      const q = new MemifQueue(nq, dir, i, 2 ** r.log2, this.bufferSize || cfg.bufferSize, interrupt && dir === 'rx', r.efd, stats);
+      const q = new MemifQueue(nq, dir, i, 2 ** r.log2, this.bufferSize, interrupt && dir === 'rx', r.efd, stats);
       this.queues.push(q);
       return q;
     };
