@@ -137,20 +137,25 @@ class Queue final : public Napi::ObjectWrap<Queue> {
       lens[got++] = total;
       bytes += total;
     }
+    // Shared indices are stored only when they move: an empty poll writes nothing the peer reads, so
+    // the peer's cache line stays valid (DPDK's rx skips the store the same way).
     if (kind_ == kServerRx) {
-      __atomic_store_n(&ring_->tail, cur, __ATOMIC_RELEASE);  // R2: slots back to the client
+      if (cur != lastHead_) __atomic_store_n(&ring_->tail, cur, __ATOMIC_RELEASE);  // R2: slots back to the client
       lastHead_ = cur;
     } else {
       lastTail_ = cur;
       // Refill: every slot the server gave back returns to it as an empty buffer of bufferSize.
       uint16_t head = __atomic_load_n(&ring_->head, __ATOMIC_RELAXED);
       uint16_t slots = static_cast<uint16_t>(size - head + lastTail_);
-      while (slots-- > 0) {
-        desc_c& d = ring_->desc[head++ & mask];
-        d.length = bufferSize_;
-        d.flags = 0;
+      if (slots > size) slots = 0;  // our own head is ours: only a peer scribbling on it gets here
+      if (slots > 0) {
+        while (slots-- > 0) {
+          desc_c& d = ring_->desc[head++ & mask];
+          d.length = bufferSize_;
+          d.flags = 0;
+        }
+        __atomic_store_n(&ring_->head, head, __ATOMIC_RELEASE);  // R2: pairs with the server tx's A2
       }
-      __atomic_store_n(&ring_->head, head, __ATOMIC_RELEASE);  // R2: pairs with the server tx's A2
     }
     stats_[0] += got;
     stats_[1] += bytes;
@@ -233,8 +238,10 @@ class Queue final : public Napi::ObjectWrap<Queue> {
       sent++;
       bytes += len;
     }
-    if (kind_ == kClientTx) __atomic_store_n(&ring_->head, slot, __ATOMIC_RELEASE);  // R1: pairs with A1
-    else __atomic_store_n(&ring_->tail, slot, __ATOMIC_RELEASE);                     // R1: pairs with A1
+    if (sent > 0) {
+      if (kind_ == kClientTx) __atomic_store_n(&ring_->head, slot, __ATOMIC_RELEASE);  // R1: pairs with A1
+      else __atomic_store_n(&ring_->tail, slot, __ATOMIC_RELEASE);                     // R1: pairs with A1
+    }
     if (sent > 0 && efd_ >= 0 && (__atomic_load_n(&ring_->flags, __ATOMIC_RELAXED) & kRingMaskInt) == 0) {
       uint64_t one = 1;
       if (write(efd_, &one, sizeof(one)) < 0 && errno != EAGAIN) stats_[2]++;
