@@ -502,6 +502,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   l.Set("descOffset", Napi::Number::New(env, offsetof(desc_c, offset)));
   l.Set("descMetadata", Napi::Number::New(env, offsetof(desc_c, metadata)));
   l.Set("cookie", Napi::Number::New(env, kCookie));
+  l.Set("sealShrink", Napi::Number::New(env, F_SEAL_SHRINK));
   exports.Set("layout", l);
   return exports;
 }

@@ -190,7 +190,7 @@ class Queue final : public Napi::ObjectWrap<Queue> {
       stats_[2]++;
       nfree = 0;
     }
-    size_t sent = 0;
+    size_t sent = 0, skipped = 0;  // sent counts the skipped too: the caller is done with both
     uint64_t bytes = 0;
     while (sent < n && nfree > 0) {
       uint64_t off = offsets[sent];
@@ -198,6 +198,7 @@ class Queue final : public Napi::ObjectWrap<Queue> {
       if (off + len > srcLen) {  // the caller's range is outside its buffer: drop it, count it
         stats_[2]++;
         sent++;
+        skipped++;
         continue;
       }
       uint16_t s = slot, left = nfree;
@@ -238,15 +239,15 @@ class Queue final : public Napi::ObjectWrap<Queue> {
       sent++;
       bytes += len;
     }
-    if (sent > 0) {
+    if (sent > skipped) {
       if (kind_ == kClientTx) __atomic_store_n(&ring_->head, slot, __ATOMIC_RELEASE);  // R1: pairs with A1
       else __atomic_store_n(&ring_->tail, slot, __ATOMIC_RELEASE);                     // R1: pairs with A1
     }
-    if (sent > 0 && efd_ >= 0 && (__atomic_load_n(&ring_->flags, __ATOMIC_RELAXED) & kRingMaskInt) == 0) {
+    if (sent > skipped && efd_ >= 0 && (__atomic_load_n(&ring_->flags, __ATOMIC_RELAXED) & kRingMaskInt) == 0) {
       uint64_t one = 1;
       if (write(efd_, &one, sizeof(one)) < 0 && errno != EAGAIN) stats_[2]++;
     }
-    stats_[0] += sent;
+    stats_[0] += sent - skipped;
     stats_[1] += bytes;
     return Napi::Number::New(env, static_cast<double>(sent));
   }

@@ -81,6 +81,21 @@ describe('memif @mp ↔ @mp in one process', () => {
     expect(drain(rx).map((g) => g[0])).toEqual([4, 5, 6, 7]);
   });
 
+  it('bursts check their argument types (EINVAL) and count ranges outside the caller buffer as errors', async () => {
+    const [srv, cli] = await pair();
+    const tx = cli.tx[0]!;
+    expect(mpErrorCode(() => tx.txBurst(new Uint8Array(64), [0] as unknown as Uint32Array, new Uint32Array([64]), 1))).toBe('EINVAL');
+    expect(mpErrorCode(() => srv.rx[0]!.rxBurst(new Uint16Array(8) as unknown as Uint8Array, new Uint32Array(1), 8, new Uint32Array(1), 1))).toBe('EINVAL');
+    // Frame 0 lies outside src: skipped and counted; frame 1 goes.
+    const f = frames(2, 0, 64);
+    expect(tx.txBurst(f.buf, Uint32Array.from([f.buf.byteLength - 10, f.offsets[1]!]), f.lens, 2)).toBe(2);
+    expect(tx.stats()).toMatchObject({ packets: 1n, errors: 1n });
+    // Received into a range outside dst: dropped and counted.
+    const lens = new Uint32Array(1);
+    expect(srv.rx[0]!.rxBurst(new Uint8Array(100), new Uint32Array([50]), 64, lens, 1)).toBe(0);
+    expect(srv.rx[0]!.stats()).toMatchObject({ packets: 0n, errors: 1n });
+  });
+
   it('reports a frame longer than the caller room with its full length (and copies what fits)', async () => {
     const [srv, cli] = await pair();
     const f = frames(1, 7, 1500);

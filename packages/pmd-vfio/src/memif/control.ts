@@ -20,6 +20,7 @@
  * reason strings where DPDK has one), and every descriptor and mapping taken so far is released. The
  * process never throws out of here: a peer's bytes are input, not a failure of ours.
  */
+import { constants } from 'node:os';
 import { log } from '@mp/memory';
 import { QUEUE_KIND, binding } from '../binding.js';
 import type { WatchHandle } from '../binding.js';
@@ -41,8 +42,8 @@ import { decode, encode } from './protocol.js';
 import type { AddRingMsg, HelloMsg, InitMsg, MemifMsg } from './protocol.js';
 import { MemifQueue } from './queue.js';
 
-const F_SEAL_SHRINK = 2;
-const EAGAIN = 11;
+const F_SEAL_SHRINK = binding.layout.sealShrink!;
+const EAGAIN = constants.errno.EAGAIN;
 
 /** What an interface is configured with (validated by MemifInterface). */
 export interface SessionConfig {

@@ -58,20 +58,26 @@ export class MemifQueue {
    * Receive up to `n` frames: frame i is copied to `dst` at `offsets[i]` (at most `room` bytes) and its
    * full length goes to `lens[i]` (a length above `room` means the frame was cut). Frames the peer
    * chained over several slots arrive whole. Returns the count (0 when the queue is empty or the
-   * interface is down) — never throws for an expected outcome.
+   * interface is down) — never throws for an expected outcome. A range outside `dst` is dropped and
+   * counted in `errors`; `n` is capped by the lengths of `offsets` and `lens`.
+   * @throws {MpError} EINVAL — dst not a Uint8Array, offsets or lens not Uint32Arrays
    * @see rte_eth_rx_burst (eth_memif_rx)
    */
   rxBurst(dst: Uint8Array, offsets: Uint32Array, room: number, lens: Uint32Array, n: number): number {
+    if (!(dst instanceof Uint8Array && offsets instanceof Uint32Array && lens instanceof Uint32Array)) badArgs('rxBurst(dst: Uint8Array, offsets: Uint32Array, room, lens: Uint32Array, n)');
     return this.q === undefined ? 0 : this.q.rxBurst(dst, offsets, room, lens, n);
   }
 
   /**
    * Send the first `n` frames `src[offsets[i] .. + lens[i])`; a frame longer than the ring's buffers is
    * chained over several slots (MEMIF_DESC_FLAG_NEXT). Returns how many were sent (the first k); the
-   * rest did not fit and are the caller's to retry or drop. 0 when the interface is down.
+   * rest did not fit and are the caller's to retry or drop. 0 when the interface is down. A range
+   * outside `src` is skipped (counted as sent and in `errors`).
+   * @throws {MpError} EINVAL — src not a Uint8Array, offsets or lens not Uint32Arrays
    * @see rte_eth_tx_burst (eth_memif_tx)
    */
   txBurst(src: Uint8Array, offsets: Uint32Array, lens: Uint32Array, n: number): number {
+    if (!(src instanceof Uint8Array && offsets instanceof Uint32Array && lens instanceof Uint32Array)) badArgs('txBurst(src: Uint8Array, offsets: Uint32Array, lens: Uint32Array, n)');
     return this.q === undefined ? 0 : this.q.txBurst(src, offsets, lens, n);
   }
 
@@ -113,4 +119,8 @@ export class MemifQueue {
     this.q?.close();
     this.q = undefined;
   }
+}
+
+function badArgs(sig: string): never {
+  throw new MpError('EINVAL', `memif queue: ${sig} — wrong argument types`);
 }
