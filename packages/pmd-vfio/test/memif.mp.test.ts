@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
-import { MemifInterface } from '../src/index.js';
+import { HANDSHAKE_TIMEOUT_MS, MemifInterface } from '../src/index.js';
 import type { MemifOptions } from '../src/index.js';
 import { MEMIF_VERSION, ringBytes } from '../src/memif/layout.js';
 import type { MemifMsg } from '../src/memif/protocol.js';
@@ -183,7 +183,7 @@ describe('a misbehaving client (raw seqpacket process) against an @mp server', (
     expect(r.bad).toBe(0);
   });
 
-  it('a peer that says nothing after connecting is not a problem for others (a second client connects meanwhile)', async () => {
+  it('a peer that says nothing after HELLO is no problem for others (a second client connects meanwhile) and is dropped after the handshake timeout', async () => {
     const socket = sockPath();
     const srv = mk({ role: 'server', socket });
     srv.start();
@@ -193,6 +193,10 @@ describe('a misbehaving client (raw seqpacket process) against an @mp server', (
     const good = mk({ role: 'client', socket, reconnectMs: 0 });
     good.start();
     await Promise.all([srv.waitUp(), good.waitUp()]);
+    // …and is told why it is dropped once HANDSHAKE_TIMEOUT_MS passed without a message.
+    expect(await raw.call('rawRecv', { timeoutMs: HANDSHAKE_TIMEOUT_MS + 10_000 }, HANDSHAKE_TIMEOUT_MS + 15_000)).toEqual({ type: 'disconnect', code: 0, reason: 'Handshake timeout' });
+    expect(await raw.call('rawRecv', {})).toEqual({ eof: true });
+    expect(good.link).toBe('up');
   });
 });
 
