@@ -1,6 +1,8 @@
 /**
  * @mp/pmd-vfio — ethdev for @mp groups: ports probed from DPDK devargs, whose queues any process of the
- * group polls itself (one process per queue), with stats and link events in every process.
+ * group polls itself (one process per queue), with stats and link events in every process; drivers
+ * net_ring and (below ethdev for now) the memif 2.0 layer: control protocol in both roles and a burst
+ * data path.
  */
 import { registerDriver } from './ethdev/port.js';
 import { netRing } from './drivers/net-ring.js';
@@ -17,3 +19,11 @@ export type { Driver, DriverPort, BurstQueue, PortContext } from './drivers/driv
 export { MAX_PORTS, MAX_QUEUES } from './ethdev/layout.js';
 export * as ethdevLayout from './ethdev/layout.js';
 export { MpError } from '@mp/memory';
+export { MemifInterface } from './memif/interface.js';
+export type { MemifOptions, DownInfo } from './memif/interface.js';
+export type { UpInfo } from './memif/control.js';
+export { HANDSHAKE_TIMEOUT_MS } from './memif/control.js';
+export { MemifQueue } from './memif/queue.js';
+export type { QueueStats } from './memif/queue.js';
+export * as memifProtocol from './memif/protocol.js';
+export * as memifLayout from './memif/layout.js';

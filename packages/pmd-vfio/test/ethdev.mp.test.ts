@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { uniquePrefix, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 
-const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
+const AGENT = join(import.meta.dirname, 'fixtures/ethdev-agent.mjs');
 const agent = useAgents(AGENT);
 
 interface Recv {

@@ -1,0 +1,89 @@
+import { MpError, loadAddon } from '@mp/memory';
+import { DESC, MEMIF_COOKIE, MSG_SIZE, OFF, RING } from './memif/layout.js';
+
+/** A uv_poll watcher: the callback runs once per readable wake-up (events -1: the descriptor failed). */
+export interface WatchHandle {
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** One memif ring as one side sees it (native/memif.cc, class Queue). */
+export interface NativeQueue {
+  rxBurst(dst: Uint8Array, offsets: Uint32Array, room: number, lens: Uint32Array, n: number): number;
+  txBurst(src: Uint8Array, offsets: Uint32Array, lens: Uint32Array, n: number): number;
+  close(): void;
+}
+
+/** Queue kinds of the native Queue. */
+export const QUEUE_KIND = { clientTx: 0, clientRx: 1, serverRx: 2, serverTx: 3 } as const;
+
+/** What the native addon (native/memif.cc) exports. Every argument is validated before it gets here. */
+export interface PmdBinding {
+  /** socket(SEQPACKET) + bind (a stale path is replaced) + chmod + listen → fd. Throws errno errors. */
+  listen(name: string, abstract: boolean, mode: number, backlog: number): number;
+  connect(name: string, abstract: boolean): number;
+  /** → fd, or -errno (-EAGAIN: nobody waiting). */
+  accept(fd: number): number;
+  /** → 0 or -errno; passFd < 0: no descriptor. */
+  send(fd: number, bytes: Uint8Array, passFd: number): number;
+  /** → real length, 0 at EOF, -errno; out[0] = descriptor received or -1, out[1] = how many came. */
+  recv(fd: number, bytes: Uint8Array, out: Int32Array): number;
+  close(fd: number): void;
+  memfd(name: string, size: number): number;
+  fdInfo(fd: number): { kind: 'file' | 'eventfd' | 'other'; size: number; seals: number };
+  eventfd(): number;
+  notify(fd: number): number;
+  drain(fd: number): number;
+  map(fd: number, size: number): ArrayBuffer;
+  /** Swap a mapping's pages for private zero pages now; false when it was not (or no longer) ours. */
+  release(ab: ArrayBuffer): boolean;
+  watch(fd: number, cb: (events: number) => void): WatchHandle;
+  Queue: new (
+    kind: number,
+    regions: ArrayBuffer[],
+    ringRegion: number,
+    ringOffset: number,
+    log2: number,
+    bufferSize: number,
+    eventfd: number,
+    stats: BigUint64Array,
+  ) => NativeQueue;
+  readonly layout: Readonly<Record<string, number>>;
+}
+
+function load(): PmdBinding {
+  const b = loadAddon<PmdBinding>(import.meta.url, '@mp/pmd-vfio', 'mp_pmd_vfio');
+  checkLayout(b.layout);
+  return b;
+}
+
+/** Compare the compiler's sizeof/offsetof with src/memif/layout.ts; any difference is fatal. */
+function checkLayout(l: Readonly<Record<string, number>>): void {
+  const want: Record<string, number> = {
+    msgSize: MSG_SIZE,
+    ...Object.fromEntries(Object.entries(OFF).filter(([k]) => k !== 'type')),
+    ringHdrSize: RING.headerSize,
+    ringCookie: RING.cookie,
+    ringFlagsOff: RING.flags,
+    ringHead: RING.head,
+    ringTail: RING.tail,
+    descSize: DESC.size,
+    descFlags: DESC.flags,
+    descRegion: DESC.region,
+    descLength: DESC.length,
+    descOffset: DESC.offset,
+    descMetadata: DESC.metadata,
+    cookie: MEMIF_COOKIE,
+  };
+  const bad = Object.entries(want).filter(([k, v]) => l[k] !== v);
+  if (bad.length > 0) {
+    throw new MpError(
+      'EPROTO',
+      `@mp/pmd-vfio native layout differs from src/memif/layout.ts: ${bad.map(([k, v]) => `${k} native ${l[k]} != ts ${v}`).join(', ')}`,
+    );
+  }
+}
+
+/** The loaded addon (once per module instance). */
+export const binding: PmdBinding = load();

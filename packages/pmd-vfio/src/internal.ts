@@ -1,0 +1,8 @@
+/**
+ * @internal Not public API: the raw native binding and the codec, for tests (a deliberately
+ * misbehaving peer speaks raw SOCK_SEQPACKET through these) and for the ethdev layer of this package.
+ */
+export { binding, QUEUE_KIND } from './binding.js';
+export type { PmdBinding, NativeQueue, WatchHandle } from './binding.js';
+export { encode, decode } from './memif/protocol.js';
+export type { MemifMsg, Decoded } from './memif/protocol.js';
