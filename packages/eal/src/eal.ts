@@ -330,7 +330,10 @@ export class Eal extends EventEmitter<EalEvents> {
         this.lock.withLock(() => {
           for (const i of dead) {
             const e = (CFG.procTable + i * PROC.size) / 4;
-            if (this.u32[e + PROC.state / 4] === PS_ALIVE && !ofdTest(this.cfg.fd, lockSlot(i), 1, 'w')) this.freeSlot(i);
+            if (this.u32[e + PROC.state / 4] === PS_ALIVE && !ofdTest(this.cfg.fd, lockSlot(i), 1, 'w')) {
+              this.freeSlot(i);
+              log('debug', 'EAL', `reclaimed process slot ${i} of dead pid ${this.u32[e + PROC.pid / 4]}`);
+            }
           }
         });
         for (const i of dead) {
