@@ -32,8 +32,11 @@ export interface ProcessSnapshot {
 export interface GroupSnapshot {
   prefix: string;
   runtimeDir: string;
-  /** `ready`, `formatting` (a primary is starting), `closing` (its last process is removing it), `invalid`. */
-  state: 'ready' | 'formatting' | 'closing' | 'invalid';
+  /**
+   * `ready`, `formatting` (a primary is starting), `closing` (its last process is removing it),
+   * `other-version` (made by another config layout version: only its locks are read), `invalid`.
+   */
+  state: 'ready' | 'formatting' | 'closing' | 'other-version' | 'invalid';
   /** Config layout version (a group of another @mp version is listed but not read further). */
   version: number;
   primaryPid: number;
@@ -155,7 +158,7 @@ function snapshot(dir: string, fd: number, bytes: ArrayBuffer): GroupSnapshot {
       alive,
     });
   }
-  const state = !usable ? (magic === 0 && stateWord === ST_FORMATTING ? 'formatting' : 'invalid') : stateWord === ST_READY ? 'ready' : stateWord === ST_CLOSING ? 'closing' : 'formatting';
+  const state = !usable ? (magic === CFG_MAGIC ? 'other-version' : magic === 0 && stateWord === ST_FORMATTING ? 'formatting' : 'invalid') : stateWord === ST_READY ? 'ready' : stateWord === ST_CLOSING ? 'closing' : 'formatting';
   const snap: GroupSnapshot = {
     prefix,
     runtimeDir: dir,
