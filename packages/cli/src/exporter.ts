@@ -65,7 +65,7 @@ export async function collectMetrics(dirs: string[]): Promise<Registry> {
   const qErrs = c('mp_port_queue_errors_total', 'Errors per receive queue', ['prefix', 'port', 'queue']);
   const cpu = c('mp_process_cpu_seconds_total', 'User and system CPU time of a process of the group', ['prefix', 'pid', 'slot', 'type']);
   const rss = g('mp_process_resident_memory_bytes', 'Resident memory of a process of the group', ['prefix', 'pid', 'slot', 'type']);
-  const ipc = c('mp_ipc_messages_total', 'IPC messages sent or received by the process serving telemetry', ['prefix', 'direction']);
+  const ipc = c('mp_ipc_messages_total', 'IPC messages of the process serving telemetry, by kind (sent_inbox, sent_socket, wakes, received_inbox)', ['prefix', 'pid', 'kind']);
 
   for (const dir of dirs) {
     let info;
@@ -134,10 +134,10 @@ export async function collectMetrics(dirs: string[]): Promise<Registry> {
           const cmds = await client.request('/');
           if (Array.isArray(cmds) && cmds.includes('/mp/ipc/stats')) {
             const st = rec(await client.request('/mp/ipc/stats'));
-            const sent = num(st.sent);
-            const received = num(st.received);
-            if (sent !== undefined) ipc.inc({ prefix, direction: 'sent' }, sent);
-            if (received !== undefined) ipc.inc({ prefix, direction: 'received' }, received);
+            for (const [kind, v] of Object.entries(st)) {
+              const n = num(v);
+              if (n !== undefined && n >= 0) ipc.inc({ prefix, pid: String(client.greeting.pid), kind }, n);
+            }
           }
         } catch {
           // went away mid-scrape

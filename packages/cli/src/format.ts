@@ -63,6 +63,19 @@ export function formatInfo(g: GroupInfo): string {
       }),
     ),
   );
+  const withIpc = g.procStats.filter((p) => p.ipc !== undefined && p.ipc !== null);
+  if (withIpc.length) {
+    out.push('', 'ipc:');
+    out.push(
+      table(
+        ['PID', 'INBOX', 'PENDING', 'ACTIONS'],
+        withIpc.map((p) => {
+          const i = p.ipc as Record<string, TelemetryJson>;
+          return [String(p.pid), i.has_inbox ? 'yes' : 'no', str(i.pending_requests), Array.isArray(i.actions) ? i.actions.join(',') || '-' : '-'];
+        }),
+      ),
+    );
+  }
   if (g.memory) {
     out.push('', `memzones (${g.memory.memzones.length}):`);
     out.push(table(['NAME', 'LEN', 'SEGMENT', 'OFFSET', 'BY PID'], g.memory.memzones.map((z) => [z.name, bytes(z.len), String(z.segment), `0x${z.offset.toString(16)}`, String(z.reservedBy)])));

@@ -142,7 +142,7 @@ export interface GroupInfo extends GroupSnapshot {
   mempools: Array<Record<string, TelemetryJson>>;
   ports: Array<{ id: number; info: TelemetryJson; stats: TelemetryJson; link: TelemetryJson }>;
   /** Per live process: CPU time and RSS (from /proc), and its telemetry socket when it serves one. */
-  procStats: Array<{ slot: number; pid: number; stat?: ProcStat; telemetry?: string }>;
+  procStats: Array<{ slot: number; pid: number; stat?: ProcStat; telemetry?: string; ipc?: TelemetryJson }>;
 }
 
 /** Connect to the first live telemetry socket of a group (the primary's first). */
@@ -193,6 +193,20 @@ export async function groupInfo(dir: string): Promise<GroupInfo> {
     info.procStats.push({ slot: p.slot, pid: p.pid, ...(stat ? { stat } : {}), ...(sock ? { telemetry: sock } : {}) });
   }
   if (!g.live) return info;
+  // Per process: its IPC view (actions, pending requests, counters), when @mp/ipc serves it there.
+  for (const p of info.procStats) {
+    if (p.telemetry === undefined) continue;
+    const pc = await TelemetryClient.connect(p.telemetry).catch(() => undefined);
+    if (pc === undefined) continue;
+    try {
+      const cmds = await pc.request('/');
+      if (Array.isArray(cmds) && cmds.includes('/mp/ipc/info')) p.ipc = await pc.request('/mp/ipc/info');
+    } catch {
+      // gone meanwhile
+    } finally {
+      pc.close();
+    }
+  }
   const c = await connectGroup(g);
   if (c === undefined) return info;
   try {

@@ -46,6 +46,8 @@ describe('mp against a live group of 3 processes', () => {
     await g.agents[1]!.call('ringCreate', { name: 'tx0', count: 256 });
     expect(await g.agents[1]!.call('fill', { name: 'rx0', n: 300 })).toBe(300);
     expect(await g.agents[2]!.call('hashCreate', { name: 'flows', entries: 1024, keys: 10 })).toBe(10);
+    await g.agents[0]!.call('ipc', { action: 'ping' });
+    await g.agents[1]!.call('ipc', { send: 'ping' });
   });
   afterAll(async () => {
     for (const a of g.agents) await a.close();
@@ -81,6 +83,9 @@ describe('mp against a live group of 3 processes', () => {
     expect(rx).toMatchObject({ used_count: 300, capacity: 1023, prod_tail: 300, cons_tail: 0 });
     expect(info.rings.find((x: { name: string }) => x.name === 'tx0')).toMatchObject({ used_count: 0 });
     expect(info.hashes).toEqual([expect.objectContaining({ name: 'flows', count: 10, key_len: 4 })]);
+    const ipcOf = (pid: number): unknown => info.procStats.find((p: { pid: number }) => p.pid === pid).ipc;
+    expect(ipcOf(g.agents[0]!.pid)).toMatchObject({ actions: expect.arrayContaining(['ping']), pending_requests: 0 });
+    expect(ipcOf(g.agents[2]!.pid)).toBeNull(); // never started its channel: DPDK's null reply
     expect(info.mempools).toEqual([]);
     expect(info.ports).toEqual([]);
     const text = await mp(['info', g.prefix, '--base', b.base]);
@@ -155,6 +160,7 @@ describe('mp against a live group of 3 processes', () => {
       expect(text).toContain(`mp_ring_used{prefix="${g.prefix}",ring="rx0"} 300`);
       expect(text).toContain(`mp_ring_capacity{prefix="${g.prefix}",ring="rx0"} 1023`);
       expect(text).toMatch(new RegExp(`mp_process_cpu_seconds_total\\{prefix="${g.prefix}",pid="${g.agents[0]!.pid}"`));
+      expect(text).toMatch(new RegExp(`mp_ipc_messages_total\\{prefix="${g.prefix}",pid="${g.agents[0]!.pid}",kind="received_inbox"\\} [1-9]`));
       const check = await run('promtool', ['check', 'metrics'], { input: text });
       expect(check.code, check.stdout + check.stderr).toBe(0);
     } finally {

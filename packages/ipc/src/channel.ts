@@ -328,6 +328,16 @@ export class Channel {
     return this.inbox !== undefined;
   }
 
+  /** Names of the registered actions, sorted (for telemetry). */
+  get actionNames(): string[] {
+    return [...this.actions.keys()].sort();
+  }
+
+  /** Requests of this process still waiting for replies (for telemetry). */
+  get pendingRequests(): number {
+    return this.pending.size;
+  }
+
   // ---- actions ------------------------------------------------------------------------------------
 
   /** @see actionRegister */
