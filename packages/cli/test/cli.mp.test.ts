@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TelemetryClient } from '@mp/cli';
+import { TelemetryClient, collectMetrics } from '@mp/cli';
 import { Agent, removeCreatedGroups, uniquePrefix, useAgents } from '@mp/test-utils';
 import { BIN, MEMBER, makeBase, mp, run } from './helpers.js';
 
@@ -262,5 +262,32 @@ describe('a SIGKILLed group beside a live one', () => {
     const g = await startGroup(3);
     await g.agents[1]!.call('leave');
     expect(readdirSync(g.dir).filter((n) => n.startsWith('dpdk')).sort()).toEqual(['dpdk_telemetry.v2', 'dpdk_telemetry.v2:2']);
+  });
+
+  it('ports and mempools registered by their packages show in info, top and the exporter', async () => {
+    const g = await startGroup(2);
+    await g.agents[1]!.call('dpdkShapes');
+    // Shared views come from the primary's socket: register there too (each process registers its own).
+    await g.agents[0]!.call('dpdkShapes');
+    const info = JSON.parse((await mp(['info', g.prefix, '--json', '--base', b.base])).stdout);
+    expect(info.mempools).toEqual([expect.objectContaining({ name: 'mbuf_pool', avail_count: 7000, in_use_count: 1191 })]);
+    expect(info.ports).toEqual([expect.objectContaining({ id: 0, info: expect.objectContaining({ name: 'net_ring0' }), link: expect.objectContaining({ status: 'UP' }), stats: expect.objectContaining({ ipackets: 1000 }) })]);
+    const text = (await mp(['info', g.prefix, '--base', b.base])).stdout;
+    expect(text).toMatch(/mbuf_pool\s+8191\s+7000\s+1191/);
+    expect(text).toMatch(/0\s+net_ring0\s+UP\s+2000/); // the second stats call: 2000 packets
+    // top: one call of the stats per sample; 1000 packets and 10 drops more each time.
+    const top = (await mp(['top', g.prefix, '--base', b.base, '--interval', '100'])).stdout;
+    expect(top).toMatch(/PORTS\n.*\n0\s+net_ring0\s+\S+\s+\S+\s+\S+\s+0/);
+    expect(top).toMatch(/MEMPOOLS\n.*\nmbuf_pool\s+1191\/8191/);
+    const reg = await collectMetrics([g.dir]);
+    const metrics = await reg.metrics();
+    expect(metrics).toMatch(new RegExp(`mp_port_packets_total\\{prefix="${g.prefix}",port="0",direction="rx"\\} \\d+`));
+    expect(metrics).toContain(`mp_port_queue_packets_total{prefix="${g.prefix}",port="0",queue="1",direction="rx"}`);
+    expect(metrics).toContain(`mp_mempool_available{prefix="${g.prefix}",mempool="mbuf_pool"} 7000`);
+    expect(metrics).toContain(`mp_mempool_in_use{prefix="${g.prefix}",mempool="mbuf_pool"} 1191`);
+    if (hasPromtool) {
+      const check = await run('promtool', ['check', 'metrics'], { input: metrics });
+      expect(check.code, check.stdout + check.stderr).toBe(0);
+    }
   });
 });
