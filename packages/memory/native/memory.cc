@@ -601,6 +601,20 @@ Napi::Value FdWatchNew(const Napi::CallbackInfo& info) {
     CloseFdWatch(w);
     return ci.Env().Undefined();
   }));
+  // pause(): stop polling (the descriptor stays open); resume(): poll again. For a listener out of
+  // descriptors (EMFILE): its pending connection keeps it readable, so it would spin until one is free.
+  handle.Set("pause", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    if (!w->closed) uv_poll_stop(&w->poll);
+    return ci.Env().Undefined();
+  }));
+  handle.Set("resume", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    Napi::Env e = ci.Env();
+    if (!w->closed) {
+      int r = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, OnFdReadable);
+      if (r != 0) ErrnoError(e, -r, "uv_poll_start").ThrowAsJavaScriptException();
+    }
+    return e.Undefined();
+  }));
   handle.AddFinalizer(
       [](Napi::Env, FdWatch* fw) {
         if (fw->finalized) return;

@@ -34,7 +34,7 @@ export interface MemoryBinding {
   /** Bytes sent, or -errno (EAGAIN, EPIPE, ECONNRESET). */
   seqpacketSend(fd: number, data: Uint8Array): number;
   /** Call back on every readable event of fd until close(); the watch owns (and closes) fd. */
-  fdWatch(fd: number, onReadable: () => void, ref?: boolean): { close(): void };
+  fdWatch(fd: number, onReadable: () => void, ref?: boolean): { close(): void; pause(): void; resume(): void };
   readonly pageSize: number;
 }
 

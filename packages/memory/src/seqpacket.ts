@@ -17,6 +17,8 @@ import { lstatOwned, removeOwned } from './files.js';
 import { log } from './log.js';
 
 const E = constants.errno;
+/** How long a listener out of descriptors stops accepting before it tries again. */
+const ACCEPT_BACKOFF_MS = 100;
 const ERRNO_NAME = new Map<number, string>(Object.entries(E).map(([k, v]) => [v, k]));
 const errName = (neg: number): string => ERRNO_NAME.get(-neg) ?? `errno ${-neg}`;
 
@@ -160,11 +162,21 @@ export function listenSeqpacket(path: string, o: ListenOptions): SeqpacketListen
   }
   const lfd = fd;
   let closed = false;
+  let resumeTimer: NodeJS.Timeout | undefined;
   const watch = binding.fdWatch(lfd, () => {
     for (let i = 0; i < 64 && !closed; i++) {
       const r = binding.seqpacketAccept(lfd);
       if (typeof r === 'number') {
-        if (r !== -E.EAGAIN) log('warning', 'MEM', `accept on ${path}: ${errName(r)}`);
+        if (r === -E.EAGAIN || r === -E.ECONNABORTED) return;
+        // Out of descriptors or memory: the pending connection keeps the socket readable, so polling
+        // would spin. Stop accepting for a moment instead.
+        log('warning', 'MEM', `accept on ${path}: ${errName(r)}; not accepting for ${ACCEPT_BACKOFF_MS} ms`);
+        watch.pause();
+        resumeTimer = setTimeout(() => {
+          resumeTimer = undefined;
+          if (!closed) watch.resume();
+        }, ACCEPT_BACKOFF_MS);
+        resumeTimer.unref();
         return;
       }
       const conn = new SeqpacketConnection(r[0], maxMessage, false);
@@ -181,6 +193,7 @@ export function listenSeqpacket(path: string, o: ListenOptions): SeqpacketListen
     close() {
       if (closed) return;
       closed = true;
+      if (resumeTimer !== undefined) clearTimeout(resumeTimer);
       watch.close();
       removeOwned(path, 'socket');
     },

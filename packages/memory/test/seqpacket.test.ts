@@ -3,6 +3,8 @@
 import { mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { connectSeqpacket, listenSeqpacket } from '../dist/index.js';
 import type { SeqpacketConnection, SeqpacketListener } from '../dist/index.js';
@@ -92,7 +94,6 @@ it('listen: a live name is EBUSY, a stale socket of ours is replaced, a file or 
   expect(code(() => listenSeqpacket(path, { onConnection: () => true }))).toBe('EBUSY');
   // A stale socket: bound by a process that went away (a listener closed without removing its name).
   const stalePath = join(dir, 'stale');
-  const { spawnSync } = await import('node:child_process');
   const py = spawnSync('python3', ['-c', `import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(${JSON.stringify(stalePath)})`]);
   if (py.status === 0) {
     expect(statSync(stalePath).isSocket()).toBe(true);
@@ -137,4 +138,49 @@ it('200 connections opened and closed leave no descriptor behind, on either side
     poll();
   });
   expect(fds()).toBe(before);
+});
+
+const hasPrlimit = spawnSync('sh', ['-c', 'command -v prlimit']).status === 0;
+it.skipIf(!hasPrlimit)('a listener out of descriptors (EMFILE) stops accepting, says so, and accepts again once some are free (skipped: no prlimit)', async () => {
+  const path = join(dir, 's');
+  const script = fileURLToPath(new URL('./fixtures/emfile-listener.mjs', import.meta.url));
+  const child = spawn('prlimit', ['--nofile=64:64', process.execPath, script, path]);
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const stdoutHas = (s: string): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (out.includes(s)) {
+          child.stdout.off('data', onData);
+          resolve();
+        }
+      };
+      const onData = (d: Buffer): void => {
+        out += d;
+        check();
+      };
+      child.stdout.on('data', onData);
+      check();
+    });
+  try {
+    await stdoutHas('full');
+    const c = connectSeqpacket(path); // the kernel queues it; the server cannot accept it
+    const greeting = next(c);
+    // Wait (on its stderr, an event) for the server to report EMFILE, then free its descriptors.
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (err.includes('EMFILE')) resolve();
+      };
+      child.stderr.on('data', check);
+      check();
+    });
+    expect(err).toMatch(/accept on .*: EMFILE; not accepting for 100 ms/);
+    child.stdin.write('free\n');
+    expect(await greeting).toBe('hello');
+    c.close();
+  } finally {
+    child.stdin.end();
+    await new Promise((r) => child.on('exit', r));
+  }
 });
