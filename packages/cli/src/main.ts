@@ -173,6 +173,7 @@ function cleanup(prefix: string | undefined, a: Args): number {
     } catch (err) {
       const e = err as MpError;
       if (e.code === 'EBUSY') results.push({ prefix: basename(dir), runtimeDir: dir, removed: [], left: [], kept: 'live' });
+      else if (e.code === 'EPROTO' && prefix === undefined) results.push({ prefix: basename(dir), runtimeDir: dir, removed: [], left: [], kept: e.message });
       else {
         failed = true;
         results.push({ prefix: basename(dir), runtimeDir: dir, removed: [], left: [], kept: e.message });

@@ -1,7 +1,7 @@
 // `mp` against real groups: a live group of 3 processes (primary + 2 secondaries) with rings and a hash,
 // a SIGKILLed group beside it, DPDK's own telemetry client, Prometheus' checker, top in a pty.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TelemetryClient, collectMetrics } from '@mp/cli';
@@ -289,5 +289,23 @@ describe('a SIGKILLed group beside a live one', () => {
       const check = await run('promtool', ['check', 'metrics'], { input: metrics });
       expect(check.code, check.stdout + check.stderr).toBe(0);
     }
+  });
+
+  it('a group of another config layout version is listed but never removed (its locks may sit elsewhere)', async () => {
+    const dir = join(b.base, uniquePrefix('clio'));
+    mkdirSync(dir, { mode: 0o700 });
+    const cfg = Buffer.alloc(8192);
+    cfg.writeUInt32LE(0x4643504d, 0); // 'MPCF'
+    cfg.writeUInt16LE(99, 4);
+    writeFileSync(join(dir, 'config'), cfg, { mode: 0o600 });
+    const ls = JSON.parse((await mp(['ls', '--json', '--runtime-dir', dir])).stdout);
+    expect(ls.groups).toEqual([expect.objectContaining({ state: 'other-version', runtimeDir: dir })]);
+    const all = await mp(['cleanup', '--runtime-dir', dir]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toContain('version 99');
+    const named = await mp(['cleanup', dir, '--runtime-dir', dir]);
+    expect(named.code).toBe(1);
+    expect(named.stdout).toMatch(/not removed: EPROTO: .*version 99/);
+    expect(readdirSync(dir)).toEqual(['config']);
   });
 });

@@ -241,6 +241,7 @@ export interface RemovedGroup {
  * can start until it is done) and finds no slot lock held.
  *
  * @throws {MpError} EBUSY — a live process holds the group (nothing removed)
+ * @throws {MpError} EPROTO — the group was made by another config layout version (nothing removed)
  * @throws {MpError} ENOENT — no group config in `dir`; EPERM — the dir or config is not ours
  */
 export function removeDeadGroup(dir: string, o: { dryRun?: boolean } = {}): RemovedGroup {
@@ -255,6 +256,14 @@ export function removeDeadGroup(dir: string, o: { dryRun?: boolean } = {}): Remo
   }
   try {
     checkOwnedFd(fd, cfgPath);
+    const hb = Buffer.alloc(8);
+    readSync(fd, hb, 0, 8, 0);
+    const head = new Uint32Array(hb.buffer, hb.byteOffset, 2);
+    const otherVersion = head[0] === CFG_MAGIC ? (head[1]! & 0xffff) : CFG_VERSION;
+    if (otherVersion !== CFG_VERSION) {
+      // Its locks may sit elsewhere: nothing here can prove it dead.
+      throw new MpError('EPROTO', `group in ${dir} was made with config layout version ${otherVersion}; this @mp/eal (version ${CFG_VERSION}) cannot prove it dead: use the @mp version that made it`);
+    }
     if (!ofdLock(fd, LOCK_PRIMARY, 1, 'w', false)) throw new MpError('EBUSY', `group in ${dir} is live: its primary lock is held`);
     const bytes = readAll(fd);
     const snap = snapshot(dir, fd, bytes);
