@@ -1,7 +1,7 @@
 // `mp` against real groups: a live group of 3 processes (primary + 2 secondaries) with rings and a hash,
 // a SIGKILLed group beside it, DPDK's own telemetry client, Prometheus' checker, top in a pty.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TelemetryClient, collectMetrics } from '@mp/cli';
@@ -223,6 +223,16 @@ describe('a SIGKILLed group beside a live one', () => {
     expect(ls.groups.find((x) => x.prefix === dead.prefix)).toMatchObject({ stale: true, processes: 0 });
     expect(ls.groups.find((x) => x.prefix === live.prefix)).toMatchObject({ stale: false, processes: 2 });
     expect((await mp(['ls', '--base', b.base])).stdout).toMatch(new RegExp(`${dead.prefix}\\s+STALE`));
+
+    // Reading never writes: the dead group's config is byte for byte and time for time the same after
+    // ls, info and top, and nothing was added to its runtime dir.
+    const cfgPath = join(dead.dir, 'config');
+    const before = { bytes: readFileSync(cfgPath), st: statSync(cfgPath), names: readdirSync(dead.dir).sort() };
+    expect((await mp(['info', dead.prefix, '--json', '--base', b.base])).code).toBe(0);
+    expect((await mp(['top', dead.prefix, '--base', b.base, '--interval', '50'])).stdout).toContain('STALE');
+    expect(readFileSync(cfgPath).equals(before.bytes)).toBe(true);
+    expect(statSync(cfgPath).mtimeMs).toBe(before.st.mtimeMs);
+    expect(readdirSync(dead.dir).sort()).toEqual(before.names);
 
     const segs = readdirSync('/dev/shm').filter((f) => f.startsWith(`${dead.prefix}map_`));
     expect(segs.length).toBeGreaterThan(0);
