@@ -93,8 +93,7 @@ export class Eal extends EventEmitter<EalEvents> {
   readonly slot: number;
   /** The EAL's own arguments (argv form; typed options are shown as `--name=value`): `/eal/params`. */
   readonly ealArgs: string[];
-  /** This process's telemetry socket (undefined with `--no-telemetry`, or when it could not start). */
-  telemetry: TelemetryServer | undefined;
+  private telemetryServer: TelemetryServer | undefined;
 
   private readonly cfg: MappedFile;
   private readonly u32: Uint32Array;
@@ -124,7 +123,6 @@ export class Eal extends EventEmitter<EalEvents> {
   }) {
     super();
     this.ealArgs = p.ealArgs;
-    this.telemetry = undefined;
     this.argsConsumed = p.consumed;
     this.appArgs = p.appArgs;
     this.procType = p.procType;
@@ -142,6 +140,20 @@ export class Eal extends EventEmitter<EalEvents> {
     this.timer.unref();
     if (this.procType === 'secondary') this.watchPrimary();
     process.once('exit', this.onExit);
+  }
+
+  /** This process's telemetry socket (undefined with `--no-telemetry`, when it could not start, or after cleanup()). */
+  get telemetry(): TelemetryServer | undefined {
+    return this.telemetryServer;
+  }
+
+  /** @internal init() starts the telemetry server once the process holds its slot. */
+  serveTelemetry(instance: number): void {
+    try {
+      this.telemetryServer = startTelemetryServer(this.runtimeDir, instance);
+    } catch (err) {
+      log('warning', 'EAL', `telemetry not served: ${(err as Error).message}`);
+    }
   }
 
   /** Pid of the group's primary as the config records it (it may be dead: see {@link isPrimaryAlive}). */
@@ -203,8 +215,8 @@ export class Eal extends EventEmitter<EalEvents> {
     this.closed = true;
     process.removeListener('exit', this.onExit);
     if (this.timer) clearInterval(this.timer);
-    this.telemetry?.close();
-    this.telemetry = undefined;
+    this.telemetryServer?.close();
+    this.telemetryServer = undefined;
     this.primaryWatch?.close();
     let endGroup = false;
     try {
@@ -444,12 +456,7 @@ export function init(args: readonly string[] | EalOptions = []): Eal {
   log('debug', 'EAL', `${role} pid ${process.pid} ${built.adopted ? 'adopted' : 'joined'} group '${o.filePrefix}' in ${runtimeDir} (slot ${built.slot})`);
   if (o.telemetry !== false) {
     // Secondaries are named by their slot; slot 0 held by a secondary (its primary left) is :MAX_PROCS.
-    const instance = role === 'primary' ? 0 : built.slot === 0 ? MAX_PROCS : built.slot;
-    try {
-      e.telemetry = startTelemetryServer(runtimeDir, instance);
-    } catch (err) {
-      log('warning', 'EAL', `telemetry not served: ${(err as Error).message}`);
-    }
+    e.serveTelemetry(role === 'primary' ? 0 : built.slot === 0 ? MAX_PROCS : built.slot);
   }
   return e;
 }
