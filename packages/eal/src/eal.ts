@@ -21,6 +21,8 @@ import {
 } from '@mp/memory';
 import type { MappedFile } from '@mp/memory';
 import { parseArgs, validateOptions } from './args.js';
+import { startTelemetryServer } from './telemetry-server.js';
+import type { TelemetryServer } from './telemetry-server.js';
 import { CONFIG_NAME, checkEntries, prepareRuntimeDir, removeEntries, runtimeDirPlan } from './runtime-dir.js';
 import type { RuntimeDirPlan } from './runtime-dir.js';
 import type { EalOptions } from './args.js';
@@ -89,6 +91,9 @@ export class Eal extends EventEmitter<EalEvents> {
   readonly adopted: boolean;
   /** This process's slot in the process table. */
   readonly slot: number;
+  /** The EAL's own arguments (argv form; typed options are shown as `--name=value`): `/eal/params`. */
+  readonly ealArgs: string[];
+  private telemetryServer: TelemetryServer | undefined;
 
   private readonly cfg: MappedFile;
   private readonly u32: Uint32Array;
@@ -114,8 +119,10 @@ export class Eal extends EventEmitter<EalEvents> {
     memory: GroupMemory;
     adopted: boolean;
     slot: number;
+    ealArgs: string[];
   }) {
     super();
+    this.ealArgs = p.ealArgs;
     this.argsConsumed = p.consumed;
     this.appArgs = p.appArgs;
     this.procType = p.procType;
@@ -133,6 +140,20 @@ export class Eal extends EventEmitter<EalEvents> {
     this.timer.unref();
     if (this.procType === 'secondary') this.watchPrimary();
     process.once('exit', this.onExit);
+  }
+
+  /** This process's telemetry socket (undefined with `--no-telemetry`, when it could not start, or after cleanup()). */
+  get telemetry(): TelemetryServer | undefined {
+    return this.telemetryServer;
+  }
+
+  /** @internal init() starts the telemetry server once the process holds its slot. */
+  serveTelemetry(instance: number): void {
+    try {
+      this.telemetryServer = startTelemetryServer(this.runtimeDir, instance);
+    } catch (err) {
+      log('warning', 'EAL', `telemetry not served: ${(err as Error).message}`);
+    }
   }
 
   /** Pid of the group's primary as the config records it (it may be dead: see {@link isPrimaryAlive}). */
@@ -194,6 +215,8 @@ export class Eal extends EventEmitter<EalEvents> {
     this.closed = true;
     process.removeListener('exit', this.onExit);
     if (this.timer) clearInterval(this.timer);
+    this.telemetryServer?.close();
+    this.telemetryServer = undefined;
     this.primaryWatch?.close();
     let endGroup = false;
     try {
@@ -322,7 +345,10 @@ export class Eal extends EventEmitter<EalEvents> {
         this.lock.withLock(() => {
           for (const i of dead) {
             const e = (CFG.procTable + i * PROC.size) / 4;
-            if (this.u32[e + PROC.state / 4] === PS_ALIVE && !ofdTest(this.cfg.fd, lockSlot(i), 1, 'w')) this.freeSlot(i);
+            if (this.u32[e + PROC.state / 4] === PS_ALIVE && !ofdTest(this.cfg.fd, lockSlot(i), 1, 'w')) {
+              this.freeSlot(i);
+              log('debug', 'EAL', `reclaimed process slot ${i} of dead pid ${this.u32[e + PROC.pid / 4]}`);
+            }
           }
         });
         for (const i of dead) {
@@ -426,10 +452,27 @@ export function init(args: readonly string[] | EalOptions = []): Eal {
       throw err;
     }
   }
-  const e = new Eal({ consumed, appArgs, procType: role, filePrefix: o.filePrefix, runtimeDir, ...built });
+  const ealArgs = Array.isArray(args) ? (args as string[]).slice(0, consumed).filter((a) => a !== '--') : optionsAsArgs(raw);
+  const e = new Eal({ consumed, appArgs, procType: role, filePrefix: o.filePrefix, runtimeDir, ealArgs, ...built });
   current = e;
   attachMemory(built.memory);
+  log('debug', 'EAL', `${role} pid ${process.pid} ${built.adopted ? 'adopted' : 'joined'} group '${o.filePrefix}' in ${runtimeDir} (slot ${built.slot})`);
+  if (o.telemetry !== false) {
+    // Secondaries are named by their slot; slot 0 held by a secondary (its primary left) is :MAX_PROCS.
+    e.serveTelemetry(role === 'primary' ? 0 : built.slot === 0 ? MAX_PROCS : built.slot);
+  }
   return e;
+}
+
+/** Typed options shown as the argv they stand for (for `/eal/params`). */
+function optionsAsArgs(o: EalOptions): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined || v === false) continue;
+    const flag = `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    out.push(v === true ? flag : `${flag}=${Array.isArray(v) ? v.join(',') : String(v)}`);
+  }
+  return out;
 }
 
 interface Built {
