@@ -8,6 +8,7 @@ import { registerDriver } from './ethdev/port.js';
 import { netRing } from './drivers/net-ring.js';
 
 registerDriver(netRing);
+import './ethdev/telemetry.js';
 
 export * as ethdev from './ethdev/api.js';
 export { Port } from './ethdev/port.js';
