@@ -8,6 +8,8 @@ import { MpError } from './errors.js';
  * first, then the shipped `prebuilds/linux-<arch>/` (only that with `PREBUILDS_ONLY=1`) — but without
  * loading node-gyp-build and scanning directories on the common path, which costs milliseconds of every
  * process start. node-gyp-build stays the fallback for anything else (other libc or runtime tags).
+ * Packages have no install script (pnpm >= 11 fails installs on unapproved ones): nothing compiles at
+ * install time; a platform without a prebuild builds once with node-gyp, into `build/Release`.
  *
  * @param moduleUrl `import.meta.url` of a module one directory below the package root (src/ or dist/)
  * @param pkg the package name, e.g. `@mp/ipc` (prebuildify names the file `@mp+ipc.node`)
@@ -33,8 +35,9 @@ export function loadAddon<T>(moduleUrl: string, pkg: string, target: string): T 
     throw new MpError(
       'ENOTSUP',
       `cannot load the ${pkg} native addon: looked in ${join(root, 'build/Release')} and ` +
-        `${join(root, 'prebuilds', `linux-${process.arch}`)}; build it with 'pnpm --filter ${pkg} build:native' ` +
-        `(needs python3, make and a C++17 compiler) or install a release that ships a prebuild`,
+        `${join(root, 'prebuilds', `linux-${process.arch}`)} (no prebuild matches this platform); build it from ` +
+        `source with 'npx node-gyp rebuild --directory ${root}' (needs python3, make and a C++17 compiler; ` +
+        `in this repository: 'pnpm --filter ${pkg} build:native')`,
       { cause: err },
     );
   }
