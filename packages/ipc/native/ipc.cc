@@ -18,6 +18,7 @@
 // check, dispatch) lives in TypeScript: this file moves bytes and descriptors.
 
 #include <napi.h>
+#include "errno_name.h"
 #include <uv.h>
 
 #include <cerrno>
@@ -87,7 +88,7 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::s
   std::string m = std::string(syscall) + ": " + strerror(err);
   if (!what.empty()) m += " (" + what + ")";
   Napi::Error e = Napi::Error::New(env, m);
-  const char* code = strerrorname_np(err);
+  const char* code = mp::ErrnoName(err);
   e.Set("code", Napi::String::New(env, code != nullptr ? code : "EUNKNOWN"));
   e.Set("errno", Napi::Number::New(env, -err));
   e.Set("syscall", Napi::String::New(env, syscall));
@@ -267,8 +268,10 @@ int DrainInto(int fd, uint8_t* buf, size_t bufLen) {
     iovec iov[2];
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * kMaxRxFds)];
   };
-  static thread_local Slot slots[kRecsPerBatch];
-  static thread_local mmsghdr mh[kRecsPerBatch];
+  // On the stack (~8 KiB), not thread_local: TLS in a dlopen'ed addon needs __tls_get_addr from
+  // ld-linux, a dependency the prebuild should not have.
+  Slot slots[kRecsPerBatch];
+  mmsghdr mh[kRecsPerBatch];
   for (size_t i = 0; i < max; i++) {
     Slot& s = slots[i];
     s.iov[0] = {buf + i * kRecSize + kRecData, kWireSize};

@@ -17,6 +17,7 @@
 // No policy lives here; every argument is validated by the TypeScript callers first.
 
 #include <napi.h>
+#include "errno_name.h"
 #include <uv.h>
 
 #include <cerrno>
@@ -40,7 +41,7 @@ namespace {
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall) {
   Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
-  const char* code = strerrorname_np(err);
+  const char* code = mp::ErrnoName(err);
   e.Set("code", Napi::String::New(env, code != nullptr ? code : "EUNKNOWN"));
   e.Set("errno", Napi::Number::New(env, -err));
   e.Set("syscall", Napi::String::New(env, syscall));

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,7 +6,7 @@ import { MpError } from './errors.js';
 
 /**
  * Load a package's native addon, as node-gyp-build would and in its order — a local `build/Release`
- * first, then the shipped `prebuilds/linux-<arch>/` (only that with `PREBUILDS_ONLY=1`) — but without
+ * first, then the shipped `prebuilds/linux-<arch>/<pkg>.<libc>.node` (only that with `PREBUILDS_ONLY=1`) — but without
  * loading node-gyp-build and scanning directories on the common path, which costs milliseconds of every
  * process start. node-gyp-build stays the fallback for anything else (other libc or runtime tags).
  * Packages have no install script (pnpm >= 11 fails installs on unapproved ones): nothing compiles at
@@ -20,7 +21,9 @@ export function loadAddon<T>(moduleUrl: string, pkg: string, target: string): T 
   const root = join(dirname(fileURLToPath(moduleUrl)), '..');
   const req = createRequire(moduleUrl);
   const local = join(root, 'build', 'Release', `${target}.node`);
-  const shipped = join(root, 'prebuilds', `linux-${process.arch}`, `${pkg.replace('/', '+')}.node`);
+  // prebuildify --tag-libc names it `@mp+ipc.glibc.node`; node-gyp-build's libc rule: musl on Alpine.
+  const libc = process.env.LIBC ?? (existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+  const shipped = join(root, 'prebuilds', `linux-${process.arch}`, `${pkg.replace('/', '+')}.${libc}.node`);
   for (const file of process.env.PREBUILDS_ONLY ? [shipped] : [local, shipped]) {
     try {
       return req(file) as T;

@@ -71,7 +71,7 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   }
   int r = bind(fd, reinterpret_cast<sockaddr*>(&sa), len);
   if (r != 0 && errno == EADDRINUSE && !abstract) {
-    struct stat st;
+    struct statx st;  // statx (glibc 2.28), not lstat: lstat64@GLIBC_2.33 would raise the prebuild's floor
     int probe = SeqpacketSocket();
     if (probe < 0) {
       int e = errno;
@@ -79,7 +79,7 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
       ErrnoError(env, e, "socket").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    bool stale = lstat(name.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+    bool stale = statx(AT_FDCWD, name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_TYPE, &st) == 0 && S_ISSOCK(st.stx_mode) &&
                  connect(probe, reinterpret_cast<sockaddr*>(&sa), len) != 0 && errno == ECONNREFUSED;
     close(probe);
     if (stale && unlink(name.c_str()) == 0) r = bind(fd, reinterpret_cast<sockaddr*>(&sa), len);
@@ -246,14 +246,14 @@ Napi::Value Memfd(const Napi::CallbackInfo& info) {
 Napi::Value FdInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = Int(info[0]);
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    ErrnoError(env, errno, "fstat").ThrowAsJavaScriptException();
+  struct statx st;  // statx (glibc 2.28) on the fd itself, not fstat: fstat64@GLIBC_2.33
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, &st) != 0) {
+    ErrnoError(env, errno, "statx").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Object o = Napi::Object::New(env);
   std::string kind = "other";
-  if (S_ISREG(st.st_mode)) {
+  if (S_ISREG(st.stx_mode)) {
     kind = "file";
   } else {
     char link[64];
@@ -265,9 +265,9 @@ Napi::Value FdInfo(const Napi::CallbackInfo& info) {
       if (strcmp(link, "anon_inode:[eventfd]") == 0) kind = "eventfd";
     }
   }
-  int seals = S_ISREG(st.st_mode) ? fcntl(fd, F_GET_SEALS) : -1;
+  int seals = S_ISREG(st.stx_mode) ? fcntl(fd, F_GET_SEALS) : -1;
   o.Set("kind", kind);
-  o.Set("size", Napi::Number::New(env, static_cast<double>(st.st_size)));
+  o.Set("size", Napi::Number::New(env, static_cast<double>(st.stx_size)));
   o.Set("seals", Napi::Number::New(env, seals));
   return o;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <napi.h>
+#include "errno_name.h"
 
 #include <cerrno>
 #include <cstddef>
@@ -76,7 +77,7 @@ inline Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const
   std::string m = std::string(syscall) + ": " + strerror(err);
   if (!what.empty()) m += " (" + what + ")";
   Napi::Error e = Napi::Error::New(env, m);
-  const char* code = strerrorname_np(err);
+  const char* code = mp::ErrnoName(err);
   e.Set("code", Napi::String::New(env, code != nullptr ? code : "EUNKNOWN"));
   e.Set("errno", Napi::Number::New(env, -err));
   e.Set("syscall", Napi::String::New(env, syscall));

@@ -1,11 +1,11 @@
-/** The shipped prebuild (prebuilds/linux-<arch>/, made by `pnpm prebuildify`) loads by itself and passes the layout check. */
+/** The shipped prebuild (prebuilds/linux-<arch>/<pkg>.glibc.node, made by `pnpm prebuildify`) loads by itself and passes the layout check. */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const pkgDir = join(import.meta.dirname, '..');
-const prebuild = join(pkgDir, 'prebuilds', `linux-${process.arch}`, '@mp+pmd-vfio.node');
+const prebuild = join(pkgDir, 'prebuilds', `linux-${process.arch}`, '@mp+pmd-vfio.glibc.node');
 const built = existsSync(join(pkgDir, 'dist', 'internal.js'));
 
 describe('prebuild', () => {
