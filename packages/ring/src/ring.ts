@@ -1503,6 +1503,8 @@ export class Ring {
    * reservation, nothing will ever come: ESTALE instead of sleeping forever.
    */
   private checkOtherSide(enq: boolean): void {
+    // Woken by free() (or a reset): re-check the header before reading anything else of the ring.
+    if (this.i32[HDR.epoch / 4] !== this.epoch) this.resync();
     const prod = !enq;
     const sync = prod ? this.prodSync : this.consSync;
     if (sync === SYNC_ST) return;
