@@ -611,20 +611,42 @@ export class Hash {
   }
 
   /**
-   * Free the table and its memzone. Every process must have stopped using it: writers elsewhere then get
-   * ESTALE, readers elsewhere read memory that may be reused.
+   * Free the table and its memzone. Every call on this handle afterwards throws `EBADF` without touching
+   * the memory (it may already hold the next memzone). In other processes, writers check the header
+   * before they write anything and get `EBADF`; lookups there read whatever the memory holds next (they
+   * never write): every process must have stopped using the table, as with rte_hash_free.
    *
-   * @throws {MpError} ESTALE — already freed; ETIMEDOUT — a live writer kept the lock too long
+   * @throws {MpError} EBADF — already freed (here or by another process); ETIMEDOUT — a live writer kept
+   *   the lock too long
    * @see rte_hash_free
    */
   free(): void {
     this.run(() => {
       Atomics.store(this.u32, 0, 0);
     });
-    memzone.free(HASH_MZ_PREFIX + this.name);
-    this.closeFd();
     const cache = cacheOf();
     if (cache.get(this.name) === this) cache.delete(this.name);
+    this.poison(`hash '${this.name}' was freed by this process; the handle cannot be used any more`);
+    memzone.free(HASH_MZ_PREFIX + this.name);
+    this.closeFd();
+  }
+
+  /**
+   * Make every method of this handle throw EBADF, including the per-table compiled lookups installed on
+   * the instance: own properties shadow them, so live tables' lookups carry no check for it.
+   */
+  private poison(why: string): void {
+    const stub = (): never => {
+      throw new MpError('EBADF', why);
+    };
+    const names = new Set([...Object.getOwnPropertyNames(Hash.prototype), 'lookup', 'lookupWithHash', 'hash']);
+    names.delete('constructor');
+    names.delete('closeFd');
+    for (const k of names) {
+      const d = Object.getOwnPropertyDescriptor(Hash.prototype, k);
+      if (d !== undefined && typeof d.value !== 'function') continue;
+      Object.defineProperty(this, k, { value: stub, configurable: true, writable: true, enumerable: false });
+    }
   }
 
   private get live(): boolean {
@@ -1085,7 +1107,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key not a Uint8Array of keyLen bytes, data not a safe integer ≥ 0
    * @throws {MpError} ENOSPC — the table is full (or, without extendable buckets, no cuckoo path was found)
-   * @throws {MpError} ESTALE — the table was freed; EBUSY — single-writer table, another live process is
+   * @throws {MpError} EBADF — the table was freed; EBUSY — single-writer table, another live process is
    *   writing; ETIMEDOUT — multi-writer lock held by a live process too long
    * @see rte_hash_add_key_data
    */
@@ -1098,7 +1120,7 @@ export class Hash {
    * {@link add} with a precomputed hash. `sig` must be the table's hash of the key ({@link hash}), or the
    * key will not be found by plain lookups.
    *
-   * @throws {MpError} EINVAL / ENOSPC / ESTALE / EBUSY / ETIMEDOUT — as add
+   * @throws {MpError} EINVAL / ENOSPC / EBADF / EBUSY / ETIMEDOUT — as add
    * @see rte_hash_add_key_with_hash_data
    */
   addWithHash(key: Uint8Array, sig: number, data = 0): number {
@@ -1110,7 +1132,7 @@ export class Hash {
    * Delete `key`; returns the position it had.
    *
    * @throws {MpError} ENOENT — the key is not in the table
-   * @throws {MpError} EINVAL / ESTALE / EBUSY / ETIMEDOUT — as add
+   * @throws {MpError} EINVAL / EBADF / EBUSY / ETIMEDOUT — as add
    * @see rte_hash_del_key
    */
   delete(key: Uint8Array): number {
@@ -1121,7 +1143,7 @@ export class Hash {
   /**
    * {@link delete} with a precomputed hash.
    *
-   * @throws {MpError} ENOENT / EINVAL / ESTALE / EBUSY / ETIMEDOUT — as delete
+   * @throws {MpError} ENOENT / EINVAL / EBADF / EBUSY / ETIMEDOUT — as delete
    * @see rte_hash_del_key_with_hash
    */
   deleteWithHash(key: Uint8Array, sig: number): number {
@@ -1132,7 +1154,7 @@ export class Hash {
   /**
    * Remove every key. Readers running meanwhile may miss keys (as rte_hash_reset).
    *
-   * @throws {MpError} ESTALE / EBUSY / ETIMEDOUT — as add
+   * @throws {MpError} EBADF / EBUSY / ETIMEDOUT — as add
    * @see rte_hash_reset
    */
   reset(): void {
@@ -1156,7 +1178,7 @@ export class Hash {
    * Run `fn` as one writer critical section: multi-writer tables take the lock once for all the writes
    * `fn` makes (much faster than a lock per add); single-writer tables mark the writer once.
    *
-   * @throws {MpError} ESTALE / EBUSY / ETIMEDOUT — as add; and whatever `fn` throws
+   * @throws {MpError} EBADF / EBUSY / ETIMEDOUT — as add; and whatever `fn` throws
    */
   writeBatch<T>(fn: () => T): T {
     return this.run(fn);
@@ -1231,6 +1253,9 @@ export class Hash {
 
   /** Become the writer: the robust lock (multi-writer tables) or the writer mark (single writer). */
   private beginWrite(): void {
+    // A table freed by another process: refuse before the lock or the writer mark writes into memory that
+    // may already be another memzone's.
+    this.enter();
     if (this.multiWriter) {
       this.lock.lock();
       try {
@@ -1268,7 +1293,7 @@ export class Hash {
   }
 
   private enter(): void {
-    if (Atomics.load(this.u32, 0) !== HASH_MAGIC) throw new MpError('ESTALE', `hash '${this.name}' was freed`);
+    if (Atomics.load(this.u32, 0) !== HASH_MAGIC) throw new MpError('EBADF', `hash '${this.name}' was freed (by another process); the handle cannot be used any more`);
   }
 
   private addH(h: number, data: number): number {
