@@ -666,6 +666,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_hash
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   hash(key: Uint8Array): number {
     this.loadKey(key, this.kw, 0);
@@ -693,6 +694,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_lookup
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookup(key: Uint8Array): number {
     this.loadKey(key, this.kw, 0);
@@ -704,6 +706,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_lookup_with_hash
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookupWithHash(key: Uint8Array, sig: number): number {
     return this.findKey(key, sig >>> 0);
@@ -714,6 +717,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_lookup_data
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookupData(key: Uint8Array): number | undefined {
     return this.lookup(key) < 0 ? undefined : this.dLo + this.dHi * TWO32;
@@ -724,6 +728,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_lookup_with_hash_data
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookupDataWithHash(key: Uint8Array, sig: number): number | undefined {
     return this.findKey(key, sig >>> 0) < 0 ? undefined : this.dLo + this.dHi * TWO32;
@@ -734,6 +739,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_lookup_data
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   get(key: Uint8Array): HashEntry | undefined {
     const pos = this.lookup(key);
@@ -748,6 +754,7 @@ export class Hash {
    *   output arrays shorter than the batch
    * @see rte_hash_lookup_bulk
    * @see rte_hash_lookup_bulk_data
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookupBulk(keys: KeyBatch, positions: Int32Array, data?: Float64Array): number {
     return this.bulk(keys, undefined, positions, data);
@@ -759,6 +766,7 @@ export class Hash {
    * @throws {MpError} EINVAL — as lookupBulk, or fewer sigs than keys
    * @see rte_hash_lookup_with_hash_bulk
    * @see rte_hash_lookup_with_hash_bulk_data
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookupBulkWithHash(keys: KeyBatch, sigs: Uint32Array | readonly number[], positions: Int32Array, data?: Float64Array): number {
     return this.bulk(keys, sigs, positions, data);
@@ -1015,6 +1023,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — position out of range
    * @see rte_hash_get_key_with_position
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   dataAt(position: number): number | undefined {
     const k = this.checkPosition(position);
@@ -1029,6 +1038,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — position out of range
    * @see rte_hash_get_key_with_position
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   keyAt(position: number): Uint8Array | undefined {
     const k = this.checkPosition(position);
@@ -1065,7 +1075,10 @@ export class Hash {
     return false;
   }
 
-  /** Number of keys in the table. @see rte_hash_count */
+  /**
+   * Number of keys in the table. @see rte_hash_count
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
+   */
   count(): number {
     return Atomics.load(this.u32, COUNT);
   }
@@ -1075,6 +1088,7 @@ export class Hash {
    * a concurrent writer may be missed or seen twice, as with rte_hash_iterate.
    *
    * @see rte_hash_iterate
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   *iterate(): IterableIterator<HashEntry & { key: Uint8Array }> {
     const total = this.numBuckets + this.numExt;
@@ -1188,6 +1202,7 @@ export class Hash {
    * Check the table's invariants (every entry in one of its key's two buckets or their chain, no key
    * index twice, free stack + entries = all slots, count right). Returns the problems found (empty: sound).
    * Diagnostic: run it while no writer is active.
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   audit(): string[] {
     const problems: string[] = [];

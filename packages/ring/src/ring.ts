@@ -398,6 +398,7 @@ export class Ring {
    * Plain data for `postMessage`: a worker thread opens the ring with {@link Ring.fromDescriptor}.
    *
    * @throws {MpError} ENOTCONN — no group attached (a ring opened from a descriptor re-describes itself)
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   describe(): RingDescriptor {
     this.check();
@@ -482,26 +483,41 @@ export class Ring {
 
   // ---- sizes ----------------------------------------------------------------------------------------------
 
-  /** Elements in the ring. @see rte_ring_count */
+  /**
+   * Elements in the ring. @see rte_ring_count
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   count(): number {
     this.check();
     const n = (Atomics.load(this.i32, W_PROD_TAIL) - Atomics.load(this.i32, W_CONS_TAIL)) >>> 0;
     return n > this.capacity ? this.capacity : n;
   }
-  /** Free slots. @see rte_ring_free_count */
+  /**
+   * Free slots. @see rte_ring_free_count
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   freeCount(): number {
     return this.capacity - this.count();
   }
-  /** @see rte_ring_full */
+  /**
+   * @see rte_ring_full
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   full(): boolean {
     return this.freeCount() === 0;
   }
-  /** @see rte_ring_empty */
+  /**
+   * @see rte_ring_empty
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   empty(): boolean {
     this.check();
     return Atomics.load(this.i32, W_PROD_TAIL) === Atomics.load(this.i32, W_CONS_TAIL);
   }
-  /** @see rte_ring_get_capacity */
+  /**
+   * @see rte_ring_get_capacity
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   getCapacity(): number {
     this.check();
     return this.capacity;
@@ -518,6 +534,7 @@ export class Ring {
    * Empty the ring. Not safe while any thread or process uses it (as rte_ring_reset); other handles notice
    * through the reset epoch on their next call.
    * @see rte_ring_reset
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   reset(): void {
     this.check();
@@ -537,7 +554,10 @@ export class Ring {
     this.resync();
   }
 
-  /** A printable description (rte_ring_dump). */
+  /**
+   * A printable description (rte_ring_dump).
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   dump(): string {
     this.check();
     const i32 = this.i32;
@@ -578,6 +598,10 @@ export class Ring {
    * @throws {MpError} EINVAL — `src`/`n`/`offset` out of range
    * @throws {MpError} ESTALE — a producer died holding an earlier reservation (multi-producer rings)
    * @see rte_ring_enqueue_bulk_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueBulk(src: RingData | RingData64, n?: number, opts?: RingOpOptions): number {
     return this.enqueueOp(src, n, opts, true);
@@ -589,6 +613,10 @@ export class Ring {
    * @throws {MpError} EINVAL — `src`/`n`/`offset` out of range
    * @throws {MpError} ESTALE — a producer died holding an earlier reservation (multi-producer rings)
    * @see rte_ring_enqueue_burst_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueBurst(src: RingData | RingData64, n?: number, opts?: RingOpOptions): number {
     return this.enqueueOp(src, n, opts, false);
@@ -601,6 +629,10 @@ export class Ring {
    * @throws {MpError} ESTALE — a consumer died holding an earlier reservation (multi-consumer rings), or
    *   (blocking) a producer died holding the reservation this call waits for
    * @see rte_ring_dequeue_bulk_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueBulk(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): number {
     return this.dequeueOp(dst, n, opts, true);
@@ -612,6 +644,10 @@ export class Ring {
    * @throws {MpError} EINVAL — `dst`/`n`/`offset` out of range
    * @throws {MpError} ESTALE — as {@link dequeueBulk}
    * @see rte_ring_dequeue_burst_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueBurst(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): number {
     return this.dequeueOp(dst, n, opts, false);
@@ -622,6 +658,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — a number on a ring whose elements are not 4 bytes; ESTALE — as enqueueBulk
    * @see rte_ring_enqueue_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueue(elem: number | RingData | RingData64, opts?: RingOpOptions): boolean {
     if (typeof elem === 'number') {
@@ -637,6 +677,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — `dst` too small; ESTALE — as dequeueBulk
    * @see rte_ring_dequeue_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeue(dst: RingData | RingData64, opts?: RingOpOptions): boolean {
     return this.dequeueOp(dst, 1, opts, true) === 1;
@@ -647,6 +691,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — the ring's elements are not 4 bytes; ESTALE — as dequeueBulk
    * @see rte_ring_dequeue_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueValue(opts?: RingOpOptions): number | undefined {
     if (this.wpe !== 1) this.notNumbers();
@@ -659,6 +707,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — ranges; ESTALE — a peer died holding a reservation this call waits behind
    * @see rte_ring_enqueue_bulk_elem (DPDK has no blocking form)
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueBulkAsync(src: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
     return this.asyncOp(true, src, n, opts, true);
@@ -668,6 +720,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — ranges; ESTALE — as enqueueBulkAsync
    * @see rte_ring_enqueue_burst_elem (DPDK has no blocking form)
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueBurstAsync(src: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
     return this.asyncOp(true, src, n, opts, false);
@@ -677,6 +733,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — ranges; ESTALE — a peer died holding a reservation this call waits behind
    * @see rte_ring_dequeue_bulk_elem (DPDK has no blocking form)
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueBulkAsync(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
     return this.asyncOp(false, dst, n, opts, true);
@@ -687,6 +747,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — ranges; ESTALE — as dequeueBulkAsync
    * @see rte_ring_dequeue_burst_elem (DPDK has no blocking form)
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueBurstAsync(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
     return this.asyncOp(false, dst, n, opts, false);
@@ -700,11 +764,15 @@ export class Ring {
    *
    * @throws {MpError} ENOTSUP — the producer mode is multi or rts; EBUSY — a start is already pending
    * @see rte_ring_enqueue_bulk_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueBulkStart(n: number): number {
     return this.enqStart(n, true);
   }
-  /** As {@link enqueueBulkStart}, reserving as many as fit. @see rte_ring_enqueue_burst_elem_start */
+  /**
+   * As {@link enqueueBulkStart}, reserving as many as fit. @see rte_ring_enqueue_burst_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   enqueueBurstStart(n: number): number {
     return this.enqStart(n, false);
   }
@@ -714,6 +782,7 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — n larger than the reservation or than `src`
    * @see rte_ring_enqueue_elem_finish
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueFinish(src: RingData | RingData64 | undefined, n: number): void {
     this.checkFinish(n, this.pendingEnq);
@@ -731,11 +800,15 @@ export class Ring {
    *
    * @throws {MpError} ENOTSUP — the consumer mode is multi or rts; EBUSY — a start is already pending
    * @see rte_ring_dequeue_bulk_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueBulkStart(dst: RingData | RingData64, n?: number): number {
     return this.deqStart(dst, n, true);
   }
-  /** As {@link dequeueBulkStart}, as many as available. @see rte_ring_dequeue_burst_elem_start */
+  /**
+   * As {@link dequeueBulkStart}, as many as available. @see rte_ring_dequeue_burst_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   dequeueBurstStart(dst: RingData | RingData64, n?: number): number {
     return this.deqStart(dst, n, false);
   }
@@ -744,6 +817,7 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — n larger than the peeked count
    * @see rte_ring_dequeue_elem_finish
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueFinish(n: number): void {
     this.checkFinish(n, this.pendingDeq);
@@ -756,11 +830,15 @@ export class Ring {
    *
    * @throws {MpError} ENOTSUP — producer mode multi or rts; EBUSY — a start is already pending
    * @see rte_ring_enqueue_zc_bulk_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueZcBulkStart(n: number): RingZcData {
     return this.zcData(this.enqStart(n, true), this.rOldEnq);
   }
-  /** Zero-copy, as many as fit. @see rte_ring_enqueue_zc_burst_elem_start */
+  /**
+   * Zero-copy, as many as fit. @see rte_ring_enqueue_zc_burst_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   enqueueZcBurstStart(n: number): RingZcData {
     return this.zcData(this.enqStart(n, false), this.rOldEnq);
   }
@@ -768,6 +846,7 @@ export class Ring {
    * Publish the first `n` zero-copy slots; the rest of the reservation is given back.
    * @throws {MpError} EINVAL — n larger than the reservation
    * @see rte_ring_enqueue_zc_finish
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueZcFinish(n: number): void {
     this.checkFinish(n, this.pendingEnq);
@@ -779,11 +858,15 @@ export class Ring {
    *
    * @throws {MpError} ENOTSUP — consumer mode multi or rts; EBUSY — a start is already pending
    * @see rte_ring_dequeue_zc_bulk_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueZcBulkStart(n: number): RingZcData {
     return this.zcData(this.deqReserve(n, true), this.rOldDeq);
   }
-  /** Zero-copy, as many as available. @see rte_ring_dequeue_zc_burst_elem_start */
+  /**
+   * Zero-copy, as many as available. @see rte_ring_dequeue_zc_burst_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   dequeueZcBurstStart(n: number): RingZcData {
     return this.zcData(this.deqReserve(n, false), this.rOldDeq);
   }
@@ -791,6 +874,7 @@ export class Ring {
    * Release the first `n` zero-copy slots; the rest stay in the ring.
    * @throws {MpError} EINVAL — n larger than the reservation
    * @see rte_ring_dequeue_zc_finish
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueZcFinish(n: number): void {
     this.checkFinish(n, this.pendingDeq);
@@ -808,6 +892,7 @@ export class Ring {
    * when its head and tail differ: call it only once that side's user is gone. Elements already published
    * are never lost. Safe to call from any process at any time; a side with a live operation in flight is
    * left alone and reported in `busy`. No DPDK analogue (DPDK spins forever on a dead peer).
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   recover(): RingRecovery {
     this.check();
