@@ -138,6 +138,12 @@ const STALL_MS = 50;
  * reservation is named within about 2 × STALL_MS, as a non-blocking caller's stall check does.
  */
 const SLICE_MS = 1000;
+/**
+ * The same look for an async wait, whose wake-ups cost more (a libuv pool job and a promise each, ~0.3 ms
+ * of CPU here): an idle async waiter stays well under 1 % CPU and still names a dead reservation within
+ * about 5 × STALL_MS.
+ */
+const ASYNC_WATCH_MS = 4 * STALL_MS;
 
 /*
  * On x86 (TSO, see @mp/memory's TSO) the single-producer / single-consumer fast path publishes its tail with
@@ -373,7 +379,9 @@ export class Ring {
     const mz = memzone.lookup(RING_MZ_PREFIX + name);
     if (mz === undefined) throw new MpError('ENOENT', `no ring named '${name}'`);
     const cached = opened.get(name);
-    if (cached !== undefined && cached.mz === mz) return cached;
+    // The same memzone mapping and the ring it held then (its instance id: a poisoned or stale handle is
+    // never handed out again).
+    if (cached !== undefined && cached.mz === mz && cached.i32[HDR.instance / 4] === cached.instance) return cached;
     const ring = new Ring(mz.buffer, mz, undefined);
     opened.set(name, ring);
     return ring;
@@ -916,22 +924,31 @@ export class Ring {
 
   // ---- internals: the element path --------------------------------------------------------------------------
 
+  // The element calls without options are the hot path: kept small (options, offsets and blocking go
+  // through {@link withOpts}) so that V8 inlines the whole call, copy included, into the caller's loop.
   private enqueueOp(src: RingData | RingData64, n: number | undefined, opts: RingOpOptions | undefined, bulk: boolean): number {
     const s = src instanceof Uint32Array || src instanceof Int32Array ? src : words(src);
-    const off = opts === undefined || opts.offset === undefined ? 0 : opts.offset;
-    if (n === undefined) n = ((s.length / this.wpe) | 0) - off;
-    this.checkRange(s, n, off);
-    if (opts !== undefined && opts.timeoutMs !== undefined && n !== 0) return this.blockSync(true, s, n, off, bulk, opts.timeoutMs);
-    return this.enq(s, n, off, bulk);
+    if (opts !== undefined) return this.withOpts(true, s, n, opts, bulk);
+    if (n === undefined) n = (s.length / this.wpe) | 0;
+    this.checkRange(s, n, 0);
+    return this.enq(s, n, 0, bulk);
   }
 
   private dequeueOp(dst: RingData | RingData64, n: number | undefined, opts: RingOpOptions | undefined, bulk: boolean): number {
     const d = dst instanceof Uint32Array || dst instanceof Int32Array ? dst : words(dst);
-    const off = opts === undefined || opts.offset === undefined ? 0 : opts.offset;
-    if (n === undefined) n = ((d.length / this.wpe) | 0) - off;
-    this.checkRange(d, n, off);
-    if (opts !== undefined && opts.timeoutMs !== undefined && n !== 0) return this.blockSync(false, d, n, off, bulk, opts.timeoutMs);
-    return this.deq(d, n, off, bulk);
+    if (opts !== undefined) return this.withOpts(false, d, n, opts, bulk);
+    if (n === undefined) n = (d.length / this.wpe) | 0;
+    this.checkRange(d, n, 0);
+    return this.deq(d, n, 0, bulk);
+  }
+
+  /** An element call with options: an offset, and/or a blocking wait bounded by `timeoutMs`. */
+  private withOpts(enq: boolean, a: RingData, n: number | undefined, opts: RingOpOptions, bulk: boolean): number {
+    const off = opts.offset === undefined ? 0 : opts.offset;
+    if (n === undefined) n = ((a.length / this.wpe) | 0) - off;
+    this.checkRange(a, n, off);
+    if (opts.timeoutMs !== undefined && n !== 0) return this.blockSync(enq, a, n, off, bulk, opts.timeoutMs);
+    return enq ? this.enq(a, n, off, bulk) : this.deq(a, n, off, bulk);
   }
 
   /** EINVAL for a number on a ring of wider elements (EBADF first if the ring was freed). */
@@ -941,13 +958,17 @@ export class Ring {
   }
 
   private checkRange(a: RingData, n: number, off: number): void {
-    if (!(n >= 0 && off >= 0 && (n + off) * this.wpe <= a.length) || (n | 0) !== n || (off | 0) !== off) {
-      this.check(); // a freed ring: EBADF rather than a complaint about the arguments
-      throw new MpError(
-        'EINVAL',
-        `ring '${this.name}': ${n} elements at offset ${off} do not fit an array of ${a.length} words (${this.wpe} per element)`,
-      );
-    }
+    // The error path lives in its own function: the check stays small enough to inline into every caller.
+    if (!(n >= 0 && off >= 0 && (n + off) * this.wpe <= a.length) || (n | 0) !== n || (off | 0) !== off) this.rangeError(a, n, off);
+  }
+
+  /** EINVAL for elements that do not fit the array (EBADF first if the ring was freed). */
+  private rangeError(a: RingData, n: number, off: number): never {
+    this.check();
+    throw new MpError(
+      'EINVAL',
+      `ring '${this.name}': ${n} elements at offset ${off} do not fit an array of ${a.length} words (${this.wpe} per element)`,
+    );
   }
 
   /** Enqueue core: reserve, copy, publish. */
@@ -1095,6 +1116,9 @@ export class Ring {
     const i32 = this.i32;
     const rec = this.rec;
     const sync = this.prodSync;
+    // This thread gave up a reservation (ESTALE / ETIMEDOUT): its record marks the hole for the others
+    // until recover() clears it; overwriting it would leave the hole unnamed.
+    if (i32[rec + PART.prodState / 4] === REC_ABANDONED) throw this.abandonedError(true);
     for (;;) {
       let head: number;
       let qHead = 0n;
@@ -1174,6 +1198,9 @@ export class Ring {
     const i32 = this.i32;
     const rec = this.rec;
     const sync = this.consSync;
+    // This thread gave up a reservation (ESTALE / ETIMEDOUT): its record marks the hole for the others
+    // until recover() clears it; overwriting it would leave the hole unnamed.
+    if (i32[rec + PART.consState / 4] === REC_ABANDONED) throw this.abandonedError(false);
     for (;;) {
       let head: number;
       let qHead = 0n;
@@ -1311,6 +1338,15 @@ export class Ring {
         `publishing: stopped or starved?) outlived the call's timeout; this call moved nothing and abandoned its own ` +
         `reservation, which later ${side}s report as ESTALE — call ring.recover() once pid ${front || 'unknown'} has published or died`,
     );
+  }
+
+  /** ESTALE for a thread whose own earlier reservation on that side is abandoned and not yet recovered. */
+  private abandonedError(prod: boolean): RingStaleError {
+    const culprit = this.i32[this.rec + (prod ? PART.prodCulprit : PART.consCulprit) / 4]!;
+    const e = staleError(prod ? 'producer' : 'consumer', culprit, this.name);
+    e.message = `ring '${this.name}': this thread abandoned a ${e.side} reservation earlier (pid ${culprit} was blamed); ` +
+      `call ring.recover() before using that side again`;
+    return e;
   }
 
   /** Pid holding the reservation that starts at `tail` on one side, or 0. */
@@ -1524,7 +1560,7 @@ export class Ring {
       Atomics.add(i32, sleepers, 1);
       try {
         const w = this.sleepPrep(enq, need);
-        if (w !== undefined) futexWait(i32, w.word, w.seen, Math.min(left, first ? FIRST_SLEEP_MS : this.sliceMs(enq)));
+        if (w !== undefined) futexWait(i32, w.word, w.seen, Math.min(left, first ? FIRST_SLEEP_MS : this.sliceMs(enq, STALL_MS)));
         first = false;
       } finally {
         Atomics.sub(i32, sleepers, 1);
@@ -1561,7 +1597,7 @@ export class Ring {
       Atomics.add(i32, sleepers, 1);
       try {
         const w = this.sleepPrep(enq, need);
-        if (w !== undefined) await futexWaitAsync(i32, w.word, w.seen, Math.min(left, first ? FIRST_SLEEP_MS : this.sliceMs(enq)));
+        if (w !== undefined) await futexWaitAsync(i32, w.word, w.seen, Math.min(left, first ? FIRST_SLEEP_MS : this.sliceMs(enq, ASYNC_WATCH_MS)));
         first = false;
       } finally {
         Atomics.sub(i32, sleepers, 1);
@@ -1576,10 +1612,10 @@ export class Ring {
    * and just past the end of the stall window once a stuck tail is being watched — which names a dead
    * reservation within about 2 × STALL_MS, as a non-blocking caller's stall check does.
    */
-  private sliceMs(enq: boolean): number {
+  private sliceMs(enq: boolean, idle: number): number {
     if ((enq ? this.consSync : this.prodSync) === SYNC_ST) return SLICE_MS;
     const st = this.otherWatch;
-    if (!st.active) return STALL_MS;
+    if (!st.active) return idle;
     return Math.max(1, st.since + STALL_MS + 1 - Date.now());
   }
 

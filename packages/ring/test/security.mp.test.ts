@@ -104,6 +104,10 @@ describe('a blocking call holds its timeout when a SIGSTOPped peer stalls the ri
     expect(r1.error, r1.message).toBe('ETIMEDOUT');
     expect(r1.message).toContain(`pid ${stopper!.pid}`);
     expect(r1.ms).toBeLessThan(5000);
+    // Its record marks the hole until recover(): b1 cannot reserve on that side again before that.
+    const again = await b1!.call<Once>('enqueueOnce', { name: 'stall2', n: 1, value: 99 });
+    expect(again.error, again.message).toBe('ESTALE');
+    expect(again.message).toContain('recover()');
     // b2, now the last reservation, undoes its own at its deadline: a clean 0.
     const r2 = await second;
     expect(r2.error, r2.message).toBeUndefined();
@@ -122,12 +126,17 @@ describe('a blocking call holds its timeout when a SIGSTOPped peer stalls the ri
 });
 
 describe('a consumer blocked with timeoutMs: Infinity learns about a producer SIGKILLed mid-reservation', () => {
-  it.each(['multi', 'hts', 'rts'] as const)(
-    'producer %s: ESTALE naming the dead pid within the stall window of a non-blocking caller (well under the 1–2 s it took)',
-    async (mode) => {
+  it.each([
+    ['multi', 'dequeueOnce'],
+    ['hts', 'dequeueOnce'],
+    ['rts', 'dequeueOnce'],
+    ['multi', 'dequeueOnceAsync'],
+  ] as const)(
+    'producer %s, %s: ESTALE naming the dead pid within a few stall windows (well under the 1–2 s it took)',
+    async (mode, op) => {
       const crash = { MP_TEST_CRASH: 'ring-enqueue-reserved', MP_TEST_CRASH_AFTER: '0' };
       const [p, dying, consumer] = await group({ name: 'dead', count: 1024, opts: { elemSize: 8, producer: mode } }, [crash, {}]);
-      const blocked = consumer!.call<Once>('dequeueOnce', { name: 'dead', n: 4, timeoutMs: null }, 60_000);
+      const blocked = consumer!.call<Once>(op, { name: 'dead', n: 4, timeoutMs: null }, 60_000);
       await until('the consumer to sleep', async () => (await p!.call<number>('sleepers', { name: 'dead' })) > 0);
       void dying!.request('enqueueOnce', { name: 'dead', n: 4 }).catch(() => undefined);
       const exit = await dying!.exited;
@@ -136,8 +145,9 @@ describe('a consumer blocked with timeoutMs: Infinity learns about a producer SI
       const r = await blocked;
       expect(r.error, r.message).toBe('ESTALE');
       expect(r.deadPid).toBe(dying!.pid);
-      // The blocked consumer watches a side with reservation records every STALL_MS (50 ms) and names a
-      // dead owner after one stall window: ~100 ms. Generous bound; it was 1–2 s (1 s sleep slices).
+      // The blocked consumer looks at a side with reservation records every STALL_MS (50 ms; async: 200 ms)
+      // and names a dead owner after one stall window: ~100 ms (async ~250 ms). Generous bound; it was
+      // 1–2 s (1 s sleep slices).
       expect(r.endedAt - diedBy).toBeLessThan(1000);
     },
     60_000,
