@@ -438,6 +438,8 @@ export class Hash {
   private readonly qSlot = new Int32Array(BFS_QUEUE);
   private wdepth = 0;
   private readonly pid = process.pid;
+  /** The table's instance id (layout.ts): another value in the header means it was freed. */
+  private readonly instance: number;
   private dLo = 0;
   private dHi = 0;
 
@@ -452,6 +454,7 @@ export class Hash {
     const u32 = this.u32;
     const flags = this.u16[HDR.flags / 2]!;
     this.fnId = u32[HDR.hashFunc / 4]!;
+    this.instance = u32[HDR.instance / 4]!;
     this.hashFunc = this.fnId === HASH_FUNC_IDS.crc32c ? 'crc32c' : 'jhash';
     this.initVal = u32[HDR.initVal / 4]!;
     this.keyLen = u32[HDR.keyLen / 4]!;
@@ -565,6 +568,9 @@ export class Hash {
     u32[HDR.freeKeysOff / 4] = g.freeKeysOff;
     u32[HDR.freeExtOff / 4] = g.freeExtOff;
     u32[HDR.totalSize / 4] = g.totalSize;
+    // A new table in a freed table's place has another instance id: the old table's handles elsewhere
+    // refuse to write into it (enter()).
+    u32[HDR.instance / 4] = 1 + Math.floor(Math.random() * 0xfffffffe);
     const h = new Hash(name, mz);
     h.rebuildFree(null);
     // SYNC: the magic goes last: Hash.lookup() in another process waits for it.
@@ -623,6 +629,7 @@ export class Hash {
   free(): void {
     this.run(() => {
       Atomics.store(this.u32, 0, 0);
+      Atomics.store(this.u32, HDR.instance / 4, 0);
     });
     const cache = cacheOf();
     if (cache.get(this.name) === this) cache.delete(this.name);
@@ -650,7 +657,7 @@ export class Hash {
   }
 
   private get live(): boolean {
-    return Atomics.load(this.u32, 0) === HASH_MAGIC;
+    return Atomics.load(this.u32, 0) === HASH_MAGIC && this.u32[HDR.instance / 4] === this.instance;
   }
 
   private closeFd(): void {
@@ -1308,7 +1315,7 @@ export class Hash {
   }
 
   private enter(): void {
-    if (Atomics.load(this.u32, 0) !== HASH_MAGIC) throw new MpError('EBADF', `hash '${this.name}' was freed (by another process); the handle cannot be used any more`);
+    if (!this.live) throw new MpError('EBADF', `hash '${this.name}' was freed (by another process); the handle cannot be used any more`);
   }
 
   private addH(h: number, data: number): number {

@@ -36,4 +36,22 @@ describe('a table freed by another process', () => {
     }
     expect(await p.call<string>('memzoneSha', { name: 'next_mz' })).toBe(next.sha);
   }, 30_000);
+
+  it('a new table made in its place (same name, same size): a stale writer elsewhere gets EBADF and the new table stays empty and sound', async () => {
+    const prefix = uniquePrefix('hx');
+    const p = await member(prefix, 'primary');
+    const s = await member(prefix, 'secondary');
+    const opts = { entries: 1024, keyLen: 16, multiWriter: true };
+    await p.call('create', { name: 'again', opts });
+    await s.call('hold', { name: 'again' });
+    expect(await s.call('addRange', { name: 'again', from: 0, to: 10 })).toBe(10);
+    const where = await p.call<{ offset: number }>('freeTable', { name: 'again' });
+    await p.call('create', { name: 'again', opts });
+    expect(await p.call<number>('where', { name: 'again' }), 'the new table took the freed place').toBe(where.offset);
+    for (const method of ['add', 'addWithHash', 'delete', 'deleteWithHash', 'reset', 'writeBatch', 'free']) {
+      expect(await s.call<string>('staleWrite', { name: 'again', method }), method).toBe('EBADF');
+    }
+    expect(await p.call('count', { name: 'again' })).toBe(0);
+    expect(await p.call('audit', { name: 'again' })).toEqual([]);
+  }, 30_000);
 });
