@@ -7,6 +7,7 @@ import {
   attachMemory,
   detachMemory,
   log,
+  processSlot,
   ofdLock,
   ofdTest,
   setLogLevel,
@@ -14,6 +15,7 @@ import {
   watchPid,
 } from '@mp/memory';
 import type { MappedFile } from '@mp/memory';
+import { createRequire } from 'node:module';
 import { parseArgs, validateOptions } from './args.js';
 import { startTelemetryServer } from './telemetry-server.js';
 import type { TelemetryServer } from './telemetry-server.js';
@@ -61,8 +63,11 @@ export interface EalEvents {
 }
 
 const WATCH_INTERVAL_MS = 100;
+const EAL_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
-let current: Eal | undefined;
+// The process's membership lives in a process-wide slot, not a module-level `let`: an ESM and a CJS copy
+// of this package (or two nested versions) share it (DESIGN §12). Layout 1: { current: Eal | undefined }.
+const state = processSlot<{ current: Eal | undefined }>('@mp/eal', `@mp/eal@${EAL_VERSION}`, 1, () => ({ current: undefined }));
 
 /**
  * The process's membership of a group: what `init()` returns. One per process.
@@ -235,7 +240,7 @@ export class Eal extends EventEmitter<EalEvents> {
     }
     detachMemory();
     this.cfg.close();
-    if (current === this) current = undefined;
+    if (state.current === this) state.current = undefined;
   }
 
   // ---- internals -------------------------------------------------------------------------------------
@@ -367,6 +372,7 @@ function surfaceKey(event: string, args: unknown[]): string | undefined {
 
 /** The group `init()` attached in this process. @throws {MpError} ENOTCONN — init() has not run */
 export function eal(): Eal {
+  const current = state.current;
   if (current === undefined) throw new MpError('ENOTCONN', 'no process group attached: call init() from @mp/eal first');
   return current;
 }
@@ -398,6 +404,7 @@ export function eal(): Eal {
  * @see rte_eal_init
  */
 export function init(args: readonly string[] | EalOptions = []): Eal {
+  const current = state.current;
   if (current !== undefined) throw new MpError('EBUSY', `init() already ran in this process (group '${current.filePrefix}'); call cleanup() first`);
   let consumed = 0;
   let appArgs: string[] = [];
@@ -443,7 +450,7 @@ export function init(args: readonly string[] | EalOptions = []): Eal {
   }
   const ealArgs = Array.isArray(args) ? (args as string[]).slice(0, consumed).filter((a) => a !== '--') : optionsAsArgs(raw);
   const e = new Eal({ consumed, appArgs, procType: role, filePrefix: o.filePrefix, runtimeDir, ealArgs, ...built });
-  current = e;
+  state.current = e;
   attachMemory(built.memory);
   log('debug', 'EAL', `${role} pid ${process.pid} ${built.adopted ? 'adopted' : 'joined'} group '${o.filePrefix}' in ${runtimeDir} (slot ${built.slot})`);
   if (o.telemetry !== false) {

@@ -2,6 +2,7 @@ export { MpError, fromSystemError } from './errors.js';
 export type { MpErrorCode, MpErrorOptions } from './errors.js';
 export { validateName } from './names.js';
 export { loadAddon } from './addon.js';
+export { processSlot } from './slot.js';
 export { TSO } from './order.js';
 export { log, logEnabled, setLogLevel, setLogger } from './log.js';
 export type { LogLevel, LogRecord, Logger } from './log.js';

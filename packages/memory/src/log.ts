@@ -25,21 +25,22 @@ export interface LogRecord {
 /** A log sink: receives every line that passes the level. Must not throw (what it throws is dropped). */
 export type Logger = (record: LogRecord) => void;
 
+import { memoryState } from './state.js';
+
 const ORDER: Record<LogLevel, number> = { error: 4, warning: 5, notice: 6, info: 7, debug: 8 };
-let threshold = ORDER.notice;
 const stderrSink: Logger = (r) => {
   process.stderr.write(`${r.component}: ${r.message}\n`);
 };
-let sink: Logger = stderrSink;
+// Level and sink live in the process-wide slot (state.ts), so every copy of @mp/memory logs alike.
 
 /** Set the process-wide log level (`--log-level` of @mp/eal lands here). */
 export function setLogLevel(level: LogLevel | number): void {
-  threshold = typeof level === 'number' ? level : ORDER[level];
+  memoryState.logThreshold = typeof level === 'number' ? level : ORDER[level];
 }
 
 /** True when a line of `level` would be passed to the sink (to skip building costly messages). */
 export function logEnabled(level: LogLevel): boolean {
-  return ORDER[level] <= threshold;
+  return ORDER[level] <= memoryState.logThreshold;
 }
 
 /**
@@ -47,16 +48,16 @@ export function logEnabled(level: LogLevel): boolean {
  * that was installed before, so a caller can chain or restore it.
  */
 export function setLogger(logger: Logger | undefined): Logger {
-  const before = sink;
-  sink = logger ?? stderrSink;
+  const before = memoryState.logSink ?? stderrSink;
+  memoryState.logSink = logger === stderrSink ? undefined : logger;
   return before;
 }
 
 /** One line to the sink, when `level` passes the threshold. */
 export function log(level: LogLevel, component: string, message: string): void {
-  if (ORDER[level] > threshold) return;
+  if (ORDER[level] > memoryState.logThreshold) return;
   try {
-    sink({ level, component, message });
+    (memoryState.logSink ?? stderrSink)({ level, component, message });
   } catch {
     // a sink that throws loses its line, never the caller's work
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { binding } from './binding.js';
 import type { SegmentHandle } from './binding.js';
 import { MpError, fromSystemError } from './errors.js';
+import { memoryState } from './state.js';
 import { lstatOwned, openOwnedFile, removeOwned } from './files.js';
 import {
   DEFAULT_MAX_MEMZONES,
@@ -800,16 +801,16 @@ function createSegmentFile(path: string): number {
 
 // ---- the process's attached group -----------------------------------------------------------------------
 
-let current: GroupMemory | undefined;
+// The attached group lives in the process-wide slot (state.ts): every copy of this package sees it.
 
 /** Make `mem` the group the module-level functions use. Called by @mp/eal's `init()`. */
 export function attachMemory(mem: GroupMemory): void {
-  current = mem;
+  memoryState.group = mem;
 }
 /** Forget the attached group (called by @mp/eal's `cleanup()`). */
 export function detachMemory(): void {
-  current?.close();
-  current = undefined;
+  memoryState.group?.close();
+  memoryState.group = undefined;
 }
 /**
  * The attached group's memory.
@@ -817,6 +818,7 @@ export function detachMemory(): void {
  * @throws {MpError} ENOTCONN — `init()` from @mp/eal has not run in this process
  */
 export function groupMemory(): GroupMemory {
+  const current = memoryState.group;
   if (current === undefined) throw new MpError('ENOTCONN', 'no process group attached: call init() from @mp/eal first');
   return current;
 }
