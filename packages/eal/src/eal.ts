@@ -6,14 +6,12 @@ import {
   RobustLock,
   attachMemory,
   detachMemory,
-  log,
-  processSlot,
   ofdLock,
   ofdTest,
   setLogLevel,
-  sleepSync,
   watchPid,
 } from '@mp/memory';
+import { log, processSlot, sleepSync } from '@mp/memory/internal';
 import type { MappedFile } from '@mp/memory';
 import { createRequire } from 'node:module';
 import { parseArgs, validateOptions } from './args.js';

@@ -1,5 +1,6 @@
 import { closeSync } from 'node:fs';
-import { MpError, RobustLock, TSO, crashPoint, groupMemory, log, memzone, openOwnedFile, validateName, MEMZONE_NAME_MAX } from '@mp/memory';
+import { MpError, RobustLock, TSO, groupMemory, memzone, openOwnedFile, validateName, MEMZONE_NAME_MAX } from '@mp/memory';
+import { crashPoint, log } from '@mp/memory/internal';
 import type { GroupMemory, Memzone } from '@mp/memory';
 import { CRC32C_TABLES, crc32cWords, jhashWords, loadWords } from './hashfn.js';
 import {

@@ -1,4 +1,5 @@
-import { MpError, loadAddon } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { loadAddon } from '@mp/memory/internal';
 import { MAX_COALESCE, RECORD, RECORDS_PER_BATCH, RX_FD_OVERFLOW, SUN_PATH_MAX, WIRE } from './layout.js';
 
 /** What the native addon (native/ipc.cc) exports. Every argument is validated before it gets here. */

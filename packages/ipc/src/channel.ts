@@ -4,7 +4,8 @@
  */
 import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { MpError, log, watchPid } from '@mp/memory';
+import { MpError, watchPid } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import { Inbox, InboxRef, senderHeader } from './inbox.js';
 import { processGone } from './liveness.js';
 import { MAX_TIMER_MS, booleanOption, checkOptions, numberOption, timeoutOption } from './options.js';

@@ -5,7 +5,8 @@
  * ways (@mp/eal's own table watch sees joins and deaths too) only once.
  */
 import type { Eal, ProcessInfo } from '@mp/eal';
-import { MpError, log } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import type { Channel } from './channel.js';
 
 /** The action name of forwarded events (a valid DPDK action name; sent only inside @mp groups). */

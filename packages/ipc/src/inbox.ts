@@ -6,7 +6,8 @@
  * and for DPDK peers, which never see an inbox.
  */
 import { basename } from 'node:path';
-import { MpError, crashPoint, log, memzone, sleepSync } from '@mp/memory';
+import { MpError, memzone } from '@mp/memory';
+import { crashPoint, log, sleepSync } from '@mp/memory/internal';
 import type { Memzone } from '@mp/memory';
 import { processGone } from './liveness.js';
 import { EXT, INBOX, INBOX_BYTES, RECORD, SUN_PATH_MAX, WIRE, inboxName } from './layout.js';

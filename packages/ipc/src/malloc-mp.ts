@@ -6,7 +6,7 @@
  * on instead of failing after its 5 s timeout.
  */
 import { closeSync } from 'node:fs';
-import { log } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import type { ActionHandler } from './channel.js';
 import type { MpMsg, ReceivedMsg } from './codec.js';
 import { MALLOC_MP } from './layout.js';

@@ -1,6 +1,8 @@
 export { MpError, fromSystemError } from './errors.js';
 export type { MpErrorCode, MpErrorOptions } from './errors.js';
 export { validateName } from './names.js';
+// Internal helpers, also at '@mp/memory/internal' (where the @mp packages import them from). They leave
+// this public index once @mp/pmd-vfio imports them from there too.
 export { loadAddon } from './addon.js';
 export { processSlot } from './slot.js';
 export { TSO } from './order.js';

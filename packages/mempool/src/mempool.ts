@@ -1,4 +1,5 @@
-import { MpError, log, memzone, validateName } from '@mp/memory';
+import { MpError, memzone, validateName } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import type { Memzone, MemzoneDescriptor } from '@mp/memory';
 import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ } from '@mp/ring';
 import type { RingDescriptor } from '@mp/ring';

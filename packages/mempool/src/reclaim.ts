@@ -2,7 +2,8 @@
  * Giving a dead process's objects back to their pool, exactly once, and the enqueue of handles that must
  * fit (shared by every path that returns objects to the ring).
  */
-import { MpError, sleepSync } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { sleepSync } from '@mp/memory/internal';
 import type { Ring } from '@mp/ring';
 import {
   K,

@@ -7,7 +7,8 @@
  * midway).
  */
 import { closeSync, constants as fsc, openSync } from 'node:fs';
-import { MpError, RobustLock, groupMemory, log, memzone } from '@mp/memory';
+import { MpError, RobustLock, groupMemory, memzone } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import type { GroupMemory } from '@mp/memory';
 import { eal } from '@mp/eal';
 import type { ProcessInfo } from '@mp/eal';
