@@ -23,7 +23,7 @@
  */
 import * as ipc from '@mp/ipc';
 import { MpError, log } from '@mp/memory';
-import { Mbuf } from '@mp/mempool';
+import { MBUF_HDR_SIZE, Mbuf, mempoolLayout, poolFor } from '@mp/mempool';
 import type { Mempool } from '@mp/mempool';
 import { binding } from '../binding.js';
 import { checkKeys, intArg, macArg } from '../ethdev/devargs.js';
@@ -33,6 +33,11 @@ import type { MemifOptions } from '../memif/interface.js';
 import type { RingShare } from '../memif/control.js';
 import { MemifQueue } from '../memif/queue.js';
 import type { BurstQueue, Driver, DriverPort, PortContext } from './driver.js';
+
+const { W_BUF, W_DATA_LEN, W_DATA_OFF, W_NB_SEGS, W_PKT_LEN, W_PORT } = mempoolLayout;
+
+/** Offset of a direct mbuf's first data byte within its object (header, private area, headroom). */
+const inObj = (p: Mempool, w: Uint32Array, b: number): number => MBUF_HDR_SIZE + p.mbufPriv + w[b + W_DATA_OFF]!;
 
 const W_CONN = 0;
 const W_UP = 1;
@@ -301,15 +306,19 @@ class RxQueue extends SharedQueue {
         return 0;
       }
     }
+    // Fresh mbufs of one pool: the same data offset within each object, the same room.
     const offsets = this.offsets;
-    for (let i = 0; i < k; i++) offsets[i] = Mbuf.dataOffset(mb[i]!);
-    const room = Mbuf.tailroom(mb[0]!);
+    const h0 = mb[0]!;
+    const inObj = Mbuf.dataOffset(h0) - pool.offsetOf(h0);
+    for (let i = 0; i < k; i++) offsets[i] = pool.offsetOf(mb[i]!) + inObj;
+    const room = Mbuf.tailroom(h0);
     const got = q.rxBurst(this.bytes, offsets, room, this.lens, k);
     let out = 0;
     let bytes = 0;
     let sp = 0;
     const spare = this.spare;
     const port = this.ctx.id;
+    const w = pool.words;
     for (let i = 0; i < got; i++) {
       const h = mb[i]!;
       const len = this.lens[i]!;
@@ -319,9 +328,10 @@ class RxQueue extends SharedQueue {
         spare[sp++] = h;
         continue;
       }
-      Mbuf.setDataLen(h, len);
-      Mbuf.setPktLen(h, len);
-      Mbuf.setPort(h, port);
+      const b = pool.wordOf(h);
+      w[b + W_DATA_LEN] = len;
+      w[b + W_PKT_LEN] = len;
+      w[b + W_PORT] = port;
       handles[out++] = h;
       bytes += len;
     }
@@ -366,13 +376,25 @@ class TxQueue extends SharedQueue {
         continue;
       }
       const src = Mbuf.bytes(h0);
+      const p0 = poolFor(h0);
       let j = 0;
       for (let i = sent; i < n; i++) {
         const h = handles[i]!;
-        if (Mbuf.nbSegs(h) !== 1 || Mbuf.bytes(h) !== src) break;
-        offsets[j] = Mbuf.dataOffset(h);
-        lens[j] = Mbuf.dataLen(h);
-        j++;
+        const p = poolFor(h);
+        const w = p.words;
+        const b = p.wordOf(h);
+        // Direct, single-segment mbufs of the first one's pool (indirect ones: another pool's bytes).
+        if (p !== p0 || w[b + W_NB_SEGS] !== 1 || w[b + W_BUF] !== h) {
+          if (j === 0 && Mbuf.nbSegs(h) === 1) {
+            offsets[j] = Mbuf.dataOffset(h);
+            lens[j++] = Mbuf.dataLen(h);
+            i = n; // one indirect mbuf alone: its bytes are src
+            continue;
+          }
+          break;
+        }
+        offsets[j] = p.offsetOf(h) + inObj(p, w, b);
+        lens[j++] = w[b + W_DATA_LEN]!;
       }
       const k = q.txBurst(src, offsets, lens, j);
       for (let i = 0; i < k; i++) bytes += lens[i]!;
