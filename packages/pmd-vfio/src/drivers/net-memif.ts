@@ -4,8 +4,8 @@
  * The process that probed the port holds the control channel (the MemifInterface: socket, handshake,
  * reconnects). Every process polls its own queues with the rings mapped in its own address space, as
  * DPDK's secondaries do after fetching the regions over rte_mp: a queue's first burst after a
- * connection change asks the prober (`mp_memif_regions` over @mp/ipc, the region memfds and the ring's
- * eventfd as SCM_RIGHTS) and maps them; no request per burst. The prober's own queues take the same
+ * connection change asks the prober synchronously (`mp_memif_regions` over @mp/ipc, the region memfds
+ * and the ring's eventfd as SCM_RIGHTS) and maps them; no request per burst. The prober's own queues take the same
  * path without the request. Copy mode, as DPDK's: rx copies frames into mbufs of the queue's pool, tx
  * copies mbuf data into the ring's buffers and frees the mbufs sent.
  *
@@ -45,6 +45,9 @@ const W_UP = 1;
 const SPEED_MBPS = 10_000;
 /** How often a client port retries its connection, ms. */
 const RECONNECT_MS = 100;
+/** How long a secondary's burst waits for the prober's answer, and then before it asks again, ms. */
+const FETCH_TIMEOUT_MS = 2000;
+const RETRY_MS = 100;
 
 /** @mp/ipc actions the prober answers. */
 export const REGIONS_ACTION = 'mp_memif_regions';
@@ -204,7 +207,7 @@ abstract class SharedQueue implements BurstQueue {
   protected q: MemifQueue | undefined;
   /** The connection number the mapping is for (or being fetched for). */
   private conn = 0;
-  private fetching = false;
+  private retryAt = 0;
   private closed = false;
   protected readonly f64: Float64Array;
   protected readonly at: number;
@@ -218,44 +221,57 @@ abstract class SharedQueue implements BurstQueue {
   /** The queue for the current connection, or undefined while down or while its rings are fetched. */
   protected ring(): MemifQueue | undefined {
     const conn = Atomics.load(this.ctx.words, W_CONN);
-    if (conn !== this.conn) {
-      this.drop();
-      this.conn = conn;
-      if ((conn & 1) === 1 && this.ctx.words[W_UP] === 1) this.fetch(conn);
-    }
+    if (conn !== this.conn) this.remap(conn);
     return this.q;
   }
 
-  private fetch(conn: number): void {
-    const prober = this.ctx.prober();
-    const req = { port: this.ctx.id, dir: this.dir, q: this.index };
-    if (prober === process.pid) {
-      const s = held.get(this.ctx.id)?.itf.share(this.dir, this.index);
-      if (s !== undefined && s.geo.conn === conn) this.q = MemifQueue.openShared(s.geo, s.fds, false);
+  /**
+   * A new connection (or none): drop the old mapping, map the new ring. A secondary asks the prober
+   * synchronously, as DPDK's secondaries do (rte_mp_request_sync), so the burst that sees the change
+   * already runs on the new ring. A failure that may pass (the prober slow to answer) is retried
+   * RETRY_MS later; a connection without this ring (the peer granted fewer) is not asked again.
+   */
+  private remap(conn: number): void {
+    if (this.retryAt !== 0 && Date.now() < this.retryAt) return;
+    this.retryAt = 0;
+    this.drop();
+    this.conn = conn;
+    if ((conn & 1) === 0 || this.ctx.words[W_UP] !== 1 || this.closed) return;
+    let got: { geo: RingShare; fds: number[]; own: boolean } | undefined;
+    try {
+      got = this.fetch();
+    } catch (err) {
+      const code = (err as MpError).code;
+      log('info', 'ETHDEV', `net_memif port ${this.ctx.id} ${this.dir} queue ${this.index}: no ring from the prober (pid ${this.ctx.prober()}): ${(err as Error).message}`);
+      if (code !== 'ENOTCONN') this.retryLater();
       return;
     }
-    if (this.fetching) return;
-    this.fetching = true;
-    ipc
-      .request({ name: REGIONS_ACTION, param: new Uint8Array(Buffer.from(JSON.stringify(req))) }, { to: prober })
-      .then((r) => {
-        this.fetching = false;
-        const m = r.msgs[0];
-        if (m === undefined) return;
-        const geo = JSON.parse(Buffer.from(m.param).toString('utf8')) as RingShare;
-        if (geo.conn !== this.conn || this.closed) {
-          // The connection moved on while the reply travelled: the next burst asks again.
-          closeFds(m.fds);
-          if (!this.closed) this.conn = -1;
-          return;
-        }
-        this.drop();
-        this.q = MemifQueue.openShared(geo, m.fds, true);
-      })
-      .catch((err: unknown) => {
-        this.fetching = false;
-        log('info', 'ETHDEV', `net_memif port ${this.ctx.id} ${this.dir} queue ${this.index}: no ring from the prober: ${(err as Error).message}`);
-      });
+    if (got === undefined) return; // this connection has no such ring
+    if (got.geo.conn !== conn) {
+      // The connection moved on meanwhile: ask again at the next burst.
+      if (got.own) closeFds(got.fds);
+      this.conn = -1;
+      return;
+    }
+    this.q = MemifQueue.openShared(got.geo, got.fds, got.own);
+  }
+
+  private retryLater(): void {
+    this.conn = -1;
+    this.retryAt = Date.now() + RETRY_MS;
+  }
+
+  private fetch(): { geo: RingShare; fds: number[]; own: boolean } | undefined {
+    const prober = this.ctx.prober();
+    if (prober === process.pid) {
+      const s = held.get(this.ctx.id)?.itf.share(this.dir, this.index);
+      return s === undefined ? undefined : { geo: s.geo, fds: s.fds, own: false };
+    }
+    const req = { port: this.ctx.id, dir: this.dir, q: this.index };
+    const r = ipc.requestSync({ name: REGIONS_ACTION, param: new Uint8Array(Buffer.from(JSON.stringify(req))) }, { to: prober, timeoutMs: FETCH_TIMEOUT_MS });
+    const m = r.msgs[0];
+    if (m === undefined) throw r.errors[0] ?? new MpError('ETIMEDOUT', `no answer in ${FETCH_TIMEOUT_MS} ms`);
+    return { geo: JSON.parse(Buffer.from(m.param).toString('utf8')) as RingShare, fds: m.fds, own: true };
   }
 
   private drop(): void {
