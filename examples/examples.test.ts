@@ -28,9 +28,10 @@ describe('examples', () => {
     ['flow-table-mp', /both secondaries classified their traffic correctly/],
     ['ipc-mp', /both secondaries left; done/],
     ['l2fwd-mp', /l2fwd verified: every frame forwarded once, in order, MACs swapped/],
-    ['l2fwd-mp', /l2fwd verified: every frame forwarded once, in order, MACs swapped/, 'start:memif'],
-  ])('%s %s runs and verifies its result', async (name, expected, script = 'start') => {
-    const r = await start(name, script);
+    ['l2fwd-mp start:memif', /l2fwd verified: every frame forwarded once, in order, MACs swapped/],
+  ])('%s runs and verifies its result', async (label, expected) => {
+    const [name, script] = label.split(' ');
+    const r = await start(name!, script);
     expect(r.out).toMatch(expected);
     expect(r.code, r.out).toBe(0);
   });
