@@ -253,7 +253,14 @@ abstract class SharedQueue implements BurstQueue {
       this.conn = -1;
       return;
     }
-    this.q = MemifQueue.openShared(got.geo, got.fds, got.own);
+    try {
+      this.q = MemifQueue.openShared(got.geo, got.fds, got.own);
+    } catch (err) {
+      // A burst never throws for this (ENOMEM, a geometry that does not fit): log, ask again later.
+      log('warning', 'ETHDEV', `net_memif port ${this.ctx.id} ${this.dir} queue ${this.index}: cannot map the ring: ${(err as Error).message}`);
+      if (got.own) closeFds(got.fds);
+      this.retryLater();
+    }
   }
 
   private retryLater(): void {
