@@ -31,6 +31,12 @@ export interface EalOptions {
   logLevel?: LogLevel | number;
   /** `--in-memory`: refused (ENOTSUP) — it means no shared files, so no group. */
   inMemory?: boolean;
+  /**
+   * Serve DPDK's telemetry v2 protocol on `<runtime dir>/dpdk_telemetry.v2` (primary) or
+   * `dpdk_telemetry.v2:<n>` (secondary). Default true; `--no-telemetry` turns it off, `--telemetry` is
+   * accepted (DPDK's backward-compatible switch).
+   */
+  telemetry?: boolean;
   /** How long a secondary waits for a primary that is still initializing (ms, default 5000). */
   attachTimeoutMs?: number;
 }
@@ -96,7 +102,7 @@ function parseMb(flag: string, v: string): number {
 
 /** Options that take a value, long and short. */
 const WITH_VALUE = new Set(['--proc-type', '--file-prefix', '--runtime-dir', '-m', '--socket-mem', '--huge-dir', '-l', '--lcores', '--log-level']);
-const FLAGS = new Set(['--no-huge', '--single-file-segments', '--legacy-mem', '--in-memory']);
+const FLAGS = new Set(['--no-huge', '--single-file-segments', '--legacy-mem', '--in-memory', '--telemetry', '--no-telemetry']);
 /** Value options that may repeat (DPDK takes one `--log-level` per component); `-l`/`--lcores` are one option. */
 const REPEATABLE = new Set(['--log-level']);
 const SAME_OPTION: Record<string, string> = { '--lcores': '-l' };
@@ -196,6 +202,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         break;
       case '--in-memory':
         o.inMemory = true;
+        break;
+      case '--telemetry':
+      case '--no-telemetry':
+        if (o.telemetry !== undefined && o.telemetry !== (flag === '--telemetry')) {
+          throw new MpError('EINVAL', '--telemetry and --no-telemetry cannot be used together');
+        }
+        o.telemetry = flag === '--telemetry';
         break;
     }
   }

@@ -91,3 +91,13 @@ describe('parseLcores', () => {
     expect(parseLcores('5,(1-2)@0,1')).toEqual([1, 2, 5]);
   });
 });
+
+describe('--telemetry / --no-telemetry', () => {
+  it('--no-telemetry turns the socket off, --telemetry is accepted, both together are refused', () => {
+    expect(parseArgs(['--no-telemetry']).options.telemetry).toBe(false);
+    expect(parseArgs(['--telemetry']).options.telemetry).toBe(true);
+    expect(parseArgs([]).options.telemetry).toBeUndefined();
+    expect(() => parseArgs(['--telemetry', '--no-telemetry'])).toThrow(/cannot be used together/);
+    expect(() => parseArgs(['--no-telemetry=1'])).toThrow(/takes no value/);
+  });
+});

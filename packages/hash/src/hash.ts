@@ -438,6 +438,8 @@ export class Hash {
   private readonly qSlot = new Int32Array(BFS_QUEUE);
   private wdepth = 0;
   private readonly pid = process.pid;
+  /** The table's instance id (layout.ts): another value in the header means it was freed. */
+  private readonly instance: number;
   private dLo = 0;
   private dHi = 0;
 
@@ -452,6 +454,7 @@ export class Hash {
     const u32 = this.u32;
     const flags = this.u16[HDR.flags / 2]!;
     this.fnId = u32[HDR.hashFunc / 4]!;
+    this.instance = u32[HDR.instance / 4]!;
     this.hashFunc = this.fnId === HASH_FUNC_IDS.crc32c ? 'crc32c' : 'jhash';
     this.initVal = u32[HDR.initVal / 4]!;
     this.keyLen = u32[HDR.keyLen / 4]!;
@@ -562,6 +565,9 @@ export class Hash {
     u32[HDR.freeKeysOff / 4] = g.freeKeysOff;
     u32[HDR.freeExtOff / 4] = g.freeExtOff;
     u32[HDR.totalSize / 4] = g.totalSize;
+    // A new table in a freed table's place has another instance id: the old table's handles elsewhere
+    // refuse to write into it (enter()).
+    u32[HDR.instance / 4] = 1 + Math.floor(Math.random() * 0xfffffffe);
     const h = new Hash(name, mz);
     h.rebuildFree(null);
     // SYNC: the magic goes last: Hash.lookup() in another process waits for it.
@@ -608,24 +614,47 @@ export class Hash {
   }
 
   /**
-   * Free the table and its memzone. Every process must have stopped using it: writers elsewhere then get
-   * ESTALE, readers elsewhere read memory that may be reused.
+   * Free the table and its memzone. Every call on this handle afterwards throws `EBADF` without touching
+   * the memory (it may already hold the next memzone). In other processes, writers check the header
+   * before they write anything and get `EBADF`; lookups there read whatever the memory holds next (they
+   * never write): every process must have stopped using the table, as with rte_hash_free.
    *
-   * @throws {MpError} ESTALE — already freed; ETIMEDOUT — a live writer kept the lock too long
+   * @throws {MpError} EBADF — already freed (here or by another process); ETIMEDOUT — a live writer kept
+   *   the lock too long
    * @see rte_hash_free
    */
   free(): void {
     this.run(() => {
       Atomics.store(this.u32, 0, 0);
+      Atomics.store(this.u32, HDR.instance / 4, 0);
     });
-    memzone.free(HASH_MZ_PREFIX + this.name);
-    this.closeFd();
     const cache = cacheOf();
     if (cache.get(this.name) === this) cache.delete(this.name);
+    this.poison(`hash '${this.name}' was freed by this process; the handle cannot be used any more`);
+    memzone.free(HASH_MZ_PREFIX + this.name);
+    this.closeFd();
+  }
+
+  /**
+   * Make every method of this handle throw EBADF, including the per-table compiled lookups installed on
+   * the instance: own properties shadow them, so live tables' lookups carry no check for it.
+   */
+  private poison(why: string): void {
+    const stub = (): never => {
+      throw new MpError('EBADF', why);
+    };
+    const names = new Set([...Object.getOwnPropertyNames(Hash.prototype), 'lookup', 'lookupWithHash', 'hash']);
+    names.delete('constructor');
+    names.delete('closeFd');
+    for (const k of names) {
+      const d = Object.getOwnPropertyDescriptor(Hash.prototype, k);
+      if (d !== undefined && typeof d.value !== 'function') continue;
+      Object.defineProperty(this, k, { value: stub, configurable: true, writable: true, enumerable: false });
+    }
   }
 
   private get live(): boolean {
-    return Atomics.load(this.u32, 0) === HASH_MAGIC;
+    return Atomics.load(this.u32, 0) === HASH_MAGIC && this.u32[HDR.instance / 4] === this.instance;
   }
 
   private closeFd(): void {
@@ -641,6 +670,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_hash
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   hash(key: Uint8Array): number {
     this.loadKey(key, this.kw, 0);
@@ -668,6 +698,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_lookup
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookup(key: Uint8Array): number {
     this.loadKey(key, this.kw, 0);
@@ -679,6 +710,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_lookup_with_hash
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookupWithHash(key: Uint8Array, sig: number): number {
     return this.findKey(key, sig >>> 0);
@@ -689,6 +721,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_lookup_data
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookupData(key: Uint8Array): number | undefined {
     return this.lookup(key) < 0 ? undefined : this.dLo + this.dHi * TWO32;
@@ -699,6 +732,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_lookup_with_hash_data
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookupDataWithHash(key: Uint8Array, sig: number): number | undefined {
     return this.findKey(key, sig >>> 0) < 0 ? undefined : this.dLo + this.dHi * TWO32;
@@ -709,6 +743,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key is not a Uint8Array of keyLen bytes
    * @see rte_hash_lookup_data
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   get(key: Uint8Array): HashEntry | undefined {
     const pos = this.lookup(key);
@@ -723,6 +758,7 @@ export class Hash {
    *   output arrays shorter than the batch
    * @see rte_hash_lookup_bulk
    * @see rte_hash_lookup_bulk_data
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookupBulk(keys: KeyBatch, positions: Int32Array, data?: Float64Array): number {
     return this.bulk(keys, undefined, positions, data);
@@ -734,6 +770,7 @@ export class Hash {
    * @throws {MpError} EINVAL — as lookupBulk, or fewer sigs than keys
    * @see rte_hash_lookup_with_hash_bulk
    * @see rte_hash_lookup_with_hash_bulk_data
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   lookupBulkWithHash(keys: KeyBatch, sigs: Uint32Array | readonly number[], positions: Int32Array, data?: Float64Array): number {
     return this.bulk(keys, sigs, positions, data);
@@ -990,6 +1027,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — position out of range
    * @see rte_hash_get_key_with_position
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   dataAt(position: number): number | undefined {
     const k = this.checkPosition(position);
@@ -1004,6 +1042,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — position out of range
    * @see rte_hash_get_key_with_position
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   keyAt(position: number): Uint8Array | undefined {
     const k = this.checkPosition(position);
@@ -1040,7 +1079,10 @@ export class Hash {
     return false;
   }
 
-  /** Number of keys in the table. @see rte_hash_count */
+  /**
+   * Number of keys in the table. @see rte_hash_count
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
+   */
   count(): number {
     return Atomics.load(this.u32, COUNT);
   }
@@ -1050,6 +1092,7 @@ export class Hash {
    * a concurrent writer may be missed or seen twice, as with rte_hash_iterate.
    *
    * @see rte_hash_iterate
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   *iterate(): IterableIterator<HashEntry & { key: Uint8Array }> {
     const total = this.numBuckets + this.numExt;
@@ -1082,7 +1125,7 @@ export class Hash {
    *
    * @throws {MpError} EINVAL — key not a Uint8Array of keyLen bytes, data not a safe integer ≥ 0
    * @throws {MpError} ENOSPC — the table is full (or, without extendable buckets, no cuckoo path was found)
-   * @throws {MpError} ESTALE — the table was freed; EBUSY — single-writer table, another live process is
+   * @throws {MpError} EBADF — the table was freed; EBUSY — single-writer table, another live process is
    *   writing; ETIMEDOUT — multi-writer lock held by a live process too long
    * @see rte_hash_add_key_data
    */
@@ -1095,7 +1138,7 @@ export class Hash {
    * {@link add} with a precomputed hash. `sig` must be the table's hash of the key ({@link hash}), or the
    * key will not be found by plain lookups.
    *
-   * @throws {MpError} EINVAL / ENOSPC / ESTALE / EBUSY / ETIMEDOUT — as add
+   * @throws {MpError} EINVAL / ENOSPC / EBADF / EBUSY / ETIMEDOUT — as add
    * @see rte_hash_add_key_with_hash_data
    */
   addWithHash(key: Uint8Array, sig: number, data = 0): number {
@@ -1107,7 +1150,7 @@ export class Hash {
    * Delete `key`; returns the position it had.
    *
    * @throws {MpError} ENOENT — the key is not in the table
-   * @throws {MpError} EINVAL / ESTALE / EBUSY / ETIMEDOUT — as add
+   * @throws {MpError} EINVAL / EBADF / EBUSY / ETIMEDOUT — as add
    * @see rte_hash_del_key
    */
   delete(key: Uint8Array): number {
@@ -1118,7 +1161,7 @@ export class Hash {
   /**
    * {@link delete} with a precomputed hash.
    *
-   * @throws {MpError} ENOENT / EINVAL / ESTALE / EBUSY / ETIMEDOUT — as delete
+   * @throws {MpError} ENOENT / EINVAL / EBADF / EBUSY / ETIMEDOUT — as delete
    * @see rte_hash_del_key_with_hash
    */
   deleteWithHash(key: Uint8Array, sig: number): number {
@@ -1129,7 +1172,7 @@ export class Hash {
   /**
    * Remove every key. Readers running meanwhile may miss keys (as rte_hash_reset).
    *
-   * @throws {MpError} ESTALE / EBUSY / ETIMEDOUT — as add
+   * @throws {MpError} EBADF / EBUSY / ETIMEDOUT — as add
    * @see rte_hash_reset
    */
   reset(): void {
@@ -1153,7 +1196,7 @@ export class Hash {
    * Run `fn` as one writer critical section: multi-writer tables take the lock once for all the writes
    * `fn` makes (much faster than a lock per add); single-writer tables mark the writer once.
    *
-   * @throws {MpError} ESTALE / EBUSY / ETIMEDOUT — as add; and whatever `fn` throws
+   * @throws {MpError} EBADF / EBUSY / ETIMEDOUT — as add; and whatever `fn` throws
    */
   writeBatch<T>(fn: () => T): T {
     return this.run(fn);
@@ -1163,6 +1206,7 @@ export class Hash {
    * Check the table's invariants (every entry in one of its key's two buckets or their chain, no key
    * index twice, free stack + entries = all slots, count right). Returns the problems found (empty: sound).
    * Diagnostic: run it while no writer is active.
+   * @throws {MpError} EBADF — the table was freed (through this handle; writes also when freed elsewhere)
    */
   audit(): string[] {
     const problems: string[] = [];
@@ -1228,6 +1272,9 @@ export class Hash {
 
   /** Become the writer: the robust lock (multi-writer tables) or the writer mark (single writer). */
   private beginWrite(): void {
+    // A table freed by another process: refuse before the lock or the writer mark writes into memory that
+    // may already be another memzone's.
+    this.enter();
     if (this.multiWriter) {
       this.lock.lock();
       try {
@@ -1265,7 +1312,7 @@ export class Hash {
   }
 
   private enter(): void {
-    if (Atomics.load(this.u32, 0) !== HASH_MAGIC) throw new MpError('ESTALE', `hash '${this.name}' was freed`);
+    if (!this.live) throw new MpError('EBADF', `hash '${this.name}' was freed (by another process); the handle cannot be used any more`);
   }
 
   private addH(h: number, data: number): number {

@@ -14,3 +14,4 @@ export { crc32c, jhash } from './hashfn.js';
 export { stringKey, u32Key, u64Key } from './keys.js';
 export { MpError } from '@mp/memory';
 export type { MpErrorCode } from '@mp/memory';
+import './telemetry.js';

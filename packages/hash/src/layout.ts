@@ -20,6 +20,8 @@
  * |  48 |    4 | freeKeysOff      | creator, once                                |
  * |  52 |    4 | freeExtOff       | creator, once                                |
  * |  56 |    4 | totalSize        | creator, once                                |
+ * |  60 |    4 | instance id      | creator, once (random; 0 once freed): a stale|
+ * |     |      |                  | writer elsewhere compares it with its own    |
  * |  64 |    4 | tblChngCnt       | writers (bumped before a key moves)          |  own cache line: readers poll it
  * | 128 |    4 | lockOwner        | RobustLock (multi-writer tables)             |  own cache line
  * | 132 |    4 | writerPid        | the single writer, during an operation       |
@@ -70,6 +72,7 @@ export const HDR = {
   freeKeysOff: 48,
   freeExtOff: 52,
   totalSize: 56,
+  instance: 60,
   tblChngCnt: 64,
   lockOwner: 128,
   writerPid: 132,

@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { init, eal } from '@mp/eal';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { init, eal, memzone } from '@mp/eal';
 import { uniquePrefix, mpErrorCode } from '@mp/test-utils';
 import {
   Hash,
@@ -232,7 +235,7 @@ describe('create / lookup / free', () => {
     expect(h.numBuckets).toBe(16);
   });
 
-  it('errors: EEXIST, ENOENT, EINVAL, ENAMETOOLONG, ENOTSUP, ESTALE', () => {
+  it('errors: EEXIST, ENOENT, EINVAL, ENAMETOOLONG, ENOTSUP, EBADF', () => {
     Hash.create('dup', { entries: 64, keyLen: 4 });
     expect(code(() => Hash.create('dup', { entries: 64, keyLen: 4 }))).toBe('EEXIST');
     expect(code(() => Hash.lookup('none'))).toBe('ENOENT');
@@ -253,9 +256,69 @@ describe('create / lookup / free', () => {
     expect(code(() => h.keyAt(65))).toBe('EINVAL');
     h.free();
     expect(code(() => Hash.lookup('k'))).toBe('ENOENT');
-    expect(code(() => h.add(new Uint8Array(4)))).toBe('ESTALE');
+    expect(code(() => h.add(new Uint8Array(4)))).toBe('EBADF');
     // The name is free again.
     expect(Hash.create('k', { entries: 64, keyLen: 4 }).count()).toBe(0);
+  });
+
+  // Every public method of a Hash, called as a user would; checked against the built declarations so a
+  // new method cannot skip the freed-handle rule.
+  const K = new Uint8Array(8);
+  const HASH_CALLS: Record<string, (h: Hash) => unknown> = {
+    free: (h) => h.free(),
+    hash: (h) => h.hash(K),
+    lookup: (h) => h.lookup(K),
+    lookupWithHash: (h) => h.lookupWithHash(K, 1),
+    lookupData: (h) => h.lookupData(K),
+    lookupDataWithHash: (h) => h.lookupDataWithHash(K, 1),
+    get: (h) => h.get(K),
+    lookupBulk: (h) => h.lookupBulk([K, K], new Int32Array(2)),
+    lookupBulkWithHash: (h) => h.lookupBulkWithHash([K, K], [1, 2], new Int32Array(2)),
+    dataAt: (h) => h.dataAt(0),
+    keyAt: (h) => h.keyAt(0),
+    count: (h) => h.count(),
+    iterate: (h) => [...h.iterate()],
+    add: (h) => h.add(K, 5),
+    addWithHash: (h) => h.addWithHash(K, 1, 5),
+    delete: (h) => h.delete(K),
+    deleteWithHash: (h) => h.deleteWithHash(K, 1),
+    reset: (h) => h.reset(),
+    writeBatch: (h) => h.writeBatch(() => 1),
+    audit: (h) => h.audit(),
+  };
+
+  it('the freed-handle table covers every public method of Hash', () => {
+    const dts = readFileSync(join(import.meta.dirname, '../dist/index.d.ts'), 'utf8');
+    const cls = /declare class Hash \{([\s\S]*?)\n\}/.exec(dts)![1]!;
+    const methods = [...cls.matchAll(/^ {4}\*?([a-zA-Z]\w*)(<[^>]*>)?\(/gm)].map((m) => m[1]!);
+    expect(methods.length).toBeGreaterThan(15);
+    for (const m of methods) expect(Object.keys(HASH_CALLS), `no freed-handle call for Hash.${m}`).toContain(m);
+  });
+
+  it.each([
+    ['single writer', {}],
+    ['multi-writer', { multiWriter: true }],
+    ['extendable, multi-writer', { multiWriter: true, flags: HASH_EXTRA_FLAGS_EXT_TABLE }],
+  ])('%s: every call on a freed handle throws EBADF; the memzone reserved in its place is untouched', (_l, extra) => {
+    const h = Hash.create('freed', { entries: 64, keyLen: 8, ...extra });
+    h.add(K, 1);
+    const mz = memzone.lookup('HT_freed')!;
+    h.free();
+    const next = memzone.reserve('after_freed', mz.len, { align: 64 });
+    expect(next.offset, 'the allocator reuses the freed place (else this test proves nothing)').toBe(mz.offset);
+    const bytes = new Uint8Array(next.buffer, 0, mz.len);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+    const before = createHash('sha256').update(bytes).digest('hex');
+    for (const [method, call] of Object.entries(HASH_CALLS)) {
+      expect(code(() => call(h)), method).toBe('EBADF');
+    }
+    expect(createHash('sha256').update(bytes).digest('hex'), 'the next memzone was written through a freed handle').toBe(before);
+    memzone.free('after_freed');
+    // The name is free again, and the new table is a new handle.
+    const again = Hash.create('freed', { entries: 64, keyLen: 8 });
+    expect(again).not.toBe(h);
+    expect(again.lookup(K)).toBe(-1);
+    again.free();
   });
 
   it('key helpers', () => {

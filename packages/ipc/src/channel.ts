@@ -328,6 +328,16 @@ export class Channel {
     return this.inbox !== undefined;
   }
 
+  /** Names of the registered actions, sorted (for telemetry). */
+  get actionNames(): string[] {
+    return [...this.actions.keys()].sort();
+  }
+
+  /** Requests of this process still waiting for replies (for telemetry). */
+  get pendingRequests(): number {
+    return this.pending.size;
+  }
+
   // ---- actions ------------------------------------------------------------------------------------
 
   /** @see actionRegister */
@@ -479,7 +489,10 @@ export class Channel {
       // Not in the process table (yet): ask again next time.
       if (slot === undefined) return undefined;
       // No inbox (socket only, e.g. a small -m). Remembered only once its socket is known to be live.
-      if (binding.probe(path) === 0) this.refs.set(key, null);
+      if (binding.probe(path) === 0) {
+        this.refs.set(key, null);
+        log('debug', 'IPC', `peer pid ${pid} (${path}) has no inbox: messages to it go over its socket`);
+      }
       else this.refs.delete(key);
       return undefined;
     }
@@ -489,6 +502,7 @@ export class Channel {
     r.probedAt = performance.now();
     if (this.refs.size > 1024) this.refs.clear();
     this.refs.set(key, r);
+    log('debug', 'IPC', `peer pid ${pid} (${path}): inbox of slot ${slot} opened`);
     return r;
   }
 
@@ -615,6 +629,7 @@ export class Channel {
 
   /** A peer's inbox is no use (its owner is gone or unreachable): drop our handle; returns `r`. */
   private forgetInbox(ref: InboxRef, path: string, r: number): number {
+    log('debug', 'IPC', `inbox of peer pid ${ref.pid} (${path}) dropped (${r === ECONNREFUSED ? 'socket stale' : r === ENOENT ? 'socket gone' : `errno ${-r}`}): falling back to its socket`);
     if (r === ECONNREFUSED) this.removeStale(path);
     this.refs.delete(`${ref.pid}:${path}`);
     this.lastRef = undefined;

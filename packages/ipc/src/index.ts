@@ -10,6 +10,7 @@ import type { ActionHandler, MpReply, RequestOptions, SendOptions } from './chan
 import type { MpMsg } from './codec.js';
 import { attachEal, forward } from './events.js';
 import { checkOptions } from './options.js';
+import { registerIpcTelemetry } from './telemetry.js';
 
 export { Channel, Peer } from './channel.js';
 export type { ActionHandler, MpReply, RequestOptions, SendOptions, ChannelOptions } from './channel.js';
@@ -136,6 +137,8 @@ export function stop(): void {
   current?.close();
   current = undefined;
 }
+
+registerIpcTelemetry(() => current);
 
 /** The open channel (started on first use). @throws {MpError} ENOTCONN — not started and init() has not run */
 export function channel(): Channel {

@@ -10,6 +10,9 @@
 //   ofdLock      F_OFD_SETLK / F_OFD_SETLKW (released by the kernel when the holder dies)
 //   ofdTest      F_OFD_GETLK: is a range locked by another open file description?
 //   pidWatch     pidfd_open + uv_poll: call back once when a process exits
+//   seqpacket*   AF_UNIX SOCK_SEQPACKET listen/connect/accept/recv/send (DPDK's telemetry socket, which
+//                Node's `net` cannot open); all non-blocking, expected outcomes returned as -errno
+//   fdWatch      uv_poll on a descriptor it owns: call back on every readable event until closed
 //
 // No policy lives here; every argument is validated by the TypeScript callers first.
 
@@ -23,7 +26,10 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #ifndef SYS_pidfd_open
@@ -391,6 +397,238 @@ Napi::Value PidWatchNew(const Napi::CallbackInfo& info) {
   return handle;
 }
 
+// ---- AF_UNIX SOCK_SEQPACKET ---------------------------------------------------------------------------
+
+// Fill a sockaddr_un; false (ENAMETOOLONG) when the path does not fit.
+bool UnixAddr(const std::string& path, sockaddr_un* un) {
+  *un = sockaddr_un{};
+  un->sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(un->sun_path)) return false;
+  memcpy(un->sun_path, path.c_str(), path.size() + 1);
+  return true;
+}
+
+// seqpacketListen(path, mode, backlog) -> fd (non-blocking, close-on-exec), bound and chmod'ed to mode.
+// Throws with .code (EADDRINUSE when the name exists: the caller decides whether it is stale).
+Napi::Value SeqpacketListen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  mode_t mode = static_cast<mode_t>(info[1].As<Napi::Number>().Uint32Value());
+  int backlog = info[2].As<Napi::Number>().Int32Value();
+  sockaddr_un un;
+  if (!UnixAddr(path, &un)) {
+    ErrnoError(env, ENAMETOOLONG, "bind").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ErrnoError(env, errno, "socket").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&un), sizeof(un)) != 0) {
+    int e = errno;
+    close(fd);
+    ErrnoError(env, e, "bind").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // The runtime dir is 0700 already; the socket itself gets the mode asked for before anyone is let in.
+  if (chmod(un.sun_path, mode) != 0 || listen(fd, backlog) != 0) {
+    int e = errno;
+    close(fd);
+    unlink(un.sun_path);
+    ErrnoError(env, e, "chmod/listen").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// seqpacketConnect(path) -> fd (close-on-exec, non-blocking after the connect), or -errno (ENOENT: no
+// such socket, ECONNREFUSED: nobody listens — a stale name, EACCES, EAGAIN: backlog full, …).
+Napi::Value SeqpacketConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  sockaddr_un un;
+  if (!UnixAddr(path, &un)) return Napi::Number::New(env, -ENAMETOOLONG);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  int r;
+  do {
+    r = connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof(un));
+  } while (r != 0 && errno == EINTR);
+  if (r != 0) {
+    int e = errno;
+    close(fd);
+    return Napi::Number::New(env, -e);
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+    int e = errno;
+    close(fd);
+    return Napi::Number::New(env, -e);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// seqpacketAccept(listenFd) -> [fd, peerUid, peerPid] for one pending connection, or -errno (EAGAIN: none
+// pending; EMFILE/ENFILE: out of descriptors — the caller backs off).
+Napi::Value SeqpacketAccept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int lfd = info[0].As<Napi::Number>().Int32Value();
+  int fd;
+  do {
+    fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  ucred cred {};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    int e = errno;
+    close(fd);
+    return Napi::Number::New(env, -e);
+  }
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Number::New(env, fd));
+  out.Set(1u, Napi::Number::New(env, cred.uid));
+  out.Set(2u, Napi::Number::New(env, cred.pid));
+  return out;
+}
+
+// seqpacketRecv(fd, buffer) -> bytes of one message copied into buffer (a longer message is cut, as
+// read() does), 0 at end of stream, or -errno (EAGAIN: nothing to read now).
+Napi::Value SeqpacketRecv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  ssize_t n;
+  do {
+    n = recv(fd, buf.Data(), buf.ByteLength(), MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+}
+
+// seqpacketSend(fd, bytes) -> bytes sent (one message), or -errno (EAGAIN: the peer's queue is full,
+// EPIPE/ECONNRESET: the peer went; never SIGPIPE).
+Napi::Value SeqpacketSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  ssize_t n;
+  do {
+    n = send(fd, buf.Data(), buf.ByteLength(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+}
+
+// fdWatch(fd, onReadable, ref) -> { close() }: onReadable() runs from the event loop each time fd is
+// readable (or hung up), until close(). The watch owns fd: close() stops polling and closes it.
+struct FdWatch {
+  uv_poll_t poll;
+  napi_env env;
+  int fd;
+  Napi::FunctionReference cb;
+  bool closed = false;
+  bool uvClosed = false;
+  bool finalized = false;
+};
+
+void OnFdWatchClosed(uv_handle_t* h) {
+  auto* w = static_cast<FdWatch*>(h->data);
+  w->uvClosed = true;
+  if (w->finalized) delete w;
+}
+
+void FdWatchTeardown(void* arg);
+
+void CloseFdWatch(FdWatch* w, bool removeHook = true) {
+  if (w->closed) return;
+  w->closed = true;
+  if (removeHook) napi_remove_env_cleanup_hook(w->env, FdWatchTeardown, w);
+  uv_poll_stop(&w->poll);  // removes fd from epoll now, so closing it below is safe
+  close(w->fd);
+  w->cb.Reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnFdWatchClosed);
+}
+
+void FdWatchTeardown(void* arg) {
+  auto* w = static_cast<FdWatch*>(arg);
+  w->finalized = true;
+  CloseFdWatch(w, false);
+}
+
+void OnFdReadable(uv_poll_t* h, int, int) {
+  auto* w = static_cast<FdWatch*>(h->data);
+  if (w->closed) return;
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  Napi::Function fn = w->cb.Value();
+  fn.MakeCallback(env.Global(), {});
+}
+
+Napi::Value FdWatchNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Function cb = info[1].As<Napi::Function>();
+  bool ref = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    Napi::Error::New(env, "fdWatch: no event loop").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new FdWatch();
+  w->env = env;
+  w->fd = fd;
+  w->poll.data = w;
+  int r = uv_poll_init(loop, &w->poll, fd);
+  if (r != 0) {
+    delete w;
+    ErrnoError(env, -r, "uv_poll_init").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  w->cb = Napi::Persistent(cb);
+  r = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, OnFdReadable);
+  if (r != 0) {
+    w->cb.Reset();
+    w->closed = true;
+    w->finalized = true;  // nobody else holds w: the close callback frees it
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnFdWatchClosed);
+    ErrnoError(env, -r, "uv_poll_start").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!ref) uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
+  napi_add_env_cleanup_hook(env, FdWatchTeardown, w);
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("close", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    CloseFdWatch(w);
+    return ci.Env().Undefined();
+  }));
+  // pause(): stop polling (the descriptor stays open); resume(): poll again. For a listener out of
+  // descriptors (EMFILE): its pending connection keeps it readable, so it would spin until one is free.
+  handle.Set("pause", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    if (!w->closed) uv_poll_stop(&w->poll);
+    return ci.Env().Undefined();
+  }));
+  handle.Set("resume", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
+    Napi::Env e = ci.Env();
+    if (!w->closed) {
+      int r = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, OnFdReadable);
+      if (r != 0) ErrnoError(e, -r, "uv_poll_start").ThrowAsJavaScriptException();
+    }
+    return e.Undefined();
+  }));
+  handle.AddFinalizer(
+      [](Napi::Env, FdWatch* fw) {
+        if (fw->finalized) return;
+        fw->finalized = true;
+        if (!fw->closed) {
+          CloseFdWatch(fw);
+        } else if (fw->uvClosed) {
+          delete fw;
+        }
+      },
+      w);
+  return handle;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("map", Napi::Function::New(env, Map));
   exports.Set("mapSegment", Napi::Function::New(env, MapSegment));
@@ -402,6 +640,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ofdLock", Napi::Function::New(env, OfdLock));
   exports.Set("ofdTest", Napi::Function::New(env, OfdTest));
   exports.Set("pidWatch", Napi::Function::New(env, PidWatchNew));
+  exports.Set("seqpacketListen", Napi::Function::New(env, SeqpacketListen));
+  exports.Set("seqpacketConnect", Napi::Function::New(env, SeqpacketConnect));
+  exports.Set("seqpacketAccept", Napi::Function::New(env, SeqpacketAccept));
+  exports.Set("seqpacketRecv", Napi::Function::New(env, SeqpacketRecv));
+  exports.Set("seqpacketSend", Napi::Function::New(env, SeqpacketSend));
+  exports.Set("fdWatch", Napi::Function::New(env, FdWatchNew));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   return exports;
 }

@@ -23,6 +23,18 @@ export interface MemoryBinding {
   ofdLock(fd: number, start: number, len: number, type: 'r' | 'w' | 'u', wait: boolean): boolean;
   ofdTest(fd: number, start: number, len: number, type: 'r' | 'w'): boolean;
   pidWatch(pid: number, onExit: () => void, ref?: boolean): { close(): void };
+  /** Bound, chmod'ed, listening, non-blocking SEQPACKET socket. Throws with .code (EADDRINUSE, …). */
+  seqpacketListen(path: string, mode: number, backlog: number): number;
+  /** fd, or -errno (ENOENT, ECONNREFUSED, EACCES, EAGAIN, ENAMETOOLONG). */
+  seqpacketConnect(path: string): number;
+  /** [fd, peer uid, peer pid], or -errno (EAGAIN: none pending). */
+  seqpacketAccept(fd: number): [number, number, number] | number;
+  /** Bytes of one message, 0 at end of stream, or -errno (EAGAIN). */
+  seqpacketRecv(fd: number, buf: Uint8Array): number;
+  /** Bytes sent, or -errno (EAGAIN, EPIPE, ECONNRESET). */
+  seqpacketSend(fd: number, data: Uint8Array): number;
+  /** Call back on every readable event of fd until close(); the watch owns (and closes) fd. */
+  fdWatch(fd: number, onReadable: () => void, ref?: boolean): { close(): void; pause(): void; resume(): void };
   readonly pageSize: number;
 }
 

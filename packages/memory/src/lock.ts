@@ -1,5 +1,6 @@
 import { binding } from './binding.js';
 import { MpError } from './errors.js';
+import { log } from './log.js';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** Sleep the thread for `ms` milliseconds (used only while waiting for a contended lock). */
@@ -147,6 +148,7 @@ export class RobustLock {
       const holder = cur & PID_MASK;
       if (!this.lives(holder)) {
         if (Atomics.compareExchange(w, i, cur, this.pid | WAITERS) !== cur) continue;
+        log('debug', 'MEM', `lock holder pid ${holder} died holding a shared lock: pid ${this.pid} took it over and repairs (${this.repairs.length} repair function(s))`);
         try {
           for (const repair of this.repairs) repair(holder);
         } catch (err) {

@@ -31,3 +31,4 @@ export {
 export { MpError } from '@mp/memory';
 export type { MpErrorCode } from '@mp/memory';
 export * as mempoolLayout from './layout.js';
+import './telemetry.js';

@@ -10,6 +10,7 @@ import { netMemif } from './drivers/net-memif.js';
 
 registerDriver(netRing);
 registerDriver(netMemif);
+import './ethdev/telemetry.js';
 
 export * as ethdev from './ethdev/api.js';
 export { Port } from './ethdev/port.js';

@@ -1,6 +1,6 @@
 /** ethdev in one process: devargs, probe and lifecycle errors, a loopback net_ring port. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { init } from '@mp/eal';
+import { init, telemetry } from '@mp/eal';
 import { Mbuf, pktmbufPoolCreate } from '@mp/mempool';
 import type { Mempool } from '@mp/mempool';
 import { mpErrorCode, uniquePrefix } from '@mp/test-utils';
@@ -93,6 +93,23 @@ describe('probe and lifecycle', () => {
     p.statsReset();
     expect(p.stats().opackets).toBe(0);
     expect(p.link()).toEqual({ status: 'up', speed: 10000, duplex: 'full' });
+    p.close();
+  });
+
+  it("telemetry answers /ethdev/list, info, stats, xstats and link_status with DPDK's shapes; a bad id is a null reply", async () => {
+    const p = ethdev.probe('net_ring10');
+    p.configure(1, 1);
+    p.rxQueueSetup(0, 64, pool);
+    p.txQueueSetup(0, 64);
+    p.start();
+    const q = async (c: string): Promise<unknown> => (JSON.parse(await telemetry.handle(c)) as Record<string, unknown>)[c.split(',')[0]!];
+    expect(await q('/ethdev/list')).toContain(p.id);
+    expect(await q(`/ethdev/info,${p.id}`)).toMatchObject({ name: 'net_ring10', nb_rx_queues: 1, nb_tx_queues: 1, port_id: p.id });
+    expect(await q(`/ethdev/stats,${p.id}`)).toMatchObject({ ipackets: 0, opackets: 0, q_ipackets: [0] });
+    expect(await q(`/ethdev/xstats,${p.id}`)).toMatchObject({ rx_good_packets: 0, tx_errors: 0 });
+    expect(await q(`/ethdev/link_status,${p.id}`)).toEqual({ status: 'UP', speed: 10000, duplex: 'full-duplex' });
+    expect(await q('/ethdev/stats,31')).toBeNull();
+    expect(await q('/ethdev/stats,x')).toBeNull();
     p.close();
   });
 });

@@ -30,3 +30,4 @@ export type {
 export { RING_NAME_MAX, RING_MZ_PREFIX, RING_VERSION, PARTICIPANTS as RING_PARTICIPANTS, ringMemSize } from './layout.js';
 export { MpError } from '@mp/memory';
 export type { MpErrorCode } from '@mp/memory';
+import './telemetry.js';

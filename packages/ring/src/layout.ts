@@ -14,8 +14,10 @@
  * |  16 |    4 | capacity                       | creator, once                                |
  * |  20 |    4 | elemSize (bytes, multiple of 4)| creator, once                                |
  * |  24 |    4 | participant slots              | creator, once                                |
- * |  28 |    4 | reset epoch                    | reset() / recover()                          |
- * |  32 |   32 | name (NUL-terminated UTF-8)    | creator, once                                |
+ * |  28 |    4 | epoch (starts at the instance  | create; +1 by reset() and by free()          |
+ * |     |      | id; a change makes handles re-check the header)                               |
+ * |  32 |   28 | name (UTF-8, NUL-padded)       | creator, once                                |
+ * |  60 |    4 | instance id (random, non-zero) | creator, once; zeroed by free()              |
  * |  64 |    8 | prod.head {pos u32, cnt u32}   | producers (CAS; cnt used by RTS only)        |  own cache line
  * |  72 |    8 | prod.tail {pos u32, cnt u32}   | producers (in order; RTS: CAS)               |
  * |  80 |    4 | prod sync type (SYNC_*)        | creator, once                                |
@@ -41,10 +43,16 @@
  *
  * A reservation record is written (pos, then state BUSY) before the CAS that claims the head, and set
  * back to IDLE after the tail is published: a reservation without a record can't exist.
+ *
+ * Freed rings: free() clears the magic and the instance id and bumps the epoch before the memzone goes
+ * back. Every handle compares the epoch on each element call (it did already, for reset()); a changed
+ * epoch makes it re-read magic and instance id, so a handle elsewhere notices a freed ring (or a new ring
+ * made at the same place) before it writes a byte. Version 2: the name field shrank to 28 bytes (names
+ * are at most 28) to make room for the instance id.
  */
 
 export const RING_MAGIC = 0x4752504d; // 'MPRG' little-endian
-export const RING_VERSION = 1;
+export const RING_VERSION = 2;
 
 /** DPDK's RTE_RING_MZ_PREFIX. */
 export const RING_MZ_PREFIX = 'RG_';
@@ -63,7 +71,8 @@ export const HDR = {
   participants: 24,
   epoch: 28,
   name: 32,
-  nameSize: 32,
+  nameSize: 28,
+  instance: 60,
   prod: 64,
   cons: 128,
   participantTable: 192,

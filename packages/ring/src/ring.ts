@@ -132,8 +132,18 @@ export type RingStaleError = MpError & { deadPid: number; side: 'producer' | 'co
 
 /** A tail that has not moved for this long makes a waiter look for a dead owner. */
 const STALL_MS = 50;
-/** Blocking waits wake this often to check the other side for a dead owner. */
+/**
+ * Blocking waits on a single-producer/consumer other side wake this often (that side has no reservation
+ * records to check). Where the other side has records, a waiter wakes every STALL_MS instead, so a dead
+ * reservation is named within about 2 × STALL_MS, as a non-blocking caller's stall check does.
+ */
 const SLICE_MS = 1000;
+/**
+ * The same look for an async wait, whose wake-ups cost more (a libuv pool job and a promise each, ~0.3 ms
+ * of CPU here): an idle async waiter stays well under 1 % CPU and still names a dead reservation within
+ * about 5 × STALL_MS.
+ */
+const ASYNC_WATCH_MS = 4 * STALL_MS;
 
 /*
  * On x86 (TSO, see @mp/memory's TSO) the single-producer / single-consumer fast path publishes its tail with
@@ -148,9 +158,13 @@ const FIRST_SLEEP_MS = 2;
 
 const CRASH = process.env.MP_TEST_CRASH;
 let crashCountdown = CRASH === undefined ? -1 : Number(process.env.MP_TEST_CRASH_AFTER ?? 0);
-/** Fault injection for tests: SIGKILL this process at a named point after MP_TEST_CRASH_AFTER passes. */
+const CRASH_SIGNAL = (process.env.MP_TEST_CRASH_SIGNAL ?? 'SIGKILL') as NodeJS.Signals;
+/**
+ * Fault injection for tests: send this process MP_TEST_CRASH_SIGNAL (default SIGKILL; SIGSTOP stalls it)
+ * once, at the named point, after MP_TEST_CRASH_AFTER passes.
+ */
 function crashAt(point: string): void {
-  if (CRASH === point && crashCountdown-- <= 0) process.kill(process.pid, 'SIGKILL');
+  if (CRASH === point && crashCountdown-- === 0) process.kill(process.pid, CRASH_SIGNAL);
 }
 
 const enc = new TextEncoder();
@@ -158,6 +172,8 @@ const dec = new TextDecoder();
 const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 const nextPow2 = (n: number): number => 2 ** Math.ceil(Math.log2(n));
 const SYNC_NAMES = ['multi', 'single', 'rts', 'hts'] as const;
+/** A ring's instance id: random, non-zero, a positive int32 (layout.ts). */
+const newInstanceId = (): number => 1 + Math.floor(Math.random() * 0x7ffffffe);
 
 /** True unless `pid` has exited (a zombie counts as dead). */
 function pidAlive(pid: number): boolean {
@@ -179,7 +195,7 @@ function pidAlive(pid: number): boolean {
 function staleError(side: 'producer' | 'consumer', pid: number, name: string): RingStaleError {
   const e = new MpError(
     'ESTALE',
-    `ring '${name}': ${side} pid ${pid} died between reserving and publishing slots; ` +
+    `ring '${name}': ${side} pid ${pid} died (or gave up on a timeout) between reserving and publishing slots; ` +
       `call ring.recover() once its peers have stopped waiting (this call moved nothing)`,
   ) as RingStaleError;
   e.deadPid = pid;
@@ -234,7 +250,10 @@ export class Ring {
   /** Peek / zero-copy reservations in progress (elements), per side. */
   private pendingEnq = 0;
   private pendingDeq = 0;
-  private freed = false;
+  /** Deadline (Date.now() ms) of the blocking call in progress on this handle; Infinity outside one. */
+  private deadline = Infinity;
+  /** The ring's instance id (layout.ts): another value in the header means this ring was freed. */
+  private readonly instance: number;
 
   private constructor(buffer: ArrayBuffer, mz: Memzone | undefined, descriptor: MemzoneDescriptor | undefined) {
     const u32 = new Uint32Array(buffer, 0, HDR.participantTable / 4);
@@ -257,6 +276,7 @@ export class Ring {
     const u8 = new Uint8Array(buffer, HDR.name, HDR.nameSize);
     const end = u8.indexOf(0);
     this.name = dec.decode(u8.subarray(0, end < 0 ? HDR.nameSize : end));
+    this.instance = u32[HDR.instance / 4]! | 0;
     this.i32 = new Int32Array(buffer);
     this.q64 = new BigUint64Array(buffer, 0, HDR.participantTable / 8);
     this.wpe = this.elemSize / 4;
@@ -277,7 +297,11 @@ export class Ring {
    *
    * @param count slots: a power of two (capacity `count - 1`), or with EXACT_SZ the exact capacity
    * @throws {MpError} EINVAL — count 0, not a power of two without EXACT_SZ, or > 2^31-1; elemSize not a
-   *   positive multiple of 4; unknown flags or conflicting sync modes
+   *   positive multiple of 4; flags not a non-negative integer or with unknown bits; any conflict between
+   *   flags and options, named both ways: two sync bits on one side (`RING_F_SP_ENQ` + `RING_F_MP_RTS_ENQ`,
+   *   `RING_F_MP_RTS_ENQ` + `RING_F_MP_HTS_ENQ`, …), a flag and a `producer`/`consumer` option naming
+   *   different modes (`RING_F_SP_ENQ` with `producer: 'multi'`), `RING_F_EXACT_SZ` with `exactSize: false`;
+   *   an unknown mode
    * @throws {MpError} ENAMETOOLONG — name longer than 28 bytes
    * @throws {MpError} EEXIST — a ring (memzone) of that name exists
    * @throws {MpError} ENOMEM — no room in the group's memory
@@ -290,21 +314,7 @@ export class Ring {
     if (!Number.isInteger(elemSize) || elemSize <= 0 || elemSize % 4 !== 0) {
       throw new MpError('EINVAL', `ring elemSize ${elemSize} is not a positive multiple of 4`);
     }
-    let flags = opts.flags ?? 0;
-    if (!Number.isInteger(flags) || (flags & ~KNOWN_FLAGS) !== 0) {
-      throw new MpError('EINVAL', `unknown ring flags 0x${(flags & ~KNOWN_FLAGS).toString(16)} (RING_F_* are 0x1..0x40)`);
-    }
-    if (opts.exactSize) flags |= RING_F_EXACT_SZ;
-    const modeFlag = (m: SyncMode | undefined, side: 'producer' | 'consumer'): number => {
-      if (m === undefined || m === 'multi') return 0;
-      if (m === 'single') return side === 'producer' ? RING_F_SP_ENQ : RING_F_SC_DEQ;
-      if (m === 'rts') return side === 'producer' ? RING_F_MP_RTS_ENQ : RING_F_MC_RTS_DEQ;
-      if (m === 'hts') return side === 'producer' ? RING_F_MP_HTS_ENQ : RING_F_MC_HTS_DEQ;
-      throw new MpError('EINVAL', `${side} mode '${String(m)}' is not one of multi, single, rts, hts`);
-    };
-    flags |= modeFlag(opts.producer, 'producer') | modeFlag(opts.consumer, 'consumer');
-    const prodSync = syncOf(flags, RING_F_SP_ENQ, RING_F_MP_RTS_ENQ, RING_F_MP_HTS_ENQ, 'producer');
-    const consSync = syncOf(flags, RING_F_SC_DEQ, RING_F_MC_RTS_DEQ, RING_F_MC_HTS_DEQ, 'consumer');
+    const { flags, prodSync, consSync } = resolveFlags(opts);
     if (!Number.isInteger(count) || count <= 0 || count > RING_SZ_MASK) {
       throw new MpError('EINVAL', `ring count ${count} must be an integer in 1..${RING_SZ_MASK}`);
     }
@@ -337,6 +347,11 @@ export class Ring {
     i32[HDR.elemSize / 4] = elemSize;
     i32[HDR.participants / 4] = PARTICIPANTS;
     new Uint8Array(buf, HDR.name, HDR.nameSize).set(enc.encode(name));
+    // The epoch starts at the instance id: a handle of a ring freed here before holds another epoch, and
+    // zeroed memory does not look like a live epoch either (layout.ts, "Freed rings").
+    const instance = newInstanceId();
+    i32[HDR.instance / 4] = instance;
+    i32[HDR.epoch / 4] = instance;
     i32[(HDR.prod + HT.sync) / 4] = prodSync;
     i32[(HDR.cons + HT.sync) / 4] = consSync;
     // DPDK's default head/tail distance for RTS: capacity / 8.
@@ -364,7 +379,9 @@ export class Ring {
     const mz = memzone.lookup(RING_MZ_PREFIX + name);
     if (mz === undefined) throw new MpError('ENOENT', `no ring named '${name}'`);
     const cached = opened.get(name);
-    if (cached !== undefined && cached.mz === mz && !cached.freed) return cached;
+    // The same memzone mapping and the ring it held then (its instance id: a poisoned or stale handle is
+    // never handed out again).
+    if (cached !== undefined && cached.mz === mz && cached.i32[HDR.instance / 4] === cached.instance) return cached;
     const ring = new Ring(mz.buffer, mz, undefined);
     opened.set(name, ring);
     return ring;
@@ -389,33 +406,50 @@ export class Ring {
    * Plain data for `postMessage`: a worker thread opens the ring with {@link Ring.fromDescriptor}.
    *
    * @throws {MpError} ENOTCONN — no group attached (a ring opened from a descriptor re-describes itself)
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   describe(): RingDescriptor {
+    this.check();
     if (this.descriptor !== undefined) return { ring: this.name, memzone: this.descriptor };
     return { ring: this.name, memzone: memzone.describe(this.mz!) };
   }
 
   /**
-   * Free the ring's memzone. Other handles must not be used afterwards (as rte_ring_free).
+   * Free the ring's memzone. Every call on this handle afterwards throws `EBADF`. Handles in other threads
+   * and processes notice on their next call — before they write anything — as long as the memory was not
+   * reused in a way that restores this ring's epoch word by chance (see the package README); callers
+   * blocked on the ring are woken to notice.
    *
-   * @throws {MpError} ENOENT — already freed
+   * @throws {MpError} EBADF — this handle's ring was already freed
    * @throws {MpError} ENOTSUP — a ring opened from a descriptor (free it where it was created or looked up)
    * @see rte_ring_free
    */
   free(): void {
+    this.check();
     if (this.mz === undefined) throw new MpError('ENOTSUP', 'a ring opened from a descriptor cannot free the memzone');
-    if (this.freed) throw new MpError('ENOENT', `ring '${this.name}' was already freed`);
     this.close();
-    this.freed = true;
+    const i32 = this.i32;
+    // SYNC: magic and instance id cleared before the epoch moves: a handle that sees the new epoch re-reads
+    // them (resync) and stops; pairs with the epoch load at the top of enq()/deq().
+    Atomics.store(i32, HDR.magic / 4, 0);
+    Atomics.store(i32, HDR.instance / 4, 0);
+    Atomics.add(i32, HDR.epoch / 4, 1);
+    // Wake whoever sleeps on the ring: their next loop turn reads the epoch and throws EBADF.
+    futexWake(i32, W_PROD_TAIL);
+    futexWake(i32, W_CONS_TAIL);
     if (opened.get(this.name) === this) opened.delete(this.name);
+    this.poison(`ring '${this.name}' was freed by this process; the handle cannot be used any more`);
     memzone.free(RING_MZ_PREFIX + this.name);
   }
 
   /**
    * Give back this thread's participant slot (rings with a multi-producer/consumer side); the handle must
    * not be used for multi-producer/consumer calls afterwards. Idempotent. No DPDK analogue.
+   *
+   * @throws {MpError} EBADF — the ring was freed
    */
   close(): void {
+    this.check();
     if (this.rec < 0) return;
     const i32 = this.i32;
     if (i32[this.rec + PART.prodState / 4] === REC_IDLE && i32[this.rec + PART.consState / 4] === REC_IDLE) {
@@ -425,27 +459,75 @@ export class Ring {
     this.rec = -1;
   }
 
+  /** Throw EBADF when the ring was freed (here: the handle is poisoned; elsewhere: the header says so). */
+  private check(): void {
+    if (Atomics.load(this.i32, HDR.magic / 4) !== RING_MAGIC || this.i32[HDR.instance / 4] !== this.instance) this.gone();
+  }
+
+  /** The ring behind this handle was freed by another thread or process: poison the handle and throw. */
+  private gone(): never {
+    const why = `ring '${this.name}' was freed (by another thread or process); the handle cannot be used any more`;
+    this.poison(why);
+    throw new MpError('EBADF', why);
+  }
+
+  /**
+   * Make every method of this handle throw EBADF (async ones reject) without touching the ring's memory
+   * again: the memory may already hold another memzone. Own properties shadow the prototype, so live
+   * handles' hot paths carry no check for it.
+   */
+  private poison(why: string): void {
+    for (const k of Object.getOwnPropertyNames(Ring.prototype)) {
+      const d = Object.getOwnPropertyDescriptor(Ring.prototype, k)!;
+      if (k === 'constructor' || typeof d.value !== 'function') continue;
+      const stub = k.endsWith('Async')
+        ? (): Promise<never> => Promise.reject(new MpError('EBADF', why))
+        : (): never => {
+            throw new MpError('EBADF', why);
+          };
+      Object.defineProperty(this, k, { value: stub, configurable: true, writable: true, enumerable: false });
+    }
+  }
+
   // ---- sizes ----------------------------------------------------------------------------------------------
 
-  /** Elements in the ring. @see rte_ring_count */
+  /**
+   * Elements in the ring. @see rte_ring_count
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   count(): number {
+    this.check();
     const n = (Atomics.load(this.i32, W_PROD_TAIL) - Atomics.load(this.i32, W_CONS_TAIL)) >>> 0;
     return n > this.capacity ? this.capacity : n;
   }
-  /** Free slots. @see rte_ring_free_count */
+  /**
+   * Free slots. @see rte_ring_free_count
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   freeCount(): number {
     return this.capacity - this.count();
   }
-  /** @see rte_ring_full */
+  /**
+   * @see rte_ring_full
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   full(): boolean {
     return this.freeCount() === 0;
   }
-  /** @see rte_ring_empty */
+  /**
+   * @see rte_ring_empty
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   empty(): boolean {
+    this.check();
     return Atomics.load(this.i32, W_PROD_TAIL) === Atomics.load(this.i32, W_CONS_TAIL);
   }
-  /** @see rte_ring_get_capacity */
+  /**
+   * @see rte_ring_get_capacity
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   getCapacity(): number {
+    this.check();
     return this.capacity;
   }
   /** Producer / consumer sync modes. @see rte_ring_get_prod_sync_type */
@@ -460,8 +542,10 @@ export class Ring {
    * Empty the ring. Not safe while any thread or process uses it (as rte_ring_reset); other handles notice
    * through the reset epoch on their next call.
    * @see rte_ring_reset
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   reset(): void {
+    this.check();
     const i32 = this.i32;
     for (const base of [HDR.prod, HDR.cons]) {
       i32[(base + HT.headPos) / 4] = 0;
@@ -478,8 +562,12 @@ export class Ring {
     this.resync();
   }
 
-  /** A printable description (rte_ring_dump). */
+  /**
+   * A printable description (rte_ring_dump).
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   dump(): string {
+    this.check();
     const i32 = this.i32;
     const u = (o: number): number => i32[o / 4]! >>> 0;
     const lines = [
@@ -518,6 +606,10 @@ export class Ring {
    * @throws {MpError} EINVAL — `src`/`n`/`offset` out of range
    * @throws {MpError} ESTALE — a producer died holding an earlier reservation (multi-producer rings)
    * @see rte_ring_enqueue_bulk_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueBulk(src: RingData | RingData64, n?: number, opts?: RingOpOptions): number {
     return this.enqueueOp(src, n, opts, true);
@@ -529,6 +621,10 @@ export class Ring {
    * @throws {MpError} EINVAL — `src`/`n`/`offset` out of range
    * @throws {MpError} ESTALE — a producer died holding an earlier reservation (multi-producer rings)
    * @see rte_ring_enqueue_burst_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueBurst(src: RingData | RingData64, n?: number, opts?: RingOpOptions): number {
     return this.enqueueOp(src, n, opts, false);
@@ -541,6 +637,10 @@ export class Ring {
    * @throws {MpError} ESTALE — a consumer died holding an earlier reservation (multi-consumer rings), or
    *   (blocking) a producer died holding the reservation this call waits for
    * @see rte_ring_dequeue_bulk_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueBulk(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): number {
     return this.dequeueOp(dst, n, opts, true);
@@ -552,6 +652,10 @@ export class Ring {
    * @throws {MpError} EINVAL — `dst`/`n`/`offset` out of range
    * @throws {MpError} ESTALE — as {@link dequeueBulk}
    * @see rte_ring_dequeue_burst_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueBurst(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): number {
     return this.dequeueOp(dst, n, opts, false);
@@ -562,10 +666,14 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — a number on a ring whose elements are not 4 bytes; ESTALE — as enqueueBulk
    * @see rte_ring_enqueue_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueue(elem: number | RingData | RingData64, opts?: RingOpOptions): boolean {
     if (typeof elem === 'number') {
-      if (this.wpe !== 1) throw new MpError('EINVAL', `ring '${this.name}' holds ${this.elemSize}-byte elements, not numbers`);
+      if (this.wpe !== 1) this.notNumbers();
       one[0] = elem;
       return this.enqueueOp(one, 1, opts, true) === 1;
     }
@@ -577,6 +685,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — `dst` too small; ESTALE — as dequeueBulk
    * @see rte_ring_dequeue_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeue(dst: RingData | RingData64, opts?: RingOpOptions): boolean {
     return this.dequeueOp(dst, 1, opts, true) === 1;
@@ -587,9 +699,13 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — the ring's elements are not 4 bytes; ESTALE — as dequeueBulk
    * @see rte_ring_dequeue_elem
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueValue(opts?: RingOpOptions): number | undefined {
-    if (this.wpe !== 1) throw new MpError('EINVAL', `ring '${this.name}' holds ${this.elemSize}-byte elements, not numbers`);
+    if (this.wpe !== 1) this.notNumbers();
     return this.dequeueOp(one, 1, opts, true) === 1 ? one[0]! : undefined;
   }
 
@@ -599,6 +715,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — ranges; ESTALE — a peer died holding a reservation this call waits behind
    * @see rte_ring_enqueue_bulk_elem (DPDK has no blocking form)
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueBulkAsync(src: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
     return this.asyncOp(true, src, n, opts, true);
@@ -608,6 +728,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — ranges; ESTALE — as enqueueBulkAsync
    * @see rte_ring_enqueue_burst_elem (DPDK has no blocking form)
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueBurstAsync(src: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
     return this.asyncOp(true, src, n, opts, false);
@@ -617,6 +741,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — ranges; ESTALE — a peer died holding a reservation this call waits behind
    * @see rte_ring_dequeue_bulk_elem (DPDK has no blocking form)
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueBulkAsync(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
     return this.asyncOp(false, dst, n, opts, true);
@@ -627,6 +755,10 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — ranges; ESTALE — as dequeueBulkAsync
    * @see rte_ring_dequeue_burst_elem (DPDK has no blocking form)
+   * @throws {MpError} ETIMEDOUT — with `timeoutMs` on a multi side: an earlier reservation (a live peer, stopped
+   *   or starved) stayed unpublished past the timeout and this call could not undo its own (it abandoned it;
+   *   the ring needs recover() once the peer has published); EINVAL also for a `timeoutMs` that is not ≥ 0
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueBurstAsync(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
     return this.asyncOp(false, dst, n, opts, false);
@@ -640,11 +772,15 @@ export class Ring {
    *
    * @throws {MpError} ENOTSUP — the producer mode is multi or rts; EBUSY — a start is already pending
    * @see rte_ring_enqueue_bulk_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueBulkStart(n: number): number {
     return this.enqStart(n, true);
   }
-  /** As {@link enqueueBulkStart}, reserving as many as fit. @see rte_ring_enqueue_burst_elem_start */
+  /**
+   * As {@link enqueueBulkStart}, reserving as many as fit. @see rte_ring_enqueue_burst_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   enqueueBurstStart(n: number): number {
     return this.enqStart(n, false);
   }
@@ -654,6 +790,7 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — n larger than the reservation or than `src`
    * @see rte_ring_enqueue_elem_finish
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueFinish(src: RingData | RingData64 | undefined, n: number): void {
     this.checkFinish(n, this.pendingEnq);
@@ -671,11 +808,15 @@ export class Ring {
    *
    * @throws {MpError} ENOTSUP — the consumer mode is multi or rts; EBUSY — a start is already pending
    * @see rte_ring_dequeue_bulk_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueBulkStart(dst: RingData | RingData64, n?: number): number {
     return this.deqStart(dst, n, true);
   }
-  /** As {@link dequeueBulkStart}, as many as available. @see rte_ring_dequeue_burst_elem_start */
+  /**
+   * As {@link dequeueBulkStart}, as many as available. @see rte_ring_dequeue_burst_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   dequeueBurstStart(dst: RingData | RingData64, n?: number): number {
     return this.deqStart(dst, n, false);
   }
@@ -684,6 +825,7 @@ export class Ring {
    *
    * @throws {MpError} EINVAL — n larger than the peeked count
    * @see rte_ring_dequeue_elem_finish
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueFinish(n: number): void {
     this.checkFinish(n, this.pendingDeq);
@@ -696,11 +838,15 @@ export class Ring {
    *
    * @throws {MpError} ENOTSUP — producer mode multi or rts; EBUSY — a start is already pending
    * @see rte_ring_enqueue_zc_bulk_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueZcBulkStart(n: number): RingZcData {
     return this.zcData(this.enqStart(n, true), this.rOldEnq);
   }
-  /** Zero-copy, as many as fit. @see rte_ring_enqueue_zc_burst_elem_start */
+  /**
+   * Zero-copy, as many as fit. @see rte_ring_enqueue_zc_burst_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   enqueueZcBurstStart(n: number): RingZcData {
     return this.zcData(this.enqStart(n, false), this.rOldEnq);
   }
@@ -708,6 +854,7 @@ export class Ring {
    * Publish the first `n` zero-copy slots; the rest of the reservation is given back.
    * @throws {MpError} EINVAL — n larger than the reservation
    * @see rte_ring_enqueue_zc_finish
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   enqueueZcFinish(n: number): void {
     this.checkFinish(n, this.pendingEnq);
@@ -719,11 +866,15 @@ export class Ring {
    *
    * @throws {MpError} ENOTSUP — consumer mode multi or rts; EBUSY — a start is already pending
    * @see rte_ring_dequeue_zc_bulk_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueZcBulkStart(n: number): RingZcData {
     return this.zcData(this.deqReserve(n, true), this.rOldDeq);
   }
-  /** Zero-copy, as many as available. @see rte_ring_dequeue_zc_burst_elem_start */
+  /**
+   * Zero-copy, as many as available. @see rte_ring_dequeue_zc_burst_elem_start
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
+   */
   dequeueZcBurstStart(n: number): RingZcData {
     return this.zcData(this.deqReserve(n, false), this.rOldDeq);
   }
@@ -731,6 +882,7 @@ export class Ring {
    * Release the first `n` zero-copy slots; the rest stay in the ring.
    * @throws {MpError} EINVAL — n larger than the reservation
    * @see rte_ring_dequeue_zc_finish
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   dequeueZcFinish(n: number): void {
     this.checkFinish(n, this.pendingDeq);
@@ -748,8 +900,10 @@ export class Ring {
    * when its head and tail differ: call it only once that side's user is gone. Elements already published
    * are never lost. Safe to call from any process at any time; a side with a live operation in flight is
    * left alone and reported in `busy`. No DPDK analogue (DPDK spins forever on a dead peer).
+   * @throws {MpError} EBADF — the ring was freed (through this handle or, noticed before any write, elsewhere)
    */
   recover(): RingRecovery {
+    this.check();
     const out: RingRecovery = { droppedEnqueued: 0, returnedDequeued: 0, deadPids: [], busy: [] };
     const dead = new Set<number>();
     out.droppedEnqueued = this.recoverSide(true, dead, out);
@@ -770,33 +924,51 @@ export class Ring {
 
   // ---- internals: the element path --------------------------------------------------------------------------
 
+  // The element calls without options are the hot path: kept small (options, offsets and blocking go
+  // through {@link withOpts}) so that V8 inlines the whole call, copy included, into the caller's loop.
   private enqueueOp(src: RingData | RingData64, n: number | undefined, opts: RingOpOptions | undefined, bulk: boolean): number {
     const s = src instanceof Uint32Array || src instanceof Int32Array ? src : words(src);
-    const off = opts === undefined || opts.offset === undefined ? 0 : opts.offset;
-    if (n === undefined) n = ((s.length / this.wpe) | 0) - off;
-    this.checkRange(s, n, off);
-    const r = this.enq(s, n, off, bulk);
-    if (r > 0 || n === 0 || opts === undefined || opts.timeoutMs === undefined) return r;
-    return this.blockSync(true, s, n, off, bulk, opts.timeoutMs);
+    if (opts !== undefined) return this.withOpts(true, s, n, opts, bulk);
+    if (n === undefined) n = (s.length / this.wpe) | 0;
+    this.checkRange(s, n, 0);
+    return this.enq(s, n, 0, bulk);
   }
 
   private dequeueOp(dst: RingData | RingData64, n: number | undefined, opts: RingOpOptions | undefined, bulk: boolean): number {
     const d = dst instanceof Uint32Array || dst instanceof Int32Array ? dst : words(dst);
-    const off = opts === undefined || opts.offset === undefined ? 0 : opts.offset;
-    if (n === undefined) n = ((d.length / this.wpe) | 0) - off;
-    this.checkRange(d, n, off);
-    const r = this.deq(d, n, off, bulk);
-    if (r > 0 || n === 0 || opts === undefined || opts.timeoutMs === undefined) return r;
-    return this.blockSync(false, d, n, off, bulk, opts.timeoutMs);
+    if (opts !== undefined) return this.withOpts(false, d, n, opts, bulk);
+    if (n === undefined) n = (d.length / this.wpe) | 0;
+    this.checkRange(d, n, 0);
+    return this.deq(d, n, 0, bulk);
+  }
+
+  /** An element call with options: an offset, and/or a blocking wait bounded by `timeoutMs`. */
+  private withOpts(enq: boolean, a: RingData, n: number | undefined, opts: RingOpOptions, bulk: boolean): number {
+    const off = opts.offset === undefined ? 0 : opts.offset;
+    if (n === undefined) n = ((a.length / this.wpe) | 0) - off;
+    this.checkRange(a, n, off);
+    if (opts.timeoutMs !== undefined && n !== 0) return this.blockSync(enq, a, n, off, bulk, opts.timeoutMs);
+    return enq ? this.enq(a, n, off, bulk) : this.deq(a, n, off, bulk);
+  }
+
+  /** EINVAL for a number on a ring of wider elements (EBADF first if the ring was freed). */
+  private notNumbers(): never {
+    this.check();
+    throw new MpError('EINVAL', `ring '${this.name}' holds ${this.elemSize}-byte elements, not numbers`);
   }
 
   private checkRange(a: RingData, n: number, off: number): void {
-    if (!(n >= 0 && off >= 0 && (n + off) * this.wpe <= a.length) || (n | 0) !== n || (off | 0) !== off) {
-      throw new MpError(
-        'EINVAL',
-        `ring '${this.name}': ${n} elements at offset ${off} do not fit an array of ${a.length} words (${this.wpe} per element)`,
-      );
-    }
+    // The error path lives in its own function: the check stays small enough to inline into every caller.
+    if (!(n >= 0 && off >= 0 && (n + off) * this.wpe <= a.length) || (n | 0) !== n || (off | 0) !== off) this.rangeError(a, n, off);
+  }
+
+  /** EINVAL for elements that do not fit the array (EBADF first if the ring was freed). */
+  private rangeError(a: RingData, n: number, off: number): never {
+    this.check();
+    throw new MpError(
+      'EINVAL',
+      `ring '${this.name}': ${n} elements at offset ${off} do not fit an array of ${a.length} words (${this.wpe} per element)`,
+    );
   }
 
   /** Enqueue core: reserve, copy, publish. */
@@ -832,7 +1004,7 @@ export class Ring {
       head = this.rOld;
       this.copyIn(src, off, head, n);
       if (CRASH !== undefined) crashAt('ring-enqueue-reserved');
-      this.prodCommit(head, n);
+      if (!this.prodCommit(head, n)) return 0;
     }
     // SYNC: after the tail store (seq-cst, or release on TSO: see FIRST_SLEEP_MS); pairs with a sleeper's add.
     // On TSO a plain load is what Atomics.load compiles to anyway, without the builtin call.
@@ -873,7 +1045,7 @@ export class Ring {
       head = this.rOld;
       this.copyOut(dst, off, head, n);
       if (CRASH !== undefined) crashAt('ring-dequeue-reserved');
-      this.consCommit(head, n);
+      if (!this.consCommit(head, n)) return 0;
     }
     if ((TSO ? i32[W_CONS_SLEEPERS] : Atomics.load(i32, W_CONS_SLEEPERS)) !== 0) futexWake(i32, W_CONS_TAIL);
     return n;
@@ -926,8 +1098,12 @@ export class Ring {
     }
   }
 
-  /** After reset() by someone: forget cached tails. */
+  /**
+   * The epoch moved: reset() by someone (forget cached tails), or free() (the header no longer names this
+   * ring: EBADF before anything is written).
+   */
   private resync(): void {
+    this.check();
     this.epoch = Atomics.load(this.i32, HDR.epoch / 4);
     this.consTailCache = Atomics.load(this.i32, W_CONS_TAIL);
     this.prodTailCache = Atomics.load(this.i32, W_PROD_TAIL);
@@ -940,6 +1116,9 @@ export class Ring {
     const i32 = this.i32;
     const rec = this.rec;
     const sync = this.prodSync;
+    // This thread gave up a reservation (ESTALE / ETIMEDOUT): its record marks the hole for the others
+    // until recover() clears it; overwriting it would leave the hole unnamed.
+    if (i32[rec + PART.prodState / 4] === REC_ABANDONED) throw this.abandonedError(true);
     for (;;) {
       let head: number;
       let qHead = 0n;
@@ -951,13 +1130,13 @@ export class Ring {
       }
       if (sync === SYNC_MT_HTS) {
         if (Atomics.load(i32, W_PROD_TAIL) !== head) {
-          this.waitFront(true, head);
+          if (this.waitFront(true, head)) return 0;
           continue;
         }
       } else if (sync === SYNC_MT_RTS) {
         const tail = Atomics.load(i32, W_PROD_TAIL);
         if (((head - tail) >>> 0) > i32[(HDR.prod + HT.htdMax) / 4]!) {
-          this.waitFront(true, head);
+          if (this.waitFront(true, head)) return 0;
           continue;
         }
       }
@@ -996,12 +1175,15 @@ export class Ring {
     }
   }
 
-  /** Publish a producer reservation [old, old+n). */
-  private prodCommit(old: number, n: number): void {
+  /**
+   * Publish a producer reservation [old, old+n). False: a blocking call's deadline passed while an earlier
+   * reservation stayed unpublished, and this one was undone (nothing moved).
+   */
+  private prodCommit(old: number, n: number): boolean {
     const i32 = this.i32;
     const next = (old + n) | 0;
     if (this.prodSync === SYNC_MT) {
-      if (Atomics.load(i32, W_PROD_TAIL) !== old) this.waitTail(true, old);
+      if (Atomics.load(i32, W_PROD_TAIL) !== old && !this.waitTail(true, old, next)) return false;
       Atomics.store(i32, W_PROD_TAIL, next);
     } else if (this.prodSync === SYNC_MT_HTS) {
       Atomics.store(i32, W_PROD_TAIL, next);
@@ -1009,12 +1191,16 @@ export class Ring {
       this.rtsCommit(Q_PROD_HEAD, Q_PROD_TAIL);
     }
     i32[this.rec + PART.prodState / 4] = REC_IDLE;
+    return true;
   }
 
   private consReserve(n: number, bulk: boolean): number {
     const i32 = this.i32;
     const rec = this.rec;
     const sync = this.consSync;
+    // This thread gave up a reservation (ESTALE / ETIMEDOUT): its record marks the hole for the others
+    // until recover() clears it; overwriting it would leave the hole unnamed.
+    if (i32[rec + PART.consState / 4] === REC_ABANDONED) throw this.abandonedError(false);
     for (;;) {
       let head: number;
       let qHead = 0n;
@@ -1026,13 +1212,13 @@ export class Ring {
       }
       if (sync === SYNC_MT_HTS) {
         if (Atomics.load(i32, W_CONS_TAIL) !== head) {
-          this.waitFront(false, head);
+          if (this.waitFront(false, head)) return 0;
           continue;
         }
       } else if (sync === SYNC_MT_RTS) {
         const tail = Atomics.load(i32, W_CONS_TAIL);
         if (((head - tail) >>> 0) > i32[(HDR.cons + HT.htdMax) / 4]!) {
-          this.waitFront(false, head);
+          if (this.waitFront(false, head)) return 0;
           continue;
         }
       }
@@ -1070,11 +1256,12 @@ export class Ring {
     }
   }
 
-  private consCommit(old: number, n: number): void {
+  /** Release a consumer reservation [old, old+n); false as {@link prodCommit}. */
+  private consCommit(old: number, n: number): boolean {
     const i32 = this.i32;
     const next = (old + n) | 0;
     if (this.consSync === SYNC_MT) {
-      if (Atomics.load(i32, W_CONS_TAIL) !== old) this.waitTail(false, old);
+      if (Atomics.load(i32, W_CONS_TAIL) !== old && !this.waitTail(false, old, next)) return false;
       Atomics.store(i32, W_CONS_TAIL, next);
     } else if (this.consSync === SYNC_MT_HTS) {
       Atomics.store(i32, W_CONS_TAIL, next);
@@ -1082,6 +1269,7 @@ export class Ring {
       this.rtsCommit(Q_CONS_HEAD, Q_CONS_TAIL);
     }
     i32[this.rec + PART.consState / 4] = REC_IDLE;
+    return true;
   }
 
   /** RTS: count this finish; the last one in flight moves tail.pos up to head.pos. */
@@ -1096,16 +1284,23 @@ export class Ring {
     }
   }
 
-  /** MT commit: wait until the tail reaches `old` (earlier reservations published). */
-  private waitTail(prod: boolean, old: number): void {
+  /**
+   * MT commit: wait until the tail reaches `old` (earlier reservations published). Returns true then.
+   * Inside a blocking call whose deadline passes (but not before STALL_MS of waiting: a peer descheduled
+   * for a moment must not cost a reservation), the reservation [old, next) is given up: undone when it is
+   * still the last one (returns false: the call timed out, nothing moved, the ring is intact), else
+   * marked abandoned and ETIMEDOUT thrown (the ring then needs recover(), as after ESTALE).
+   */
+  private waitTail(prod: boolean, old: number, next: number): boolean {
     const i32 = this.i32;
     const tw = prod ? W_PROD_TAIL : W_CONS_TAIL;
+    const giveUpAt = this.deadline === Infinity ? Infinity : Math.max(this.deadline, Date.now() + STALL_MS);
     let last = Atomics.load(i32, tw);
     let since = 0;
     let pause = 0.02;
     for (let spin = 0; ; spin++) {
       const t = Atomics.load(i32, tw);
-      if (t === old) return;
+      if (t === old) return true;
       if (spin < 200) continue;
       const now = Date.now();
       if (t !== last || since === 0) {
@@ -1116,20 +1311,69 @@ export class Ring {
         this.checkStalled(prod, t, old, true);
         since = now;
       }
+      if (now >= giveUpAt) return this.giveUp(prod, old, next, t);
       // Let the owner of the earlier reservation run (2 cores, many processes): sleep briefly.
-      futexWait(i32, tw, t, pause);
+      futexWait(i32, tw, t, Math.min(pause, Math.max(0.02, giveUpAt - now)));
       pause = Math.min(pause * 2, 1);
     }
   }
 
-  /** HTS/RTS reserve: the front reservation blocks us; wait a little, checking for a dead owner. */
-  private waitFront(prod: boolean, head: number): void {
+  /** {@link waitTail}'s deadline passed: undo the reservation [old, next) if it is the last, else abandon it. */
+  private giveUp(prod: boolean, old: number, next: number, tail: number): boolean {
+    const i32 = this.i32;
+    const stOff = (prod ? PART.prodState : PART.consState) / 4;
+    // SYNC: a head CAS back from `next` succeeds only if nobody reserved after us; the slots go back
+    // unseen (a producer's were never published, a consumer's copy is dropped: the call returns 0).
+    if (Atomics.compareExchange(i32, prod ? W_PROD_HEAD : W_CONS_HEAD, next, old) === next) {
+      Atomics.store(i32, this.rec + stOff, REC_IDLE);
+      return false;
+    }
+    const front = this.frontOwner(prod, tail);
+    i32[this.rec + (prod ? PART.prodCulprit : PART.consCulprit) / 4] = process.pid;
+    Atomics.store(i32, this.rec + stOff, REC_ABANDONED);
+    const side = prod ? 'producer' : 'consumer';
+    throw new MpError(
+      'ETIMEDOUT',
+      `ring '${this.name}': the ${side} reservation in front of this call (pid ${front || 'unknown'}, alive but not ` +
+        `publishing: stopped or starved?) outlived the call's timeout; this call moved nothing and abandoned its own ` +
+        `reservation, which later ${side}s report as ESTALE — call ring.recover() once pid ${front || 'unknown'} has published or died`,
+    );
+  }
+
+  /** ESTALE for a thread whose own earlier reservation on that side is abandoned and not yet recovered. */
+  private abandonedError(prod: boolean): RingStaleError {
+    const culprit = this.i32[this.rec + (prod ? PART.prodCulprit : PART.consCulprit) / 4]!;
+    const e = staleError(prod ? 'producer' : 'consumer', culprit, this.name);
+    e.message = `ring '${this.name}': this thread abandoned a ${e.side} reservation earlier (pid ${culprit} was blamed); ` +
+      `call ring.recover() before using that side again`;
+    return e;
+  }
+
+  /** Pid holding the reservation that starts at `tail` on one side, or 0. */
+  private frontOwner(prod: boolean, tail: number): number {
+    const i32 = this.i32;
+    const stOff = (prod ? PART.prodState : PART.consState) / 4;
+    const posOff = (prod ? PART.prodPos : PART.consPos) / 4;
+    for (let p = 0; p < PARTICIPANTS; p++) {
+      const e = (HDR.participantTable + p * PART.size) / 4;
+      const pid = Atomics.load(i32, e + PART.pid / 4);
+      if (pid !== 0 && Atomics.load(i32, e + stOff) === REC_BUSY && i32[e + posOff] === tail) return pid;
+    }
+    return 0;
+  }
+
+  /**
+   * HTS/RTS reserve: the front reservation blocks us; wait a little, checking for a dead owner. True when
+   * the blocking call in progress has passed its deadline (nothing is reserved yet: the call returns 0).
+   */
+  private waitFront(prod: boolean, head: number): boolean {
+    if (this.deadline !== Infinity && Date.now() >= this.deadline) return true;
     const i32 = this.i32;
     const tw = prod ? W_PROD_TAIL : W_CONS_TAIL;
     const start = Date.now();
     let t = Atomics.load(i32, tw);
     for (let spin = 0; spin < 200; spin++) {
-      if (Atomics.load(i32, tw) !== t || Atomics.load(i32, prod ? W_PROD_HEAD : W_CONS_HEAD) !== head) return;
+      if (Atomics.load(i32, tw) !== t || Atomics.load(i32, prod ? W_PROD_HEAD : W_CONS_HEAD) !== head) return false;
     }
     futexWait(i32, tw, t, 0.05);
     t = Atomics.load(i32, tw);
@@ -1143,6 +1387,7 @@ export class Ring {
       st.since = Date.now();
       this.checkStalled(prod, t, head, false);
     }
+    return false;
   }
   private readonly frontWatch = { key: '', tail: 0, since: 0 };
 
@@ -1294,14 +1539,19 @@ export class Ring {
     return { word: W_PROD_TAIL, seen };
   }
 
+  /**
+   * The blocking loop of every sync call with `timeoutMs`: try, then sleep on the other side's tail until
+   * the deadline. Every wait inside the try (a front reservation in HTS/RTS, earlier reservations in an
+   * MT commit) sees the same deadline through `this.deadline`.
+   */
   private blockSync(enq: boolean, a: RingData, n: number, off: number, bulk: boolean, timeoutMs: number): number {
-    const deadline = timeoutMs === Infinity ? Infinity : Date.now() + Math.max(0, timeoutMs);
+    const deadline = deadlineOf(timeoutMs);
     const need = bulk ? n : 1;
     const i32 = this.i32;
     const sleepers = enq ? W_CONS_SLEEPERS : W_PROD_SLEEPERS;
     let first = true;
     for (;;) {
-      const r = enq ? this.enq(a, n, off, bulk) : this.deq(a, n, off, bulk);
+      const r = this.tryBy(enq, a, n, off, bulk, deadline);
       if (r > 0) return r;
       const left = deadline - Date.now();
       if (left <= 0) return 0;
@@ -1310,7 +1560,7 @@ export class Ring {
       Atomics.add(i32, sleepers, 1);
       try {
         const w = this.sleepPrep(enq, need);
-        if (w !== undefined) futexWait(i32, w.word, w.seen, Math.min(left, first ? FIRST_SLEEP_MS : SLICE_MS));
+        if (w !== undefined) futexWait(i32, w.word, w.seen, Math.min(left, first ? FIRST_SLEEP_MS : this.sliceMs(enq, STALL_MS)));
         first = false;
       } finally {
         Atomics.sub(i32, sleepers, 1);
@@ -1319,26 +1569,35 @@ export class Ring {
     }
   }
 
+  /** One attempt of a blocking call, its waits bounded by `deadline`. */
+  private tryBy(enq: boolean, a: RingData, n: number, off: number, bulk: boolean, deadline: number): number {
+    this.deadline = deadline;
+    try {
+      return enq ? this.enq(a, n, off, bulk) : this.deq(a, n, off, bulk);
+    } finally {
+      this.deadline = Infinity;
+    }
+  }
+
   private async asyncOp(enq: boolean, arr: RingData | RingData64, n: number | undefined, opts: RingOpOptions | undefined, bulk: boolean): Promise<number> {
     const a = arr instanceof Uint32Array || arr instanceof Int32Array ? arr : words(arr);
     const off = opts?.offset ?? 0;
     if (n === undefined) n = ((a.length / this.wpe) | 0) - off;
     this.checkRange(a, n, off);
-    const timeoutMs = opts?.timeoutMs ?? Infinity;
-    const deadline = timeoutMs === Infinity ? Infinity : Date.now() + Math.max(0, timeoutMs);
+    const deadline = deadlineOf(opts?.timeoutMs ?? Infinity);
     const need = bulk ? n : 1;
     const i32 = this.i32;
     const sleepers = enq ? W_CONS_SLEEPERS : W_PROD_SLEEPERS;
     let first = true;
     for (;;) {
-      const r = enq ? this.enq(a, n, off, bulk) : this.deq(a, n, off, bulk);
+      const r = this.tryBy(enq, a, n, off, bulk, deadline);
       if (r > 0 || n === 0) return r;
       const left = deadline - Date.now();
       if (left <= 0) return 0;
       Atomics.add(i32, sleepers, 1);
       try {
         const w = this.sleepPrep(enq, need);
-        if (w !== undefined) await futexWaitAsync(i32, w.word, w.seen, Math.min(left, first ? FIRST_SLEEP_MS : SLICE_MS));
+        if (w !== undefined) await futexWaitAsync(i32, w.word, w.seen, Math.min(left, first ? FIRST_SLEEP_MS : this.sliceMs(enq, ASYNC_WATCH_MS)));
         first = false;
       } finally {
         Atomics.sub(i32, sleepers, 1);
@@ -1348,28 +1607,48 @@ export class Ring {
   }
 
   /**
+   * How long one sleep of a blocked call may last. The other side's reservations are not woken on (only
+   * its publishes are), so a waiter must look by itself: every STALL_MS where that side keeps records,
+   * and just past the end of the stall window once a stuck tail is being watched — which names a dead
+   * reservation within about 2 × STALL_MS, as a non-blocking caller's stall check does.
+   */
+  private sliceMs(enq: boolean, idle: number): number {
+    if ((enq ? this.consSync : this.prodSync) === SYNC_ST) return SLICE_MS;
+    const st = this.otherWatch;
+    if (!st.active) return idle;
+    return Math.max(1, st.since + STALL_MS + 1 - Date.now());
+  }
+
+  /**
    * A blocked caller waits for the other side; if that side's tail is stuck behind a dead process's
    * reservation, nothing will ever come: ESTALE instead of sleeping forever.
    */
   private checkOtherSide(enq: boolean): void {
+    // Woken by free() (or a reset): re-check the header before reading anything else of the ring.
+    if (this.i32[HDR.epoch / 4] !== this.epoch) this.resync();
     const prod = !enq;
     const sync = prod ? this.prodSync : this.consSync;
     if (sync === SYNC_ST) return;
     const i32 = this.i32;
     const head = Atomics.load(i32, prod ? W_PROD_HEAD : W_CONS_HEAD);
     const tail = Atomics.load(i32, prod ? W_PROD_TAIL : W_CONS_TAIL);
-    if (head === tail) return;
     const st = this.otherWatch;
+    if (head === tail) {
+      st.active = false;
+      return;
+    }
     const now = Date.now();
-    if (st.prod !== prod || st.tail !== tail) {
+    if (!st.active || st.prod !== prod || st.tail !== tail) {
+      st.active = true;
       st.prod = prod;
       st.tail = tail;
       st.since = now;
     } else if (now - st.since > STALL_MS) {
       this.checkStalled(prod, tail, head, false);
+      st.since = now; // a live owner: look again one window later
     }
   }
-  private readonly otherWatch = { prod: false, tail: 0, since: 0 };
+  private readonly otherWatch = { active: false, prod: false, tail: 0, since: 0 };
 
   // ---- internals: two-step API --------------------------------------------------------------------------
 
@@ -1377,6 +1656,7 @@ export class Ring {
   private rOldDeq = 0;
 
   private enqStart(n: number, bulk: boolean): number {
+    this.check();
     if (this.prodSync !== SYNC_ST && this.prodSync !== SYNC_MT_HTS) {
       throw new MpError('ENOTSUP', `ring '${this.name}': two-step enqueue needs a single-producer or HTS ring (producer is ${this.producerMode})`);
     }
@@ -1423,6 +1703,7 @@ export class Ring {
   }
 
   private deqReserve(n: number, bulk: boolean): number {
+    this.check();
     if (this.consSync !== SYNC_ST && this.consSync !== SYNC_MT_HTS) {
       throw new MpError('ENOTSUP', `ring '${this.name}': peek / zero-copy dequeue needs a single-consumer or HTS ring (consumer is ${this.consumerMode})`);
     }
@@ -1459,6 +1740,7 @@ export class Ring {
   }
 
   private checkFinish(n: number, pending: number): void {
+    this.check();
     if (!Number.isInteger(n) || n < 0 || n > pending) {
       throw new MpError('EINVAL', `ring '${this.name}': finish ${n} elements, but ${pending} are reserved`);
     }
@@ -1479,6 +1761,18 @@ export class Ring {
 
 const one = new Uint32Array(1);
 
+/**
+ * Deadline (Date.now() ms) of a blocking call.
+ *
+ * @throws {MpError} EINVAL — timeoutMs is not a number ≥ 0 (Infinity allowed)
+ */
+function deadlineOf(timeoutMs: number): number {
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+    throw new MpError('EINVAL', `timeoutMs ${String(timeoutMs)} is not a number ≥ 0 (Infinity waits until done)`);
+  }
+  return timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs;
+}
+
 function words(a: RingData | RingData64): RingData {
   if (a instanceof Uint32Array || a instanceof Int32Array) return a;
   if (a instanceof BigUint64Array || a instanceof BigInt64Array || a instanceof Float64Array) {
@@ -1487,13 +1781,73 @@ function words(a: RingData | RingData64): RingData {
   throw new MpError('EINVAL', 'ring elements are passed as Uint32Array / Int32Array (or 64-bit typed arrays)');
 }
 
-function syncOf(flags: number, st: number, rts: number, hts: number, side: string): number {
-  const set = [(flags & st) !== 0, (flags & rts) !== 0, (flags & hts) !== 0].filter(Boolean).length;
-  if (set > 1) throw new MpError('EINVAL', `conflicting ${side} sync flags 0x${flags.toString(16)} (choose one of single, RTS, HTS)`);
-  if (flags & st) return SYNC_ST;
-  if (flags & rts) return SYNC_MT_RTS;
-  if (flags & hts) return SYNC_MT_HTS;
-  return SYNC_MT;
+/** DPDK's names of the flag bits, for messages. */
+const FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [RING_F_SP_ENQ, 'RING_F_SP_ENQ'],
+  [RING_F_SC_DEQ, 'RING_F_SC_DEQ'],
+  [RING_F_EXACT_SZ, 'RING_F_EXACT_SZ'],
+  [RING_F_MP_RTS_ENQ, 'RING_F_MP_RTS_ENQ'],
+  [RING_F_MC_RTS_DEQ, 'RING_F_MC_RTS_DEQ'],
+  [RING_F_MP_HTS_ENQ, 'RING_F_MP_HTS_ENQ'],
+  [RING_F_MC_HTS_DEQ, 'RING_F_MC_HTS_DEQ'],
+];
+const flagName = (bit: number): string => FLAG_NAMES.find(([b]) => b === bit)![1];
+
+/** Per side: the flag bit of each mode ('multi' has none), as DPDK's RING_F_* sync bits. */
+const SIDE_BITS = {
+  producer: { single: RING_F_SP_ENQ, rts: RING_F_MP_RTS_ENQ, hts: RING_F_MP_HTS_ENQ },
+  consumer: { single: RING_F_SC_DEQ, rts: RING_F_MC_RTS_DEQ, hts: RING_F_MC_HTS_DEQ },
+} as const;
+const SYNC_OF: Record<SyncMode, number> = { multi: SYNC_MT, single: SYNC_ST, rts: SYNC_MT_RTS, hts: SYNC_MT_HTS };
+
+/**
+ * One side's mode from the flag bits and the option: at most one sync bit, and an option that names the
+ * same mode as the bits (or no option). Anything else is a conflict → EINVAL naming both.
+ */
+function sideMode(flags: number, opt: unknown, side: 'producer' | 'consumer'): SyncMode {
+  const bits = SIDE_BITS[side];
+  const set = (['single', 'rts', 'hts'] as const).filter((m) => (flags & bits[m]) !== 0);
+  if (set.length > 1) {
+    throw new MpError('EINVAL', `ring flags ${set.map((m) => flagName(bits[m])).join(' and ')} conflict: choose one ${side} mode`);
+  }
+  const fromFlags: SyncMode = set[0] ?? 'multi';
+  if (opt === undefined) return fromFlags;
+  if (typeof opt !== 'string' || !(opt in SYNC_OF)) {
+    throw new MpError('EINVAL', `${side} mode '${String(opt)}' is not one of multi, single, rts, hts`);
+  }
+  const mode = opt as SyncMode;
+  if (set.length === 1 && mode !== fromFlags) {
+    throw new MpError('EINVAL', `ring flag ${flagName(bits[set[0]!])} conflicts with ${side}: '${mode}' (the flag means ${side}: '${fromFlags}'; give one of them)`);
+  }
+  return mode;
+}
+
+/**
+ * Validate and merge `flags` with the `producer` / `consumer` / `exactSize` options.
+ *
+ * @throws {MpError} EINVAL — flags not a non-negative integer or with unknown bits; two sync bits on one
+ *   side; an option that disagrees with a flag (`RING_F_SP_ENQ` with `producer: 'multi'`, `RING_F_EXACT_SZ`
+ *   with `exactSize: false`, …); an unknown mode; `exactSize` not a boolean
+ */
+function resolveFlags(opts: RingCreateOptions): { flags: number; prodSync: number; consSync: number } {
+  const flags: unknown = opts.flags ?? 0;
+  if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0) {
+    throw new MpError('EINVAL', `ring flags ${String(flags)} are not a non-negative integer of RING_F_* bits`);
+  }
+  if ((flags & ~KNOWN_FLAGS) !== 0 || flags > KNOWN_FLAGS) {
+    throw new MpError('EINVAL', `unknown ring flags 0x${(flags - (flags & KNOWN_FLAGS)).toString(16)} (RING_F_* are 0x1..0x40)`);
+  }
+  const f = flags;
+  const producer = sideMode(f, opts.producer, 'producer');
+  const consumer = sideMode(f, opts.consumer, 'consumer');
+  const exact = opts.exactSize;
+  if (exact !== undefined && typeof exact !== 'boolean') throw new MpError('EINVAL', `exactSize ${String(exact)} is not a boolean`);
+  if (exact === false && (f & RING_F_EXACT_SZ) !== 0) {
+    throw new MpError('EINVAL', 'ring flag RING_F_EXACT_SZ conflicts with exactSize: false (give one of them)');
+  }
+  const out = (f & RING_F_EXACT_SZ) | (exact ? RING_F_EXACT_SZ : 0) |
+    (producer === 'multi' ? 0 : SIDE_BITS.producer[producer]) | (consumer === 'multi' ? 0 : SIDE_BITS.consumer[consumer]);
+  return { flags: out, prodSync: SYNC_OF[producer], consSync: SYNC_OF[consumer] };
 }
 
 function recName(s: number): string {

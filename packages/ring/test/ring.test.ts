@@ -3,10 +3,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { init } from '@mp/eal';
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { init, memzone } from '@mp/eal';
 import type { Eal } from '@mp/eal';
 import { uniquePrefix, mpErrorCode } from '@mp/test-utils';
-import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_F_MP_HTS_ENQ, RING_F_MP_RTS_ENQ, SP_ENQ, SC_DEQ } from '../src/index.js';
+import {
+  Ring,
+  RING_F_EXACT_SZ,
+  RING_F_SC_DEQ,
+  RING_F_SP_ENQ,
+  RING_F_MP_HTS_ENQ,
+  RING_F_MP_RTS_ENQ,
+  RING_F_MC_HTS_DEQ,
+  RING_F_MC_RTS_DEQ,
+  SP_ENQ,
+  SC_DEQ,
+} from '../src/index.js';
 import type { SyncMode } from '../src/index.js';
 
 let group: Eal;
@@ -56,11 +69,81 @@ describe('create / lookup / errors', () => {
     ['count 2^31 with EXACT_SZ', 2 ** 31, { flags: RING_F_EXACT_SZ }],
     ['elemSize 6', 1024, { elemSize: 6 }],
     ['elemSize 0', 1024, { elemSize: 0 }],
-    ['unknown flag bits', 1024, { flags: 0x100 }],
-    ['SP and HTS producer flags together', 1024, { flags: RING_F_SP_ENQ | RING_F_MP_HTS_ENQ }],
-    ['RTS and HTS producer flags together', 1024, { flags: RING_F_MP_RTS_ENQ | RING_F_MP_HTS_ENQ }],
   ])('%s → EINVAL', (_label, count, opts) => {
     expect(code(() => Ring.create(fresh(), count, opts))).toBe('EINVAL');
+  });
+
+  // Every conflicting pair of sync sources on a side (two bits; a bit and an option naming another mode),
+  // EXACT_SZ against exactSize: false, and every unknown bit: EINVAL naming both sides of the conflict.
+  const SIDE_BITS = {
+    producer: { single: ['RING_F_SP_ENQ', RING_F_SP_ENQ], rts: ['RING_F_MP_RTS_ENQ', RING_F_MP_RTS_ENQ], hts: ['RING_F_MP_HTS_ENQ', RING_F_MP_HTS_ENQ] },
+    consumer: { single: ['RING_F_SC_DEQ', RING_F_SC_DEQ], rts: ['RING_F_MC_RTS_DEQ', RING_F_MC_RTS_DEQ], hts: ['RING_F_MC_HTS_DEQ', RING_F_MC_HTS_DEQ] },
+  } as const;
+  const FLAG_MODES = ['single', 'rts', 'hts'] as const;
+  const OPTION_MODES = ['multi', 'single', 'rts', 'hts'] as const;
+  const conflicts: Array<[string, Record<string, unknown>, string[]]> = [];
+  const agreements: Array<[string, Record<string, unknown>, 'producer' | 'consumer', SyncMode]> = [];
+  for (const side of ['producer', 'consumer'] as const) {
+    const bits = SIDE_BITS[side];
+    for (let i = 0; i < FLAG_MODES.length; i++) {
+      const [name1, bit1] = bits[FLAG_MODES[i]!];
+      for (let j = i + 1; j < FLAG_MODES.length; j++) {
+        const [name2, bit2] = bits[FLAG_MODES[j]!];
+        conflicts.push([`${name1} | ${name2}`, { flags: bit1 | bit2 }, [name1, name2]]);
+      }
+      for (const o of OPTION_MODES) {
+        if (o === FLAG_MODES[i]) agreements.push([`${name1} with ${side}: '${o}'`, { flags: bit1, [side]: o }, side, o]);
+        else conflicts.push([`${name1} with ${side}: '${o}'`, { flags: bit1, [side]: o }, [name1, `${side}: '${o}'`]]);
+      }
+    }
+    conflicts.push([`all three ${side} bits`, { flags: bits.single[1] | bits.rts[1] | bits.hts[1] }, [bits.single[0], bits.rts[0], bits.hts[0]]]);
+  }
+  conflicts.push(['RING_F_EXACT_SZ with exactSize: false', { flags: RING_F_EXACT_SZ, exactSize: false }, ['RING_F_EXACT_SZ', 'exactSize: false']]);
+  for (let bit = 7; bit < 31; bit++) conflicts.push([`unknown bit 0x${(1 << bit).toString(16)}`, { flags: 1 << bit }, ['unknown', (1 << bit).toString(16)]]);
+  conflicts.push(['flags 2^31', { flags: 2 ** 31 }, ['unknown']]);
+  conflicts.push(['flags -1', { flags: -1 }, ['-1', 'non-negative integer']]);
+  conflicts.push(['flags 1.5', { flags: 1.5 }, ['1.5', 'non-negative integer']]);
+  conflicts.push(['flags NaN', { flags: NaN }, ['NaN', 'non-negative integer']]);
+  conflicts.push(["producer: 'fast'", { producer: 'fast' }, ["'fast'", 'multi, single, rts, hts']]);
+  conflicts.push(["exactSize: 'yes'", { exactSize: 'yes' }, ['exactSize', 'boolean']]);
+
+  it.each(conflicts)('%s → EINVAL naming both', (_label, opts, names) => {
+    let err: (Error & { code?: string }) | undefined;
+    try {
+      Ring.create(fresh(), 1024, opts);
+    } catch (e) {
+      err = e as Error & { code?: string };
+    }
+    expect(err?.name).toBe('MpError');
+    expect(err?.code).toBe('EINVAL');
+    for (const n of names) expect(err?.message).toContain(n);
+  });
+
+  it.each(agreements)('%s agree: the ring has that mode', (_label, opts, side, mode) => {
+    const r = Ring.create(fresh(), 64, opts);
+    expect(side === 'producer' ? r.producerMode : r.consumerMode).toBe(mode);
+    expect(side === 'producer' ? r.consumerMode : r.producerMode).toBe('multi');
+  });
+
+  it('the flag forms and the option forms make the same rings', () => {
+    const pairs: Array<[Record<string, unknown>, Record<string, unknown>]> = [
+      [{ flags: RING_F_SP_ENQ | RING_F_SC_DEQ }, { producer: 'single', consumer: 'single' }],
+      [{ flags: RING_F_MP_RTS_ENQ | RING_F_MC_RTS_DEQ }, { producer: 'rts', consumer: 'rts' }],
+      [{ flags: RING_F_MP_HTS_ENQ | RING_F_MC_HTS_DEQ }, { producer: 'hts', consumer: 'hts' }],
+      [{ flags: RING_F_EXACT_SZ }, { exactSize: true }],
+      [{ flags: RING_F_EXACT_SZ | RING_F_SP_ENQ }, { flags: RING_F_EXACT_SZ, exactSize: true, producer: 'single' }],
+    ];
+    for (const [a, b] of pairs) {
+      const ra = Ring.create(fresh(), 100, { exactSize: true, ...a });
+      const rb = Ring.create(fresh(), 100, { exactSize: true, ...b });
+      expect([ra.flags, ra.producerMode, ra.consumerMode]).toEqual([rb.flags, rb.producerMode, rb.consumerMode]);
+    }
+  });
+
+  it.each([NaN, -1, '5'])('timeoutMs %s → EINVAL (sync and async)', async (t) => {
+    const r = Ring.create(fresh(), 8);
+    expect(code(() => r.dequeueBurst(new Uint32Array(1), 1, { timeoutMs: t as number }))).toBe('EINVAL');
+    await expect(r.dequeueBurstAsync(new Uint32Array(1), 1, { timeoutMs: t as number })).rejects.toMatchObject({ code: 'EINVAL' });
   });
 
   it('names the fix in the message for a non power of two', () => {
@@ -90,7 +173,7 @@ describe('create / lookup / errors', () => {
     expect(l.count()).toBe(1);
     r.free();
     expect(code(() => Ring.lookup(name))).toBe('ENOENT');
-    expect(code(() => r.free())).toBe('ENOENT');
+    expect(code(() => r.free())).toBe('EBADF');
   });
 
   it.each([
@@ -131,6 +214,115 @@ describe('create / lookup / errors', () => {
     expect(code(() => r.enqueueBulk(new Uint32Array(4), 3))).toBe('EINVAL');
     expect(code(() => r.enqueueBulk(new Uint32Array(4), 1, { offset: 2 }))).toBe('EINVAL');
     expect(code(() => r.enqueueBulk(new Uint32Array(4), -1))).toBe('EINVAL');
+  });
+});
+
+// Every public method of a Ring, called as a user would. The list must name every public method of the
+// class (checked against the built declarations), so a new method cannot skip the freed-handle rule.
+const u32 = (n: number): Uint32Array => new Uint32Array(n);
+const PUBLIC_CALLS: Record<string, (r: Ring) => unknown> = {
+  describe: (r) => r.describe(),
+  free: (r) => r.free(),
+  close: (r) => r.close(),
+  count: (r) => r.count(),
+  freeCount: (r) => r.freeCount(),
+  full: (r) => r.full(),
+  empty: (r) => r.empty(),
+  getCapacity: (r) => r.getCapacity(),
+  reset: (r) => r.reset(),
+  dump: (r) => r.dump(),
+  enqueueBulk: (r) => r.enqueueBulk(u32(8), 2),
+  enqueueBurst: (r) => r.enqueueBurst(u32(8), 2),
+  dequeueBulk: (r) => r.dequeueBulk(u32(8), 1),
+  dequeueBurst: (r) => r.dequeueBurst(u32(8), 2),
+  enqueue: (r) => r.enqueue(u32(2)),
+  dequeue: (r) => r.dequeue(u32(2)),
+  dequeueValue: (r) => r.dequeueValue(),
+  enqueueBulkAsync: (r) => r.enqueueBulkAsync(u32(8), 2, { timeoutMs: 10 }),
+  enqueueBurstAsync: (r) => r.enqueueBurstAsync(u32(8), 2),
+  dequeueBulkAsync: (r) => r.dequeueBulkAsync(u32(8), 1, { timeoutMs: 10 }),
+  dequeueBurstAsync: (r) => r.dequeueBurstAsync(u32(8), 2, { timeoutMs: 10 }),
+  enqueueBulkStart: (r) => r.enqueueBulkStart(1),
+  enqueueBurstStart: (r) => r.enqueueBurstStart(1),
+  enqueueFinish: (r) => r.enqueueFinish(u32(2), 0),
+  dequeueBulkStart: (r) => r.dequeueBulkStart(u32(8), 1),
+  dequeueBurstStart: (r) => r.dequeueBurstStart(u32(8), 1),
+  dequeueFinish: (r) => r.dequeueFinish(0),
+  enqueueZcBulkStart: (r) => r.enqueueZcBulkStart(1),
+  enqueueZcBurstStart: (r) => r.enqueueZcBurstStart(1),
+  enqueueZcFinish: (r) => r.enqueueZcFinish(0),
+  dequeueZcBulkStart: (r) => r.dequeueZcBulkStart(1),
+  dequeueZcBurstStart: (r) => r.dequeueZcBurstStart(1),
+  dequeueZcFinish: (r) => r.dequeueZcFinish(0),
+  recover: (r) => r.recover(),
+  // Blocking forms of the hot path go through their own loop: call them too.
+  'enqueueBurst (blocking)': (r) => r.enqueueBurst(u32(8), 2, { timeoutMs: 10 }),
+  'dequeueBurst (blocking, Infinity)': (r) => r.dequeueBurst(u32(8), 2, { timeoutMs: Infinity }),
+};
+
+/** The MpError code a call throws or its promise rejects with ('returned' when it does neither). */
+async function codeOf(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+    return 'returned';
+  } catch (err) {
+    expect((err as Error).name, String(err)).toBe('MpError');
+    return (err as { code: string }).code;
+  }
+}
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+describe('freed handles', () => {
+  it('the table of calls covers every public method of Ring', () => {
+    const dts = readFileSync(join(import.meta.dirname, '../dist/index.d.ts'), 'utf8');
+    const cls = /declare class Ring \{([\s\S]*?)\n\}/.exec(dts)![1]!;
+    const methods = [...cls.matchAll(/^ {4}([a-zA-Z]\w*)\(/gm)].map((m) => m[1]!);
+    expect(methods.length).toBeGreaterThan(30);
+    const covered = new Set(Object.keys(PUBLIC_CALLS));
+    for (const m of methods) expect(covered.has(m), `no freed-handle call for Ring.${m}`).toBe(true);
+  });
+
+  it.each(MODES)(
+    'producer %s / consumer %s: every call on the freed handle and on an older handle throws EBADF; the memzone reserved in its place is untouched',
+    async (producer, consumer) => {
+      const name = fresh();
+      const r = Ring.create(name, 64, { elemSize: 8, producer, consumer });
+      r.enqueueBurst(u32(10), 5);
+      const mz = memzone.lookup(`RG_${name}`)!;
+      // Handles opened before the free stand in for other threads / processes (they map the memory anew).
+      const others = Object.keys(PUBLIC_CALLS).map(() => Ring.fromDescriptor(r.describe()));
+      r.free();
+      const next = memzone.reserve(`nx_${name}`, mz.len, { align: 64 });
+      expect(next.offset, 'the allocator reuses the freed place (else this test proves nothing)').toBe(mz.offset);
+      const bytes = new Uint8Array(next.buffer, 0, mz.len);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+      const before = sha(bytes);
+      let k = 0;
+      for (const [method, call] of Object.entries(PUBLIC_CALLS)) {
+        expect(await codeOf(() => call(r)), `freed handle: ${method}`).toBe('EBADF');
+        expect(await codeOf(() => call(r)), `freed handle, again: ${method}`).toBe('EBADF');
+        const other = others[k++]!;
+        expect(await codeOf(() => call(other)), `older handle: ${method}`).toBe('EBADF');
+        expect(await codeOf(() => call(other)), `older handle, again: ${method}`).toBe('EBADF');
+      }
+      expect(sha(bytes), 'the next memzone was written through a freed handle').toBe(before);
+      memzone.free(`nx_${name}`);
+    },
+  );
+
+  it('a freed ring re-created under the same name at the same place: old handles still throw EBADF', () => {
+    const name = fresh();
+    const r = Ring.create(name, 64);
+    const old = Ring.fromDescriptor(r.describe());
+    r.free();
+    const again = Ring.create(name, 64);
+    expect(again).not.toBe(r);
+    expect(code(() => old.enqueue(1))).toBe('EBADF');
+    expect(code(() => r.enqueue(1))).toBe('EBADF');
+    expect(again.enqueue(1)).toBe(true);
+    expect(again.count()).toBe(1);
+    expect(Ring.lookup(name)).toBe(again);
   });
 });
 

@@ -199,6 +199,7 @@ function makeContext(t: PortTable, i: number, name: string): PortContext {
       t.u32[t.w(i, PORT.linkSpeed)] = up ? speed >>> 0 : 0;
       Atomics.store(t.u32, t.w(i, PORT.linkStatus), up ? 1 : 0);
       Atomics.add(t.u32, t.w(i, PORT.linkGen), 1);
+      if (was !== up) log('debug', 'ETHDEV', `port ${i} ('${name}') link ${up ? `up, ${speed} Mb/s` : `down${reason !== undefined ? ` (${reason})` : ''}`}`);
       if (was !== up) announceLink({ port: i, name, status: up ? 'up' : 'down', speed: up ? speed : 0, ...(reason !== undefined ? { reason } : {}) });
     },
     setMac(mac) {
@@ -349,6 +350,7 @@ export class Port {
       this.drv.start();
       Atomics.store(t.u32, this.stateW, PS_STARTED);
     });
+    log('debug', 'ETHDEV', `port ${this.id} ('${this.name}') started`);
   }
 
   /**
@@ -363,6 +365,7 @@ export class Port {
       Atomics.store(this.t.u32, this.stateW, PS_STOPPED);
       this.drv.stop();
     });
+    log('debug', 'ETHDEV', `port ${this.id} ('${this.name}') stopped`);
   }
 
   /**

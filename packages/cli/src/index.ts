@@ -1,0 +1,12 @@
+export { TelemetryClient } from './client.js';
+export type { TelemetryGreeting, TelemetryJson } from './client.js';
+export { listGroups, groupInfo, groupDirs, resolveGroup, procStat, connectGroup } from './groups.js';
+export type { GroupSearch, GroupSummary, GroupInfo, RingInfo, ProcStat } from './groups.js';
+export { startExporter, collectMetrics } from './exporter.js';
+export type { Exporter, ExporterOptions } from './exporter.js';
+export { TopSampler, renderTop, runTop } from './top.js';
+export type { TopSample } from './top.js';
+export { runTelemetry } from './repl.js';
+export { main, USAGE } from './main.js';
+export { removeDeadGroup, inspectGroup, findGroups } from '@mp/eal';
+export type { GroupSnapshot, RemovedGroup } from '@mp/eal';

@@ -1,0 +1,3 @@
+import base from '../../tsup.base';
+
+export default { ...base, entry: ['src/index.ts', 'src/main.ts'] };
