@@ -7,9 +7,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-function start(example: string): Promise<{ code: number; out: string }> {
+function start(example: string, which = 'start'): Promise<{ code: number; out: string }> {
   const dir = join(import.meta.dirname, example);
-  const script = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const script = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts[which]!;
   const [cmd, ...args] = script.split(' ');
   expect(cmd).toBe('node');
   return new Promise((resolve) => {
@@ -28,8 +28,10 @@ describe('examples', () => {
     ['flow-table-mp', /both secondaries classified their traffic correctly/],
     ['ipc-mp', /both secondaries left; done/],
     ['l2fwd-mp', /l2fwd verified: every frame forwarded once, in order, MACs swapped/],
-  ])('%s runs and verifies its result', async (name, expected) => {
-    const r = await start(name);
+    ['l2fwd-mp start:memif', /l2fwd verified: every frame forwarded once, in order, MACs swapped/],
+  ])('%s runs and verifies its result', async (label, expected) => {
+    const [name, script] = label.split(' ');
+    const r = await start(name!, script);
     expect(r.out).toMatch(expected);
     expect(r.code, r.out).toBe(0);
   });

@@ -3,12 +3,20 @@
 // and sends what it gets out of the other port's tx queue i (l2fwd: 0 → 1 and 1 → 0), swapping the MAC
 // addresses. Every process prints its own counters.
 //
-// The wires are two more net_ring ports, played by the primary: `wire0` is back to back with port 0 and
-// `wire1` with port 1. The primary sends numbered frames into both wires, the forwarders move them
-// across, and the primary checks that every frame came out of the other wire once, in order per queue.
-//   pnpm --filter l2fwd-mp start                    (2 forwarders, 200 000 frames each way)
-//   node main.mjs [forwarders] [frames]
+// The wires are two more ports, played by the primary: `wire0` is back to back with port 0 and `wire1`
+// with port 1. The primary sends numbered frames into both wires, the forwarders move them across, and
+// the primary checks that every frame came out of the other wire once, in order per queue.
+//
+// Default: four net_ring ports. `--memif`: ports 0 and 1 are net_memif servers and the wires net_memif
+// clients of them (one socket each) — the primary holds all four control channels and the forwarders,
+// secondaries, map the memif rings of their own queues themselves.
+//   pnpm --filter l2fwd-mp start                    (2 forwarders, 200 000 frames each way, net_ring)
+//   pnpm --filter l2fwd-mp start:memif              (the same over memif)
+//   node main.mjs [--memif] [forwarders] [frames]
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { eal, init } from '@mp/eal';
 import { Mbuf, Mempool, pktmbufPoolCreate } from '@mp/mempool';
 import { ethdev } from '@mp/pmd-vfio';
@@ -16,20 +24,23 @@ import { ethdev } from '@mp/pmd-vfio';
 const BURST = 32;
 const DST = Uint8Array.of(0x02, 0, 0, 0, 0, 0xff);
 const SRC = [Uint8Array.of(0x02, 0, 0, 0, 0, 0x00), Uint8Array.of(0x02, 0, 0, 0, 0, 0x01)];
-const role = process.argv[2];
+const memif = process.argv.includes('--memif');
+const argv = process.argv.slice(2).filter((a) => a !== '--memif');
+const role = argv[0];
 const isFwd = role === 'fwd';
-const nFwd = Number(isFwd ? process.argv[4] : (process.argv[2] ?? 2));
-const frames = Number(isFwd ? 0 : (process.argv[3] ?? 200_000));
-const prefix = isFwd ? process.argv[3] : `l2fwd_mp_${process.pid}`;
+const nFwd = Number(isFwd ? argv[2] : (argv[0] ?? 2));
+const frames = Number(isFwd ? 0 : (argv[1] ?? 200_000));
+const prefix = isFwd ? argv[1] : `l2fwd_mp_${process.pid}`;
+const drv = memif ? 'net_memif' : 'net_ring';
 init([`--file-prefix=${prefix}`, `--proc-type=${isFwd ? 'secondary' : 'primary'}`, '--no-huge', '-m', '128']);
 
-if (isFwd) await forwarder(Number(process.argv[5]));
+if (isFwd) await forwarder(Number(argv[3]));
 else await primary();
 
 /** Forwarder q: rx q of port p → tx q of port 1-p, MACs swapped; stops when the primary says so. */
 async function forwarder(q) {
   const pool = Mempool.lookup('l2fwd_pool');
-  const ports = [ethdev.attach('net_ring0'), ethdev.attach('net_ring1')];
+  const ports = [ethdev.attach(`${drv}0`), ethdev.attach(`${drv}1`)];
   const h = new Uint32Array(BURST);
   const count = [0, 0];
   let idle = 0;
@@ -73,10 +84,22 @@ function swapMacs(pool, m) {
 async function primary() {
   const pool = pktmbufPoolCreate('l2fwd_pool', 8191, { cacheSize: 256 });
   // The ports under test and the two wires the primary plays.
-  const port0 = ethdev.probe('net_ring0');
-  const port1 = ethdev.probe('net_ring1');
-  const wire0 = ethdev.probe('net_ring2,peer=net_ring0');
-  const wire1 = ethdev.probe('net_ring3,peer=net_ring1');
+  const dir = memif ? mkdtempSync(join(tmpdir(), 'l2fwd-memif-')) : '';
+  const sock = (i) => join(dir, `port${i}.sock`);
+  const [port0, port1, wire0, wire1] = (memif
+    ? [`net_memif0,role=server,socket=${sock(0)}`, `net_memif1,role=server,socket=${sock(1)}`, `net_memif2,role=client,socket=${sock(0)}`, `net_memif3,role=client,socket=${sock(1)}`]
+    : ['net_ring0', 'net_ring1', 'net_ring2,peer=net_ring0', 'net_ring3,peer=net_ring1']
+  ).map((d) => ethdev.probe(d));
+  const allUp = new Promise((resolve) => {
+    const check = () => {
+      if (ethdev.list().every((p) => p.link.status === 'up')) {
+        eal().off('link-up', check);
+        resolve();
+      }
+    };
+    eal().on('link-up', check);
+    queueMicrotask(check);
+  });
   for (const p of [port0, port1, wire0, wire1]) {
     p.configure(nFwd, nFwd);
     for (let q = 0; q < nFwd; q++) {
@@ -85,9 +108,10 @@ async function primary() {
     }
     p.start();
   }
+  await allUp;
   console.log(`primary (pid ${process.pid}): ports ${ethdev.list().map((p) => `${p.id} ${p.name} (${p.link.status}, ${p.link.speed} Mb/s)`).join(', ')}`);
   const kids = Array.from({ length: nFwd }, (_, q) =>
-    spawn(process.execPath, [process.argv[1], 'fwd', prefix, String(nFwd), String(q)], { stdio: 'inherit' }),
+    spawn(process.execPath, [process.argv[1], 'fwd', prefix, String(nFwd), String(q), ...(memif ? ['--memif'] : [])], { stdio: 'inherit' }),
   );
   const exited = kids.map((k) => new Promise((r) => k.once('exit', r)));
 
@@ -152,5 +176,6 @@ async function primary() {
   if (bad === 0 && got === want && s0.ipackets === frames && s1.ipackets === frames && pool.availCount === pool.n) console.log('l2fwd verified: every frame forwarded once, in order, MACs swapped');
   else process.exitCode = 1;
   for (const p of [port0, port1, wire0, wire1]) p.close();
+  if (memif) rmSync(dir, { recursive: true, force: true });
   eal().cleanup();
 }

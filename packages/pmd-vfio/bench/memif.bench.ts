@@ -1,6 +1,7 @@
 /**
  * memif benchmark: 64-byte frames per second over memif between two processes, one sending bursts of
- * 32 as fast as the ring takes them, the other receiving — @mp ↔ @mp, @mp → testpmd (rxonly), and
+ * 32 as fast as the ring takes them, the other receiving — @mp ↔ @mp (the memif layer on a plain
+ * buffer, and through ethdev's net_memif with mbufs), @mp → testpmd (rxonly), and
  * the reference testpmd (txonly) → testpmd (rxonly) over DPDK's own net_memif, all in the same run.
  * testpmd's rate is its own `Rx-pps` (--stats-period=1). Medians of the per-second rates after a
  * warm-up. Never asserts time. Needs dpdk-testpmd (Debian package `dpdk`) for the reference rows.
@@ -31,8 +32,8 @@ const TASKSET: string | undefined = (() => {
 })();
 
 /** A bench child pinned to `cpu` (as testpmd pins its forwarding lcore), when taskset exists. */
-function child(cpu: number, args: string[]): { c: ChildProcess; next: () => Promise<string> } {
-  const argv = [process.execPath, join(here, 'child.mjs'), ...args];
+function child(cpu: number, args: string[], script = 'child.mjs'): { c: ChildProcess; next: () => Promise<string> } {
+  const argv = [process.execPath, join(here, script), ...args];
   const c = TASKSET !== undefined
     ? spawn(TASKSET, ['-c', String(cpu), ...argv], { stdio: ['pipe', 'pipe', 'inherit'] })
     : spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -79,6 +80,20 @@ async function mpToMp(dir: string): Promise<number> {
   const socket = join(dir, `mp${++runs}.sock`);
   const rx = child(1, ['server', 'rx', socket]);
   const tx = child(0, ['client', 'tx', socket]);
+  try {
+    await rx.next();
+    await tx.next();
+    return median(await rxRates(rx.next));
+  } finally {
+    await Promise.all([end(tx.c), end(rx.c)]);
+  }
+}
+
+/** The same through ethdev: two groups, each probing a net_memif port and polling it (alloc+tx / rx+free). */
+async function ethdevToEthdev(dir: string): Promise<number> {
+  const socket = join(dir, `eth${++runs}.sock`);
+  const rx = child(1, ['server', 'rx', socket], 'ethdev-child.mjs');
+  const tx = child(0, ['client', 'tx', socket], 'ethdev-child.mjs');
   try {
     await rx.next();
     await tx.next();
@@ -135,7 +150,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'memif-bench-'));
 try {
   // The paths take turns, ROUNDS times, so a change in the machine's other load hits them alike.
-  const paths: Array<[string, () => Promise<number>]> = [['@mp → @mp (2 node processes)', () => mpToMp(dir)]];
+  const paths: Array<[string, () => Promise<number>]> = [
+    ['@mp → @mp (2 node processes)', () => mpToMp(dir)],
+    ['@mp ethdev net_memif → @mp ethdev net_memif (mbufs: alloc+tx / rx+free)', () => ethdevToEthdev(dir)],
+  ];
   if (TESTPMD !== undefined) {
     paths.push(['@mp → testpmd rxonly', () => mpToTestpmd(dir)]);
     paths.push(['testpmd txonly → testpmd rxonly (reference)', () => testpmdToTestpmd(dir)]);

@@ -25,7 +25,8 @@ class Queue final : public Napi::ObjectWrap<Queue> {
                         InstanceMethod("close", &Queue::Close)});
   }
 
-  // new Queue(kind, regions: ArrayBuffer[], ringRegion, ringOffset, log2, bufferSize, eventfd, stats: BigUint64Array)
+  // new Queue(kind, regions: ArrayBuffer[], ringRegion, ringOffset, log2, bufferSize, eventfd, stats: BigUint64Array,
+  //           resume?: boolean)
   explicit Queue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Queue>(info) {
     Napi::Env env = info.Env();
     kind_ = Int(info[0]);
@@ -62,6 +63,14 @@ class Queue final : public Napi::ObjectWrap<Queue> {
     }
     stats_ = reinterpret_cast<uint64_t*>(sb);
     statsKeep_ = Napi::Persistent(sv.As<Napi::Object>());
+    // resume (optional 9th argument): this side's private index comes from the ring, which another
+    // process drove until now (ethdev: a secondary, or a new claimant of the queue, opening a ring that
+    // is live). Every burst leaves the shared index equal to the private one, so the ring says it.
+    if (info.Length() > 8 && info[8].ToBoolean().Value()) {
+      if (kind_ == kServerRx) lastHead_ = __atomic_load_n(&ring_->tail, __ATOMIC_ACQUIRE);
+      if (kind_ == kClientRx)
+        lastTail_ = static_cast<uint16_t>(__atomic_load_n(&ring_->head, __ATOMIC_ACQUIRE) - (1u << log2_));
+    }
   }
 
  private:

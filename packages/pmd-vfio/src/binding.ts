@@ -48,6 +48,8 @@ export interface PmdBinding {
     bufferSize: number,
     eventfd: number,
     stats: BigUint64Array,
+    /** Take this side's private index from the ring (a ring another process drove until now). */
+    resume?: boolean,
   ) => NativeQueue;
   readonly layout: Readonly<Record<string, number>>;
 }

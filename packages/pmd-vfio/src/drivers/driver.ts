@@ -33,6 +33,14 @@ export interface PortContext {
   txDesc(q: number): number;
   /** The pool rx queue q allocates from. */
   rxPool(q: number): Mempool;
+  /**
+   * The shared counters of a queue: `f64[at]` packets, `[at + 1]` bytes, `[at + 2]` errors, `[at + 3]`
+   * (rx) mbuf allocation failures. ethdev counts packets (and tx refusals as errors); a driver adds
+   * bytes, its own errors and allocation failures there.
+   */
+  counters(dir: 'rx' | 'tx', q: number): { f64: Float64Array; at: number };
+  /** Pid of the process that probed the port. */
+  prober(): number;
   /** Record a link change in the table and announce it to every process of the group. */
   setLink(up: boolean, speedMbps: number, reason?: string): void;
   /** Set the port's MAC address. */

@@ -20,7 +20,8 @@ export interface Devargs {
 
 const PCI_ADDR = /^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
 const VDEV_NAME = /^(net_[a-z_]+?)(\d+)$/;
-const KEY = /^[a-z][a-z0-9_]*$/;
+/** A key: lower case, digits, `_` and `-` (DPDK's own keys have both: `socket-abstract`, `zero-copy`). */
+const KEY = /^[a-z][a-z0-9_-]*$/;
 
 /**
  * Parse devargs.
@@ -51,7 +52,7 @@ export function parseDevargs(text: string): Devargs {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new MpError('EINVAL', `devargs '${text}': '${pair}' is not key=value`);
     const key = pair.slice(0, eq);
-    if (!KEY.test(key)) throw new MpError('EINVAL', `devargs '${text}': key '${key}' is not a lower-case identifier`);
+    if (!KEY.test(key)) throw new MpError('EINVAL', `devargs '${text}': key '${key}' is not a lower-case identifier (a-z, 0-9, _ and -)`);
     if (args.has(key)) throw new MpError('EINVAL', `devargs '${text}': key '${key}' given twice`);
     args.set(key, pair.slice(eq + 1));
   }

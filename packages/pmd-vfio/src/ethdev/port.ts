@@ -192,6 +192,8 @@ function makeContext(t: PortTable, i: number, name: string): PortContext {
     rxDesc: (q) => t.u32[(rxqOff(i, q) + Q.nbDesc) >>> 2]!,
     txDesc: (q) => t.u32[(txqOff(i, q) + Q.nbDesc) >>> 2]!,
     rxPool: (q) => poolFor((t.u32[(rxqOff(i, q) + Q.poolId) >>> 2]! << 24) >>> 0),
+    counters: (dir, q) => ({ f64: t.f64, at: ((dir === 'rx' ? rxqOff(i, q) : txqOff(i, q)) + Q.packets) >>> 3 }),
+    prober: () => t.u32[t.w(i, PORT.prober)]!,
     setLink(up, speed, reason) {
       const was = Atomics.load(t.u32, t.w(i, PORT.linkStatus)) === 1;
       t.u32[t.w(i, PORT.linkSpeed)] = up ? speed >>> 0 : 0;

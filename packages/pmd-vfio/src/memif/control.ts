@@ -68,6 +68,26 @@ export interface SessionOwner {
 }
 
 /** Reported when an interface comes up. */
+/**
+ * Where one ring of a live connection lies, for another process of the group to drive it itself:
+ * the regions (their memfds travel beside this, in this order, then the ring's eventfd), the ring's
+ * place in them and the side this interface plays on it.
+ */
+export interface RingShare {
+  /** Connection number of the interface (changes at every up and down). */
+  conn: number;
+  dir: 'rx' | 'tx';
+  index: number;
+  /** QUEUE_KIND of this side of the ring. */
+  kind: number;
+  regionSizes: number[];
+  ringRegion: number;
+  ringOffset: number;
+  log2: number;
+  bufferSize: number;
+  interrupt: boolean;
+}
+
 export interface UpInfo {
   remoteName: string;
   remoteIfName: string;
@@ -363,6 +383,34 @@ export class Session {
   }
 
   // ---- both -------------------------------------------------------------------------------------
+  /**
+   * Ring `index` of direction `dir` (this side's view) with the descriptors another process needs to
+   * map it: region memfds in order, then the ring's eventfd. The descriptors stay this session's
+   * (send copies of them; do not close). Undefined when not up or no such ring.
+   */
+  share(dir: 'rx' | 'tx', index: number): { geo: Omit<RingShare, 'conn'>; fds: number[] } | undefined {
+    if (this.state !== 'up') return undefined;
+    const client = this.role === 'client';
+    const list = dir === 'rx' ? (client ? this.s2c : this.c2s) : client ? this.c2s : this.s2c;
+    const r = list[index];
+    if (r === undefined) return undefined;
+    const kind = dir === 'rx' ? (client ? QUEUE_KIND.clientRx : QUEUE_KIND.serverRx) : client ? QUEUE_KIND.clientTx : QUEUE_KIND.serverTx;
+    return {
+      geo: {
+        dir,
+        index,
+        kind,
+        regionSizes: this.regions.map((g) => g.size),
+        ringRegion: r.region,
+        ringOffset: r.offset,
+        log2: r.log2,
+        bufferSize: this.bufferSize,
+        interrupt: this.owner!.config.rxMode === 'interrupt' && dir === 'rx',
+      },
+      fds: [...this.regions.map((g) => g.fd), r.efd],
+    };
+  }
+
   /** Queues over the rings: the client sends on C2S and receives on S2C, the server the reverse. */
   private makeQueues(remoteIfName: string): UpInfo {
     const cfg = this.owner!.config;

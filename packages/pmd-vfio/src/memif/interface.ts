@@ -8,7 +8,7 @@ import { MpError, log } from '@mp/memory';
 import { binding } from '../binding.js';
 import type { WatchHandle } from '../binding.js';
 import { Session } from './control.js';
-import type { SessionConfig, SessionOwner, UpInfo } from './control.js';
+import type { RingShare, SessionConfig, SessionOwner, UpInfo } from './control.js';
 import { MAX_LOG2_RING_SIZE, MAX_RINGS, NAME_SIZE, SECRET_SIZE } from './layout.js';
 import type { MemifQueue } from './queue.js';
 
@@ -127,6 +127,7 @@ export class MemifInterface implements SessionOwner {
   private readonly reconnectMs: number;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  private connNo = 0;
 
   private constructor(opts: Required<MemifOptions>) {
     this.role = opts.role;
@@ -194,6 +195,37 @@ export class MemifInterface implements SessionOwner {
     if (this.info === undefined) return undefined;
     const { rx: _rx, tx: _tx, ...rest } = this.info;
     return rest;
+  }
+
+  /** Connection number: goes up by one at every up and every down (0 before the first). */
+  get conn(): number {
+    return this.connNo;
+  }
+
+  /**
+   * Ring `index` of direction `dir` of the current connection, as another process of the group needs
+   * it to drive that ring itself ({@link MemifQueue.openShared}): geometry, plus the region memfds (in
+   * order) and the ring's eventfd. The descriptors remain this interface's: pass copies (SCM_RIGHTS)
+   * and do not close them. Undefined while down or when the connection has no such ring.
+   */
+  share(dir: 'rx' | 'tx', index: number): { geo: RingShare; fds: number[] } | undefined {
+    if (this.info === undefined) return undefined;
+    const s = this.session?.share(dir, index);
+    return s === undefined ? undefined : { geo: { conn: this.connNo, ...s.geo }, fds: s.fds };
+  }
+
+  /**
+   * Change the number of rx / tx queues the next connection offers (1..255 each; ethdev's configure).
+   *
+   * @throws {MpError} EINVAL — a count out of range, or the interface is started
+   */
+  setQueues(rxQueues: number, txQueues: number): void {
+    if (this.started) throw new MpError('EINVAL', 'memif queues change only while the interface is stopped');
+    for (const [k, v] of [['rxQueues', rxQueues], ['txQueues', txQueues]] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > MAX_RINGS) throw new MpError('EINVAL', `memif ${k} ${v} is not an integer in 1..${MAX_RINGS}`);
+    }
+    this.config.rxQueues = rxQueues;
+    this.config.txQueues = txQueues;
   }
 
   /** Why the interface last went down (undefined before the first time). */
@@ -321,6 +353,7 @@ export class MemifInterface implements SessionOwner {
   up(s: Session, info: UpInfo): void {
     if (s !== this.session) return;
     this.info = info;
+    this.connNo++;
     for (const fn of [...this.upListeners]) fn(info);
   }
 
@@ -328,6 +361,7 @@ export class MemifInterface implements SessionOwner {
   down(s: Session, reason: string, by: 'local' | 'remote'): void {
     if (s !== this.session && this.session !== undefined) return;
     this.session = undefined;
+    if (this.info !== undefined) this.connNo++;
     this.info = undefined;
     this.lastDown = { reason, by };
     log('info', 'MEMIF', `${this.role} ${this.socketPath} id ${this.config.id} down (${by}): ${reason}`);

@@ -9,6 +9,7 @@
 import { MpError } from '@mp/memory';
 import { binding } from '../binding.js';
 import type { NativeQueue, WatchHandle } from '../binding.js';
+import type { RingShare } from './control.js';
 
 /** Per-queue counters: packets, bytes, errors (bad descriptors, a peer index past the ring). */
 export interface QueueStats {
@@ -32,6 +33,7 @@ export class MemifQueue {
   private readonly counters: BigUint64Array;
   private readonly efd: number;
   private watch: WatchHandle | undefined;
+  private onClose: (() => void) | undefined;
 
   /** @internal built by the control channel once the interface is up. */
   constructor(
@@ -52,6 +54,45 @@ export class MemifQueue {
     this.interrupt = interrupt;
     this.efd = efd;
     this.counters = counters;
+  }
+
+  /**
+   * This process's own queue over a ring of a connection another process (or another part of this
+   * one) holds: maps the regions from their memfds, takes the ring's indices from the ring (as that
+   * side left them) and bursts with no request per burst. The mappings go at {@link close}; so do the
+   * descriptors when `ownFds` (received copies), which are otherwise left open (the holder's).
+   *
+   * @param fds region memfds in `geo.regionSizes` order, then the ring's eventfd (or -1)
+   * @throws {MpError} EINVAL — geometry and descriptors disagree, the ring lies outside its region
+   * @throws {MpError} ENOMEM and other mmap errors — a region cannot be mapped
+   */
+  static openShared(geo: RingShare, fds: readonly number[], ownFds: boolean): MemifQueue {
+    const nreg = geo.regionSizes.length;
+    if (nreg < 1 || fds.length !== nreg + 1 || geo.ringRegion >= nreg) {
+      throw new MpError('EINVAL', `memif shared ring: ${nreg} regions, ${fds.length} descriptors, ring in region ${geo.ringRegion}`);
+    }
+    const bufs: ArrayBuffer[] = [];
+    try {
+      for (let i = 0; i < nreg; i++) bufs.push(binding.map(fds[i]!, geo.regionSizes[i]!));
+    } catch (err) {
+      for (const b of bufs) binding.release(b);
+      throw new MpError('ENOMEM', `memif shared ring: a region cannot be mapped: ${(err as Error).message}`, { cause: err });
+    }
+    const stats = new BigUint64Array(3);
+    const efd = fds[nreg]!;
+    let nq: NativeQueue;
+    try {
+      nq = new binding.Queue(geo.kind, bufs, geo.ringRegion, geo.ringOffset, geo.log2, geo.bufferSize, efd, stats, true);
+    } catch (err) {
+      for (const b of bufs) binding.release(b);
+      throw new MpError('EINVAL', `memif shared ring: ${(err as Error).message}`, { cause: err });
+    }
+    const q = new MemifQueue(nq, geo.dir, geo.index, 2 ** geo.log2, geo.bufferSize, geo.interrupt, efd, stats);
+    q.onClose = () => {
+      for (const b of bufs) binding.release(b);
+      if (ownFds) for (const fd of fds) if (fd >= 0) binding.close(fd);
+    };
+    return q;
   }
 
   /**
@@ -112,12 +153,15 @@ export class MemifQueue {
     });
   }
 
-  /** @internal the connection went down: bursts return 0 from now on. */
+  /** @internal the connection went down (or this process is done with a shared ring): bursts return 0 from now on. */
   close(): void {
     this.watch?.close();
     this.watch = undefined;
     this.q?.close();
     this.q = undefined;
+    const f = this.onClose;
+    this.onClose = undefined;
+    f?.();
   }
 }
 
