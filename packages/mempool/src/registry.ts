@@ -6,8 +6,8 @@
  * the group; the repair pass drops pool entries whose pool never got its magic (a creator that died
  * midway).
  */
-import { closeSync, constants as fsc, openSync } from 'node:fs';
-import { MpError, RobustLock, groupMemory, memzone } from '@mp/memory';
+import { closeSync } from 'node:fs';
+import { MpError, RobustLock, groupMemory, memzone, openOwnedFile } from '@mp/memory';
 import { log } from '@mp/memory/internal';
 import type { GroupMemory } from '@mp/memory';
 import { eal } from '@mp/eal';
@@ -58,11 +58,9 @@ export class Registry {
   private constructor(mz: { buffer: ArrayBuffer; name: string }, path: string) {
     this.u32 = new Uint32Array(mz.buffer);
     this.u8 = new Uint8Array(mz.buffer);
-    try {
-      this.fd = openSync(path, fsc.O_RDWR);
-    } catch (err) {
-      throw new MpError('ENOENT', `cannot open the segment file ${path} of the mempool registry`, { cause: err });
-    }
+    // Its own descriptor (it outlives the group's at exit, when leave() runs), opened by the safe file
+    // rules: never through a link, only a file of this uid.
+    this.fd = openOwnedFile(path).fd;
     this.lock = new RobustLock(this.fd, new Int32Array(mz.buffer), REG.lockOwner / 4);
     this.lock.onRepair(() => this.repair());
   }
