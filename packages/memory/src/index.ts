@@ -22,9 +22,6 @@ export type { HugepageInfo, HugepageSize, HugetlbfsMount, Backing } from './huge
 export * as memzone from './memzone-api.js';
 export {
   GroupMemory,
-  attachMemory,
-  detachMemory,
-  groupMemory,
   crashPoint,
   MEMZONE_2MB,
   MEMZONE_1GB,
@@ -40,5 +37,6 @@ export {
   SOCKET_ID_ANY,
   SEGMENT_CHUNK,
 } from './memzone.js';
+export { attachMemory, detachMemory, groupMemory } from './group.js';
 export type { Memzone, MemzoneInfo, MemzoneDescriptor, ReserveOptions, MemoryRegion, FormatOptions } from './memzone.js';
 export { memRegionSize, MEMZONE_NAME_MAX } from './layout.js';

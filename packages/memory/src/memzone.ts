@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { binding } from './binding.js';
 import type { SegmentHandle } from './binding.js';
 import { MpError, fromSystemError } from './errors.js';
-import { memoryState } from './state.js';
 import { lstatOwned, openOwnedFile, removeOwned } from './files.js';
 import {
   DEFAULT_MAX_MEMZONES,
@@ -159,8 +158,8 @@ function fnv1a(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
-const roundUp = (n: number, a: number): number => Math.ceil(n / a) * a;
-const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
+export const roundUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+export const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
 
 /** Test hook for fault injection: `MP_TEST_CRASH=<point>` SIGKILLs this process at that point. */
 export function crashPoint(point: string): void {
@@ -696,49 +695,6 @@ export class GroupMemory {
   }
 }
 
-/**
- * Map the bytes a {@link MemzoneDescriptor} names, in any thread, with no group attached: how a worker
- * thread reaches a ring or table that its process's group holds.
- *
- * @throws {MpError} ENOENT — the segment file is gone (the group ended); EINVAL — a malformed descriptor;
- *   EPERM — the path is a link or a file that is not this uid's (safe file rules)
- */
-export function mapDescriptor(d: MemzoneDescriptor): ArrayBuffer {
-  if (!d || typeof d.path !== 'string' || !Number.isSafeInteger(d.offset) || !Number.isSafeInteger(d.len) || !isPow2(d.pageSize)) {
-    throw new MpError('EINVAL', 'not a memzone descriptor (make one with memzone.describe())');
-  }
-  const fd = openOwnedFile(d.path).fd;
-  try {
-    const mapStart = Math.floor(d.offset / d.pageSize) * d.pageSize;
-    const delta = d.offset - mapStart;
-    return binding.map(fd, mapStart, Math.max(d.pageSize, roundUp(delta + d.len, d.pageSize)), delta, d.len);
-  } catch (err) {
-    throw fromSystemError(err, `mapping memzone '${d.name}'`);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Describe a memzone of the attached group for {@link mapDescriptor} in another thread.
- *
- * @throws {MpError} ENOTCONN — no group attached
- */
-export function describe(mz: MemzoneInfo): MemzoneDescriptor {
-  return groupMemory().describe(mz);
-}
-
-/**
- * A process-shared lock that survives its holder's death, its owner word being `i32[index]` of memzone
- * `mz` (see {@link RobustLock}): what a table kept in a memzone locks with.
- *
- * @throws {MpError} ENOTCONN — no group attached; EINVAL — index outside the memzone
- */
-export function robustLock(mz: Memzone, index: number): RobustLock {
-  if (!Number.isInteger(index) || index < 0 || index * 4 + 4 > mz.len) throw new MpError('EINVAL', `lock word ${index} is outside memzone '${mz.name}' (${mz.len} bytes)`);
-  return groupMemory().robustLock(mz, index);
-}
-
 /** What {@link list} reports of each memzone (a Memzone without its mapping). */
 export type MemzoneInfo = Omit<Memzone, 'buffer'>;
 
@@ -797,80 +753,4 @@ function createSegmentFile(path: string): number {
     removeOwned(path, 'file');
     log('notice', 'MEM', `removed the leftover segment file ${path} of a dead group`);
   }
-}
-
-// ---- the process's attached group -----------------------------------------------------------------------
-
-// The attached group lives in the process-wide slot (state.ts): every copy of this package sees it.
-
-/** Make `mem` the group the module-level functions use. Called by @mp/eal's `init()`. */
-export function attachMemory(mem: GroupMemory): void {
-  memoryState.group = mem;
-}
-/** Forget the attached group (called by @mp/eal's `cleanup()`). */
-export function detachMemory(): void {
-  memoryState.group?.close();
-  memoryState.group = undefined;
-}
-/**
- * The attached group's memory.
- *
- * @throws {MpError} ENOTCONN — `init()` from @mp/eal has not run in this process
- */
-export function groupMemory(): GroupMemory {
-  const current = memoryState.group;
-  if (current === undefined) throw new MpError('ENOTCONN', 'no process group attached: call init() from @mp/eal first');
-  return current;
-}
-
-/**
- * Reserve a named block of shared memory, visible to every process of the group (rte_memzone_reserve).
- * `len` 0 reserves the largest free block.
- *
- * @throws {MpError} EINVAL — bad length, align (not a power of two), socket or flags
- * @throws {MpError} ENAMETOOLONG — name longer than 31 bytes
- * @throws {MpError} EEXIST — a memzone of that name exists
- * @throws {MpError} ENOSPC — the memzone table is full
- * @throws {MpError} ENOMEM — no room under the group's `-m` cap, or the backing memory is exhausted
- * @throws {MpError} ENOTCONN — no group attached
- * @see rte_memzone_reserve_aligned
- */
-export function reserve(name: string, len: number, opts?: ReserveOptions): Memzone {
-  return groupMemory().reserve(name, len, opts);
-}
-/**
- * Find a memzone by name (rte_memzone_lookup). Lock-free. Returns undefined when there is none.
- *
- * @throws {MpError} EINVAL / ENAMETOOLONG — bad name; ENOTCONN — no group attached
- * @see rte_memzone_lookup
- */
-export function lookup(name: string): Memzone | undefined {
-  return groupMemory().lookup(name);
-}
-/**
- * Free a memzone (rte_memzone_free). Its bytes may be handed to a later reserve; buffers already
- * mapped stay valid but must not be used.
- *
- * @throws {MpError} ENOENT — no memzone of that name; EINVAL / ENAMETOOLONG — bad name; ENOTCONN
- * @see rte_memzone_free
- */
-export function free(name: string): void {
-  groupMemory().free(name);
-}
-/**
- * Every memzone of the group.
- *
- * @throws {MpError} ENOTCONN — no group attached
- * @see rte_memzone_walk
- */
-export function list(): MemzoneInfo[] {
-  return groupMemory().list();
-}
-/**
- * A printable table of the group's memzones (rte_memzone_dump).
- *
- * @throws {MpError} ENOTCONN — no group attached
- */
-export function dump(): string {
-  return groupMemory().dump();
 }
