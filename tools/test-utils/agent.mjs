@@ -3,6 +3,10 @@
 // message, name }` on stdout, by calling `ops[op](params)`; exit when stdin closes.
 import { createInterface } from 'node:readline';
 
+// Arm the @mp fault points in this process (see @mp/memory's fault.ts): MP_TEST_CRASH acts only in a
+// process a test harness armed.
+globalThis[Symbol.for('@mp/test-faults')] = true;
+
 /** Write one JSON line to stdout (a reply, or an event `{ event, ... }`). */
 export const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 

@@ -6,6 +6,9 @@
  */
 export { loadAddon } from './addon.js';
 export { crashPoint } from './memzone.js';
+export { faultPoint, armFaultPoints, faultPointsArmed, FAULTS } from './fault.js';
+export { processGone, processAlive } from './liveness.js';
+export { watchPid } from './sys.js';
 export { sleepSync } from './lock.js';
 export { log } from './log.js';
 export { processSlot } from './slot.js';

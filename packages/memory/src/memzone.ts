@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { binding } from './binding.js';
 import type { SegmentHandle } from './binding.js';
 import { MpError, fromSystemError } from './errors.js';
+import { faultPoint } from './fault.js';
 import { lstatOwned, openOwnedFile, removeOwned } from './files.js';
 import {
   DEFAULT_MAX_MEMZONES,
@@ -161,9 +162,9 @@ function fnv1a(bytes: Uint8Array): number {
 export const roundUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 export const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
 
-/** Test hook for fault injection: `MP_TEST_CRASH=<point>` SIGKILLs this process at that point. */
+/** @deprecated use `faultPoint` (@mp/memory/internal): the same, armed only by test harnesses. */
 export function crashPoint(point: string): void {
-  if (process.env.MP_TEST_CRASH === point) process.kill(process.pid, 'SIGKILL');
+  faultPoint(point);
 }
 
 /**

@@ -24,6 +24,15 @@ export interface AgentEvent {
   [k: string]: unknown;
 }
 
+/** Where an agent runs. */
+export interface AgentOptions {
+  /** A network namespace name (see {@link createNetns}). */
+  netns?: string;
+}
+
+export { createNetns, useNetns, netnsUnavailable } from './netns.js';
+export type { Netns } from './netns.js';
+
 const created = new Set<string>();
 
 /**
@@ -85,8 +94,13 @@ export class Agent {
   private readonly eventWaiters: Array<{ pred: (e: AgentEvent) => boolean; resolve: (e: AgentEvent) => void }> = [];
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
-  constructor(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  /** `opts.netns`: run the agent inside that network namespace (`ip netns exec`, which keeps the pid). */
+  constructor(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, opts: AgentOptions = {}) {
+    const argv = [script, ...args];
+    this.child =
+      opts.netns === undefined
+        ? spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: 'pipe' })
+        : spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { env: { ...process.env, ...env }, stdio: 'pipe' });
     createInterface({ input: this.child.stdout }).on('line', (line) => this.onLine(line));
     createInterface({ input: this.child.stderr }).on('line', (line) => this.stderr.push(line));
     this.exited = new Promise((resolve) => {
@@ -194,13 +208,13 @@ export class Agent {
  * A spawner of agents running `script` for one test file: every agent it made is SIGKILLed after each
  * test (register once, at the top of the file).
  */
-export function useAgents(script: string): (env?: NodeJS.ProcessEnv, args?: string[]) => Agent {
+export function useAgents(script: string): (env?: NodeJS.ProcessEnv, args?: string[], opts?: AgentOptions) => Agent {
   const live: Agent[] = [];
   afterEach(async () => {
     await Promise.all(live.splice(0).map((a) => a.kill('SIGKILL')));
   });
-  return (env = {}, args = []) => {
-    const a = new Agent(script, args, env);
+  return (env = {}, args = [], opts = {}) => {
+    const a = new Agent(script, args, env, opts);
     live.push(a);
     return a;
   };
@@ -221,8 +235,8 @@ export function mpErrorCode(fn: () => unknown): string | undefined {
 }
 
 /** Spawn an agent running `script` (a .mjs file speaking the protocol). */
-export function spawnAgent(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Agent {
-  return new Agent(script, args, env);
+export function spawnAgent(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, opts: AgentOptions = {}): Agent {
+  return new Agent(script, args, env, opts);
 }
 
 /** Files whose names start with `prefix` in `dir` (to prove nothing stale stays behind). */
