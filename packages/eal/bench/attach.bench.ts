@@ -70,10 +70,10 @@ const warmFewUs = median(warmFew);
 const LOOKUPS = 200_000;
 const names = Array.from({ length: 64 }, (_, i) => `r${i * 31}`);
 t = process.hrtime.bigint();
-for (let i = 0; i < LOOKUPS; i++) memzone.lookup(names[i & 63]!);
+for (let i = 0; i < LOOKUPS; i++) memzone.find(names[i & 63]!);
 const lookupUs = Number(process.hrtime.bigint() - t) / 1e3 / LOOKUPS;
 t = process.hrtime.bigint();
-for (let i = 0; i < LOOKUPS; i++) memzone.lookup(`r${N - 1}`);
+for (let i = 0; i < LOOKUPS; i++) memzone.find(`r${N - 1}`);
 const lookupLastUs = Number(process.hrtime.bigint() - t) / 1e3 / LOOKUPS;
 e.cleanup();
 

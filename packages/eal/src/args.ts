@@ -1,4 +1,4 @@
-import { MpError, validateName } from '@mp/memory';
+import { FILE_PREFIX_MAX, MpError, validateName } from '@mp/memory';
 import type { LogLevel } from '@mp/memory';
 import { MAX_LCORE } from './layout.js';
 
@@ -9,7 +9,7 @@ export type ProcType = 'primary' | 'secondary' | 'auto';
 export interface EalOptions {
   /** `--proc-type`: default 'primary' (a standalone process), as DPDK. */
   procType?: ProcType;
-  /** `--file-prefix`: the group's name, default 'mp'. 1..64 bytes, no '/', '..' or NUL. */
+  /** `--file-prefix`: the group's name, default 'mp'. 1..FILE_PREFIX_MAX (63) bytes, no '/', '..' or NUL. */
   filePrefix?: string;
   /** `--runtime-dir`: overrides /var/run/mp/<prefix> (root), $XDG_RUNTIME_DIR/mp/<prefix>, /tmp/mp-<uid>/<prefix>. */
   runtimeDir?: string;
@@ -113,7 +113,7 @@ const SAME_OPTION: Record<string, string> = { '--lcores': '-l' };
  *
  * @throws {MpError} EINVAL — an unknown flag (named), a missing or malformed value, `-m` with `--socket-mem`,
  *   a single-valued option given twice (`--proc-type` twice, `-l` and `--lcores`)
- * @throws {MpError} ENAMETOOLONG — a file prefix over 64 bytes
+ * @throws {MpError} ENAMETOOLONG — a file prefix over FILE_PREFIX_MAX (63) bytes
  */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const o: EalOptions = {};
@@ -226,7 +226,7 @@ export function validateOptions(o: EalOptions): Required<Pick<EalOptions, 'procT
   if (procType !== 'primary' && procType !== 'secondary' && procType !== 'auto') {
     throw new MpError('EINVAL', `procType '${String(procType)}': use primary, secondary or auto`);
   }
-  const filePrefix = validateName('file prefix', o.filePrefix ?? 'mp', 64);
+  const filePrefix = validateName('file prefix', o.filePrefix ?? 'mp', FILE_PREFIX_MAX);
   if (o.memoryMb !== undefined && o.socketMem !== undefined) {
     throw new MpError('EINVAL', '-m and --socket-mem cannot be used together');
   }

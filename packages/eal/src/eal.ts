@@ -382,7 +382,7 @@ export function eal(): Eal {
  *
  * @throws {MpError} EINVAL — unknown flag (named), bad value, `--proc-type=` not primary/secondary/auto,
  *   a secondary's memory options differ from the primary's (`--no-huge`, `--single-file-segments`, `--legacy-mem`)
- * @throws {MpError} ENAMETOOLONG — file prefix over 64 bytes
+ * @throws {MpError} ENAMETOOLONG — file prefix over FILE_PREFIX_MAX (63) bytes
  * @throws {MpError} EBUSY — a live primary already holds the prefix (primary), lcores overlap another
  *   process of the group, or init() already ran in this process
  * @throws {MpError} ENOENT — secondary: no group of that prefix exists

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { MpError, init, parseArgs, parseLcores, validateOptions } from '../src/index.js';
 import { mpErrorCode } from '@mp/test-utils';
+import { FILE_PREFIX_MAX } from '@mp/memory';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const code = mpErrorCode;
 
@@ -59,13 +63,16 @@ describe('validateOptions', () => {
     ['a/b', 'EINVAL'],
     ['..', 'EINVAL'],
     ['nul\0byte', 'EINVAL'],
-    ['x'.repeat(65), 'ENAMETOOLONG'],
+    ['x'.repeat(64), 'ENAMETOOLONG'],
+    ['é'.repeat(32), 'ENAMETOOLONG'],
   ])('file prefix %j → %s', (filePrefix, expected) => {
     expect(code(() => validateOptions({ filePrefix }))).toBe(expected);
   });
 
-  it('accepts a 64-byte prefix and defaults to primary/mp', () => {
-    expect(validateOptions({ filePrefix: 'p'.repeat(64) }).procType).toBe('primary');
+  it('accepts a prefix of FILE_PREFIX_MAX (63) bytes, the most the region header holds, and defaults to primary/mp', () => {
+    expect(FILE_PREFIX_MAX).toBe(63);
+    expect(validateOptions({ filePrefix: 'p'.repeat(FILE_PREFIX_MAX) }).procType).toBe('primary');
+    expect(() => validateOptions({ filePrefix: 'q'.repeat(FILE_PREFIX_MAX + 1) })).toThrow(/file prefix name 'q+…' is 64 bytes \(at most 63\)/);
     expect(validateOptions({}).filePrefix).toBe('mp');
   });
 
@@ -83,6 +90,17 @@ describe('validateOptions', () => {
   it('init refuses bad input before touching the file system', () => {
     expect(code(() => init(['--file-prefix=../escape', '--no-huge']))).toBe('EINVAL');
     expect(code(() => init(['--unknown-flag']))).toBe('EINVAL');
+  });
+
+  it('init refuses a 64-byte prefix up front, naming it, and leaves no runtime dir behind', () => {
+    const prefix = `t${process.pid}`.padEnd(FILE_PREFIX_MAX + 1, 'x');
+    const dir = mkdtempSync(join(tmpdir(), 'mp-args-'));
+    try {
+      expect(() => init([`--file-prefix=${prefix}`, '--no-huge', `--runtime-dir=${dir}`])).toThrow(/file prefix name 't\d+x+…' is 64 bytes/);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

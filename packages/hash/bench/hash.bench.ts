@@ -91,7 +91,7 @@ if (process.argv[2] === 'reader') {
   const packed = makeKeys(N, 12345);
   const ks = views(packed);
   const sigs = Uint32Array.from(ks, (k) => h.hash(k));
-  const ctl = new Int32Array(memzone.lookup('ctl')!.buffer);
+  const ctl = new Int32Array(memzone.find('ctl')!.buffer);
   lookups(h, ks.slice(0, 100_000), packed.subarray(0, 100_000 * KEY_LEN), sigs.subarray(0, 100_000)); // warm up
   process.stdout.write('ready\n');
   while (Atomics.load(ctl, 1) === 0); // the writer has started

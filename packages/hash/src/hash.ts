@@ -589,7 +589,7 @@ export class Hash {
   static lookup(name: string): Hash {
     validateName('hash', name, HASH_NAME_MAX);
     const cache = cacheOf();
-    const mz = memzone.lookup(HASH_MZ_PREFIX + name);
+    const mz = memzone.find(HASH_MZ_PREFIX + name);
     if (mz === undefined) throw new MpError('ENOENT', `no hash table named '${name}'`);
     const known = cache.get(name);
     if (known !== undefined && known.mz.offset === mz.offset && known.mz.segment === mz.segment && known.live) return known;

@@ -302,7 +302,7 @@ describe('create / lookup / free', () => {
   ])('%s: every call on a freed handle throws EBADF; the memzone reserved in its place is untouched', (_l, extra) => {
     const h = Hash.create('freed', { entries: 64, keyLen: 8, ...extra });
     h.add(K, 1);
-    const mz = memzone.lookup('HT_freed')!;
+    const mz = memzone.find('HT_freed')!;
     h.free();
     const next = memzone.reserve('after_freed', mz.len, { align: 64 });
     expect(next.offset, 'the allocator reuses the freed place (else this test proves nothing)').toBe(mz.offset);

@@ -81,7 +81,7 @@ export class Inbox {
     }
     let mz: Memzone | undefined;
     try {
-      mz = memzone.lookup(name);
+      mz = memzone.find(name);
       if (mz !== undefined) {
         const old = new Int32Array(mz.buffer);
         const owner = old[I.ownerPid]!;
@@ -254,7 +254,7 @@ export class InboxRef {
     if (pid <= 0 || !(slot >= 0 && slot < INBOX.senders)) return undefined;
     let mz: Memzone | undefined;
     try {
-      mz = memzone.lookup(inboxName(slot));
+      mz = memzone.find(inboxName(slot));
     } catch {
       return undefined;
     }

@@ -48,13 +48,24 @@ export function reserve(name: string, len: number, opts?: ReserveOptions): Memzo
   return groupMemory().reserve(name, len, opts);
 }
 /**
- * Find a memzone by name (rte_memzone_lookup). Lock-free. Returns undefined when there is none.
+ * The memzone named `name` (rte_memzone_lookup). Lock-free. Like `Ring.lookup` and `Hash.findExisting`,
+ * a missing one is an error; {@link find} is the form that returns undefined.
  *
- * @throws {MpError} EINVAL / ENAMETOOLONG — bad name; ENOTCONN — no group attached
+ * @throws {MpError} ENOENT — no memzone of that name; EINVAL / ENAMETOOLONG — bad name; ENOTCONN — no
+ *   group attached; EBUSY — the entry kept changing under the read (100 tries)
  * @see rte_memzone_lookup
  */
-export function lookup(name: string): Memzone | undefined {
+export function lookup(name: string): Memzone {
   return groupMemory().lookup(name);
+}
+/**
+ * The memzone named `name`, or undefined when there is none (rte_memzone_lookup's NULL). Lock-free.
+ *
+ * @throws {MpError} EINVAL / ENAMETOOLONG — bad name; ENOTCONN — no group attached; EBUSY — the entry
+ *   kept changing under the read (100 tries)
+ */
+export function find(name: string): Memzone | undefined {
+  return groupMemory().find(name);
 }
 /**
  * Free a memzone (rte_memzone_free). Its bytes may be handed to a later reserve; buffers already

@@ -39,4 +39,4 @@ export {
 } from './memzone.js';
 export { attachMemory, detachMemory, groupMemory } from './group.js';
 export type { Memzone, MemzoneInfo, MemzoneDescriptor, ReserveOptions, MemoryRegion, FormatOptions } from './memzone.js';
-export { memRegionSize, MEMZONE_NAME_MAX } from './layout.js';
+export { memRegionSize, MEMZONE_NAME_MAX, FILE_PREFIX_MAX } from './layout.js';

@@ -112,6 +112,8 @@ export const MZ_RESERVING = 1;
 export const MZ_USED = 2;
 export const MZ_FREEING = 3;
 
+/** Longest file prefix (bytes) the region header holds with its NUL: the one limit `--file-prefix` is checked against. */
+export const FILE_PREFIX_MAX = HDR.prefixSize - 1;
 /** RTE_MEMZONE_NAMESIZE − 1. */
 export const MEMZONE_NAME_MAX = MZ.nameSize - 1;
 /** RTE_MAX_MEMZONE. */

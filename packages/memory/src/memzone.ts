@@ -371,7 +371,14 @@ export class GroupMemory {
   }
 
   /** @see lookup */
-  lookup(name: string): Memzone | undefined {
+  lookup(name: string): Memzone {
+    const mz = this.find(name);
+    if (mz === undefined) throw new MpError('ENOENT', `no memzone named '${name}'`);
+    return mz;
+  }
+
+  /** @see find */
+  find(name: string): Memzone | undefined {
     // Fast path: a memzone this process mapped before is still the same one while its entry's sequence
     // counter has not moved (every rewrite of an entry moves it), so one shared load answers.
     const hit = this.cache.get(name);

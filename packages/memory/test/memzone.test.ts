@@ -69,6 +69,7 @@ describe('memzone, one process', () => {
     detachMemory();
     expectCode(() => memzone.reserve('x', 64), 'ENOTCONN', /call init\(\) from @mp\/eal first/);
     expectCode(() => memzone.lookup('x'), 'ENOTCONN');
+    expectCode(() => memzone.find('x'), 'ENOTCONN');
   });
 
   it('reserve → lookup → write through one mapping, read through another', () => {
@@ -79,7 +80,8 @@ describe('memzone, one process', () => {
     new Uint8Array(a.buffer).set([1, 2, 3], 9_997);
     const b = memzone.lookup('zone-a')!;
     expect(b).toBe(a); // cached mapping, validated against the table
-    expect(memzone.lookup('nope')).toBeUndefined();
+    expect(memzone.find('nope')).toBeUndefined();
+    expectCode(() => memzone.lookup('nope'), 'ENOENT');
     const c = memzone.reserve('zone-c', 100);
     expect(c.offset % 64).toBe(0);
     expect(c.offset).toBeGreaterThanOrEqual(a.offset + a.len);
@@ -91,7 +93,7 @@ describe('memzone, one process', () => {
     const big = memzone.reserve('aligned', 4096, { align: 1 << 16 });
     expect(big.offset % (1 << 16)).toBe(0);
     memzone.free('small');
-    expect(memzone.lookup('small')).toBeUndefined();
+    expect(memzone.find('small')).toBeUndefined();
     const again = memzone.reserve('small2', 10);
     expect(again.offset).toBe(0);
     expect(memzone.list().map((z) => z.name).sort()).toEqual(['aligned', 'small2']);

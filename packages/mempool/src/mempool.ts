@@ -136,7 +136,7 @@ function reclaimEverywhere(reg: Registry, tag: number): number {
       const p = state.byName.get(name);
       if (p !== undefined && !p.freed) n += p.reclaimTag(tag);
       else {
-        const mz = memzone.lookup(MEMPOOL_MZ_PREFIX + name);
+        const mz = memzone.find(MEMPOOL_MZ_PREFIX + name);
         if (mz === undefined) continue;
         n += reclaimRaw(mz.buffer, Ring.lookup(MEMPOOL_MZ_PREFIX + name), tag);
       }
@@ -410,10 +410,10 @@ export class Mempool {
   static lookup(name: string): Mempool {
     validateName('mempool', name, MEMPOOL_NAME_MAX);
     const cached = state.byName.get(name);
-    if (cached !== undefined && !cached.freed && memzone.lookup(MEMPOOL_MZ_PREFIX + name) === cached.mz) return cached;
+    if (cached !== undefined && !cached.freed && memzone.find(MEMPOOL_MZ_PREFIX + name) === cached.mz) return cached;
     const reg = joinRegistry();
     reg.sweep();
-    const mz = memzone.lookup(MEMPOOL_MZ_PREFIX + name);
+    const mz = memzone.find(MEMPOOL_MZ_PREFIX + name);
     if (mz === undefined) throw new MpError('ENOENT', `no mempool named '${name}'`);
     const ring = Ring.lookup(MEMPOOL_MZ_PREFIX + name);
     const pool = new Mempool(mz.buffer, ring, reg.tag, mz, undefined);
@@ -799,7 +799,7 @@ export class Mempool {
     if (this.freed) return true;
     if (this.mz === undefined) return false;
     try {
-      return memzone.lookup(MEMPOOL_MZ_PREFIX + this.name) !== this.mz;
+      return memzone.find(MEMPOOL_MZ_PREFIX + this.name) !== this.mz;
     } catch {
       return true;
     }

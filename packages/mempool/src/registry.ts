@@ -70,7 +70,7 @@ export class Registry {
     const g = groupMemory();
     let r = registries.get(g);
     if (r !== undefined) return r;
-    let mz = memzone.lookup(REGISTRY_MZ);
+    let mz = memzone.find(REGISTRY_MZ);
     if (mz === undefined) {
       try {
         mz = memzone.reserve(REGISTRY_MZ, registrySize(), { align: 64 });
@@ -81,7 +81,7 @@ export class Registry {
         Atomics.store(u32, REG.magic / 4, REG_MAGIC);
       } catch (err) {
         if ((err as MpError).code !== 'EEXIST') throw err;
-        mz = memzone.lookup(REGISTRY_MZ);
+        mz = memzone.find(REGISTRY_MZ);
         if (mz === undefined) throw new MpError('ENOENT', 'the mempool registry vanished while being made', { cause: err });
       }
     }
@@ -270,7 +270,7 @@ export class Registry {
   /** A lock holder died: drop pool entries whose memzone was never finished. */
   private repair(): void {
     for (const id of this.poolIds()) {
-      const mz = memzone.lookup(MEMPOOL_MZ_PREFIX + this.poolName(id)!);
+      const mz = memzone.find(MEMPOOL_MZ_PREFIX + this.poolName(id)!);
       if (mz === undefined || new Uint32Array(mz.buffer, 0, 1)[0] !== POOL_MAGIC) {
         log('notice', 'MEMPOOL', `dropped pool id ${id} ('${this.poolName(id)}'), left half-made by a dead process`);
         this.freePoolLocked(id);

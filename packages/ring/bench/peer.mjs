@@ -11,7 +11,7 @@ const reps = Number(repsArg);
 const ns = nArgs.map(Number);
 
 init([`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge']);
-const ctl = new Int32Array(memzone.lookup('rb_ctl').buffer, 0, 16);
+const ctl = new Int32Array(memzone.find('rb_ctl').buffer, 0, 16);
 const rings = [0, 1, 2, 3].map((i) => Ring.lookup(`rb_${i}`));
 const prod = role === 'prod';
 

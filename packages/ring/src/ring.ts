@@ -376,7 +376,7 @@ export class Ring {
    */
   static lookup(name: string): Ring {
     validateName('ring', name, RING_NAME_MAX);
-    const mz = memzone.lookup(RING_MZ_PREFIX + name);
+    const mz = memzone.find(RING_MZ_PREFIX + name);
     if (mz === undefined) throw new MpError('ENOENT', `no ring named '${name}'`);
     const cached = opened.get(name);
     // The same memzone mapping and the ring it held then (its instance id: a poisoned or stale handle is

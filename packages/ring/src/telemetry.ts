@@ -22,7 +22,7 @@ telemetry.register('/ring/list', 'Returns list of available rings. Takes no para
 telemetry.register('/ring/info', 'Returns ring info for a ring. Parameters: ring name', (_cmd, name) => {
   if (name === undefined) throw new Error('ring name required');
   const r = Ring.lookup(name);
-  const mz = memzone.lookup(RING_MZ_PREFIX + name);
+  const mz = memzone.find(RING_MZ_PREFIX + name);
   const dump = r.dump();
   const word = (key: string): number => Number(new RegExp(`\\b${key}=(\\d+)`).exec(dump)?.[1] ?? 0);
   return {

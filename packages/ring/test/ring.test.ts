@@ -289,7 +289,7 @@ describe('freed handles', () => {
       const name = fresh();
       const r = Ring.create(name, 64, { elemSize: 8, producer, consumer });
       r.enqueueBurst(u32(10), 5);
-      const mz = memzone.lookup(`RG_${name}`)!;
+      const mz = memzone.find(`RG_${name}`)!;
       // Handles opened before the free stand in for other threads / processes (they map the memory anew).
       const others = Object.keys(PUBLIC_CALLS).map(() => Ring.fromDescriptor(r.describe()));
       r.free();

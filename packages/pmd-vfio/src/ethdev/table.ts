@@ -35,7 +35,7 @@ export class PortTable {
     const g = groupMemory();
     const have = tables.get(g);
     if (have !== undefined) return have;
-    let mz = memzone.lookup(ETH_MZ_NAME);
+    let mz = memzone.find(ETH_MZ_NAME);
     if (mz === undefined) {
       if (!create) throw new MpError('ENOENT', 'no ethdev port exists in this group (probe one first)');
       try {
@@ -45,7 +45,7 @@ export class PortTable {
         Atomics.store(new Uint32Array(mz.buffer), HDR.magic / 4, ETH_MAGIC);
       } catch (err) {
         if ((err as MpError).code !== 'EEXIST') throw err;
-        mz = memzone.lookup(ETH_MZ_NAME);
+        mz = memzone.find(ETH_MZ_NAME);
         if (mz === undefined) throw new MpError('ENOENT', 'the ethdev port table vanished while being made', { cause: err });
       }
     }
