@@ -22,19 +22,21 @@ import { GroupEnding, attachSecondary, openPrimaryConfig, startPrimary } from '.
 import type { Built } from './join.js';
 import type { EalOptions } from './args.js';
 import {
-  CFG,
   CFGF_LEGACY_MEM,
   CFGF_NO_HUGE,
   CFGF_SINGLE_FILE,
+  CFG_W,
   LOCK_PRIMARY,
   MAX_PROCS,
   PROC,
+  PROC_W,
   PS_ALIVE,
   PS_FREE,
   PT_PRIMARY,
   ST_CLOSING,
   ST_READY,
   lockSlot,
+  procWord,
 } from './layout.js';
 
 /** One row of the group's process table. */
@@ -126,7 +128,7 @@ export class Eal extends EventEmitter<EalEvents> {
     this.memory = p.memory;
     this.adopted = p.adopted;
     this.slot = p.slot;
-    this.primaryGen = this.u32[CFG.primaryGen / 4]!;
+    this.primaryGen = this.u32[CFG_W.primaryGen]!;
     for (const info of this.processes()) if (info.alive) this.known.set(info.slot, info);
     this.timer = setInterval(() => this.watch(), WATCH_INTERVAL_MS);
     this.timer.unref();
@@ -150,7 +152,7 @@ export class Eal extends EventEmitter<EalEvents> {
 
   /** Pid of the group's primary as the config records it (it may be dead: see {@link isPrimaryAlive}). */
   get primaryPid(): number {
-    return Atomics.load(this.u32, CFG.primaryPid / 4);
+    return Atomics.load(this.u32, CFG_W.primaryPid);
   }
 
   /**
@@ -166,10 +168,10 @@ export class Eal extends EventEmitter<EalEvents> {
   /** The group's process table (live processes, and dead ones not yet reclaimed). */
   processes(): ProcessInfo[] {
     const out: ProcessInfo[] = [];
-    const max = this.u32[CFG.maxProcs / 4]!;
+    const max = this.u32[CFG_W.maxProcs]!;
     for (let i = 0; i < max; i++) {
-      const e = (CFG.procTable + i * PROC.size) / 4;
-      if (Atomics.load(this.u32, e + PROC.state / 4) !== PS_ALIVE) continue;
+      const e = procWord(i);
+      if (Atomics.load(this.u32, e + PROC_W.state) !== PS_ALIVE) continue;
       out.push(this.readProc(i));
     }
     return out;
@@ -227,14 +229,14 @@ export class Eal extends EventEmitter<EalEvents> {
           // secondary that leaves last — maybe right after us — can take it and end the group.
           ofdLock(this.cfg.fd, LOCK_PRIMARY, 1, 'u', false);
         }
-        if (endGroup) Atomics.store(this.u32, CFG.state / 4, ST_CLOSING);
+        if (endGroup) Atomics.store(this.u32, CFG_W.state, ST_CLOSING);
       });
     } catch (err) {
       log('warning', 'EAL', `cleanup: ${(err as Error).message}`);
     }
     if (endGroup) {
       this.memory.removeFiles();
-      removeEntries(this.runtimeDir, { keepConfig: false, removeDir: this.u32[CFG.ownsDir / 4] === 1 });
+      removeEntries(this.runtimeDir, { keepConfig: false, removeDir: this.u32[CFG_W.ownsDir] === 1 });
     }
     detachMemory();
     this.cfg.close();
@@ -244,17 +246,17 @@ export class Eal extends EventEmitter<EalEvents> {
   // ---- internals -------------------------------------------------------------------------------------
 
   private readProc(i: number): ProcessInfo {
-    const e = (CFG.procTable + i * PROC.size) / 4;
+    const e = procWord(i);
     const lcores: number[] = [];
     for (let w = 0; w < PROC.lcoreWords; w++) {
-      const bits = this.u32[e + PROC.lcores / 4 + w]!;
+      const bits = this.u32[e + PROC_W.lcores + w]!;
       for (let b = 0; b < 32; b++) if (bits & (1 << b)) lcores.push(w * 32 + b);
     }
-    const startMs = this.u32[e + PROC.startMs / 4]! + this.u32[e + PROC.startMs / 4 + 1]! * 2 ** 32;
+    const startMs = this.u32[e + PROC_W.startMs]! + this.u32[e + PROC_W.startMs + 1]! * 2 ** 32;
     return {
       slot: i,
-      pid: this.u32[e + PROC.pid / 4]!,
-      type: this.u32[e + PROC.type / 4] === PT_PRIMARY ? 'primary' : 'secondary',
+      pid: this.u32[e + PROC_W.pid]!,
+      type: this.u32[e + PROC_W.type] === PT_PRIMARY ? 'primary' : 'secondary',
       lcores,
       startTime: new Date(startMs),
       alive: i === this.slot && !this.closed ? true : ofdTest(this.cfg.fd, lockSlot(i), 1, 'w'),
@@ -262,9 +264,9 @@ export class Eal extends EventEmitter<EalEvents> {
   }
 
   private freeSlot(i: number): void {
-    const e = (CFG.procTable + i * PROC.size) / 4;
-    Atomics.store(this.u32, e + PROC.state / 4, PS_FREE);
-    Atomics.add(this.u32, CFG.procGen / 4, 1);
+    const e = procWord(i);
+    Atomics.store(this.u32, e + PROC_W.state, PS_FREE);
+    Atomics.add(this.u32, CFG_W.procGen, 1);
   }
 
   private watchPrimary(): void {
@@ -284,7 +286,7 @@ export class Eal extends EventEmitter<EalEvents> {
   private primaryGone(pid: number): void {
     if (this.closed || !this.primaryAliveSeen) return;
     // The pidfd fires at exit; the kernel drops the OFD lock as the last fd closes, a moment later.
-    if (this.primaryPid === pid && this.u32[CFG.primaryGen / 4] === this.primaryGen) {
+    if (this.primaryPid === pid && this.u32[CFG_W.primaryGen] === this.primaryGen) {
       this.primaryAliveSeen = false;
       this.surface('primary-exit', pid);
     }
@@ -295,8 +297,8 @@ export class Eal extends EventEmitter<EalEvents> {
     if (this.closed) return;
     try {
       if (this.procType === 'secondary') {
-        const gen = this.u32[CFG.primaryGen / 4]!;
-        if (gen !== this.primaryGen && this.isPrimaryAlive() && this.u32[CFG.state / 4] === ST_READY) {
+        const gen = this.u32[CFG_W.primaryGen]!;
+        if (gen !== this.primaryGen && this.isPrimaryAlive() && this.u32[CFG_W.state] === ST_READY) {
           if (this.primaryAliveSeen) this.surface('primary-exit', -1);
           this.primaryGen = gen;
           this.primaryAliveSeen = true;
@@ -304,10 +306,10 @@ export class Eal extends EventEmitter<EalEvents> {
           this.surface('primary-restarted', this.primaryPid);
         }
       }
-      const max = this.u32[CFG.maxProcs / 4]!;
+      const max = this.u32[CFG_W.maxProcs]!;
       const dead: number[] = [];
       for (let i = 0; i < max; i++) {
-        const state = Atomics.load(this.u32, (CFG.procTable + i * PROC.size + PROC.state) / 4);
+        const state = Atomics.load(this.u32, procWord(i) + PROC_W.state);
         const was = this.known.get(i);
         if (state !== PS_ALIVE) {
           if (was) {
@@ -336,10 +338,10 @@ export class Eal extends EventEmitter<EalEvents> {
       if (dead.length > 0) {
         this.lock.withLock(() => {
           for (const i of dead) {
-            const e = (CFG.procTable + i * PROC.size) / 4;
-            if (this.u32[e + PROC.state / 4] === PS_ALIVE && !ofdTest(this.cfg.fd, lockSlot(i), 1, 'w')) {
+            const e = procWord(i);
+            if (this.u32[e + PROC_W.state] === PS_ALIVE && !ofdTest(this.cfg.fd, lockSlot(i), 1, 'w')) {
               this.freeSlot(i);
-              log('debug', 'EAL', `reclaimed process slot ${i} of dead pid ${this.u32[e + PROC.pid / 4]}`);
+              log('debug', 'EAL', `reclaimed process slot ${i} of dead pid ${this.u32[e + PROC_W.pid]}`);
             }
           }
         });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { GroupMemory, MpError, RobustLock, checkOwnedFd, euid, fromSystemError, lstatOwned, ofdLock, ofdTest } from '@mp/memory';
 import type { MemzoneInfo } from '@mp/memory';
 import { CONFIG_NAME, GROUP_ENTRY, removeEntries } from './runtime-dir.js';
-import { CFG, CFG_MAGIC, CFG_VERSION, LOCK_PRIMARY, MAX_PROCS, PROC, PS_FREE, PT_PRIMARY, ST_CLOSING, ST_FORMATTING, ST_READY, lockSlot } from './layout.js';
+import { CFG, CFG_MAGIC, CFG_VERSION, CFG_W, LOCK_PRIMARY, MAX_PROCS, PROC, PROC_W, PS_FREE, PT_PRIMARY, ST_CLOSING, ST_FORMATTING, ST_READY, lockSlot, procWord } from './layout.js';
 import { TELEMETRY_SOCKET } from './telemetry-server.js';
 
 /** One process-table entry as read from outside. */
@@ -130,31 +130,31 @@ function snapshot(dir: string, fd: number, bytes: ArrayBuffer): GroupSnapshot {
   const u32 = new Uint32Array(bytes);
   const u16 = new Uint16Array(bytes);
   const prefix = dir.split('/').pop() ?? dir;
-  const magic = bytes.byteLength >= CFG.procTable ? u32[CFG.magic / 4] : 0;
+  const magic = bytes.byteLength >= CFG.procTable ? u32[CFG_W.magic] : 0;
   const version = bytes.byteLength >= CFG.procTable ? u16[CFG.version / 2]! : 0;
-  const stateWord = bytes.byteLength >= CFG.procTable ? u32[CFG.state / 4] : -1;
+  const stateWord = bytes.byteLength >= CFG.procTable ? u32[CFG_W.state] : -1;
   const primaryAlive = ofdTest(fd, LOCK_PRIMARY, 1, 'w');
   const processes: ProcessSnapshot[] = [];
   let anySlot = false;
   const usable = magic === CFG_MAGIC && version === CFG_VERSION;
-  const max = usable ? Math.min(u32[CFG.maxProcs / 4]!, MAX_PROCS) : MAX_PROCS;
+  const max = usable ? Math.min(u32[CFG_W.maxProcs]!, MAX_PROCS) : MAX_PROCS;
   for (let i = 0; i < max; i++) {
     const alive = ofdTest(fd, lockSlot(i), 1, 'w');
     anySlot ||= alive;
     if (!usable) continue;
-    const e = (CFG.procTable + i * PROC.size) / 4;
-    if (u32[e + PROC.state / 4] === PS_FREE) continue;
+    const e = procWord(i);
+    if (u32[e + PROC_W.state] === PS_FREE) continue;
     const lcores: number[] = [];
     for (let w = 0; w < PROC.lcoreWords; w++) {
-      const bits = u32[e + PROC.lcores / 4 + w]!;
+      const bits = u32[e + PROC_W.lcores + w]!;
       for (let b = 0; b < 32; b++) if (bits & (1 << b)) lcores.push(w * 32 + b);
     }
     processes.push({
       slot: i,
-      pid: u32[e + PROC.pid / 4]!,
-      type: u32[e + PROC.type / 4] === PT_PRIMARY ? 'primary' : 'secondary',
+      pid: u32[e + PROC_W.pid]!,
+      type: u32[e + PROC_W.type] === PT_PRIMARY ? 'primary' : 'secondary',
       lcores,
-      startTime: new Date(u32[e + PROC.startMs / 4]! + u32[e + PROC.startMs / 4 + 1]! * 2 ** 32),
+      startTime: new Date(u32[e + PROC_W.startMs]! + u32[e + PROC_W.startMs + 1]! * 2 ** 32),
       alive,
     });
   }
@@ -164,7 +164,7 @@ function snapshot(dir: string, fd: number, bytes: ArrayBuffer): GroupSnapshot {
     runtimeDir: dir,
     state,
     version,
-    primaryPid: usable || magic === 0 ? (u32[CFG.primaryPid / 4] ?? 0) : 0,
+    primaryPid: usable || magic === 0 ? (u32[CFG_W.primaryPid] ?? 0) : 0,
     primaryAlive,
     live: primaryAlive || anySlot,
     processes,
@@ -172,7 +172,7 @@ function snapshot(dir: string, fd: number, bytes: ArrayBuffer): GroupSnapshot {
   };
   if (usable) {
     try {
-      const mem = GroupMemory.open({ fd, buffer: bytes, offset: u32[CFG.memOffset / 4]! }, readOnlyLock(fd, bytes));
+      const mem = GroupMemory.open({ fd, buffer: bytes, offset: u32[CFG_W.memOffset]! }, readOnlyLock(fd, bytes));
       snap.memory = {
         hugetlb: mem.hugetlb,
         pageSize: mem.pageSize,
@@ -191,7 +191,7 @@ function snapshot(dir: string, fd: number, bytes: ArrayBuffer): GroupSnapshot {
 
 /** A RobustLock over a private copy: GroupMemory wants one, the read-only paths never take it. */
 function readOnlyLock(fd: number, bytes: ArrayBuffer): RobustLock {
-  return new RobustLock(fd, new Int32Array(bytes), CFG.lockOwner / 4);
+  return new RobustLock(fd, new Int32Array(bytes), CFG_W.lockOwner);
 }
 
 function telemetrySockets(dir: string): Array<{ instance: number; path: string }> {
@@ -271,12 +271,12 @@ export function removeDeadGroup(dir: string, o: { dryRun?: boolean } = {}): Remo
     for (let i = 0; i < MAX_PROCS; i++) if (ofdTest(fd, lockSlot(i), 1, 'w')) holders.push(i);
     if (holders.length > 0) throw new MpError('EBUSY', `group in ${dir} is live: process slot(s) ${holders.join(', ')} are held`);
     const u32 = new Uint32Array(bytes);
-    const usable = snap.version === CFG_VERSION && u32[CFG.magic / 4] === CFG_MAGIC;
+    const usable = snap.version === CFG_VERSION && u32[CFG_W.magic] === CFG_MAGIC;
     const mem = usable ? openMemory(fd, bytes) : undefined;
     const segments: string[] = [];
     if (mem) for (let i = 0; i < mem.maxSegments; i++) if (exists(mem.segmentPath(i))) segments.push(mem.segmentPath(i));
     const entries = readdirSync(dir).filter((n) => GROUP_ENTRY.test(n)).map((n) => join(dir, n));
-    const ownsDir = usable && u32[CFG.ownsDir / 4] === 1;
+    const ownsDir = usable && u32[CFG_W.ownsDir] === 1;
     const candidates = [...segments, ...entries.filter((p) => p !== cfgPath), cfgPath, ...(ownsDir ? [dir] : [])];
     if (o.dryRun) return { prefix: snap.prefix, runtimeDir: dir, removed: candidates, left: [] };
     // As the last process out does: the group is closing; a process starting on the prefix now waits.
@@ -295,7 +295,7 @@ export function removeDeadGroup(dir: string, o: { dryRun?: boolean } = {}): Remo
 
 function openMemory(fd: number, bytes: ArrayBuffer): GroupMemory | undefined {
   try {
-    return GroupMemory.open({ fd, buffer: bytes, offset: new Uint32Array(bytes)[CFG.memOffset / 4]! }, readOnlyLock(fd, bytes));
+    return GroupMemory.open({ fd, buffer: bytes, offset: new Uint32Array(bytes)[CFG_W.memOffset]! }, readOnlyLock(fd, bytes));
   } catch {
     return undefined;
   }

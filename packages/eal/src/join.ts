@@ -19,9 +19,11 @@ import {
   CFGF_SINGLE_FILE,
   CFG_MAGIC,
   CFG_VERSION,
+  CFG_W,
   LOCK_PRIMARY,
   MAX_PROCS,
   PROC,
+  PROC_W,
   PS_ALIVE,
   PS_FREE,
   PS_JOINING,
@@ -32,6 +34,7 @@ import {
   ST_READY,
   lockSlot,
   memRegionOffset,
+  procWord,
 } from './layout.js';
 
 /** What joining gives the Eal. */
@@ -44,20 +47,20 @@ export interface Built {
 }
 
 function makeLock(cfg: MappedFile): RobustLock {
-  return new RobustLock(cfg.fd, new Int32Array(cfg.buffer), CFG.lockOwner / 4);
+  return new RobustLock(cfg.fd, new Int32Array(cfg.buffer), CFG_W.lockOwner);
 }
 
 function regionOf(cfg: MappedFile): { fd: number; buffer: ArrayBuffer; offset: number } {
-  return { fd: cfg.fd, buffer: cfg.buffer, offset: new Uint32Array(cfg.buffer)[CFG.memOffset / 4]! };
+  return { fd: cfg.fd, buffer: cfg.buffer, offset: new Uint32Array(cfg.buffer)[CFG_W.memOffset]! };
 }
 
 /** Slots whose process holds its slot lock (secondaries of a group whose primary died, say). */
 function liveSlots(cfg: MappedFile): number[] {
   const u32 = new Uint32Array(cfg.buffer);
   const out: number[] = [];
-  const max = Math.min(u32[CFG.maxProcs / 4]!, MAX_PROCS);
+  const max = Math.min(u32[CFG_W.maxProcs]!, MAX_PROCS);
   for (let i = 0; i < max; i++) {
-    if (u32[(CFG.procTable + i * PROC.size + PROC.state) / 4] !== PS_FREE && ofdTest(cfg.fd, lockSlot(i), 1, 'w')) out.push(i);
+    if (u32[procWord(i) + PROC_W.state] !== PS_FREE && ofdTest(cfg.fd, lockSlot(i), 1, 'w')) out.push(i);
   }
   return out;
 }
@@ -74,7 +77,7 @@ export function startPrimary(cfg: MappedFile, o: ReturnType<typeof validateOptio
   try {
     const u32 = new Uint32Array(cfg.buffer);
     const u16 = new Uint16Array(cfg.buffer);
-    const magic = u32[CFG.magic / 4];
+    const magic = u32[CFG_W.magic];
     const version = u16[CFG.version / 2];
     const live = magic === CFG_MAGIC ? liveSlots(cfg) : [];
     if (magic === CFG_MAGIC && live.length > 0) {
@@ -91,18 +94,18 @@ export function startPrimary(cfg: MappedFile, o: ReturnType<typeof validateOptio
       registerEalRepair(cfg, lock);
       let slot = -1;
       lock.withLock(() => {
-        const deadPrimary = u32[CFG.primaryPid / 4];
-        Atomics.store(u32, CFG.state / 4, ST_FORMATTING);
+        const deadPrimary = u32[CFG_W.primaryPid];
+        Atomics.store(u32, CFG_W.state, ST_FORMATTING);
         slot = claimSlot(cfg, PT_PRIMARY, o.lcores ?? []);
-        Atomics.store(u32, CFG.primaryPid / 4, process.pid);
-        Atomics.add(u32, CFG.primaryGen / 4, 1);
-        Atomics.store(u32, CFG.state / 4, ST_READY);
+        Atomics.store(u32, CFG_W.primaryPid, process.pid);
+        Atomics.add(u32, CFG_W.primaryGen, 1);
+        Atomics.store(u32, CFG_W.state, ST_READY);
         log('notice', 'EAL', `adopted group '${o.filePrefix}' (primary pid ${deadPrimary} died; ${live.length} live process(es) kept)`);
       });
       return { cfg, lock, memory, adopted: true, slot };
     }
     // A stale group's config says whether the group made the directory: a new group inherits that.
-    const inherited = magic === CFG_MAGIC && version === CFG_VERSION && u32[CFG.ownsDir / 4] === 1;
+    const inherited = magic === CFG_MAGIC && version === CFG_VERSION && u32[CFG_W.ownsDir] === 1;
     if (magic === CFG_MAGIC) cleanStaleGroup(cfg, runtimeDir, o.filePrefix);
     return formatFresh(cfg, o, wantFlags, ownsDir || inherited);
   } catch (err) {
@@ -146,8 +149,8 @@ export function openPrimaryConfig(plan: RuntimeDirPlan, o: ReturnType<typeof val
     const unlinked = fstatSync(cfg.fd).nlink === 0;
     if (locked && !unlinked) return { cfg, dirCreated };
     const u32 = new Uint32Array(cfg.buffer);
-    const ending = unlinked || Atomics.load(u32, CFG.state / 4) === ST_CLOSING;
-    const pid = u32[CFG.primaryPid / 4];
+    const ending = unlinked || Atomics.load(u32, CFG_W.state) === ST_CLOSING;
+    const pid = u32[CFG_W.primaryPid];
     cfg.close();
     if (ending) {
       if (Date.now() >= deadline) throw new MpError('ETIMEDOUT', `group '${o.filePrefix}' in ${plan.dir} is still being removed by its last process`);
@@ -184,16 +187,16 @@ function formatFresh(cfg: MappedFile, o: ReturnType<typeof validateOptions>, wan
   const u32 = new Uint32Array(cfg.buffer);
   const u16 = new Uint16Array(cfg.buffer);
   // SYNC: magic off first: a secondary that raced in sees an unformatted group and waits.
-  Atomics.store(u32, CFG.magic / 4, 0);
+  Atomics.store(u32, CFG_W.magic, 0);
   new Uint8Array(cfg.buffer).fill(0);
   const memOff = memRegionOffset();
   u16[CFG.version / 2] = CFG_VERSION;
   u16[CFG.flags / 2] = wantFlags;
-  u32[CFG.maxProcs / 4] = MAX_PROCS;
-  u32[CFG.memOffset / 4] = memOff;
-  u32[CFG.primaryPid / 4] = process.pid;
-  u32[CFG.primaryGen / 4] = 1;
-  u32[CFG.ownsDir / 4] = ownsDir ? 1 : 0;
+  u32[CFG_W.maxProcs] = MAX_PROCS;
+  u32[CFG_W.memOffset] = memOff;
+  u32[CFG_W.primaryPid] = process.pid;
+  u32[CFG_W.primaryGen] = 1;
+  u32[CFG_W.ownsDir] = ownsDir ? 1 : 0;
   const memBytes = o.memoryMb !== undefined ? o.memoryMb * 2 ** 20 : o.socketMem !== undefined ? o.socketMem.reduce((a, b) => a + b, 0) * 2 ** 20 : undefined;
   const backing = chooseBacking({ noHuge: o.noHuge ?? false, ...(o.hugeDir !== undefined ? { hugeDir: o.hugeDir } : {}), ...(memBytes !== undefined ? { memBytes } : {}) });
   const lock = makeLock(cfg);
@@ -212,8 +215,8 @@ function formatFresh(cfg: MappedFile, o: ReturnType<typeof validateOptions>, wan
     slot = claimSlot(cfg, PT_PRIMARY, o.lcores ?? []);
   });
   // SYNC: the magic and READY go last: a secondary attaches only to a whole config.
-  Atomics.store(u32, CFG.magic / 4, CFG_MAGIC);
-  Atomics.store(u32, CFG.state / 4, ST_READY);
+  Atomics.store(u32, CFG_W.magic, CFG_MAGIC);
+  Atomics.store(u32, CFG_W.state, ST_READY);
   return { cfg, lock, memory, adopted: false, slot };
 }
 
@@ -221,9 +224,9 @@ function registerEalRepair(cfg: MappedFile, lock: RobustLock): void {
   const u32 = new Uint32Array(cfg.buffer);
   lock.onRepair((deadPid) => {
     for (let i = 0; i < MAX_PROCS; i++) {
-      const e = (CFG.procTable + i * PROC.size) / 4;
-      if (u32[e + PROC.state / 4] === PS_JOINING) {
-        u32[e + PROC.state / 4] = PS_FREE;
+      const e = procWord(i);
+      if (u32[e + PROC_W.state] === PS_JOINING) {
+        u32[e + PROC_W.state] = PS_FREE;
         log('notice', 'EAL', `freed process slot ${i} left half-claimed by dead pid ${deadPid}`);
       }
     }
@@ -233,41 +236,41 @@ function registerEalRepair(cfg: MappedFile, lock: RobustLock): void {
 /** Claim a process-table slot (under the table lock): lcore check, reclaim of dead slots. */
 function claimSlot(cfg: MappedFile, type: number, lcores: number[]): number {
   const u32 = new Uint32Array(cfg.buffer);
-  const max = u32[CFG.maxProcs / 4]!;
+  const max = u32[CFG_W.maxProcs]!;
   let free = -1;
   for (let i = 0; i < max; i++) {
-    const e = (CFG.procTable + i * PROC.size) / 4;
-    const state = u32[e + PROC.state / 4];
+    const e = procWord(i);
+    const state = u32[e + PROC_W.state];
     if (state !== PS_FREE && !ofdTest(cfg.fd, lockSlot(i), 1, 'w')) {
       // Its process is dead: reclaim the slot.
-      u32[e + PROC.state / 4] = PS_FREE;
-      Atomics.add(u32, CFG.procGen / 4, 1);
+      u32[e + PROC_W.state] = PS_FREE;
+      Atomics.add(u32, CFG_W.procGen, 1);
     }
-    if (u32[e + PROC.state / 4] === PS_FREE) {
+    if (u32[e + PROC_W.state] === PS_FREE) {
       // A free slot whose lock is still held belongs to a process on its way out: take another.
       if (free < 0 && ofdLock(cfg.fd, lockSlot(i), 1, 'w', false)) free = i;
       continue;
     }
     for (const l of lcores) {
-      if (u32[e + PROC.lcores / 4 + (l >> 5)]! & (1 << (l & 31))) {
-        const pid = u32[e + PROC.pid / 4];
+      if (u32[e + PROC_W.lcores + (l >> 5)]! & (1 << (l & 31))) {
+        const pid = u32[e + PROC_W.pid];
         throw new MpError('EBUSY', `lcore ${l} is already used by pid ${pid} of this group; give each process its own -l/--lcores`);
       }
     }
   }
   if (free < 0) throw new MpError('ENOSPC', `the process table is full (${max} processes)`);
-  const e = (CFG.procTable + free * PROC.size) / 4;
-  Atomics.store(u32, e + PROC.state / 4, PS_JOINING);
+  const e = procWord(free);
+  Atomics.store(u32, e + PROC_W.state, PS_JOINING);
   crashPoint('proc-join');
-  u32[e + PROC.pid / 4] = process.pid;
-  u32[e + PROC.type / 4] = type;
+  u32[e + PROC_W.pid] = process.pid;
+  u32[e + PROC_W.type] = type;
   const now = Date.now();
-  u32[e + PROC.startMs / 4] = now >>> 0;
-  u32[e + PROC.startMs / 4 + 1] = Math.floor(now / 2 ** 32);
-  for (let w = 0; w < PROC.lcoreWords; w++) u32[e + PROC.lcores / 4 + w] = 0;
-  for (const l of lcores) u32[e + PROC.lcores / 4 + (l >> 5)] = (u32[e + PROC.lcores / 4 + (l >> 5)]! | (1 << (l & 31))) >>> 0;
-  Atomics.store(u32, e + PROC.state / 4, PS_ALIVE);
-  Atomics.add(u32, CFG.procGen / 4, 1);
+  u32[e + PROC_W.startMs] = now >>> 0;
+  u32[e + PROC_W.startMs + 1] = Math.floor(now / 2 ** 32);
+  for (let w = 0; w < PROC.lcoreWords; w++) u32[e + PROC_W.lcores + w] = 0;
+  for (const l of lcores) u32[e + PROC_W.lcores + (l >> 5)] = (u32[e + PROC_W.lcores + (l >> 5)]! | (1 << (l & 31))) >>> 0;
+  Atomics.store(u32, e + PROC_W.state, PS_ALIVE);
+  Atomics.add(u32, CFG_W.procGen, 1);
   return free;
 }
 
@@ -302,12 +305,12 @@ export function attachSecondary(plan: RuntimeDirPlan, o: ReturnType<typeof valid
     const u32 = new Uint32Array(cfg.buffer);
     const u16 = new Uint16Array(cfg.buffer);
     for (;;) {
-      if (fstatSync(cfg.fd).nlink === 0 || Atomics.load(u32, CFG.state / 4) === ST_CLOSING) throw new GroupEnding(o.filePrefix);
+      if (fstatSync(cfg.fd).nlink === 0 || Atomics.load(u32, CFG_W.state) === ST_CLOSING) throw new GroupEnding(o.filePrefix);
       if (!ofdTest(cfg.fd, LOCK_PRIMARY, 1, 'w')) {
-        const pid = u32[CFG.primaryPid / 4];
+        const pid = u32[CFG_W.primaryPid];
         throw new MpError('ESTALE', `the primary (pid ${pid}) of group '${o.filePrefix}' is dead; ${runtimeDir} holds its stale files. Start a primary (it adopts or cleans the group), then retry`);
       }
-      if (Atomics.load(u32, CFG.magic / 4) === CFG_MAGIC && Atomics.load(u32, CFG.state / 4) === ST_READY) break;
+      if (Atomics.load(u32, CFG_W.magic) === CFG_MAGIC && Atomics.load(u32, CFG_W.state) === ST_READY) break;
       if (Date.now() > deadline) throw new MpError('ETIMEDOUT', `the primary of group '${o.filePrefix}' did not finish initializing within ${timeoutMs} ms`);
       sleepSync(2);
     }
@@ -331,7 +334,7 @@ export function attachSecondary(plan: RuntimeDirPlan, o: ReturnType<typeof valid
     registerEalRepair(cfg, lock);
     let slot = -1;
     lock.withLock(() => {
-      if (Atomics.load(u32, CFG.state / 4) !== ST_READY) throw new GroupEnding(o.filePrefix);
+      if (Atomics.load(u32, CFG_W.state) !== ST_READY) throw new GroupEnding(o.filePrefix);
       slot = claimSlot(cfg, PT_SECONDARY, o.lcores ?? []);
     });
     return { cfg, lock, memory, adopted: false, slot };

@@ -46,6 +46,8 @@
  * LOCK_BASE+1); processes of layout 1 and 2 would not exclude each other, hence the version.
  */
 
+import { wordsOf } from '@mp/memory/internal';
+
 export const CFG_MAGIC = 0x4643504d; // 'MPCF' little-endian
 export const CFG_VERSION = 3;
 
@@ -68,6 +70,9 @@ export const CFG = {
   procTable: 64,
 } as const;
 
+/** Word (Uint32Array) indices of the header's 32-bit fields. */
+export const CFG_W = wordsOf(CFG, ['magic', 'state', 'primaryPid', 'primaryGen', 'lockOwner', 'maxProcs', 'memOffset', 'procGen', 'ownsDir', 'procTable'] as const);
+
 export const ST_FORMATTING = 0;
 export const ST_READY = 1;
 export const ST_CLOSING = 2;
@@ -81,6 +86,10 @@ export const PROC = {
   lcores: 24,
   lcoreWords: 4,
 } as const;
+/** Word indices of a process-table entry (`size`: words per entry). */
+export const PROC_W = wordsOf(PROC, ['size', 'state', 'pid', 'type', 'startMs', 'lcores'] as const);
+/** Word index of process-table entry `i`. */
+export const procWord = (i: number): number => CFG_W.procTable + i * PROC_W.size;
 export const PS_FREE = 0;
 export const PS_JOINING = 1;
 export const PS_ALIVE = 2;

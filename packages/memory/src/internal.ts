@@ -12,3 +12,4 @@ export { watchPid } from './sys.js';
 export { sleepSync } from './lock.js';
 export { log } from './log.js';
 export { processSlot } from './slot.js';
+export { WORD, wordIndex, wordsOf } from './layout.js';

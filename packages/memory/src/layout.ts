@@ -81,6 +81,25 @@ export const HDR = {
   segTable: 384,
 } as const;
 
+/** Bytes per 32-bit word: the one place byte offsets become Uint32Array indices. */
+export const WORD = 4;
+
+/** `byteOffset / WORD`, refusing an offset that is not word-aligned (a layout bug). */
+export function wordIndex(byteOffset: number): number {
+  if (byteOffset % WORD !== 0) throw new RangeError(`byte offset ${byteOffset} is not ${WORD}-byte aligned`);
+  return byteOffset / WORD;
+}
+
+/** The word indices of a byte-offset table's 32-bit-aligned fields (`W.f === T.f / WORD`). */
+export function wordsOf<T extends Record<string, number>, K extends keyof T>(table: T, keys: readonly K[]): { readonly [P in K]: number } {
+  const out = {} as { [P in K]: number };
+  for (const k of keys) out[k] = wordIndex(table[k]!);
+  return out;
+}
+
+/** Word indices of the header's 32-bit fields (64-bit ones: the lo word). */
+export const HDR_W = wordsOf(HDR, ['magic', 'generation', 'pageSize', 'capBytes', 'reservedBytes', 'segCount', 'mzHighWater', 'maxMemzones', 'maxSegments', 'segTable'] as const);
+
 export const SEG = {
   size: 32,
   state: 0,
@@ -88,6 +107,8 @@ export const SEG = {
 } as const;
 /** Byte of each segment file read-locked by every process that has it open (see the table above). */
 export const SEG_LIVE_LOCK = 2 ** 42;
+/** Word indices of a segment entry (`size`: words per entry). */
+export const SEG_W = wordsOf(SEG, ['size', 'state', 'bytes'] as const);
 export const SEG_FREE = 0;
 export const SEG_CREATING = 1;
 export const SEG_READY = 2;
@@ -107,6 +128,8 @@ export const MZ = {
   name: 64,
   nameSize: 32,
 } as const;
+/** Word indices of a memzone entry (`size`: words per entry). */
+export const MZ_W = wordsOf(MZ, ['size', 'seq', 'state', 'hash', 'seg', 'offset', 'len', 'socket', 'flags', 'align', 'pid', 'name'] as const);
 export const MZ_FREE = 0;
 export const MZ_RESERVING = 1;
 export const MZ_USED = 2;

@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_MEMZONES,
   DEFAULT_MAX_SEGMENTS,
   HDR,
+  HDR_W,
   MEMF_HUGETLB,
   MEMF_LEGACY,
   MEMF_SINGLE_FILE,
@@ -16,11 +17,14 @@ import {
   MEM_MAGIC,
   MEM_VERSION,
   MZ,
+  MZ_W,
   MZ_FREE,
   MZ_FREEING,
   MZ_RESERVING,
   MZ_USED,
   SEG,
+  SEG_W,
+  wordIndex,
   SEG_CREATING,
   SEG_FREE,
   SEG_LIVE_LOCK,
@@ -178,6 +182,8 @@ export class GroupMemory {
   /** u32 index of the region start. */
   private readonly base: number;
   private readonly mzBase: number;
+  /** {@link mzBase} as a Uint32Array index. */
+  private readonly mzWord: number;
   private readonly segFds = new Map<number, number>();
   private readonly segMaps = new Map<number, SegmentHandle>();
   private readonly cache = new Map<string, { index: number; seq: number; mz: Memzone }>();
@@ -189,8 +195,9 @@ export class GroupMemory {
     this.u32 = new Uint32Array(region.buffer);
     this.i32 = new Int32Array(region.buffer);
     this.u8 = new Uint8Array(region.buffer);
-    this.base = region.offset / 4;
+    this.base = wordIndex(region.offset);
     this.mzBase = region.offset + memzoneTableOffset(this.maxSegments);
+    this.mzWord = wordIndex(this.mzBase);
     lock.onRepair((pid) => this.repair(pid));
   }
 
@@ -202,17 +209,17 @@ export class GroupMemory {
   static format(region: MemoryRegion, lock: RobustLock, o: FormatOptions): GroupMemory {
     const u32 = new Uint32Array(region.buffer);
     const u8 = new Uint8Array(region.buffer);
-    const b = region.offset / 4;
+    const b = wordIndex(region.offset);
     const maxMz = o.maxMemzones ?? DEFAULT_MAX_MEMZONES;
     const maxSeg = o.maxSegments ?? DEFAULT_MAX_SEGMENTS;
     u8.fill(0, region.offset, region.offset + memzoneTableOffset(maxSeg) + MZ.size * maxMz);
     const flags = (o.hugetlb ? MEMF_HUGETLB : 0) | (o.singleFileSegments ? MEMF_SINGLE_FILE : 0) | (o.legacyMem ? MEMF_LEGACY : 0);
     new Uint16Array(region.buffer)[(region.offset + HDR.version) / 2] = MEM_VERSION;
     new Uint16Array(region.buffer)[(region.offset + HDR.flags) / 2] = flags;
-    u32[b + HDR.pageSize / 4] = o.pageSize;
-    setU64(u32, b + HDR.capBytes / 4, o.capBytes);
-    u32[b + HDR.maxMemzones / 4] = maxMz;
-    u32[b + HDR.maxSegments / 4] = maxSeg;
+    u32[b + HDR_W.pageSize] = o.pageSize;
+    setU64(u32, b + HDR_W.capBytes, o.capBytes);
+    u32[b + HDR_W.maxMemzones] = maxMz;
+    u32[b + HDR_W.maxSegments] = maxSeg;
     writeCString(u8, region.offset + HDR.segDir, HDR.segDirSize, o.segDir);
     writeCString(u8, region.offset + HDR.prefix, HDR.prefixSize, o.prefix);
     const mem = new GroupMemory(region, lock);
@@ -223,7 +230,7 @@ export class GroupMemory {
       });
     }
     // SYNC: the magic goes last, so nobody treats a half-formatted region as valid.
-    Atomics.store(u32, b + HDR.magic / 4, MEM_MAGIC);
+    Atomics.store(u32, b + HDR_W.magic, MEM_MAGIC);
     return mem;
   }
 
@@ -234,7 +241,7 @@ export class GroupMemory {
    */
   static open(region: MemoryRegion, lock: RobustLock): GroupMemory {
     const u32 = new Uint32Array(region.buffer);
-    const magic = Atomics.load(u32, region.offset / 4 + HDR.magic / 4);
+    const magic = Atomics.load(u32, wordIndex(region.offset) + HDR_W.magic);
     const version = new Uint16Array(region.buffer)[(region.offset + HDR.version) / 2];
     if (magic !== MEM_MAGIC) {
       throw new MpError('EPROTO', `memory region has magic 0x${magic.toString(16)}, expected 0x${MEM_MAGIC.toString(16)}`);
@@ -258,19 +265,19 @@ export class GroupMemory {
     return (this.flags & MEMF_LEGACY) !== 0;
   }
   get pageSize(): number {
-    return this.u32[this.base + HDR.pageSize / 4]!;
+    return this.u32[this.base + HDR_W.pageSize]!;
   }
   get capBytes(): number {
-    return getU64(this.u32, this.base + HDR.capBytes / 4);
+    return getU64(this.u32, this.base + HDR_W.capBytes);
   }
   get reservedBytes(): number {
-    return getU64(this.u32, this.base + HDR.reservedBytes / 4);
+    return getU64(this.u32, this.base + HDR_W.reservedBytes);
   }
   get maxMemzones(): number {
-    return this.u32[this.base + HDR.maxMemzones / 4]!;
+    return this.u32[this.base + HDR_W.maxMemzones]!;
   }
   get maxSegments(): number {
-    return this.u32[this.base + HDR.maxSegments / 4]!;
+    return this.u32[this.base + HDR_W.maxSegments]!;
   }
   get segDir(): string {
     return readCString(this.u8, this.region.offset + HDR.segDir, HDR.segDirSize);
@@ -279,10 +286,10 @@ export class GroupMemory {
     return readCString(this.u8, this.region.offset + HDR.prefix, HDR.prefixSize);
   }
   private get segCount(): number {
-    return this.u32[this.base + HDR.segCount / 4]!;
+    return this.u32[this.base + HDR_W.segCount]!;
   }
   private get highWater(): number {
-    return Atomics.load(this.u32, this.base + HDR.mzHighWater / 4);
+    return Atomics.load(this.u32, this.base + HDR_W.mzHighWater);
   }
 
   /** A postMessage-able description of a memzone of this group (see {@link mapDescriptor}). */
@@ -345,27 +352,28 @@ export class GroupMemory {
       const size = place.len;
       this.fallocate(place.seg, place.offset, size);
       const e = this.mzBase + slot * MZ.size;
-      const seqIdx = (e + MZ.seq) / 4;
+      const w = this.mzWord + slot * MZ_W.size;
+      const seqIdx = w + MZ_W.seq;
       // SYNC: odd seq tells lock-free readers the entry is being rewritten.
       Atomics.add(this.u32, seqIdx, 1);
-      Atomics.store(this.u32, (e + MZ.state) / 4, MZ_RESERVING);
+      Atomics.store(this.u32, w + MZ_W.state, MZ_RESERVING);
       this.u8.fill(0, e + MZ.name, e + MZ.name + MZ.nameSize);
       this.u8.set(nameBytes, e + MZ.name);
-      this.u32[(e + MZ.hash) / 4] = hash;
-      this.u32[(e + MZ.seg) / 4] = place.seg;
-      setU64(this.u32, (e + MZ.offset) / 4, place.offset);
-      setU64(this.u32, (e + MZ.len) / 4, size);
-      this.i32[(e + MZ.socket) / 4] = socket;
-      this.u32[(e + MZ.flags) / 4] = flags;
-      this.u32[(e + MZ.align) / 4] = align;
-      this.u32[(e + MZ.pid) / 4] = process.pid;
-      if (slot >= this.highWater) Atomics.store(this.u32, this.base + HDR.mzHighWater / 4, slot + 1);
+      this.u32[w + MZ_W.hash] = hash;
+      this.u32[w + MZ_W.seg] = place.seg;
+      setU64(this.u32, w + MZ_W.offset, place.offset);
+      setU64(this.u32, w + MZ_W.len, size);
+      this.i32[w + MZ_W.socket] = socket;
+      this.u32[w + MZ_W.flags] = flags;
+      this.u32[w + MZ_W.align] = align;
+      this.u32[w + MZ_W.pid] = process.pid;
+      if (slot >= this.highWater) Atomics.store(this.u32, this.base + HDR_W.mzHighWater, slot + 1);
       crashPoint('memzone-reserve');
       // SYNC: publish the entry (state, then even seq) after every field is written.
-      Atomics.store(this.u32, (e + MZ.state) / 4, MZ_USED);
+      Atomics.store(this.u32, w + MZ_W.state, MZ_USED);
       Atomics.add(this.u32, seqIdx, 1);
-      setU64(this.u32, this.base + HDR.reservedBytes / 4, this.reservedBytes + size);
-      Atomics.add(this.u32, this.base + HDR.generation / 4, 1);
+      setU64(this.u32, this.base + HDR_W.reservedBytes, this.reservedBytes + size);
+      Atomics.add(this.u32, this.base + HDR_W.generation, 1);
       return this.materialize(slot, Atomics.load(this.u32, seqIdx), name);
     });
   }
@@ -382,20 +390,20 @@ export class GroupMemory {
     // Fast path: a memzone this process mapped before is still the same one while its entry's sequence
     // counter has not moved (every rewrite of an entry moves it), so one shared load answers.
     const hit = this.cache.get(name);
-    if (hit !== undefined && Atomics.load(this.u32, (this.mzBase + hit.index * MZ.size + MZ.seq) / 4) === hit.seq) return hit.mz;
+    if (hit !== undefined && Atomics.load(this.u32, this.mzWord + hit.index * MZ_W.size + MZ_W.seq) === hit.seq) return hit.mz;
     validateName('memzone', name, MEMZONE_NAME_MAX);
     const nameBytes = utf8(name);
     const hash = fnv1a(nameBytes);
     for (let attempt = 0; attempt < 100; attempt++) {
       const slot = this.findIndex(nameBytes, hash);
       if (slot < 0) return undefined;
-      const e = this.mzBase + slot * MZ.size;
-      const seq = Atomics.load(this.u32, (e + MZ.seq) / 4);
+      const w = this.mzWord + slot * MZ_W.size;
+      const seq = Atomics.load(this.u32, w + MZ_W.seq);
       if (seq & 1) continue;
       const cached = this.cache.get(name);
       if (cached !== undefined && cached.index === slot && cached.seq === seq) return cached.mz;
       const mz = this.materialize(slot, seq, name);
-      if (Atomics.load(this.u32, (e + MZ.seq) / 4) === seq) return mz;
+      if (Atomics.load(this.u32, w + MZ_W.seq) === seq) return mz;
     }
     throw new MpError('EBUSY', `memzone table entry for '${name}' kept changing under the lookup`);
   }
@@ -408,15 +416,15 @@ export class GroupMemory {
     this.lock.withLock(() => {
       const slot = this.findIndex(nameBytes, hash);
       if (slot < 0) throw new MpError('ENOENT', `no memzone named '${name}'`);
-      const e = this.mzBase + slot * MZ.size;
-      const len = getU64(this.u32, (e + MZ.len) / 4);
-      Atomics.add(this.u32, (e + MZ.seq) / 4, 1);
-      Atomics.store(this.u32, (e + MZ.state) / 4, MZ_FREEING);
+      const w = this.mzWord + slot * MZ_W.size;
+      const len = getU64(this.u32, w + MZ_W.len);
+      Atomics.add(this.u32, w + MZ_W.seq, 1);
+      Atomics.store(this.u32, w + MZ_W.state, MZ_FREEING);
       crashPoint('memzone-free');
-      Atomics.store(this.u32, (e + MZ.state) / 4, MZ_FREE);
-      Atomics.add(this.u32, (e + MZ.seq) / 4, 1);
-      setU64(this.u32, this.base + HDR.reservedBytes / 4, this.reservedBytes - len);
-      Atomics.add(this.u32, this.base + HDR.generation / 4, 1);
+      Atomics.store(this.u32, w + MZ_W.state, MZ_FREE);
+      Atomics.add(this.u32, w + MZ_W.seq, 1);
+      setU64(this.u32, this.base + HDR_W.reservedBytes, this.reservedBytes - len);
+      Atomics.add(this.u32, this.base + HDR_W.generation, 1);
       this.cache.delete(name);
     });
   }
@@ -427,13 +435,14 @@ export class GroupMemory {
     const hw = this.highWater;
     for (let i = 0; i < hw; i++) {
       const e = this.mzBase + i * MZ.size;
+      const w = this.mzWord + i * MZ_W.size;
       // A writer that died mid-update leaves an odd seq until the next lock holder repairs it: skip it.
       for (let attempt = 0; attempt < 1000; attempt++) {
-        const seq = Atomics.load(this.u32, (e + MZ.seq) / 4);
+        const seq = Atomics.load(this.u32, w + MZ_W.seq);
         if (seq & 1) continue;
-        if (Atomics.load(this.u32, (e + MZ.state) / 4) !== MZ_USED) break;
+        if (Atomics.load(this.u32, w + MZ_W.state) !== MZ_USED) break;
         const info = this.readInfo(e);
-        if (Atomics.load(this.u32, (e + MZ.seq) / 4) === seq) {
+        if (Atomics.load(this.u32, w + MZ_W.seq) === seq) {
           out.push(info);
           break;
         }
@@ -483,7 +492,7 @@ export class GroupMemory {
 
   /** Generation counter, bumped by every table change. */
   get generation(): number {
-    return Atomics.load(this.u32, this.base + HDR.generation / 4);
+    return Atomics.load(this.u32, this.base + HDR_W.generation);
   }
 
   /**
@@ -495,47 +504,48 @@ export class GroupMemory {
     let fixed = 0;
     const hw = this.highWater;
     for (let i = 0; i < hw; i++) {
-      const e = this.mzBase + i * MZ.size;
-      const state = this.u32[(e + MZ.state) / 4];
-      const seq = this.u32[(e + MZ.seq) / 4]!;
+      const w = this.mzWord + i * MZ_W.size;
+      const state = this.u32[w + MZ_W.state];
+      const seq = this.u32[w + MZ_W.seq]!;
       if (state === MZ_RESERVING || state === MZ_FREEING) {
-        Atomics.store(this.u32, (e + MZ.state) / 4, MZ_FREE);
+        Atomics.store(this.u32, w + MZ_W.state, MZ_FREE);
         fixed++;
       }
-      if (seq & 1) Atomics.store(this.u32, (e + MZ.seq) / 4, seq + 1);
+      if (seq & 1) Atomics.store(this.u32, w + MZ_W.seq, seq + 1);
     }
     for (let s = 0; s < this.maxSegments; s++) {
-      const si = (this.region.offset + HDR.segTable + s * SEG.size) / 4;
-      if (this.u32[si + SEG.state / 4] === SEG_CREATING) {
+      const si = this.base + HDR_W.segTable + s * SEG_W.size;
+      if (this.u32[si + SEG_W.state] === SEG_CREATING) {
         removeOwned(this.segmentPath(s), 'file');
-        this.u32[si + SEG.state / 4] = SEG_FREE;
+        this.u32[si + SEG_W.state] = SEG_FREE;
         fixed++;
       }
     }
     let total = 0;
     for (let i = 0; i < hw; i++) {
-      const e = this.mzBase + i * MZ.size;
-      if (this.u32[(e + MZ.state) / 4] === MZ_USED) total += getU64(this.u32, (e + MZ.len) / 4);
+      const w = this.mzWord + i * MZ_W.size;
+      if (this.u32[w + MZ_W.state] === MZ_USED) total += getU64(this.u32, w + MZ_W.len);
     }
-    setU64(this.u32, this.base + HDR.reservedBytes / 4, total);
-    Atomics.add(this.u32, this.base + HDR.generation / 4, 1);
+    setU64(this.u32, this.base + HDR_W.reservedBytes, total);
+    Atomics.add(this.u32, this.base + HDR_W.generation, 1);
     log('notice', 'MEM', `repaired the memzone table after pid ${deadPid} died holding its lock (${fixed} entries fixed)`);
   }
 
   // ---- internals -------------------------------------------------------------------------------------
 
   private readInfo(e: number): MemzoneInfo {
+    const w = wordIndex(e);
     const nameEnd = this.u8.indexOf(0, e + MZ.name);
     return {
       name: fromUtf8(this.u8, e + MZ.name, Math.min(nameEnd, e + MZ.name + MZ.nameSize)),
-      len: getU64(this.u32, (e + MZ.len) / 4),
-      segment: this.u32[(e + MZ.seg) / 4]!,
-      offset: getU64(this.u32, (e + MZ.offset) / 4),
-      socketId: this.i32[(e + MZ.socket) / 4]!,
-      flags: this.u32[(e + MZ.flags) / 4]!,
-      align: this.u32[(e + MZ.align) / 4]!,
+      len: getU64(this.u32, w + MZ_W.len),
+      segment: this.u32[w + MZ_W.seg]!,
+      offset: getU64(this.u32, w + MZ_W.offset),
+      socketId: this.i32[w + MZ_W.socket]!,
+      flags: this.u32[w + MZ_W.flags]!,
+      align: this.u32[w + MZ_W.align]!,
       hugepageSz: this.pageSize,
-      reservedBy: this.u32[(e + MZ.pid) / 4]!,
+      reservedBy: this.u32[w + MZ_W.pid]!,
     };
   }
 
@@ -580,7 +590,7 @@ export class GroupMemory {
   }
 
   private segmentBytes(seg: number): number {
-    return getU64(this.u32, (this.region.offset + HDR.segTable + seg * SEG.size + SEG.bytes) / 4);
+    return getU64(this.u32, this.base + HDR_W.segTable + seg * SEG_W.size + SEG_W.bytes);
   }
 
   private fallocate(seg: number, offset: number, len: number): void {
@@ -600,9 +610,9 @@ export class GroupMemory {
   private findIndex(nameBytes: Uint8Array, hash: number): number {
     const hw = this.highWater;
     const u32 = this.u32;
-    const stride = MZ.size / 4;
-    let h = (this.mzBase + MZ.hash) / 4;
-    let st = (this.mzBase + MZ.state) / 4;
+    const stride = MZ_W.size;
+    let h = this.mzWord + MZ_W.hash;
+    let st = this.mzWord + MZ_W.state;
     for (let i = 0; i < hw; i++, h += stride, st += stride) {
       if (u32[h] !== hash || Atomics.load(u32, st) !== MZ_USED) continue;
       const n = this.mzBase + i * MZ.size + MZ.name;
@@ -616,7 +626,7 @@ export class GroupMemory {
   private freeSlot(): number {
     const max = this.maxMemzones;
     for (let i = 0; i < max; i++) {
-      if (this.u32[(this.mzBase + i * MZ.size + MZ.state) / 4] === MZ_FREE) return i;
+      if (this.u32[this.mzWord + i * MZ_W.size + MZ_W.state] === MZ_FREE) return i;
     }
     return -1;
   }
@@ -626,20 +636,20 @@ export class GroupMemory {
     const used = new Map<number, Array<[number, number]>>();
     const hw = this.highWater;
     for (let i = 0; i < hw; i++) {
-      const e = this.mzBase + i * MZ.size;
-      const st = this.u32[(e + MZ.state) / 4];
+      const w = this.mzWord + i * MZ_W.size;
+      const st = this.u32[w + MZ_W.state];
       if (st !== MZ_USED && st !== MZ_RESERVING) continue;
-      const seg = this.u32[(e + MZ.seg) / 4]!;
-      const off = getU64(this.u32, (e + MZ.offset) / 4);
-      const l = getU64(this.u32, (e + MZ.len) / 4);
+      const seg = this.u32[w + MZ_W.seg]!;
+      const off = getU64(this.u32, w + MZ_W.offset);
+      const l = getU64(this.u32, w + MZ_W.len);
       let arr = used.get(seg);
       if (arr === undefined) used.set(seg, (arr = []));
       arr.push([off, off + Math.max(l, 1)]);
     }
     let best: { seg: number; offset: number; len: number } | undefined;
     for (let s = 0; s < this.maxSegments; s++) {
-      const si = (this.region.offset + HDR.segTable + s * SEG.size) / 4;
-      if (this.u32[si + SEG.state / 4] !== SEG_READY) continue;
+      const si = this.base + HDR_W.segTable + s * SEG_W.size;
+      if (this.u32[si + SEG_W.state] !== SEG_READY) continue;
       const size = this.segmentBytes(s);
       const ranges = (used.get(s) ?? []).sort((a, b) => a[0] - b[0]);
       let cursor = 0;
@@ -656,8 +666,8 @@ export class GroupMemory {
     // A new segment file, if the -m cap leaves room.
     let total = 0;
     for (let s = 0; s < this.maxSegments; s++) {
-      const si = (this.region.offset + HDR.segTable + s * SEG.size) / 4;
-      if (this.u32[si + SEG.state / 4] === SEG_READY) total += this.segmentBytes(s);
+      const si = this.base + HDR_W.segTable + s * SEG_W.size;
+      if (this.u32[si + SEG_W.state] === SEG_READY) total += this.segmentBytes(s);
     }
     const left = Math.floor((this.capBytes - total) / this.pageSize) * this.pageSize;
     const need = len === 0 ? left : roundUp(len, this.pageSize);
@@ -671,17 +681,17 @@ export class GroupMemory {
   /** Create segment file `<prefix>map_<i>` of `size` bytes in the first free slot. Under the lock. */
   private createSegment(size: number): number {
     let s = 0;
-    const si = (k: number): number => (this.region.offset + HDR.segTable + k * SEG.size) / 4;
-    while (s < this.maxSegments && this.u32[si(s) + SEG.state / 4] !== SEG_FREE) s++;
+    const si = (k: number): number => this.base + HDR_W.segTable + k * SEG_W.size;
+    while (s < this.maxSegments && this.u32[si(s) + SEG_W.state] !== SEG_FREE) s++;
     if (s === this.maxSegments) return -1;
-    this.u32[si(s) + SEG.state / 4] = SEG_CREATING;
-    setU64(this.u32, si(s) + SEG.bytes / 4, size);
+    this.u32[si(s) + SEG_W.state] = SEG_CREATING;
+    setU64(this.u32, si(s) + SEG_W.bytes, size);
     const path = this.segmentPath(s);
     let fd: number;
     try {
       fd = createSegmentFile(path);
     } catch (err) {
-      this.u32[si(s) + SEG.state / 4] = SEG_FREE;
+      this.u32[si(s) + SEG_W.state] = SEG_FREE;
       throw err instanceof MpError ? err : fromSystemError(err, `creating segment file ${path}`);
     }
     try {
@@ -689,7 +699,7 @@ export class GroupMemory {
       ftruncateSync(fd, size);
     } catch (err) {
       closeSync(fd);
-      this.u32[si(s) + SEG.state / 4] = SEG_FREE;
+      this.u32[si(s) + SEG_W.state] = SEG_FREE;
       removeOwned(path, 'file');
       throw err instanceof MpError ? err : fromSystemError(err, `creating segment file ${path}`);
     }
@@ -697,8 +707,8 @@ export class GroupMemory {
     if (old !== undefined) closeSync(old);
     this.segFds.set(s, fd);
     crashPoint('segment-create');
-    this.u32[si(s) + SEG.state / 4] = SEG_READY;
-    this.u32[this.base + HDR.segCount / 4] = this.segCount + 1;
+    this.u32[si(s) + SEG_W.state] = SEG_READY;
+    this.u32[this.base + HDR_W.segCount] = this.segCount + 1;
     return s;
   }
 }
