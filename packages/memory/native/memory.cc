@@ -14,9 +14,11 @@
 //                Node's `net` cannot open); all non-blocking, expected outcomes returned as -errno
 //   fdWatch      uv_poll on a descriptor it owns: call back on every readable event until closed
 //
-// No policy lives here; every argument is validated by the TypeScript callers first.
+// No policy lives here. The TypeScript callers validate arguments first; every argument is still type-
+// and range-checked here (args.h), so a wrong one is a TypeError/RangeError, never a syscall on fd 0.
 
 #include <napi.h>
+#include "args.h"
 #include "errno_name.h"
 #include <uv.h>
 
@@ -65,7 +67,8 @@ uint32_t* WordAt(const Napi::CallbackInfo& info, size_t bufArg, size_t offArg) {
     Napi::TypeError::New(env, "expected an ArrayBuffer or TypedArray").ThrowAsJavaScriptException();
     return nullptr;
   }
-  int64_t off = info[offArg].As<Napi::Number>().Int64Value();
+  int64_t off;
+  if (!mp::ArgInt64(info, offArg, "offset", &off)) return nullptr;
   if (off < 0 || (off & 3) != 0 || static_cast<size_t>(off) + 4 > len) {
     Napi::RangeError::New(env, "futex word offset out of range or not 4-byte aligned")
         .ThrowAsJavaScriptException();
@@ -117,11 +120,16 @@ void FreeMapping(Napi::Env, void*, void* hint) {
 // fileOffset must be page aligned (the caller aligns it for the file system's page size).
 Napi::Value Map(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int64_t off = info[1].As<Napi::Number>().Int64Value();
-  int64_t mapLen = info[2].As<Napi::Number>().Int64Value();
-  int64_t delta = info[3].As<Napi::Number>().Int64Value();
-  int64_t viewLen = info[4].As<Napi::Number>().Int64Value();
+  int fd = 0;
+  MP_ARG(Fd, fd, 0);
+  int64_t off = 0;
+  MP_ARG(Int64, off, 1);
+  int64_t mapLen = 0;
+  MP_ARG(Int64, mapLen, 2);
+  int64_t delta = 0;
+  MP_ARG(Int64, delta, 3);
+  int64_t viewLen = 0;
+  MP_ARG(Int64, viewLen, 4);
   if (off < 0 || mapLen <= 0 || delta < 0 || viewLen < 0 || delta + viewLen > mapLen) {
     Napi::RangeError::New(env, "map: bad range").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -153,8 +161,10 @@ void DropSegment(Segment* seg) {
 // mapSegment(fd, length) -> External handle
 Napi::Value MapSegment(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int64_t len = info[1].As<Napi::Number>().Int64Value();
+  int fd = 0;
+  MP_ARG(Fd, fd, 0);
+  int64_t len = 0;
+  MP_ARG(Int64, len, 1);
   if (len <= 0) {
     Napi::RangeError::New(env, "mapSegment: bad length").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -173,9 +183,12 @@ Napi::Value MapSegment(const Napi::CallbackInfo& info) {
 // view(segment, offset, length) -> ArrayBuffer over [base+offset, +length) of a mapped segment
 Napi::Value View(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Segment* seg = info[0].As<Napi::External<Segment>>().Data();
-  int64_t off = info[1].As<Napi::Number>().Int64Value();
-  int64_t len = info[2].As<Napi::Number>().Int64Value();
+  Segment* seg = nullptr;
+  MP_ARG(External, seg, 0);
+  int64_t off = 0;
+  MP_ARG(Int64, off, 1);
+  int64_t len = 0;
+  MP_ARG(Int64, len, 2);
   if (off < 0 || len < 0 || static_cast<size_t>(off + len) > seg->len) {
     Napi::RangeError::New(env, "view: range outside the segment").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -187,9 +200,12 @@ Napi::Value View(const Napi::CallbackInfo& info) {
 
 Napi::Value Fallocate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int64_t off = info[1].As<Napi::Number>().Int64Value();
-  int64_t len = info[2].As<Napi::Number>().Int64Value();
+  int fd = 0;
+  MP_ARG(Fd, fd, 0);
+  int64_t off = 0;
+  MP_ARG(Int64, off, 1);
+  int64_t len = 0;
+  MP_ARG(Int64, len, 2);
   int r;
   do {
     r = fallocate(fd, 0, off, len);
@@ -202,8 +218,10 @@ Napi::Value FutexWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(info, 0, 1);
   if (word == nullptr) return env.Undefined();
-  uint32_t expected = info[2].As<Napi::Number>().Uint32Value();
-  double timeoutMs = info[3].As<Napi::Number>().DoubleValue();
+  uint32_t expected = 0;
+  MP_ARG(Uint32, expected, 2);
+  double timeoutMs = 0;
+  MP_ARG(Double, timeoutMs, 3);
   int r = FutexWaitRaw(word, expected, timeoutMs);
   if (r < 0) {
     ErrnoError(env, -r, "futex").ThrowAsJavaScriptException();
@@ -243,8 +261,11 @@ Napi::Value FutexWaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(info, 0, 1);
   if (word == nullptr) return env.Undefined();
-  auto* w = new FutexWaitWorker(env, info[0].As<Napi::Object>(), word, info[2].As<Napi::Number>().Uint32Value(),
-                                info[3].As<Napi::Number>().DoubleValue());
+  uint32_t expected = 0;
+  MP_ARG(Uint32, expected, 2);
+  double timeoutMs = 0;
+  MP_ARG(Double, timeoutMs, 3);
+  auto* w = new FutexWaitWorker(env, info[0].As<Napi::Object>(), word, expected, timeoutMs);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
@@ -254,7 +275,8 @@ Napi::Value FutexWake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(info, 0, 1);
   if (word == nullptr) return env.Undefined();
-  int count = info[2].As<Napi::Number>().Int32Value();
+  int count = 0;
+  MP_ARG(Int32, count, 2);
   long r = syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
   if (r < 0) {
     ErrnoError(env, errno, "futex").ThrowAsJavaScriptException();
@@ -269,23 +291,33 @@ short LockType(const std::string& t) {
   return F_UNLCK;
 }
 
-// The flock of (fd, start, len, type) arguments shared by ofdLock and ofdTest.
-struct flock RangeArgs(const Napi::CallbackInfo& info, int* fd) {
-  struct flock fl {};
-  *fd = info[0].As<Napi::Number>().Int32Value();
-  fl.l_whence = SEEK_SET;
-  fl.l_start = info[1].As<Napi::Number>().Int64Value();
-  fl.l_len = info[2].As<Napi::Number>().Int64Value();
-  fl.l_type = LockType(info[3].As<Napi::String>().Utf8Value());
-  return fl;
+// The flock of (fd, start, len, type) arguments shared by ofdLock and ofdTest; false with an exception
+// pending when one is wrong (a type other than 'r', 'w' or 'u' included).
+bool RangeArgs(const Napi::CallbackInfo& info, int* fd, struct flock* fl) {
+  int64_t start = 0, len = 0;
+  std::string type;
+  if (!mp::ArgFd(info, 0, "fd", fd) || !mp::ArgInt64(info, 1, "start", &start) || !mp::ArgInt64(info, 2, "len", &len) ||
+      !mp::ArgString(info, 3, "type", &type)) {
+    return false;
+  }
+  if (start < 0 || len < 0) return mp::ArgFail(info, 1, "start/len", "non-negative", true);
+  if (type != "r" && type != "w" && type != "u") return mp::ArgFail(info, 3, "type", "'r', 'w' or 'u'", true);
+  *fl = {};
+  fl->l_whence = SEEK_SET;
+  fl->l_start = start;
+  fl->l_len = len;
+  fl->l_type = LockType(type);
+  return true;
 }
 
 // ofdLock(fd, start, len, 'r'|'w'|'u', wait) -> true when taken (or released), false when busy and !wait
 Napi::Value OfdLock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd;
-  struct flock fl = RangeArgs(info, &fd);
-  bool wait = info[4].As<Napi::Boolean>().Value();
+  int fd = -1;
+  struct flock fl {};
+  if (!RangeArgs(info, &fd, &fl)) return env.Undefined();
+  bool wait = false;
+  MP_ARG(Bool, wait, 4);
   int r;
   do {
     r = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
@@ -299,8 +331,10 @@ Napi::Value OfdLock(const Napi::CallbackInfo& info) {
 // ofdTest(fd, start, len, 'r'|'w') -> true when another open file description holds a conflicting lock
 Napi::Value OfdTest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd;
-  struct flock fl = RangeArgs(info, &fd);
+  int fd = -1;
+  struct flock fl {};
+  if (!RangeArgs(info, &fd, &fl)) return env.Undefined();
+  if (fl.l_type == F_UNLCK) return mp::ArgFail(info, 3, "type", "'r' or 'w'", true), env.Undefined();
   if (fcntl(fd, F_OFD_GETLK, &fl) != 0) {
     ErrnoError(env, errno, "fcntl").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -357,8 +391,10 @@ void OnPidReadable(uv_poll_t* h, int, int) {
 
 Napi::Value PidWatchNew(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int pid = info[0].As<Napi::Number>().Int32Value();
-  Napi::Function cb = info[1].As<Napi::Function>();
+  int pid = 0;
+  MP_ARG(Int32, pid, 0);
+  Napi::Function cb;
+  MP_ARG(Function, cb, 1);
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
     Napi::Error::New(env, "pidWatch: no event loop").ThrowAsJavaScriptException();
@@ -413,9 +449,12 @@ bool UnixAddr(const std::string& path, sockaddr_un* un) {
 // Throws with .code (EADDRINUSE when the name exists: the caller decides whether it is stale).
 Napi::Value SeqpacketListen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  mode_t mode = static_cast<mode_t>(info[1].As<Napi::Number>().Uint32Value());
-  int backlog = info[2].As<Napi::Number>().Int32Value();
+  std::string path;
+  MP_ARG(String, path, 0);
+  uint32_t mode = 0;
+  MP_ARG(Uint32, mode, 1);
+  int backlog = 0;
+  MP_ARG(Int32, backlog, 2);
   sockaddr_un un;
   if (!UnixAddr(path, &un)) {
     ErrnoError(env, ENAMETOOLONG, "bind").ThrowAsJavaScriptException();
@@ -447,7 +486,8 @@ Napi::Value SeqpacketListen(const Napi::CallbackInfo& info) {
 // such socket, ECONNREFUSED: nobody listens — a stale name, EACCES, EAGAIN: backlog full, …).
 Napi::Value SeqpacketConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string path;
+  MP_ARG(String, path, 0);
   sockaddr_un un;
   if (!UnixAddr(path, &un)) return Napi::Number::New(env, -ENAMETOOLONG);
   int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -474,7 +514,8 @@ Napi::Value SeqpacketConnect(const Napi::CallbackInfo& info) {
 // pending; EMFILE/ENFILE: out of descriptors — the caller backs off).
 Napi::Value SeqpacketAccept(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int lfd = info[0].As<Napi::Number>().Int32Value();
+  int lfd = 0;
+  MP_ARG(Fd, lfd, 0);
   int fd;
   do {
     fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -498,8 +539,10 @@ Napi::Value SeqpacketAccept(const Napi::CallbackInfo& info) {
 // read() does), 0 at end of stream, or -errno (EAGAIN: nothing to read now).
 Napi::Value SeqpacketRecv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  int fd = 0;
+  MP_ARG(Fd, fd, 0);
+  Napi::Uint8Array buf;
+  MP_ARG(Bytes, buf, 1);
   ssize_t n;
   do {
     n = recv(fd, buf.Data(), buf.ByteLength(), MSG_DONTWAIT);
@@ -511,8 +554,10 @@ Napi::Value SeqpacketRecv(const Napi::CallbackInfo& info) {
 // EPIPE/ECONNRESET: the peer went; never SIGPIPE).
 Napi::Value SeqpacketSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  int fd = 0;
+  MP_ARG(Fd, fd, 0);
+  Napi::Uint8Array buf;
+  MP_ARG(Bytes, buf, 1);
   ssize_t n;
   do {
     n = send(fd, buf.Data(), buf.ByteLength(), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -567,8 +612,10 @@ void OnFdReadable(uv_poll_t* h, int, int) {
 
 Napi::Value FdWatchNew(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  Napi::Function cb = info[1].As<Napi::Function>();
+  int fd = 0;
+  MP_ARG(Fd, fd, 0);
+  Napi::Function cb;
+  MP_ARG(Function, cb, 1);
   bool ref = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {

@@ -6,7 +6,7 @@
  * refuses it on musl.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -78,6 +78,17 @@ describe('errno_name.h', () => {
   it('is the same file in every native package (each builds alone from its tarball)', () => {
     const copies = nativeDirs.map((d) => readFileSync(join(d, 'native', 'errno_name.h'), 'utf8'));
     expect(copies.length).toBeGreaterThanOrEqual(3);
+    for (const c of copies) expect(c).toBe(copies[0]);
+  });
+});
+
+describe('args.h', () => {
+  it('every copy is the same file (checked argument getters; each package builds alone from its tarball)', () => {
+    const copies = nativeDirs
+      .map((d) => join(d, 'native', 'args.h'))
+      .filter((f) => existsSync(f))
+      .map((f) => readFileSync(f, 'utf8'));
+    expect(copies.length).toBeGreaterThanOrEqual(1);
     for (const c of copies) expect(c).toBe(copies[0]);
   });
 });
