@@ -9,7 +9,7 @@
 //   futexWake    FUTEX_WAKE
 //   ofdLock      F_OFD_SETLK / F_OFD_SETLKW (released by the kernel when the holder dies)
 //   ofdTest      F_OFD_GETLK: is a range locked by another open file description?
-//   pidWatch     pidfd_open + uv_poll: call back once when a process exits
+//   pidWatch     pidfd_open + a once watch (watch.h): call back once when a process exits
 //   seqpacket*   AF_UNIX SOCK_SEQPACKET listen/connect/accept/recv/send (DPDK's telemetry socket, which
 //                Node's `net` cannot open); all non-blocking, expected outcomes returned as -errno
 //   fdWatch      uv_poll on a descriptor it owns: call back on every readable event until closed
@@ -20,6 +20,7 @@
 #include <napi.h>
 #include "args.h"
 #include "errno_name.h"
+#include "watch.h"
 #include <uv.h>
 
 #include <cerrno>
@@ -343,94 +344,22 @@ Napi::Value OfdTest(const Napi::CallbackInfo& info) {
 }
 
 // pidWatch(pid, onExit, ref) -> { close() }: onExit() is called once, from the event loop, when pid
-// exits. The watch is freed when both the libuv handle has closed and the JS handle is collected.
-struct PidWatch {
-  uv_poll_t poll;
-  napi_env env;
-  int pidfd;
-  Napi::FunctionReference cb;
-  bool closed = false;    // uv_close requested
-  bool uvClosed = false;  // uv_close callback ran
-  bool finalized = false; // JS handle collected
-};
-
-void OnPidWatchClosed(uv_handle_t* h) {
-  auto* w = static_cast<PidWatch*>(h->data);
-  close(w->pidfd);
-  w->uvClosed = true;
-  if (w->finalized) delete w;
-}
-
-void EnvTeardown(void* arg);
-
-void ClosePidWatch(PidWatch* w, bool removeHook = true) {
-  if (w->closed) return;
-  w->closed = true;
-  if (removeHook) napi_remove_env_cleanup_hook(w->env, EnvTeardown, w);
-  uv_poll_stop(&w->poll);
-  w->cb.Reset();
-  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnPidWatchClosed);
-}
-
-void EnvTeardown(void* arg) {
-  auto* w = static_cast<PidWatch*>(arg);
-  w->finalized = true;  // no JS finalizer will run after teardown
-  ClosePidWatch(w, false);
-}
-
-void OnPidReadable(uv_poll_t* h, int, int) {
-  auto* w = static_cast<PidWatch*>(h->data);
-  if (w->closed) return;
-  Napi::Env env(w->env);
-  Napi::HandleScope scope(env);
-  Napi::Function fn = w->cb.Value();
-  ClosePidWatch(w);
-  // MakeCallback drains the microtask queue, as any libuv-originated callback should.
-  fn.MakeCallback(env.Global(), {});
-}
-
+// exits (a pidfd becomes readable). Lifetime: watch.h.
 Napi::Value PidWatchNew(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int pid = 0;
   MP_ARG(Int32, pid, 0);
   Napi::Function cb;
   MP_ARG(Function, cb, 1);
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    Napi::Error::New(env, "pidWatch: no event loop").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  bool ref = false;
+  if (info.Length() > 2 && !info[2].IsUndefined()) MP_ARG(Bool, ref, 2);
   int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) {
     ErrnoError(env, errno, "pidfd_open").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto* w = new PidWatch();
-  w->env = env;
-  w->pidfd = fd;
-  w->poll.data = w;
-  uv_poll_init(loop, &w->poll, fd);
-  w->cb = Napi::Persistent(cb);
-  uv_poll_start(&w->poll, UV_READABLE, OnPidReadable);
-  bool ref = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
-  if (!ref) uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
-  napi_add_env_cleanup_hook(env, EnvTeardown, w);
-  Napi::Object handle = Napi::Object::New(env);
-  handle.Set("close", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
-    ClosePidWatch(w);
-    return ci.Env().Undefined();
-  }));
-  handle.AddFinalizer(
-      [](Napi::Env, PidWatch* pw) {
-        if (pw->finalized) return;
-        pw->finalized = true;
-        if (!pw->closed) {
-          ClosePidWatch(pw);
-        } else if (pw->uvClosed) {
-          delete pw;
-        }
-      },
-      w);
+  Napi::Value handle = mp::WatchNew(env, fd, UV_READABLE, true, cb, ref, ErrnoError);
+  if (handle.IsUndefined()) close(fd);
   return handle;
 }
 
@@ -565,116 +494,17 @@ Napi::Value SeqpacketSend(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
 }
 
-// fdWatch(fd, onReadable, ref) -> { close() }: onReadable() runs from the event loop each time fd is
-// readable (or hung up), until close(). The watch owns fd: close() stops polling and closes it.
-struct FdWatch {
-  uv_poll_t poll;
-  napi_env env;
-  int fd;
-  Napi::FunctionReference cb;
-  bool closed = false;
-  bool uvClosed = false;
-  bool finalized = false;
-};
-
-void OnFdWatchClosed(uv_handle_t* h) {
-  auto* w = static_cast<FdWatch*>(h->data);
-  w->uvClosed = true;
-  if (w->finalized) delete w;
-}
-
-void FdWatchTeardown(void* arg);
-
-void CloseFdWatch(FdWatch* w, bool removeHook = true) {
-  if (w->closed) return;
-  w->closed = true;
-  if (removeHook) napi_remove_env_cleanup_hook(w->env, FdWatchTeardown, w);
-  uv_poll_stop(&w->poll);  // removes fd from epoll now, so closing it below is safe
-  close(w->fd);
-  w->cb.Reset();
-  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnFdWatchClosed);
-}
-
-void FdWatchTeardown(void* arg) {
-  auto* w = static_cast<FdWatch*>(arg);
-  w->finalized = true;
-  CloseFdWatch(w, false);
-}
-
-void OnFdReadable(uv_poll_t* h, int, int) {
-  auto* w = static_cast<FdWatch*>(h->data);
-  if (w->closed) return;
-  Napi::Env env(w->env);
-  Napi::HandleScope scope(env);
-  Napi::Function fn = w->cb.Value();
-  fn.MakeCallback(env.Global(), {});
-}
-
+// fdWatch(fd, onReadable, ref) -> { close(), pause(), resume() }: onReadable() runs from the event loop
+// each time fd is readable (or hung up), until close(). The watch owns fd. Lifetime: watch.h.
 Napi::Value FdWatchNew(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = 0;
   MP_ARG(Fd, fd, 0);
   Napi::Function cb;
   MP_ARG(Function, cb, 1);
-  bool ref = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    Napi::Error::New(env, "fdWatch: no event loop").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto* w = new FdWatch();
-  w->env = env;
-  w->fd = fd;
-  w->poll.data = w;
-  int r = uv_poll_init(loop, &w->poll, fd);
-  if (r != 0) {
-    delete w;
-    ErrnoError(env, -r, "uv_poll_init").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  w->cb = Napi::Persistent(cb);
-  r = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, OnFdReadable);
-  if (r != 0) {
-    w->cb.Reset();
-    w->closed = true;
-    w->finalized = true;  // nobody else holds w: the close callback frees it
-    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnFdWatchClosed);
-    ErrnoError(env, -r, "uv_poll_start").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (!ref) uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
-  napi_add_env_cleanup_hook(env, FdWatchTeardown, w);
-  Napi::Object handle = Napi::Object::New(env);
-  handle.Set("close", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
-    CloseFdWatch(w);
-    return ci.Env().Undefined();
-  }));
-  // pause(): stop polling (the descriptor stays open); resume(): poll again. For a listener out of
-  // descriptors (EMFILE): its pending connection keeps it readable, so it would spin until one is free.
-  handle.Set("pause", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
-    if (!w->closed) uv_poll_stop(&w->poll);
-    return ci.Env().Undefined();
-  }));
-  handle.Set("resume", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
-    Napi::Env e = ci.Env();
-    if (!w->closed) {
-      int r = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, OnFdReadable);
-      if (r != 0) ErrnoError(e, -r, "uv_poll_start").ThrowAsJavaScriptException();
-    }
-    return e.Undefined();
-  }));
-  handle.AddFinalizer(
-      [](Napi::Env, FdWatch* fw) {
-        if (fw->finalized) return;
-        fw->finalized = true;
-        if (!fw->closed) {
-          CloseFdWatch(fw);
-        } else if (fw->uvClosed) {
-          delete fw;
-        }
-      },
-      w);
-  return handle;
+  bool ref = false;
+  if (info.Length() > 2 && !info[2].IsUndefined()) MP_ARG(Bool, ref, 2);
+  return mp::WatchNew(env, fd, UV_READABLE | UV_DISCONNECT, false, cb, ref, ErrnoError);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -82,10 +82,10 @@ describe('errno_name.h', () => {
   });
 });
 
-describe('args.h', () => {
-  it('every copy is the same file (checked argument getters; each package builds alone from its tarball)', () => {
+describe.each(['args.h', 'watch.h'])('%s', (header) => {
+  it('every copy is the same file (shared native helpers; each package builds alone from its tarball)', () => {
     const copies = nativeDirs
-      .map((d) => join(d, 'native', 'args.h'))
+      .map((d) => join(d, 'native', header))
       .filter((f) => existsSync(f))
       .map((f) => readFileSync(f, 'utf8'));
     expect(copies.length).toBeGreaterThanOrEqual(1);
