@@ -4,6 +4,7 @@ export default defineProject({
   test: {
     name: 'pack-check',
     pool: 'forks',
+    setupFiles: ['./test/setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 300_000,
   },

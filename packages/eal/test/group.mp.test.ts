@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { uniquePrefix, useAgents } from '@mp/test-utils';
+import { tempDir, uniquePrefix, useAgents } from '@mp/test-utils';
 import { hugepageInfo } from '@mp/memory';
 import { CFG_VERSION } from '../src/layout.js';
 
@@ -287,7 +286,7 @@ describe('permissions', () => {
   });
 
   it('a runtime dir owned by another uid is refused (EPERM)', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'mp-perm-'));
+    const base = tempDir('perm');
     const dir = join(base, 'grp');
     mkdirSync(dir, { mode: 0o700 });
     execFileSync('chown', ['65534:65534', dir]);

@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, spawnAgent } from '@mp/test-utils';
+import { Agent, spawnAgent, tempDir } from '@mp/test-utils';
 
 const AGENT = join(import.meta.dirname, 'fixtures/lock-agent.mjs');
 const agents: Agent[] = [];
@@ -17,7 +15,7 @@ const start = (path: string): Agent => {
 
 describe('RobustLock across processes', () => {
   it('is mutually exclusive: three processes, 20 000 unguarded increments each, exact total', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'mp-lock-')), 'f');
+    const path = join(tempDir('lock'), 'f');
     const ps = [start(path), start(path), start(path)];
     await Promise.all(ps.map((p) => p.waitEvent((e) => e.event === 'ready')));
     const ends = await Promise.all(ps.map((p) => p.call<number>('increments', { times: 20_000 })));
@@ -25,7 +23,7 @@ describe('RobustLock across processes', () => {
   });
 
   it('a holder SIGKILLed with nobody waiting: the next process to take the lock repairs at once', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'mp-lock-')), 'f');
+    const path = join(tempDir('lock'), 'f');
     const holder = start(path);
     holder.child.stdin.write('{"op":"hold"}\n');
     await holder.waitEvent((e) => e.event === 'holding');
@@ -39,7 +37,7 @@ describe('RobustLock across processes', () => {
   });
 
   it('a holder SIGKILLed inside the lock: the waiter gets it within 1 s and repairs', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'mp-lock-')), 'f');
+    const path = join(tempDir('lock'), 'f');
     const holder = start(path);
     const waiter = start(path);
     await waiter.waitEvent((e) => e.event === 'ready');

@@ -3,7 +3,7 @@
  * run) and unpack each tarball, so tests look at exactly what a consumer downloads.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,8 +59,22 @@ export async function pack(dir: string, dest: string): Promise<Packed> {
   return { name: String(manifest.name), dir, tarball, unpacked, manifest };
 }
 
+const packDirs: string[] = [];
+
+/** A fresh temp directory for tarballs, removed by {@link removePackDirs}. */
+export function packDir(tag = 'pack-check'): string {
+  const dest = mkdtempSync(join(tmpdir(), `mp-${tag}-`));
+  packDirs.push(dest);
+  return dest;
+}
+
+/** Delete every {@link packDir} of this process (each test file calls it after its tests). */
+export function removePackDirs(): void {
+  for (const d of packDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
 /** Pack every published package (in parallel) into a fresh temp directory. */
 export async function packAll(): Promise<Packed[]> {
-  const dest = mkdtempSync(join(tmpdir(), 'mp-pack-check-'));
+  const dest = packDir();
   return Promise.all(publishedDirs().map((dir) => pack(dir, dest)));
 }

@@ -6,13 +6,12 @@
  * refuses it on musl.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, pack, publishedDirs, type Packed } from '../src/pack.js';
+import { ROOT, pack, packDir, publishedDirs, type Packed } from '../src/pack.js';
 
 const run = promisify(execFile);
 const nativeDirs = publishedDirs().filter((d) => readdirSync(d).includes('binding.gyp'));
@@ -22,7 +21,7 @@ const nodeGypBuild = createRequire(join(ROOT, 'packages', 'memory', 'package.jso
 let packed: Map<string, Packed>;
 
 beforeAll(async () => {
-  const dest = mkdtempSync(join(tmpdir(), 'mp-prebuilds-'));
+  const dest = packDir('prebuilds');
   packed = new Map((await Promise.all(nativeDirs.map((d) => pack(d, dest)))).map((p) => [p.dir, p]));
 });
 

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -253,4 +253,90 @@ export function exists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+const tempDirs = new Set<string>();
+
+/**
+ * A fresh directory `<tmpdir>/mp-<tag>-XXXXXX`, deleted (recursively) when the test file's tests are
+ * done — by the per-file setup, also when a test failed.
+ */
+export function tempDir(tag: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `mp-${tag}-`));
+  tempDirs.add(dir);
+  return dir;
+}
+
+/** Delete every {@link tempDir} of this process (the per-file setup calls it after all tests). */
+export function removeTempDirs(): void {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+/** A {@link tempDir} maker whose directories are deleted after each test (register at the top of a file). */
+export function useTempDir(tag: string): () => string {
+  const mine: string[] = [];
+  afterEach(() => {
+    for (const d of mine.splice(0)) {
+      rmSync(d, { recursive: true, force: true });
+      tempDirs.delete(d);
+    }
+  });
+  return () => {
+    const d = tempDir(tag);
+    mine.push(d);
+    return d;
+  };
+}
+
+/** A primary and its secondaries, all agents that answered `init`. */
+export interface StartedGroup {
+  prefix: string;
+  /** The primary. */
+  p: Agent;
+  /** The secondaries, in start order. */
+  s: Agent[];
+  /** The primary's `init` reply value (e.g. `{ runtimeDir }`). */
+  primaryInit: unknown;
+}
+
+/** Options of {@link startGroup}. */
+export interface StartGroupOptions {
+  /** File prefix; default a fresh {@link uniquePrefix} of `tag`. */
+  prefix?: string;
+  /** Tag of the generated prefix (default 'g'). */
+  tag?: string;
+  /** EAL arguments every process gets after `--file-prefix` (default `['--no-huge']`). */
+  args?: string[];
+  /** Extra arguments of the primary only (e.g. `['-m', '512']`). */
+  primaryArgs?: string[];
+  /** Extra arguments of the secondaries only. */
+  secondaryArgs?: string[];
+  /** Environment of secondary i (e.g. a fault point). */
+  secondaryEnv?: NodeJS.ProcessEnv[];
+  /** Environment of the primary. */
+  primaryEnv?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Start a group the way every multi-process test does: a primary agent, then `n` secondaries, each
+ * answering the `init` op with `{ args }` (the fixture calls `init(args)` of @mp/eal). `spawn` is the
+ * file's {@link useAgents} spawner, so every agent is killed after the test.
+ */
+export async function startGroup(
+  spawn: (env?: NodeJS.ProcessEnv) => Agent,
+  n: number,
+  o: StartGroupOptions = {},
+): Promise<StartedGroup> {
+  const prefix = o.prefix ?? uniquePrefix(o.tag ?? 'g');
+  const common = [`--file-prefix=${prefix}`, ...(o.args ?? ['--no-huge'])];
+  const p = spawn(o.primaryEnv ?? {});
+  const primaryInit = await p.call('init', { args: [...common, '--proc-type=primary', ...(o.primaryArgs ?? [])] });
+  const s: Agent[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = spawn(o.secondaryEnv?.[i] ?? {});
+    await a.call('init', { args: [...common, '--proc-type=secondary', ...(o.secondaryArgs ?? [])] });
+    s.push(a);
+  }
+  return { prefix, p, s, primaryInit };
 }
