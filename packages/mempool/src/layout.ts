@@ -92,6 +92,7 @@
  * The owner (rte_mbuf has none; @mp's is who holds it) is the pool's owner word of the mbuf.
  */
 import { MAX_PROCS } from '@mp/eal';
+import { wordsOf } from '@mp/memory/internal';
 
 export const REG_MAGIC = 0x524d504d; // 'MPMR' little-endian
 export const POOL_MAGIC = 0x504d504d; // 'MPMP' little-endian
@@ -132,9 +133,13 @@ export const REG = {
   poolSize: 64,
 } as const;
 export const USER = { state: 0, pid: 4, startMs: 8, gen: 16 } as const;
+/** Word (Uint32Array) indices of the registry header, a user entry and a pool entry. */
+export const REG_W = wordsOf(REG, ['magic', 'lockOwner', 'poolGen', 'lastId', 'users', 'userSize', 'pools', 'poolSize'] as const);
+export const USER_W = wordsOf(USER, ['state', 'pid', 'startMs', 'gen'] as const);
 export const USER_FREE = 0;
 export const USER_ACTIVE = 1;
 export const POOLE = { state: 0, name: 32, nameSize: 32 } as const;
+export const POOLE_W = wordsOf(POOLE, ['state', 'name'] as const);
 export const POOL_FREE = 0;
 export const POOL_USED = 1;
 export const registrySize = (): number => REG.pools + REG.poolSize * (MAX_POOLS + 1);
@@ -170,9 +175,14 @@ export const HDR = {
   objsOff: 84,
   caches: 128,
 } as const;
+/** Word indices of a pool header's 32-bit fields. */
+export const HDR_W = wordsOf(HDR, ['magic', 'n', 'eltSize', 'stride', 'cacheSize', 'poolId', 'privSize', 'kind', 'dataRoom', 'mbufPriv', 'ownersOff', 'privOff', 'objsOff', 'caches'] as const);
 export const KIND_PLAIN = 0;
 export const KIND_PKTMBUF = 1;
 export const CACHE_ENTRY = { size: 64, tag: 0, len: 4 } as const;
+export const CACHE_ENTRY_W = wordsOf(CACHE_ENTRY, ['size', 'tag', 'len'] as const);
+/** Word index of per-process cache entry `s` in a pool header. */
+export const cacheWord = (s: number): number => HDR_W.caches + s * CACHE_ENTRY_W.size;
 
 export const CACHE_LINE = 64;
 const align = (x: number, a: number): number => Math.ceil(x / a) * a;

@@ -4,12 +4,13 @@ import type { Memzone, MemzoneDescriptor } from '@mp/memory';
 import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ } from '@mp/ring';
 import type { RingDescriptor } from '@mp/ring';
 import {
-  K,
-  CACHE_ENTRY,
+  CACHE_ENTRY_W,
   CACHE_LINE,
   CACHE_MAX_SIZE,
   CACHE_SLOTS,
   HDR,
+  HDR_W,
+  K,
   KIND_PKTMBUF,
   KIND_PLAIN,
   MAX_OBJECTS,
@@ -17,6 +18,7 @@ import {
   MEMPOOL_NAME_MAX,
   MEMPOOL_VERSION,
   POOL_MAGIC,
+  cacheWord,
   flushThreshold,
   poolGeometry,
 } from './layout.js';
@@ -254,7 +256,7 @@ export class Mempool {
   private constructor(buffer: ArrayBuffer, ring: Ring, tag: number, mz: Memzone | undefined, desc: MempoolDescriptor | undefined) {
     const u32 = new Uint32Array(buffer);
     const u16 = new Uint16Array(buffer, 0, 4);
-    const magic = Atomics.load(u32, HDR.magic / 4);
+    const magic = Atomics.load(u32, HDR_W.magic);
     if (magic !== POOL_MAGIC) throw new MpError('EPROTO', `memzone ${mz?.name ?? desc?.memzone.name} holds no mempool (magic 0x${magic.toString(16)})`);
     if (u16[HDR.version / 2] !== MEMPOOL_VERSION) {
       throw new MpError('EPROTO', `mempool layout version ${u16[HDR.version / 2]}, this @mp/mempool speaks version ${MEMPOOL_VERSION}`);
@@ -268,27 +270,27 @@ export class Mempool {
     this.desc = desc;
     this.tag = tag;
     this.flags = u16[HDR.flags / 2]!;
-    this.n = u32[HDR.n / 4]!;
-    this.eltSize = u32[HDR.eltSize / 4]!;
-    this.stride = u32[HDR.stride / 4]!;
-    this.cacheSize = u32[HDR.cacheSize / 4]!;
-    this.id = u32[HDR.poolId / 4]!;
-    this.privSize = u32[HDR.privSize / 4]!;
-    this.kind = u32[HDR.kind / 4]!;
-    this.dataRoom = u32[HDR.dataRoom / 4]!;
-    this.mbufPriv = u32[HDR.mbufPriv / 4]!;
-    this.objsOff = u32[HDR.objsOff / 4]!;
+    this.n = u32[HDR_W.n]!;
+    this.eltSize = u32[HDR_W.eltSize]!;
+    this.stride = u32[HDR_W.stride]!;
+    this.cacheSize = u32[HDR_W.cacheSize]!;
+    this.id = u32[HDR_W.poolId]!;
+    this.privSize = u32[HDR_W.privSize]!;
+    this.kind = u32[HDR_W.kind]!;
+    this.dataRoom = u32[HDR_W.dataRoom]!;
+    this.mbufPriv = u32[HDR_W.mbufPriv]!;
+    this.objsOff = u32[HDR_W.objsOff]!;
     const nb = new Uint8Array(buffer, HDR.name, HDR.nameSize);
     const end = nb.indexOf(0);
     this.name = new TextDecoder().decode(nb.subarray(0, end < 0 ? HDR.nameSize : end));
-    this.owners = new Uint32Array(buffer, u32[HDR.ownersOff / 4]!, this.n);
+    this.owners = new Uint32Array(buffer, u32[HDR_W.ownersOff]!, this.n);
     let cw = -1;
     if (this.cacheSize > 0) {
       for (let s = 0; s < CACHE_SLOTS && cw < 0; s++) {
-        const w = (HDR.caches + s * CACHE_ENTRY.size) / 4;
-        if (Atomics.compareExchange(u32, w + CACHE_ENTRY.tag / 4, 0, tag) === 0) {
-          Atomics.store(u32, w + CACHE_ENTRY.len / 4, 0);
-          cw = w + CACHE_ENTRY.len / 4;
+        const w = cacheWord(s);
+        if (Atomics.compareExchange(u32, w + CACHE_ENTRY_W.tag, 0, tag) === 0) {
+          Atomics.store(u32, w + CACHE_ENTRY_W.len, 0);
+          cw = w + CACHE_ENTRY_W.len;
         }
       }
       if (cw < 0) log('warning', 'MEMPOOL', `pool '${this.name}': all ${CACHE_SLOTS} cache slots in use; this thread works uncached`);
@@ -366,21 +368,21 @@ export class Mempool {
       const u16 = new Uint16Array(buf, 0, 4);
       u16[HDR.version / 2] = MEMPOOL_VERSION;
       u16[HDR.flags / 2] = flags;
-      u32[HDR.n / 4] = n;
-      u32[HDR.eltSize / 4] = eltSize;
-      u32[HDR.stride / 4] = stride;
-      u32[HDR.cacheSize / 4] = cacheSize;
-      u32[HDR.poolId / 4] = id;
-      u32[HDR.privSize / 4] = privSize;
+      u32[HDR_W.n] = n;
+      u32[HDR_W.eltSize] = eltSize;
+      u32[HDR_W.stride] = stride;
+      u32[HDR_W.cacheSize] = cacheSize;
+      u32[HDR_W.poolId] = id;
+      u32[HDR_W.privSize] = privSize;
       new Uint8Array(buf, HDR.name, HDR.nameSize).set(new TextEncoder().encode(name));
-      u32[HDR.kind / 4] = mbuf === undefined ? KIND_PLAIN : KIND_PKTMBUF;
-      u32[HDR.dataRoom / 4] = mbuf?.dataRoom ?? 0;
-      u32[HDR.mbufPriv / 4] = mbuf?.priv ?? 0;
-      u32[HDR.ownersOff / 4] = geo.ownersOff;
-      u32[HDR.privOff / 4] = geo.privOff;
-      u32[HDR.objsOff / 4] = geo.objsOff;
+      u32[HDR_W.kind] = mbuf === undefined ? KIND_PLAIN : KIND_PKTMBUF;
+      u32[HDR_W.dataRoom] = mbuf?.dataRoom ?? 0;
+      u32[HDR_W.mbufPriv] = mbuf?.priv ?? 0;
+      u32[HDR_W.ownersOff] = geo.ownersOff;
+      u32[HDR_W.privOff] = geo.privOff;
+      u32[HDR_W.objsOff] = geo.objsOff;
       // SYNC: magic after the header; pairs with the check in the constructor of a looking-up process.
-      Atomics.store(u32, HDR.magic / 4, POOL_MAGIC);
+      Atomics.store(u32, HDR_W.magic, POOL_MAGIC);
       const pool = new Mempool(buf, ring, reg.tag, mz, undefined);
       mbuf?.init(pool);
       // Every handle into the ring, in index order (a fresh pool hands out index 0 first).
@@ -511,7 +513,7 @@ export class Mempool {
     if (this.cacheW < 0) return;
     this.flushTo(0);
     Atomics.store(this.words, this.cacheW, 0);
-    Atomics.store(this.words, this.cacheW - CACHE_ENTRY.len / 4 + CACHE_ENTRY.tag / 4, 0);
+    Atomics.store(this.words, this.cacheW - CACHE_ENTRY_W.len + CACHE_ENTRY_W.tag, 0);
     this.csize = 0;
   }
 
@@ -522,8 +524,8 @@ export class Mempool {
     let n = this.ring.count();
     const u32 = this.words;
     for (let s = 0; s < CACHE_SLOTS; s++) {
-      const w = (HDR.caches + s * CACHE_ENTRY.size) / 4;
-      if (Atomics.load(u32, w + CACHE_ENTRY.tag / 4) !== 0) n += Atomics.load(u32, w + CACHE_ENTRY.len / 4);
+      const w = cacheWord(s);
+      if (Atomics.load(u32, w + CACHE_ENTRY_W.tag) !== 0) n += Atomics.load(u32, w + CACHE_ENTRY_W.len);
     }
     return Math.min(n, this.n);
   }
@@ -540,7 +542,7 @@ export class Mempool {
 
   /** The pool's private area (privSize bytes). @see rte_mempool_get_priv */
   priv(): Uint8Array {
-    const off = this.words[HDR.privOff / 4]!;
+    const off = this.words[HDR_W.privOff]!;
     return new Uint8Array(this.buffer, off, this.privSize);
   }
 
@@ -813,7 +815,7 @@ export class Mempool {
       `  cache_size=${this.cacheSize} (this thread: ${this.csize}, ${this.cacheLen} cached) avail=${this.availCount} in_use=${this.inUseCount}`,
     ];
     for (let s = 0; s < CACHE_SLOTS; s++) {
-      const w = (HDR.caches + s * CACHE_ENTRY.size) / 4;
+      const w = cacheWord(s);
       const t = Atomics.load(this.words, w);
       if (t !== 0) lines.push(`  cache ${s}: owner tag 0x${t.toString(16)} len ${Atomics.load(this.words, w + 1)}`);
     }

@@ -3,15 +3,16 @@
  * fit (shared by every path that returns objects to the ring).
  */
 import { MpError } from '@mp/memory';
-import { sleepSync } from '@mp/memory/internal';
+import { sleepSync, wordIndex } from '@mp/memory/internal';
 import type { Ring } from '@mp/ring';
 import {
-  K,
-  CACHE_ENTRY,
+  CACHE_ENTRY_W,
   CACHE_SLOTS,
-  HDR,
+  HDR_W,
+  K,
   KIND_PKTMBUF,
   POOL_MAGIC,
+  cacheWord,
 } from './layout.js';
 import { handleOf } from './handle.js';
 import { initMbuf } from './mbuf-init.js';
@@ -59,22 +60,22 @@ export function afterStale(ring: Ring, err: unknown, retry: () => number): numbe
  */
 export function reclaimRaw(buffer: ArrayBuffer, ring: Ring, deadTag: number): number {
   const u32 = new Uint32Array(buffer);
-  if (Atomics.load(u32, HDR.magic / 4) !== POOL_MAGIC) return 0;
-  const id = u32[HDR.poolId / 4]!;
-  const n = u32[HDR.n / 4]!;
+  if (Atomics.load(u32, HDR_W.magic) !== POOL_MAGIC) return 0;
+  const id = u32[HDR_W.poolId]!;
+  const n = u32[HDR_W.n]!;
   // The dead process's caches: forget their counts (their objects carry its tag and come back below).
   for (let s = 0; s < CACHE_SLOTS; s++) {
-    const w = (HDR.caches + s * CACHE_ENTRY.size) / 4;
-    if (Atomics.load(u32, w + CACHE_ENTRY.tag / 4) === deadTag) {
-      Atomics.store(u32, w + CACHE_ENTRY.len / 4, 0);
-      Atomics.store(u32, w + CACHE_ENTRY.tag / 4, 0);
+    const w = cacheWord(s);
+    if (Atomics.load(u32, w + CACHE_ENTRY_W.tag) === deadTag) {
+      Atomics.store(u32, w + CACHE_ENTRY_W.len, 0);
+      Atomics.store(u32, w + CACHE_ENTRY_W.tag, 0);
     }
   }
-  const owners = new Uint32Array(buffer, u32[HDR.ownersOff / 4]!, n);
-  const mbufs = u32[HDR.kind / 4] === KIND_PKTMBUF;
-  const objsW = u32[HDR.objsOff / 4]! / 4;
-  const strideW = u32[HDR.stride / 4]! / 4;
-  const room = u32[HDR.dataRoom / 4]!;
+  const owners = new Uint32Array(buffer, u32[HDR_W.ownersOff]!, n);
+  const mbufs = u32[HDR_W.kind] === KIND_PKTMBUF;
+  const objsW = wordIndex(u32[HDR_W.objsOff]!);
+  const strideW = wordIndex(u32[HDR_W.stride]!);
+  const room = u32[HDR_W.dataRoom]!;
   const s = new Uint32Array(CHUNK);
   const o = { offset: 0 };
   let k = 0;

@@ -18,15 +18,17 @@ import {
   MEMPOOL_MZ_PREFIX,
   MEMPOOL_VERSION,
   POOLE,
+  POOLE_W,
   POOL_FREE,
   POOL_MAGIC,
   POOL_USED,
   REG,
   REGISTRY_MZ,
   REG_MAGIC,
-  USER,
+  REG_W,
   USER_ACTIVE,
   USER_FREE,
+  USER_W,
   ownerTag,
   registrySize,
 } from './layout.js';
@@ -61,7 +63,7 @@ export class Registry {
     // Its own descriptor (it outlives the group's at exit, when leave() runs), opened by the safe file
     // rules: never through a link, only a file of this uid.
     this.fd = openOwnedFile(path).fd;
-    this.lock = new RobustLock(this.fd, new Int32Array(mz.buffer), REG.lockOwner / 4);
+    this.lock = new RobustLock(this.fd, new Int32Array(mz.buffer), REG_W.lockOwner);
     this.lock.onRepair(() => this.repair());
   }
 
@@ -78,7 +80,7 @@ export class Registry {
         u32.fill(0);
         new Uint16Array(mz.buffer)[REG.version / 2] = MEMPOOL_VERSION;
         // SYNC: magic last; pairs with the wait below in a concurrent first user.
-        Atomics.store(u32, REG.magic / 4, REG_MAGIC);
+        Atomics.store(u32, REG_W.magic, REG_MAGIC);
       } catch (err) {
         if ((err as MpError).code !== 'EEXIST') throw err;
         mz = memzone.find(REGISTRY_MZ);
@@ -87,7 +89,7 @@ export class Registry {
     }
     const u32 = new Uint32Array(mz.buffer);
     const deadline = Date.now() + FORMAT_WAIT_MS;
-    while (Atomics.load(u32, REG.magic / 4) !== REG_MAGIC) {
+    while (Atomics.load(u32, REG_W.magic) !== REG_MAGIC) {
       if (Date.now() > deadline) throw new MpError('EPROTO', `memzone ${REGISTRY_MZ} holds no mempool registry (its maker died formatting it?)`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     }
@@ -119,14 +121,14 @@ export class Registry {
       const w = this.userW(e.slot);
       // A previous user of our eal slot that did not leave: what it owned goes back after we take the
       // entry (its tag stays distinct from ours: the generation grows).
-      const prevGen = Atomics.load(this.u32, w + USER.state / 4) === USER_ACTIVE ? this.u32[w + USER.gen / 4]! : 0;
+      const prevGen = Atomics.load(this.u32, w + USER_W.state) === USER_ACTIVE ? this.u32[w + USER_W.gen]! : 0;
       const me = e.processes().find((p) => p.slot === e.slot);
-      let gen = this.u32[w + USER.gen / 4]! + 1;
+      let gen = this.u32[w + USER_W.gen]! + 1;
       if (gen > GEN_MAX) gen = 1;
-      this.u32[w + USER.pid / 4] = process.pid;
-      setU64(this.u32, w + USER.startMs / 4, me?.startTime.getTime() ?? 0);
-      this.u32[w + USER.gen / 4] = gen;
-      Atomics.store(this.u32, w + USER.state / 4, USER_ACTIVE);
+      this.u32[w + USER_W.pid] = process.pid;
+      setU64(this.u32, w + USER_W.startMs, me?.startTime.getTime() ?? 0);
+      this.u32[w + USER_W.gen] = gen;
+      Atomics.store(this.u32, w + USER_W.state, USER_ACTIVE);
       this.slot = e.slot;
       this.gen = gen;
       this.tag = ownerTag(e.slot, gen);
@@ -151,8 +153,8 @@ export class Registry {
     let n = 0;
     this.withLock(() => {
       const w = this.userW(info.slot);
-      if (Atomics.load(this.u32, w + USER.state / 4) !== USER_ACTIVE) return;
-      if (this.u32[w + USER.pid / 4] !== info.pid || getU64(this.u32, w + USER.startMs / 4) !== info.startTime.getTime()) return;
+      if (Atomics.load(this.u32, w + USER_W.state) !== USER_ACTIVE) return;
+      if (this.u32[w + USER_W.pid] !== info.pid || getU64(this.u32, w + USER_W.startMs) !== info.startTime.getTime()) return;
       n = this.reclaimUserLocked(info.slot);
     });
     return n;
@@ -171,10 +173,10 @@ export class Registry {
     let n = 0;
     for (let s = 0; s < MAX_PROCS; s++) {
       const w = this.userW(s);
-      if (Atomics.load(this.u32, w + USER.state / 4) !== USER_ACTIVE) continue;
-      if (s === this.slot && this.u32[w + USER.gen / 4] === this.gen) continue;
+      if (Atomics.load(this.u32, w + USER_W.state) !== USER_ACTIVE) continue;
+      if (s === this.slot && this.u32[w + USER_W.gen] === this.gen) continue;
       const p = live.get(s);
-      if (p !== undefined && p.pid === this.u32[w + USER.pid / 4] && p.startTime.getTime() === getU64(this.u32, w + USER.startMs / 4)) continue;
+      if (p !== undefined && p.pid === this.u32[w + USER_W.pid] && p.startTime.getTime() === getU64(this.u32, w + USER_W.startMs)) continue;
       n += this.reclaimUserLocked(s);
     }
     return n;
@@ -187,8 +189,8 @@ export class Registry {
 
   private reclaimUserLocked(slot: number): number {
     const w = this.userW(slot);
-    const n = this.reclaimTagLocked(ownerTag(slot, this.u32[w + USER.gen / 4]!), this.u32[w + USER.pid / 4]!);
-    Atomics.store(this.u32, w + USER.state / 4, USER_FREE);
+    const n = this.reclaimTagLocked(ownerTag(slot, this.u32[w + USER_W.gen]!), this.u32[w + USER_W.pid]!);
+    Atomics.store(this.u32, w + USER_W.state, USER_FREE);
     return n;
   }
 
@@ -205,14 +207,14 @@ export class Registry {
     this.withLock(() => {
       const w = this.userW(this.slot);
       this.reclaimed += this.reclaimer(this.tag);
-      if (this.u32[w + USER.gen / 4] === this.gen && this.u32[w + USER.pid / 4] === process.pid) Atomics.store(this.u32, w + USER.state / 4, USER_FREE);
+      if (this.u32[w + USER_W.gen] === this.gen && this.u32[w + USER_W.pid] === process.pid) Atomics.store(this.u32, w + USER_W.state, USER_FREE);
     });
     this.tag = 0;
     closeSync(this.fd);
   }
 
   private userW(slot: number): number {
-    return (REG.users + slot * REG.userSize) / 4;
+    return REG_W.users + slot * REG_W.userSize;
   }
 
   // ---- pools -----------------------------------------------------------------------------------------
@@ -221,7 +223,7 @@ export class Registry {
   poolName(id: number): string | undefined {
     if (id < 1 || id > MAX_POOLS) return undefined;
     const e = REG.pools + id * REG.poolSize;
-    if (Atomics.load(this.u32, (e + POOLE.state) / 4) !== POOL_USED) return undefined;
+    if (Atomics.load(this.u32, REG_W.pools + id * REG_W.poolSize + POOLE_W.state) !== POOL_USED) return undefined;
     const b = this.u8.subarray(e + POOLE.name, e + POOLE.name + POOLE.nameSize);
     const end = b.indexOf(0);
     return dec.decode(b.subarray(0, end < 0 ? b.length : end));
@@ -230,7 +232,7 @@ export class Registry {
   /** Ids of the pools in use. */
   poolIds(): number[] {
     const out: number[] = [];
-    for (let id = 1; id <= MAX_POOLS; id++) if (Atomics.load(this.u32, (REG.pools + id * REG.poolSize + POOLE.state) / 4) === POOL_USED) out.push(id);
+    for (let id = 1; id <= MAX_POOLS; id++) if (Atomics.load(this.u32, REG_W.pools + id * REG_W.poolSize + POOLE_W.state) === POOL_USED) out.push(id);
     return out;
   }
 
@@ -241,14 +243,14 @@ export class Registry {
     }
     // Round robin from the last id handed out: a freed id is reused as late as possible, so a stale
     // handle of a freed pool rarely meets a new pool of the same id.
-    const last = this.u32[REG.lastId / 4]!;
+    const last = this.u32[REG_W.lastId]!;
     let free = 0;
     for (let k = 1; k <= MAX_POOLS && free === 0; k++) {
       const id = ((last + k - 1) % MAX_POOLS) + 1;
-      if (Atomics.load(this.u32, (REG.pools + id * REG.poolSize + POOLE.state) / 4) === POOL_FREE) free = id;
+      if (Atomics.load(this.u32, REG_W.pools + id * REG_W.poolSize + POOLE_W.state) === POOL_FREE) free = id;
     }
     if (free === 0) throw new MpError('ENOSPC', `all ${MAX_POOLS} pool ids of the group are in use (a handle holds the pool id in 8 bits)`);
-    this.u32[REG.lastId / 4] = free;
+    this.u32[REG_W.lastId] = free;
     const e = REG.pools + free * REG.poolSize;
     this.u8.fill(0, e + POOLE.name, e + POOLE.name + POOLE.nameSize);
     this.u8.set(enc.encode(name), e + POOLE.name);
@@ -257,14 +259,14 @@ export class Registry {
 
   /** Publish pool `id` (its memzone is formatted). Under the lock. */
   publishPoolLocked(id: number): void {
-    Atomics.store(this.u32, (REG.pools + id * REG.poolSize + POOLE.state) / 4, POOL_USED);
-    Atomics.add(this.u32, REG.poolGen / 4, 1);
+    Atomics.store(this.u32, REG_W.pools + id * REG_W.poolSize + POOLE_W.state, POOL_USED);
+    Atomics.add(this.u32, REG_W.poolGen, 1);
   }
 
   /** Forget pool `id`. Under the lock. */
   freePoolLocked(id: number): void {
-    Atomics.store(this.u32, (REG.pools + id * REG.poolSize + POOLE.state) / 4, POOL_FREE);
-    Atomics.add(this.u32, REG.poolGen / 4, 1);
+    Atomics.store(this.u32, REG_W.pools + id * REG_W.poolSize + POOLE_W.state, POOL_FREE);
+    Atomics.add(this.u32, REG_W.poolGen, 1);
   }
 
   /** A lock holder died: drop pool entries whose memzone was never finished. */
