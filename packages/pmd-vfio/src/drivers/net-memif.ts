@@ -22,7 +22,8 @@
  * ```
  */
 import * as ipc from '@mp/ipc';
-import { MpError, log } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import { MBUF_HDR_SIZE, Mbuf, mempoolLayout, poolFor } from '@mp/mempool';
 import type { Mempool } from '@mp/mempool';
 import { binding } from '../binding.js';

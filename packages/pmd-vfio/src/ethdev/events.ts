@@ -6,7 +6,7 @@
  */
 import { eal } from '@mp/eal';
 import * as ipc from '@mp/ipc';
-import { log } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 
 /** What a `link-up` / `link-down` event carries. */
 export interface LinkEvent {

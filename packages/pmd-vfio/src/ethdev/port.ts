@@ -3,7 +3,8 @@
  * queue is polled by one process at a time, which claims it on its first burst.
  */
 import { eal } from '@mp/eal';
-import { MpError, log } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import { Mempool, mempoolLayout, poolFor } from '@mp/mempool';
 import type { BurstQueue, Driver, DriverPort, PortContext } from '../drivers/driver.js';
 import { parseDevargs } from './devargs.js';

@@ -4,7 +4,8 @@
  * current connection (control.ts) and the queues of that connection (queue.ts).
  */
 import { rmSync } from 'node:fs';
-import { MpError, log } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import { binding } from '../binding.js';
 import type { WatchHandle } from '../binding.js';
 import { Session } from './control.js';
