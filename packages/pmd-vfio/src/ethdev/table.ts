@@ -4,6 +4,7 @@
  */
 import { MpError, memzone } from '@mp/memory';
 import { groupMemory } from '@mp/memory/internal';
+import { pmdState } from '../state.js';
 import type { Memzone, RobustLock } from '@mp/memory';
 import { ETH_MAGIC, ETH_MZ_NAME, ETH_MZ_SIZE, ETH_VERSION, HDR, MAX_PORTS, PORT, PS_FREE, portOff } from './layout.js';
 
@@ -108,4 +109,4 @@ export class PortTable {
   }
 }
 
-const tables = new WeakMap<object, PortTable>();
+const tables = pmdState.tables;

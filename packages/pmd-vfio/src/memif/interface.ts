@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { MpError } from '@mp/memory';
 import { log } from '@mp/memory/internal';
+import { pmdState } from '../state.js';
 import { binding } from '../binding.js';
 import type { WatchHandle } from '../binding.js';
 import { Session } from './control.js';
@@ -52,7 +53,7 @@ export interface DownInfo {
 
 type Listener<T> = (v: T) => void;
 
-const sockets = new Map<string, MemifSocket>();
+const sockets = pmdState.memifSockets as Map<string, MemifSocket>;
 
 /** A server's listening socket, shared by its interfaces (by id). */
 class MemifSocket {
