@@ -6,5 +6,7 @@ export default defineProject({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 300_000,
+    // registry.test.ts runs its installs two at a time (network-bound).
+    maxConcurrency: 2,
   },
 });
