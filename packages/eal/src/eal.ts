@@ -1,17 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import {
-  GroupMemory,
-  MpError,
-  RobustLock,
-  attachMemory,
-  detachMemory,
-  ofdLock,
-  ofdTest,
-  setLogLevel,
-  watchPid,
-} from '@mp/memory';
-import { log, processSlot, sleepSync } from '@mp/memory/internal';
+import { MpError, RobustLock, ofdLock, ofdTest, setLogLevel, watchPid } from '@mp/memory';
+import { GroupMemory, attachMemory, detachMemory, log, processSlot, sleepSync } from '@mp/memory/internal';
 import type { MappedFile } from '@mp/memory';
 import { createRequire } from 'node:module';
 import { parseArgs, validateOptions } from './args.js';

@@ -11,7 +11,8 @@
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync, readdirSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GroupMemory, MpError, RobustLock, checkOwnedFd, euid, fromSystemError, lstatOwned, ofdLock, ofdTest } from '@mp/memory';
+import { MpError, RobustLock, fromSystemError, lstatOwned, ofdLock, ofdTest } from '@mp/memory';
+import { GroupMemory, checkOwnedFd, euid } from '@mp/memory/internal';
 import type { MemzoneInfo } from '@mp/memory';
 import { CONFIG_NAME, GROUP_ENTRY, removeEntries } from './runtime-dir.js';
 import { CFG, CFG_MAGIC, CFG_VERSION, CFG_W, LOCK_PRIMARY, MAX_PROCS, PROC, PROC_W, PS_FREE, PT_PRIMARY, ST_CLOSING, ST_FORMATTING, ST_READY, lockSlot, procWord } from './layout.js';

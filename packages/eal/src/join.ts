@@ -6,8 +6,8 @@
  */
 import { fstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { GroupMemory, MpError, RobustLock, chooseBacking, lstatOwned, mapFile, memRegionSize, ofdLock, ofdTest } from '@mp/memory';
-import { crashPoint, log, sleepSync } from '@mp/memory/internal';
+import { MpError, RobustLock, chooseBacking, lstatOwned, mapFile, ofdLock, ofdTest } from '@mp/memory';
+import { GroupMemory, crashPoint, log, memRegionSize, sleepSync } from '@mp/memory/internal';
 import type { MappedFile } from '@mp/memory';
 import type { validateOptions } from './args.js';
 import { CONFIG_NAME, checkEntries, prepareRuntimeDir, removeEntries } from './runtime-dir.js';

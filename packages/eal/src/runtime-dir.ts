@@ -14,8 +14,8 @@
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { MpError, ensureOwnedDir, fromSystemError, euid, lstatOwned, removeOwned } from '@mp/memory';
-import { log } from '@mp/memory/internal';
+import { MpError, ensureOwnedDir, fromSystemError, lstatOwned, removeOwned } from '@mp/memory';
+import { euid, log } from '@mp/memory/internal';
 
 /** The names a group creates in its runtime dir: its config, @mp/ipc's sockets, telemetry sockets. */
 export const GROUP_ENTRY = /^(config|mp_socket(_\d+_[0-9a-f]+)?|dpdk_telemetry\.v2(:\d+)?)$/;

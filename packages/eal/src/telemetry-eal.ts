@@ -2,7 +2,7 @@
  * The EAL's telemetry commands: DPDK's `/eal/*` names, and @mp's group views under `/mp/`. Registered
  * when @mp/eal is loaded; each answers for the group `init()` attached (null before init()).
  */
-import { groupMemory } from '@mp/memory';
+import { groupMemory } from '@mp/memory/internal';
 import { eal } from './eal.js';
 import { telemetry } from './telemetry.js';
 

@@ -16,8 +16,8 @@
  *   until its queue fills is dropped.
  */
 import { join } from 'node:path';
-import { euid, listenSeqpacket } from '@mp/memory';
-import { log } from '@mp/memory/internal';
+import { listenSeqpacket } from '@mp/memory';
+import { euid, log } from '@mp/memory/internal';
 import type { SeqpacketConnection, SeqpacketListener } from '@mp/memory';
 import { MAX_INPUT_LEN, MAX_OUTPUT_LEN, TELEMETRY_VERSION, telemetry } from './telemetry.js';
 

@@ -21,7 +21,7 @@ describe('ESM and CJS copies in one process', () => {
       const require = createRequire(import.meta.url);
       const esm = await import(${dist('eal', 'index.js')});
       const cjsEal = require(${dist('eal', 'index.cjs')});
-      const cjsMemory = require(${dist('memory', 'index.cjs')});
+      const cjsMemory = require(${dist('memory', 'internal.cjs')});
       const cjsRing = require(${dist('ring', 'index.cjs')});
       const e = esm.init(['--file-prefix=${prefix}', '--no-huge', '--no-telemetry']);
       const out = {

@@ -1,28 +1,29 @@
 export { MpError, fromSystemError } from './errors.js';
 export type { MpErrorCode, MpErrorOptions } from './errors.js';
 export { validateName } from './names.js';
-// Internal helpers, also at '@mp/memory/internal' (where the @mp packages import them from). They leave
-// this public index once @mp/pmd-vfio imports them from there too.
-export { loadAddon } from './addon.js';
-export { processSlot } from './slot.js';
-export { TSO } from './order.js';
-export { log, logEnabled, setLogLevel, setLogger } from './log.js';
+export { setLogLevel, setLogger, logEnabled } from './log.js';
 export type { LogLevel, LogRecord, Logger } from './log.js';
 export { futexWait, futexWaitAsync, futexWake } from './futex.js';
 export type { FutexWaitResult } from './futex.js';
-export { RobustLock, sleepSync, LOCK_LIVE_BASE } from './lock.js';
+export { RobustLock, LOCK_LIVE_BASE } from './lock.js';
 export { mapFile, ofdLock, ofdTest, watchPid, pageSize } from './sys.js';
+export type { MappedFile } from './sys.js';
 export { listenSeqpacket, connectSeqpacket, SeqpacketConnection } from './seqpacket.js';
 export type { SeqpacketListener, ListenOptions, PeerCredentials } from './seqpacket.js';
-export { openOwnedFile, checkOwnedFd, lstatOwned, ensureOwnedDir, removeOwned, euid } from './files.js';
+export { openOwnedFile, lstatOwned, ensureOwnedDir, removeOwned } from './files.js';
 export type { OwnedFile, FileKind } from './files.js';
-export type { MappedFile } from './sys.js';
+/**
+ * @deprecated Internal: import `TSO`, `groupMemory` and `GroupMemory` from `@mp/memory/internal`. They stay
+ * here only until @mp/ring and @mp/hash import them from there; they are not part of the public API.
+ */
+export { TSO } from './order.js';
+export { groupMemory } from './group.js';
 export { hugepageInfo, chooseBacking, DEFAULT_SHM_CAP, SHM_DIR } from './hugepages.js';
 export type { HugepageInfo, HugepageSize, HugetlbfsMount, Backing } from './hugepages.js';
 export * as memzone from './memzone-api.js';
 export {
+  /** @deprecated Internal (see `TSO` above): import it from `@mp/memory/internal`. */
   GroupMemory,
-  crashPoint,
   MEMZONE_2MB,
   MEMZONE_1GB,
   MEMZONE_SIZE_HINT_ONLY,
@@ -35,8 +36,6 @@ export {
   MEMZONE_IOVA_CONTIG,
   CACHE_LINE_SIZE,
   SOCKET_ID_ANY,
-  SEGMENT_CHUNK,
 } from './memzone.js';
-export { attachMemory, detachMemory, groupMemory } from './group.js';
 export type { Memzone, MemzoneInfo, MemzoneDescriptor, ReserveOptions, MemoryRegion, FormatOptions } from './memzone.js';
-export { memRegionSize, MEMZONE_NAME_MAX, FILE_PREFIX_MAX } from './layout.js';
+export { MEMZONE_NAME_MAX, FILE_PREFIX_MAX } from './layout.js';

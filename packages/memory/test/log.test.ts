@@ -1,7 +1,8 @@
 // The log sink: setLogger routes every line that passes the level to the application; undefined
 // restores stderr; a sink that throws never breaks the caller.
 import { afterEach, expect, it } from 'vitest';
-import { log, logEnabled, setLogLevel, setLogger } from '../dist/index.js';
+import { logEnabled, setLogLevel, setLogger } from '../dist/index.js';
+import { log } from '../dist/internal.js';
 import type { LogRecord } from '../dist/index.js';
 
 afterEach(() => {

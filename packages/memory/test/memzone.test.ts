@@ -2,20 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  GroupMemory,
-  MEMZONE_1GB,
-  MEMZONE_2MB,
-  MEMZONE_SIZE_HINT_ONLY,
-  MpError,
-  RobustLock,
-  attachMemory,
-  detachMemory,
-  mapFile,
-  memRegionSize,
-  memzone,
-  validateName,
-} from '../src/index.js';
+import { MEMZONE_1GB, MEMZONE_2MB, MEMZONE_SIZE_HINT_ONLY, MpError, RobustLock, mapFile, memzone, validateName } from '../src/index.js';
+import { GroupMemory, attachMemory, detachMemory, memRegionSize } from '../src/internal.js';
 import type { FormatOptions, MappedFile } from '../src/index.js';
 
 const REGION_OFF = 4096;

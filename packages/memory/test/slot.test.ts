@@ -2,7 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MpError, processSlot } from '../dist/index.js';
+import { MpError } from '../dist/index.js';
+import { processSlot } from '../dist/internal.js';
 
 const pkgDir = join(import.meta.dirname, '..');
 

@@ -23,6 +23,7 @@ import {
   poolGeometry,
 } from './layout.js';
 import { Registry } from './registry.js';
+import { state } from './state.js';
 import { afterStale, reclaimRaw, ringEnq } from './reclaim.js';
 import { handleOf } from './handle.js';
 export { poolOf, indexOf, handleOf } from './handle.js';
@@ -58,32 +59,7 @@ export interface MempoolDescriptor {
   readonly ring: RingDescriptor;
 }
 
-// ---- per-thread state (one slot on globalThis, so an ESM and a CJS copy of this package share it) --------
-
-interface State {
-  version: number;
-  byId: Array<Mempool | undefined>;
-  byName: Map<string, Mempool>;
-  exitHooked: boolean;
-  /** The registry of the group this process uses pools of (whichever copy of the package opened it). */
-  registry: unknown;
-  /** The registry's words (main thread; undefined in worker threads) and the pool generation last checked. */
-  regWords: Uint32Array | undefined;
-  seenGen: number;
-}
-const STATE_KEY = Symbol.for('@mp/mempool');
-const STATE_VERSION = 1;
-const state: State = (() => {
-  const g = globalThis as unknown as Record<symbol, State | undefined>;
-  const s = g[STATE_KEY];
-  if (s !== undefined) {
-    if (s.version !== STATE_VERSION) throw new MpError('EPROTO', `another copy of @mp/mempool with state version ${s.version} is loaded (this one: ${STATE_VERSION})`);
-    return s;
-  }
-  const fresh: State = { version: STATE_VERSION, byId: new Array<Mempool | undefined>(256).fill(undefined), byName: new Map(), exitHooked: false, registry: undefined, regWords: undefined, seenGen: 0 };
-  g[STATE_KEY] = fresh;
-  return fresh;
-})();
+// Per-thread state: one process slot shared by every copy of this package (src/state.ts).
 
 /**
  * The pool of `handle` as this thread has it open (opening it by id on first use in a process). The map
@@ -103,7 +79,7 @@ function poolForSlow(id: number): Mempool {
   const g = state.regWords;
   if (g !== undefined && g[K.REG_GEN_W] !== state.seenGen) {
     state.seenGen = Atomics.load(g, K.REG_GEN_W);
-    const reg = state.registry as Registry;
+    const reg = state.registry!;
     for (let i = 1; i < state.byId.length; i++) {
       const p = state.byId[i];
       if (p === undefined) continue;
@@ -166,7 +142,7 @@ function hookExit(): void {
   process.prependListener('exit', () => {
     closeAll();
     try {
-      (state.registry as Registry | undefined)?.leave();
+      state.registry?.leave();
     } catch {
       // the group is gone already
     }

@@ -7,9 +7,10 @@
  * midway).
  */
 import { closeSync } from 'node:fs';
-import { MpError, RobustLock, groupMemory, memzone, openOwnedFile } from '@mp/memory';
-import { log } from '@mp/memory/internal';
-import type { GroupMemory } from '@mp/memory';
+import { MpError, RobustLock, memzone, openOwnedFile } from '@mp/memory';
+import { groupMemory, log } from '@mp/memory/internal';
+import type { GroupMemory } from '@mp/memory/internal';
+import { state } from './state.js';
 import { eal } from '@mp/eal';
 import type { ProcessInfo } from '@mp/eal';
 import {
@@ -70,7 +71,7 @@ export class Registry {
   /** The attached group's registry, made on first use. @throws {MpError} ENOTCONN, ENOMEM, EPROTO */
   static get(): Registry {
     const g = groupMemory();
-    let r = registries.get(g);
+    let r = state.registries.get(g);
     if (r !== undefined) return r;
     let mz = memzone.find(REGISTRY_MZ);
     if (mz === undefined) {
@@ -96,7 +97,7 @@ export class Registry {
     const v = new Uint16Array(mz.buffer)[REG.version / 2];
     if (v !== MEMPOOL_VERSION) throw new MpError('EPROTO', `mempool registry layout version ${v}, this @mp/mempool speaks version ${MEMPOOL_VERSION}`);
     r = new Registry(mz, memzone.describe(mz).path);
-    registries.set(g, r);
+    state.registries.set(g, r);
     return r;
   }
 
@@ -280,13 +281,6 @@ export class Registry {
     }
   }
 }
-
-/** One registry per group per process, shared by every copy of this package (ESM and CJS) loaded in it. */
-const registries: WeakMap<GroupMemory, Registry> = (() => {
-  const g = globalThis as unknown as Record<symbol, WeakMap<GroupMemory, Registry> | undefined>;
-  const key = Symbol.for('@mp/mempool.registries');
-  return (g[key] ??= new WeakMap());
-})();
 
 function setU64(u32: Uint32Array, i: number, v: number): void {
   u32[i] = v >>> 0;

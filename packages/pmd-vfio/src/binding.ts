@@ -1,4 +1,5 @@
-import { MpError, loadAddon } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { loadAddon } from '@mp/memory/internal';
 import { DESC, MEMIF_COOKIE, MSG_SIZE, OFF, RING } from './memif/layout.js';
 
 /** A uv_poll watcher: the callback runs once per readable wake-up (events -1: the descriptor failed). */

@@ -22,7 +22,9 @@
  * ```
  */
 import * as ipc from '@mp/ipc';
-import { MpError, log } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { log } from '@mp/memory/internal';
+import { pmdState } from '../state.js';
 import { MBUF_HDR_SIZE, Mbuf, mempoolLayout, poolFor } from '@mp/mempool';
 import type { Mempool } from '@mp/mempool';
 import { binding } from '../binding.js';
@@ -54,7 +56,7 @@ export const REGIONS_ACTION = 'mp_memif_regions';
 export const CTL_ACTION = 'mp_memif_ctl';
 
 /** The interfaces this process holds, by port id (it probed those ports). */
-const held = new Map<number, { itf: MemifInterface; ctx: PortContext }>();
+const held = pmdState.memifHeld as Map<number, { itf: MemifInterface; ctx: PortContext }>;
 
 function memifOptions(d: Devargs, name: string): MemifOptions {
   const role = d.args.get('role') ?? 'server';
@@ -82,9 +84,9 @@ function memifOptions(d: Devargs, name: string): MemifOptions {
   };
 }
 
-let actionsRegistered = false;
+const once = pmdState.once;
 function registerActions(): void {
-  if (actionsRegistered) return;
+  if (once.memifActions) return;
   ipc.start();
   ipc.actionRegister(REGIONS_ACTION, (msg) => {
     const req = JSON.parse(Buffer.from(msg.param).toString('utf8')) as { port: number; dir: 'rx' | 'tx'; q: number };
@@ -100,7 +102,7 @@ function registerActions(): void {
     if (h === undefined) return;
     control(req.port, req.op);
   });
-  actionsRegistered = true;
+  once.memifActions = true;
 }
 
 /** Start, stop or close a held interface (in the prober). */

@@ -6,7 +6,8 @@
  */
 import { eal } from '@mp/eal';
 import * as ipc from '@mp/ipc';
-import { log } from '@mp/memory';
+import { log } from '@mp/memory/internal';
+import { pmdState } from '../state.js';
 
 /** What a `link-up` / `link-down` event carries. */
 export interface LinkEvent {
@@ -19,12 +20,12 @@ export interface LinkEvent {
 }
 
 export const LINK_ACTION = 'mp_ethdev_link';
-let registered = false;
+const once = pmdState.once;
 
 /** Make sure this process can forward link events (the primary) and receives them (everyone). */
 export function wireLinkEvents(): void {
-  if (registered) return;
-  registered = true;
+  if (once.linkEvents) return;
+  once.linkEvents = true;
   ipc.start();
   if (eal().procType !== 'primary') return;
   ipc.actionRegister(LINK_ACTION, (msg) => {

@@ -3,7 +3,9 @@
  * queue is polled by one process at a time, which claims it on its first burst.
  */
 import { eal } from '@mp/eal';
-import { MpError, log } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { log } from '@mp/memory/internal';
+import { pmdState } from '../state.js';
 import { Mempool, mempoolLayout, poolFor } from '@mp/mempool';
 import type { BurstQueue, Driver, DriverPort, PortContext } from '../drivers/driver.js';
 import { parseDevargs } from './devargs.js';
@@ -12,7 +14,7 @@ import { announceLink, wireLinkEvents } from './events.js';
 import { MAX_PORTS, MAX_QUEUES, PORT, PS_CONFIGURED, PS_FREE, PS_PROBED, PS_STARTED, PS_STOPPED, Q, portOff, rxqOff, txqOff } from './layout.js';
 import { PortTable } from './table.js';
 
-const drivers = new Map<string, Driver>();
+const drivers = pmdState.drivers;
 
 /** Make a driver available to {@link probe} (the package registers its own at load). */
 export function registerDriver(d: Driver): void {
@@ -145,7 +147,7 @@ export function attach(idOrName: number | string): Port {
   return openPort(t, id);
 }
 
-const open = new Map<number, Port>();
+const open = pmdState.open;
 
 function openPort(t: PortTable, id: number): Port {
   const gen = t.u32[t.w(id, PORT.portGen)]!;
@@ -574,11 +576,10 @@ export class Port {
  * Owner words this process holds (word index → the table's words, which stay mapped after the group is
  * left): cleared at exit, so the next claimant needs no liveness check.
  */
-const claims = new Map<number, Uint32Array>();
-let exitHooked = false;
+const claims = pmdState.claims;
 function hookExit(): void {
-  if (exitHooked) return;
-  exitHooked = true;
+  if (pmdState.once.exitHook) return;
+  pmdState.once.exitHook = true;
   process.once('exit', () => {
     for (const [w, u32] of claims) Atomics.compareExchange(u32, w, process.pid, 0);
   });

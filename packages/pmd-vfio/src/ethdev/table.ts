@@ -2,7 +2,9 @@
  * The group's port table (memzone `mp_ethdev`, layout in ./layout.ts): made by the first process that
  * needs it, found by every other, locked with a RobustLock for every change of a port's state.
  */
-import { MpError, groupMemory, memzone } from '@mp/memory';
+import { MpError, memzone } from '@mp/memory';
+import { groupMemory } from '@mp/memory/internal';
+import { pmdState } from '../state.js';
 import type { Memzone, RobustLock } from '@mp/memory';
 import { ETH_MAGIC, ETH_MZ_NAME, ETH_MZ_SIZE, ETH_VERSION, HDR, MAX_PORTS, PORT, PS_FREE, portOff } from './layout.js';
 
@@ -107,4 +109,4 @@ export class PortTable {
   }
 }
 
-const tables = new WeakMap<object, PortTable>();
+const tables = pmdState.tables;

@@ -21,7 +21,7 @@
  * process never throws out of here: a peer's bytes are input, not a failure of ours.
  */
 import { constants } from 'node:os';
-import { log } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import { QUEUE_KIND, binding } from '../binding.js';
 import type { WatchHandle } from '../binding.js';
 import {

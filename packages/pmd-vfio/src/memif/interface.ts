@@ -4,7 +4,9 @@
  * current connection (control.ts) and the queues of that connection (queue.ts).
  */
 import { rmSync } from 'node:fs';
-import { MpError, log } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { log } from '@mp/memory/internal';
+import { pmdState } from '../state.js';
 import { binding } from '../binding.js';
 import type { WatchHandle } from '../binding.js';
 import { Session } from './control.js';
@@ -51,7 +53,7 @@ export interface DownInfo {
 
 type Listener<T> = (v: T) => void;
 
-const sockets = new Map<string, MemifSocket>();
+const sockets = pmdState.memifSockets as Map<string, MemifSocket>;
 
 /** A server's listening socket, shared by its interfaces (by id). */
 class MemifSocket {
