@@ -124,15 +124,117 @@ export const slotsOffset = (participants = PARTICIPANTS): number => HDR.particip
 export const ringMemSize = (size: number, elemSize: number, participants = PARTICIPANTS): number =>
   slotsOffset(participants) + size * elemSize;
 
-// 32-bit word indices used by the hot path (byte offset / 4).
+// ---- word indices: every index the code uses, computed here (byte offset / 4), never divided elsewhere ----
+
+/** 32-bit words of the header fields (Int32Array / Uint32Array over the ring). */
+export const W_MAGIC = HDR.magic / 4;
+export const W_SIZE = HDR.size / 4;
+export const W_MASK = HDR.mask / 4;
+export const W_CAPACITY = HDR.capacity / 4;
+export const W_ELEM_SIZE = HDR.elemSize / 4;
+export const W_PARTICIPANTS = HDR.participants / 4;
+export const W_EPOCH = HDR.epoch / 4;
+export const W_INSTANCE = HDR.instance / 4;
+/** Words before the participant table (the header and both head/tail lines). */
+export const W_HEADER_END = HDR.participantTable / 4;
+/** 16-bit halves of the first word (Uint16Array over the ring). */
+export const H_VERSION = HDR.version / 2;
+export const H_FLAGS = HDR.flags / 2;
+
+// Producer line.
 export const W_PROD_HEAD = (HDR.prod + HT.headPos) / 4;
+export const W_PROD_HEAD_CNT = (HDR.prod + HT.headCnt) / 4;
 export const W_PROD_TAIL = (HDR.prod + HT.tailPos) / 4;
+export const W_PROD_TAIL_CNT = (HDR.prod + HT.tailCnt) / 4;
+export const W_PROD_SYNC = (HDR.prod + HT.sync) / 4;
+export const W_PROD_HTD_MAX = (HDR.prod + HT.htdMax) / 4;
 export const W_PROD_SLEEPERS = (HDR.prod + HT.sleepers) / 4;
+// Consumer line.
 export const W_CONS_HEAD = (HDR.cons + HT.headPos) / 4;
+export const W_CONS_HEAD_CNT = (HDR.cons + HT.headCnt) / 4;
 export const W_CONS_TAIL = (HDR.cons + HT.tailPos) / 4;
+export const W_CONS_TAIL_CNT = (HDR.cons + HT.tailCnt) / 4;
+export const W_CONS_SYNC = (HDR.cons + HT.sync) / 4;
+export const W_CONS_HTD_MAX = (HDR.cons + HT.htdMax) / 4;
 export const W_CONS_SLEEPERS = (HDR.cons + HT.sleepers) / 4;
-// 64-bit word indices (RTS head/tail {pos, cnt}).
+// 64-bit word indices (RTS head/tail {pos, cnt}; BigUint64Array over the header).
 export const Q_PROD_HEAD = (HDR.prod + HT.headPos) / 8;
 export const Q_PROD_TAIL = (HDR.prod + HT.tailPos) / 8;
 export const Q_CONS_HEAD = (HDR.cons + HT.headPos) / 8;
 export const Q_CONS_TAIL = (HDR.cons + HT.tailPos) / 8;
+/** 64-bit words before the participant table. */
+export const Q_HEADER_END = HDR.participantTable / 8;
+
+/** RTS {pos, cnt}: pos is the low 32 bits, cnt the high 32 (little-endian words). */
+export const RTS_POS_MASK = 0xffffffffn;
+export const RTS_CNT_SHIFT = 32n;
+
+// Participant entries: word index of entry p, and word offsets inside an entry.
+export const P_WORDS = PART.size / 4;
+/** Word index of participant entry `p` (0 ≤ p < PARTICIPANTS). */
+export const partWord = (p: number): number => HDR.participantTable / 4 + p * P_WORDS;
+export const P_PID = PART.pid / 4;
+export const P_TID = PART.tid / 4;
+export const P_PROD_STATE = PART.prodState / 4;
+export const P_PROD_POS = PART.prodPos / 4;
+export const P_PROD_CULPRIT = PART.prodCulprit / 4;
+export const P_CONS_STATE = PART.consState / 4;
+export const P_CONS_POS = PART.consPos / 4;
+export const P_CONS_CULPRIT = PART.consCulprit / 4;
+
+/**
+ * The words of one side, as DPDK's `struct rte_ring_headtail` plus what @mp adds. One head move serves
+ * both sides through these (DPDK's move_head takes the side's own head/tail `d` and the other side's
+ * tail `s`): the producer side's own line is `prod` and its "other tail" is `cons.tail`, and vice versa.
+ */
+export interface SideWords {
+  readonly head: number;
+  readonly tail: number;
+  readonly qHead: number;
+  readonly qTail: number;
+  readonly sync: number;
+  readonly htdMax: number;
+  /** The other side's tail: what bounds this side's head. */
+  readonly otherTail: number;
+  /** Waiters of the other side asleep on this side's tail (checked after each publish). */
+  readonly wakeSleepers: number;
+  /** Where this side's blocked callers count themselves (asleep on the other side's tail). */
+  readonly ownSleepers: number;
+  /** Word offsets of this side's reservation record inside a participant entry. */
+  readonly recState: number;
+  readonly recPos: number;
+  readonly recCulprit: number;
+}
+
+export const PROD_WORDS: SideWords = {
+  head: W_PROD_HEAD,
+  tail: W_PROD_TAIL,
+  qHead: Q_PROD_HEAD,
+  qTail: Q_PROD_TAIL,
+  sync: W_PROD_SYNC,
+  htdMax: W_PROD_HTD_MAX,
+  otherTail: W_CONS_TAIL,
+  wakeSleepers: W_PROD_SLEEPERS,
+  ownSleepers: W_CONS_SLEEPERS,
+  recState: P_PROD_STATE,
+  recPos: P_PROD_POS,
+  recCulprit: P_PROD_CULPRIT,
+};
+
+export const CONS_WORDS: SideWords = {
+  head: W_CONS_HEAD,
+  tail: W_CONS_TAIL,
+  qHead: Q_CONS_HEAD,
+  qTail: Q_CONS_TAIL,
+  sync: W_CONS_SYNC,
+  htdMax: W_CONS_HTD_MAX,
+  otherTail: W_PROD_TAIL,
+  wakeSleepers: W_CONS_SLEEPERS,
+  ownSleepers: W_PROD_SLEEPERS,
+  recState: P_CONS_STATE,
+  recPos: P_CONS_POS,
+  recCulprit: P_CONS_CULPRIT,
+};
+
+/** RTS: DPDK's default head/tail distance is capacity / HTD_MAX_DIVISOR. */
+export const HTD_MAX_DIVISOR = 8;
