@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { init, memzone } from '@mp/eal';
-import { Ring } from '../src/index.js';
+import { Ring } from '@mp/ring'; // the built package, as the peers load it
 
 const here = import.meta.dirname;
 const REPS = Number(process.env.RING_BENCH_REPS ?? 3);

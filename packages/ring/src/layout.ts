@@ -18,17 +18,25 @@
  * |     |      | id; a change makes handles re-check the header)                               |
  * |  32 |   28 | name (UTF-8, NUL-padded)       | creator, once                                |
  * |  60 |    4 | instance id (random, non-zero) | creator, once; zeroed by free()              |
- * |  64 |    8 | prod.head {pos u32, cnt u32}   | producers (CAS; cnt used by RTS only)        |  own cache line
- * |  72 |    8 | prod.tail {pos u32, cnt u32}   | producers (in order; RTS: CAS)               |
- * |  80 |    4 | prod sync type (SYNC_*)        | creator, once                                |
- * |  84 |    4 | prod htd max (RTS)             | creator, once                                |
- * |  88 |    4 | consumers asleep on prod.tail  | consumers (futex waiters for data)           |
- * | 128 |   32 | cons.head / tail / sync / htd  | consumers — same shape as prod               |  own cache line
- * | 152 |    4 | producers asleep on cons.tail  | producers (futex waiters for room)           |
- * | 192 | 64·P | participant table              | each participant its own line                |
- * |  S  |  n·e | slots                          | enqueue (copies), dequeue reads              |  n = 2^k, S = 192 + 64·P
+ * |  64 |   64 | guard (RTE_CACHE_GUARD)        | nobody                                       |
+ * | 128 |    8 | prod.head {pos u32, cnt u32}   | producers (CAS; cnt used by RTS only)        |  own cache line
+ * | 136 |    8 | prod.tail {pos u32, cnt u32}   | producers (in order; RTS: CAS)               |
+ * | 144 |    4 | prod sync type (SYNC_*)        | creator, once                                |
+ * | 148 |    4 | prod htd max (RTS)             | creator, once                                |
+ * | 152 |    4 | consumers asleep on prod.tail  | consumers (futex waiters for data)           |
+ * | 192 |   64 | guard                          | nobody                                       |
+ * | 256 |   32 | cons.head / tail / sync / htd  | consumers — same shape as prod               |  own cache line
+ * | 280 |    4 | producers asleep on cons.tail  | producers (futex waiters for room)           |
+ * | 320 |   64 | guard                          | nobody                                       |
+ * | 384 |128·P | participant table              | each participant a line + a guard line       |
+ * |  S  |  n·e | slots                          | enqueue (copies), dequeue reads              |  n = 2^k, S = 384 + 128·P
  *
- * Participant entry (64 bytes, one cache line): who holds an in-flight reservation on a multi-producer /
+ * Guard lines: x86 cores fetch cache lines in aligned pairs (the adjacent-line prefetcher), so two lines
+ * written by different cores must not share a 128-byte pair, or each write costs a coherence miss even
+ * though no byte is shared. DPDK pads its head/tail lines the same way (RTE_CACHE_GUARD). Every line
+ * written on the hot path — prod line, cons line, each participant's record — owns its 128-byte pair.
+ *
+ * Participant entry (64 bytes, one cache line, then a guard line): who holds an in-flight reservation on a multi-producer /
  * multi-consumer side (MP, MC, HTS, RTS), so that a waiter stuck behind it can name a dead owner.
  * | off | size | field                                            |
  * |   0 |    4 | owner pid (0 = free; claimed with CAS)           |
@@ -48,11 +56,12 @@
  * back. Every handle compares the epoch on each element call (it did already, for reset()); a changed
  * epoch makes it re-read magic and instance id, so a handle elsewhere notices a freed ring (or a new ring
  * made at the same place) before it writes a byte. Version 2: the name field shrank to 28 bytes (names
- * are at most 28) to make room for the instance id.
+ * are at most 28) to make room for the instance id. Version 3: guard lines (above); participant entries
+ * 128 bytes apart.
  */
 
 export const RING_MAGIC = 0x4752504d; // 'MPRG' little-endian
-export const RING_VERSION = 2;
+export const RING_VERSION = 3;
 
 /** DPDK's RTE_RING_MZ_PREFIX. */
 export const RING_MZ_PREFIX = 'RG_';
@@ -73,9 +82,9 @@ export const HDR = {
   name: 32,
   nameSize: 28,
   instance: 60,
-  prod: 64,
-  cons: 128,
-  participantTable: 192,
+  prod: 128,
+  cons: 256,
+  participantTable: 384,
 } as const;
 
 /** Byte offsets inside a head/tail line (prod at 64, cons at 128). */
@@ -91,7 +100,10 @@ export const HT = {
 } as const;
 
 export const PART = {
+  /** Bytes of an entry's fields (one cache line); entries are PART.stride apart. */
   size: 64,
+  /** An entry and its guard line. */
+  stride: 128,
   pid: 0,
   tid: 4,
   prodState: 8,
@@ -116,9 +128,11 @@ export const SYNC_MT_RTS = 2;
 export const SYNC_MT_HTS = 3;
 
 export const CACHE_LINE = 64;
+/** The unit the adjacent-line prefetcher moves: a ring's memzone is aligned to it (see Guard lines). */
+export const CACHE_PAIR = 2 * CACHE_LINE;
 
 /** Offset of the slots. */
-export const slotsOffset = (participants = PARTICIPANTS): number => HDR.participantTable + PART.size * participants;
+export const slotsOffset = (participants = PARTICIPANTS): number => HDR.participantTable + PART.stride * participants;
 
 /** Bytes of the memzone holding a ring of `size` slots of `elemSize` bytes. */
 export const ringMemSize = (size: number, elemSize: number, participants = PARTICIPANTS): number =>
@@ -170,7 +184,7 @@ export const RTS_POS_MASK = 0xffffffffn;
 export const RTS_CNT_SHIFT = 32n;
 
 // Participant entries: word index of entry p, and word offsets inside an entry.
-export const P_WORDS = PART.size / 4;
+export const P_WORDS = PART.stride / 4;
 /** Word index of participant entry `p` (0 ≤ p < PARTICIPANTS). */
 export const partWord = (p: number): number => HDR.participantTable / 4 + p * P_WORDS;
 export const P_PID = PART.pid / 4;

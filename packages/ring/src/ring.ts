@@ -6,7 +6,7 @@
 import { MpError, futexWake, memzone, validateName } from '@mp/memory';
 import type { Memzone, MemzoneDescriptor } from '@mp/memory';
 import {
-  CACHE_LINE,
+  CACHE_PAIR,
   HDR,
   H_FLAGS,
   H_VERSION,
@@ -127,7 +127,7 @@ export class Ring extends RingHandle {
     }
     const bytes = ringMemSize(size, elemSize);
     if (bytes > MAX_RING_BYTES) throw new MpError('EINVAL', `ring of ${size} × ${elemSize}-byte elements needs ${bytes} bytes (> 4 GiB)`);
-    const mz = memzone.reserve(RING_MZ_PREFIX + name, bytes, { align: CACHE_LINE });
+    const mz = memzone.reserve(RING_MZ_PREFIX + name, bytes, { align: CACHE_PAIR });
     const buf = mz.buffer;
     const i32 = new Int32Array(buf, 0, slotsOffset() / 4);
     i32.fill(0);
