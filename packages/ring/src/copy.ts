@@ -38,8 +38,9 @@ export class Slots {
     const total = n * wpe;
     const first = this.words - idx;
     if (total >= COPY_BULK_WORDS && src instanceof Uint32Array) {
-      // Large bursts: one memcpy per contiguous run beats a word loop (the subarray costs an object).
-      if (total <= first) w.set(src.subarray(s, s + total), idx);
+      // Large bursts: one memcpy per contiguous run beats a word loop (the subarray costs an object; the
+      // caller's whole array needs none).
+      if (total <= first) w.set(s === 0 && total === src.length ? src : src.subarray(s, s + total), idx);
       else {
         w.set(src.subarray(s, s + first), idx);
         w.set(src.subarray(s + first, s + total), 0);
@@ -91,7 +92,7 @@ export class Slots {
 export function words(a: RingData | RingData64): RingData {
   if (a instanceof Uint32Array || a instanceof Int32Array) return a;
   if (a instanceof BigUint64Array || a instanceof BigInt64Array || a instanceof Float64Array) {
-    return new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
+    return new Uint32Array(a.buffer, a.byteOffset, (a.length * a.BYTES_PER_ELEMENT) / Uint32Array.BYTES_PER_ELEMENT);
   }
   throw new MpError('EINVAL', 'ring elements are passed as Uint32Array / Int32Array (or 64-bit typed arrays)');
 }

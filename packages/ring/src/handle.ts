@@ -27,6 +27,7 @@ import {
   W_PARTICIPANTS,
   W_PROD_TAIL,
   W_SIZE,
+  WORD_BYTES,
   slotsOffset,
 } from './layout.js';
 import { SYNC_NAMES } from './flags.js';
@@ -94,7 +95,7 @@ export abstract class RingHandle {
     this.instance = u32[W_INSTANCE]! | 0;
     this.i32 = new Int32Array(buffer);
     const q64 = new BigUint64Array(buffer, 0, Q_HEADER_END);
-    this.wpe = this.elemSize / 4;
+    this.wpe = this.elemSize / WORD_BYTES;
     const w = new Uint32Array(buffer, slotsOffset(u32[W_PARTICIPANTS]!), this.size * this.wpe);
     this.slots = new Slots(w, this.wpe, this.mask);
     this.epoch = Atomics.load(this.i32, W_EPOCH);

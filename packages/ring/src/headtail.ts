@@ -164,7 +164,9 @@ export function moveHeadMT(s: Side, n: number, bulk: boolean): number {
   // until recover() clears it; overwriting it would leave the hole unnamed.
   if (i32[rec + s.recState] === REC_ABANDONED) throw abandonedError(s);
   for (;;) {
-    const head = Atomics.load(i32, s.head);
+    // A plain load on TSO (what Atomics.load compiles to, without the builtin call): the CAS below checks
+    // it, and the CAS (a call with effects) keeps the compiler from hoisting it out of the loop.
+    const head = TSO ? i32[s.head]! : Atomics.load(i32, s.head);
     const k = entriesAt(s, head, n, bulk);
     if (k === 0) return 0;
     // The record goes first (C1): a reservation nobody can attribute must not exist.
@@ -184,7 +186,9 @@ export function moveHeadMT(s: Side, n: number, bulk: boolean): number {
 export function updateTailMT(s: Side, old: number, n: number): boolean {
   const i32 = s.i32;
   const next = (old + n) | 0;
-  if (Atomics.load(i32, s.tail) !== old && !waitTail(s, old, next)) return false;
+  // W1: wait for the earlier reservations' R1 (TSO: a plain load is the acquire load; a stale value only sends us
+  // into waitTail, which re-reads with Atomics.load).
+  if ((TSO ? i32[s.tail] : Atomics.load(i32, s.tail)) !== old && !waitTail(s, old, next)) return false;
   // R1 (see the file comment): on TSO the earlier reservations' tail stores and our slot accesses are
   // ordered before this plain store.
   if (TSO) i32[s.tail] = next;

@@ -127,6 +127,11 @@ export const SYNC_ST = 1;
 export const SYNC_MT_RTS = 2;
 export const SYNC_MT_HTS = 3;
 
+/** Bytes of a 32-bit word: elements are multiples of it, slots are addressed in it. */
+export const WORD_BYTES = Uint32Array.BYTES_PER_ELEMENT;
+/** Default element size (one word; DPDK's classic ring holds 8-byte pointers). */
+export const DEFAULT_ELEM_SIZE = WORD_BYTES;
+
 export const CACHE_LINE = 64;
 /** The unit the adjacent-line prefetcher moves: a ring's memzone is aligned to it (see Guard lines). */
 export const CACHE_PAIR = 2 * CACHE_LINE;

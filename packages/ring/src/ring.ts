@@ -7,6 +7,7 @@ import { MpError, futexWake, memzone, validateName } from '@mp/memory';
 import type { Memzone, MemzoneDescriptor } from '@mp/memory';
 import {
   CACHE_PAIR,
+  DEFAULT_ELEM_SIZE,
   HDR,
   H_FLAGS,
   H_VERSION,
@@ -38,6 +39,7 @@ import {
   W_PROD_TAIL,
   W_PROD_TAIL_CNT,
   W_SIZE,
+  WORD_BYTES,
   ringMemSize,
   slotsOffset,
 } from './layout.js';
@@ -103,9 +105,9 @@ export class Ring extends RingHandle {
    */
   static create(name: string, count: number, opts: RingCreateOptions = {}): Ring {
     validateName('ring', name, RING_NAME_MAX);
-    const elemSize = opts.elemSize ?? 4;
-    if (!Number.isInteger(elemSize) || elemSize <= 0 || elemSize % 4 !== 0) {
-      throw new MpError('EINVAL', `ring elemSize ${elemSize} is not a positive multiple of 4`);
+    const elemSize = opts.elemSize ?? DEFAULT_ELEM_SIZE;
+    if (!Number.isInteger(elemSize) || elemSize <= 0 || elemSize % WORD_BYTES !== 0) {
+      throw new MpError('EINVAL', `ring elemSize ${elemSize} is not a positive multiple of ${WORD_BYTES}`);
     }
     const { flags, prodSync, consSync } = resolveFlags(opts);
     if (!Number.isInteger(count) || count <= 0 || count > RING_SZ_MASK) {
@@ -129,7 +131,7 @@ export class Ring extends RingHandle {
     if (bytes > MAX_RING_BYTES) throw new MpError('EINVAL', `ring of ${size} × ${elemSize}-byte elements needs ${bytes} bytes (> 4 GiB)`);
     const mz = memzone.reserve(RING_MZ_PREFIX + name, bytes, { align: CACHE_PAIR });
     const buf = mz.buffer;
-    const i32 = new Int32Array(buf, 0, slotsOffset() / 4);
+    const i32 = new Int32Array(buf, 0, slotsOffset() / WORD_BYTES);
     i32.fill(0);
     const u16 = new Uint16Array(buf, 0, H_FLAGS + 1);
     u16[H_VERSION] = RING_VERSION;
