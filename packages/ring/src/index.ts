@@ -1,5 +1,5 @@
+export { Ring } from './ring.js';
 export {
-  Ring,
   RING_F_SP_ENQ,
   RING_F_SC_DEQ,
   RING_F_EXACT_SZ,
@@ -15,18 +15,10 @@ export {
   MP_HTS_ENQ,
   MC_HTS_DEQ,
   RING_SZ_MASK,
-} from './ring.js';
-export type {
-  RingCreateOptions,
-  RingOpOptions,
-  RingData,
-  RingData64,
-  RingZcData,
-  RingDescriptor,
-  RingRecovery,
-  RingStaleError,
-  SyncMode,
-} from './ring.js';
+} from './flags.js';
+export type { RingCreateOptions, SyncMode } from './flags.js';
+export { RingStaleError } from './errors.js';
+export type { RingOpOptions, RingData, RingData64, RingZcData, RingDescriptor, RingRecovery, RingSide } from './types.js';
 export { RING_NAME_MAX, RING_MZ_PREFIX, RING_VERSION, PARTICIPANTS as RING_PARTICIPANTS, ringMemSize } from './layout.js';
 export { MpError } from '@mp/memory';
 export type { MpErrorCode } from '@mp/memory';

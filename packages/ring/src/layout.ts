@@ -18,17 +18,25 @@
  * |     |      | id; a change makes handles re-check the header)                               |
  * |  32 |   28 | name (UTF-8, NUL-padded)       | creator, once                                |
  * |  60 |    4 | instance id (random, non-zero) | creator, once; zeroed by free()              |
- * |  64 |    8 | prod.head {pos u32, cnt u32}   | producers (CAS; cnt used by RTS only)        |  own cache line
- * |  72 |    8 | prod.tail {pos u32, cnt u32}   | producers (in order; RTS: CAS)               |
- * |  80 |    4 | prod sync type (SYNC_*)        | creator, once                                |
- * |  84 |    4 | prod htd max (RTS)             | creator, once                                |
- * |  88 |    4 | consumers asleep on prod.tail  | consumers (futex waiters for data)           |
- * | 128 |   32 | cons.head / tail / sync / htd  | consumers — same shape as prod               |  own cache line
- * | 152 |    4 | producers asleep on cons.tail  | producers (futex waiters for room)           |
- * | 192 | 64·P | participant table              | each participant its own line                |
- * |  S  |  n·e | slots                          | enqueue (copies), dequeue reads              |  n = 2^k, S = 192 + 64·P
+ * |  64 |   64 | guard (RTE_CACHE_GUARD)        | nobody                                       |
+ * | 128 |    8 | prod.head {pos u32, cnt u32}   | producers (CAS; cnt used by RTS only)        |  own cache line
+ * | 136 |    8 | prod.tail {pos u32, cnt u32}   | producers (in order; RTS: CAS)               |
+ * | 144 |    4 | prod sync type (SYNC_*)        | creator, once                                |
+ * | 148 |    4 | prod htd max (RTS)             | creator, once                                |
+ * | 152 |    4 | consumers asleep on prod.tail  | consumers (futex waiters for data)           |
+ * | 192 |   64 | guard                          | nobody                                       |
+ * | 256 |   32 | cons.head / tail / sync / htd  | consumers — same shape as prod               |  own cache line
+ * | 280 |    4 | producers asleep on cons.tail  | producers (futex waiters for room)           |
+ * | 320 |   64 | guard                          | nobody                                       |
+ * | 384 |128·P | participant table              | each participant a line + a guard line       |
+ * |  S  |  n·e | slots                          | enqueue (copies), dequeue reads              |  n = 2^k, S = 384 + 128·P
  *
- * Participant entry (64 bytes, one cache line): who holds an in-flight reservation on a multi-producer /
+ * Guard lines: x86 cores fetch cache lines in aligned pairs (the adjacent-line prefetcher), so two lines
+ * written by different cores must not share a 128-byte pair, or each write costs a coherence miss even
+ * though no byte is shared. DPDK pads its head/tail lines the same way (RTE_CACHE_GUARD). Every line
+ * written on the hot path — prod line, cons line, each participant's record — owns its 128-byte pair.
+ *
+ * Participant entry (64 bytes, one cache line, then a guard line): who holds an in-flight reservation on a multi-producer /
  * multi-consumer side (MP, MC, HTS, RTS), so that a waiter stuck behind it can name a dead owner.
  * | off | size | field                                            |
  * |   0 |    4 | owner pid (0 = free; claimed with CAS)           |
@@ -48,11 +56,12 @@
  * back. Every handle compares the epoch on each element call (it did already, for reset()); a changed
  * epoch makes it re-read magic and instance id, so a handle elsewhere notices a freed ring (or a new ring
  * made at the same place) before it writes a byte. Version 2: the name field shrank to 28 bytes (names
- * are at most 28) to make room for the instance id.
+ * are at most 28) to make room for the instance id. Version 3: guard lines (above); participant entries
+ * 128 bytes apart.
  */
 
 export const RING_MAGIC = 0x4752504d; // 'MPRG' little-endian
-export const RING_VERSION = 2;
+export const RING_VERSION = 3;
 
 /** DPDK's RTE_RING_MZ_PREFIX. */
 export const RING_MZ_PREFIX = 'RG_';
@@ -73,9 +82,9 @@ export const HDR = {
   name: 32,
   nameSize: 28,
   instance: 60,
-  prod: 64,
-  cons: 128,
-  participantTable: 192,
+  prod: 128,
+  cons: 256,
+  participantTable: 384,
 } as const;
 
 /** Byte offsets inside a head/tail line (prod at 64, cons at 128). */
@@ -91,7 +100,10 @@ export const HT = {
 } as const;
 
 export const PART = {
+  /** Bytes of an entry's fields (one cache line); entries are PART.stride apart. */
   size: 64,
+  /** An entry and its guard line. */
+  stride: 128,
   pid: 0,
   tid: 4,
   prodState: 8,
@@ -115,24 +127,133 @@ export const SYNC_ST = 1;
 export const SYNC_MT_RTS = 2;
 export const SYNC_MT_HTS = 3;
 
+/** Bytes of a 32-bit word: elements are multiples of it, slots are addressed in it. */
+export const WORD_BYTES = Uint32Array.BYTES_PER_ELEMENT;
+/** Default element size (one word; DPDK's classic ring holds 8-byte pointers). */
+export const DEFAULT_ELEM_SIZE = WORD_BYTES;
+
 export const CACHE_LINE = 64;
+/** The unit the adjacent-line prefetcher moves: a ring's memzone is aligned to it (see Guard lines). */
+export const CACHE_PAIR = 2 * CACHE_LINE;
 
 /** Offset of the slots. */
-export const slotsOffset = (participants = PARTICIPANTS): number => HDR.participantTable + PART.size * participants;
+export const slotsOffset = (participants = PARTICIPANTS): number => HDR.participantTable + PART.stride * participants;
 
 /** Bytes of the memzone holding a ring of `size` slots of `elemSize` bytes. */
 export const ringMemSize = (size: number, elemSize: number, participants = PARTICIPANTS): number =>
   slotsOffset(participants) + size * elemSize;
 
-// 32-bit word indices used by the hot path (byte offset / 4).
+// ---- word indices: every index the code uses, computed here (byte offset / 4), never divided elsewhere ----
+
+/** 32-bit words of the header fields (Int32Array / Uint32Array over the ring). */
+export const W_MAGIC = HDR.magic / 4;
+export const W_SIZE = HDR.size / 4;
+export const W_MASK = HDR.mask / 4;
+export const W_CAPACITY = HDR.capacity / 4;
+export const W_ELEM_SIZE = HDR.elemSize / 4;
+export const W_PARTICIPANTS = HDR.participants / 4;
+export const W_EPOCH = HDR.epoch / 4;
+export const W_INSTANCE = HDR.instance / 4;
+/** Words before the participant table (the header and both head/tail lines). */
+export const W_HEADER_END = HDR.participantTable / 4;
+/** 16-bit halves of the first word (Uint16Array over the ring). */
+export const H_VERSION = HDR.version / 2;
+export const H_FLAGS = HDR.flags / 2;
+
+// Producer line.
 export const W_PROD_HEAD = (HDR.prod + HT.headPos) / 4;
+export const W_PROD_HEAD_CNT = (HDR.prod + HT.headCnt) / 4;
 export const W_PROD_TAIL = (HDR.prod + HT.tailPos) / 4;
+export const W_PROD_TAIL_CNT = (HDR.prod + HT.tailCnt) / 4;
+export const W_PROD_SYNC = (HDR.prod + HT.sync) / 4;
+export const W_PROD_HTD_MAX = (HDR.prod + HT.htdMax) / 4;
 export const W_PROD_SLEEPERS = (HDR.prod + HT.sleepers) / 4;
+// Consumer line.
 export const W_CONS_HEAD = (HDR.cons + HT.headPos) / 4;
+export const W_CONS_HEAD_CNT = (HDR.cons + HT.headCnt) / 4;
 export const W_CONS_TAIL = (HDR.cons + HT.tailPos) / 4;
+export const W_CONS_TAIL_CNT = (HDR.cons + HT.tailCnt) / 4;
+export const W_CONS_SYNC = (HDR.cons + HT.sync) / 4;
+export const W_CONS_HTD_MAX = (HDR.cons + HT.htdMax) / 4;
 export const W_CONS_SLEEPERS = (HDR.cons + HT.sleepers) / 4;
-// 64-bit word indices (RTS head/tail {pos, cnt}).
+// 64-bit word indices (RTS head/tail {pos, cnt}; BigUint64Array over the header).
 export const Q_PROD_HEAD = (HDR.prod + HT.headPos) / 8;
 export const Q_PROD_TAIL = (HDR.prod + HT.tailPos) / 8;
 export const Q_CONS_HEAD = (HDR.cons + HT.headPos) / 8;
 export const Q_CONS_TAIL = (HDR.cons + HT.tailPos) / 8;
+/** 64-bit words before the participant table. */
+export const Q_HEADER_END = HDR.participantTable / 8;
+
+/** RTS {pos, cnt}: pos is the low 32 bits, cnt the high 32 (little-endian words). */
+export const RTS_POS_MASK = 0xffffffffn;
+export const RTS_CNT_SHIFT = 32n;
+
+// Participant entries: word index of entry p, and word offsets inside an entry.
+export const P_WORDS = PART.stride / 4;
+/** Word index of participant entry `p` (0 ≤ p < PARTICIPANTS). */
+export const partWord = (p: number): number => HDR.participantTable / 4 + p * P_WORDS;
+export const P_PID = PART.pid / 4;
+export const P_TID = PART.tid / 4;
+export const P_PROD_STATE = PART.prodState / 4;
+export const P_PROD_POS = PART.prodPos / 4;
+export const P_PROD_CULPRIT = PART.prodCulprit / 4;
+export const P_CONS_STATE = PART.consState / 4;
+export const P_CONS_POS = PART.consPos / 4;
+export const P_CONS_CULPRIT = PART.consCulprit / 4;
+
+/**
+ * The words of one side, as DPDK's `struct rte_ring_headtail` plus what @mp adds. One head move serves
+ * both sides through these (DPDK's move_head takes the side's own head/tail `d` and the other side's
+ * tail `s`): the producer side's own line is `prod` and its "other tail" is `cons.tail`, and vice versa.
+ */
+export interface SideWords {
+  readonly head: number;
+  readonly tail: number;
+  readonly qHead: number;
+  readonly qTail: number;
+  readonly sync: number;
+  readonly htdMax: number;
+  /** The other side's tail: what bounds this side's head. */
+  readonly otherTail: number;
+  /** Waiters of the other side asleep on this side's tail (checked after each publish). */
+  readonly wakeSleepers: number;
+  /** Where this side's blocked callers count themselves (asleep on the other side's tail). */
+  readonly ownSleepers: number;
+  /** Word offsets of this side's reservation record inside a participant entry. */
+  readonly recState: number;
+  readonly recPos: number;
+  readonly recCulprit: number;
+}
+
+export const PROD_WORDS: SideWords = {
+  head: W_PROD_HEAD,
+  tail: W_PROD_TAIL,
+  qHead: Q_PROD_HEAD,
+  qTail: Q_PROD_TAIL,
+  sync: W_PROD_SYNC,
+  htdMax: W_PROD_HTD_MAX,
+  otherTail: W_CONS_TAIL,
+  wakeSleepers: W_PROD_SLEEPERS,
+  ownSleepers: W_CONS_SLEEPERS,
+  recState: P_PROD_STATE,
+  recPos: P_PROD_POS,
+  recCulprit: P_PROD_CULPRIT,
+};
+
+export const CONS_WORDS: SideWords = {
+  head: W_CONS_HEAD,
+  tail: W_CONS_TAIL,
+  qHead: Q_CONS_HEAD,
+  qTail: Q_CONS_TAIL,
+  sync: W_CONS_SYNC,
+  htdMax: W_CONS_HTD_MAX,
+  otherTail: W_PROD_TAIL,
+  wakeSleepers: W_CONS_SLEEPERS,
+  ownSleepers: W_PROD_SLEEPERS,
+  recState: P_CONS_STATE,
+  recPos: P_CONS_POS,
+  recCulprit: P_CONS_CULPRIT,
+};
+
+/** RTS: DPDK's default head/tail distance is capacity / HTD_MAX_DIVISOR. */
+export const HTD_MAX_DIVISOR = 8;

@@ -20,6 +20,7 @@ interface Consumed {
   per: Record<string, PerProducer>;
   error?: string;
   message?: string;
+  side?: string;
   deadPid?: number;
 }
 interface Produced {
@@ -27,6 +28,8 @@ interface Produced {
   error?: string;
   message?: string;
   deadPid?: number;
+  side?: string;
+  errClass?: string;
 }
 
 /** A group: primary creates the ring, `n` secondaries look it up. */
@@ -132,10 +135,14 @@ describe('dead peers: SIGKILL mid-stream never hangs anyone', () => {
     const bRes = await bDone;
     expect(bRes.error).toBe('ESTALE');
     expect(bRes.deadPid).toBe(a!.pid);
+    // A RingStaleError (an MpError subclass) naming the side whose reservation is stuck.
+    expect(bRes.errClass).toBe('RingStaleError');
+    expect(bRes.side).toBe('producer');
     expect(bRes.message).toContain(`pid ${a!.pid}`);
     const cRes = await consumed;
     expect(cRes.error).toBe('ESTALE');
     expect(cRes.deadPid).toBe(a!.pid);
+    expect(cRes.side).toBe('producer');
     // Bounded: far below the 30 s the waits would otherwise last.
     expect(Date.now() - t0).toBeLessThan(25_000);
     // What was published arrived in order; producer 1's elements are an unbroken prefix.
@@ -168,7 +175,8 @@ describe('dead peers: SIGKILL mid-stream never hangs anyone', () => {
     const bRes = await bCons;
     expect(bRes.error).toBe('ESTALE');
     expect(bRes.deadPid).toBe(a!.pid);
-        const rep = await p!.call<{ returnedDequeued: number; deadPids: number[]; busy: string[] }>('recover', { name: 'deadc' });
+    expect(bRes.side).toBe('consumer');
+    const rep = await p!.call<{ returnedDequeued: number; deadPids: number[]; busy: string[] }>('recover', { name: 'deadc' });
     expect(rep.deadPids).toContain(a!.pid);
     expect(rep.returnedDequeued).toBeGreaterThanOrEqual(4);
     // The producer, blocked on a ring the dead consumer keeps full, learns about it too (or finished).

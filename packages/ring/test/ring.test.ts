@@ -176,6 +176,26 @@ describe('create / lookup / errors', () => {
     expect(code(() => r.free())).toBe('EBADF');
   });
 
+  it('find returns undefined where lookup throws ENOENT, the same handle where there is a ring; both validate the name', () => {
+    const name = fresh();
+    expect(Ring.find(name)).toBeUndefined();
+    expect(code(() => Ring.lookup(name))).toBe('ENOENT');
+    const r = Ring.create(name, 64, { elemSize: 8 });
+    expect(Ring.find(name)).toBe(r);
+    expect(Ring.lookup(name)).toBe(r);
+    for (const bad of ['a/b', '', 'z'.repeat(29)]) {
+      const want = bad.length > 28 ? 'ENAMETOOLONG' : 'EINVAL';
+      expect(code(() => Ring.find(bad))).toBe(want);
+      expect(code(() => Ring.lookup(bad))).toBe(want);
+    }
+    // A memzone of that name that holds no ring is an error for both, not "not found".
+    const other = fresh();
+    memzone.reserve(`RG_${other}`, 4096);
+    expect(code(() => Ring.find(other))).toBe('EPROTO');
+    r.free();
+    expect(Ring.find(name)).toBeUndefined();
+  });
+
   it.each([
     [1, 1, 2],
     [1000, 1000, 1024],
@@ -276,7 +296,7 @@ const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('he
 describe('freed handles', () => {
   it('the table of calls covers every public method of Ring', () => {
     const dts = readFileSync(join(import.meta.dirname, '../dist/index.d.ts'), 'utf8');
-    const cls = /declare class Ring \{([\s\S]*?)\n\}/.exec(dts)![1]!;
+    const cls = /declare class Ring(?: extends \w+)? \{([\s\S]*?)\n\}/.exec(dts)![1]!;
     const methods = [...cls.matchAll(/^ {4}([a-zA-Z]\w*)\(/gm)].map((m) => m[1]!);
     expect(methods.length).toBeGreaterThan(30);
     const covered = new Set(Object.keys(PUBLIC_CALLS));

@@ -14,6 +14,8 @@ interface Once {
   error?: string;
   message?: string;
   deadPid?: number;
+  side?: string;
+  staleError?: boolean;
   values?: number[];
   startedAt: number;
   endedAt: number;
@@ -145,6 +147,8 @@ describe('a consumer blocked with timeoutMs: Infinity learns about a producer SI
       const r = await blocked;
       expect(r.error, r.message).toBe('ESTALE');
       expect(r.deadPid).toBe(dying!.pid);
+      expect(r.staleError, 'a RingStaleError, an MpError subclass').toBe(true);
+      expect(r.side).toBe('producer');
       // The blocked consumer looks at a side with reservation records every STALL_MS (50 ms; async: 200 ms)
       // and names a dead owner after one stall window: ~100 ms (async ~250 ms). Generous bound; it was
       // 1–2 s (1 s sleep slices).
