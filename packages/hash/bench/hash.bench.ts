@@ -87,7 +87,7 @@ function lookups(h: Hash, ks: Uint8Array[], packed: Uint8Array, sigs: Uint32Arra
 if (process.argv[2] === 'reader') {
   const [prefix, mem] = [process.argv[3]!, JSON.parse(process.argv[4]!) as string[]];
   init([`--file-prefix=${prefix}`, '--proc-type=secondary', ...mem]);
-  const h = Hash.lookup('bench');
+  const h = Hash.findExisting('bench');
   const packed = makeKeys(N, 12345);
   const ks = views(packed);
   const sigs = Uint32Array.from(ks, (k) => h.hash(k));
