@@ -11,6 +11,7 @@ import { processAlive, processSlot, sleepSync } from '@mp/memory/internal';
 import type { GroupMemory, Memzone } from '@mp/memory';
 import { lookupBulk, type BulkPasses } from './bulk.js';
 import { compileHash, compileHashPass, compilePrimaryPass, compileProbe, type Probe } from './codegen.js';
+import { loadWords } from './hashfn.js';
 import { HASH_FUNC_IDS, HASH_MAGIC, HASH_VERSION, HDR_H, HDR_W, F_EXT, F_LF, F_MULTI_WRITER, TABLE_ALIGN, TABLE_BYTES_MAX, geometry } from './layout.js';
 import { nativeBulk, type NativeBulk } from './native.js';
 import { HASH_MZ_PREFIX, HASH_NAME_MAX, validateOptions, type HashEntry, type HashFunc, type HashOptions, type KeyBatch } from './options.js';
@@ -376,6 +377,28 @@ export class Hash {
   /** Is the native bulk lookup in use for this table? */
   get nativeBulk(): boolean {
     return this.native !== undefined;
+  }
+
+  /**
+   * The table's hash of each key of a batch into `out[i]` ({@link hash} for many keys; native when the
+   * addon is loaded).
+   *
+   * @throws {MpError} EINVAL — a key of the wrong length, a packed batch not a multiple of keyLen, or
+   *   `out` not a Uint32Array as long as the batch
+   * @throws {MpError} EBADF — the table was freed (through this handle)
+   * @see rte_hash_hash
+   */
+  hashBulk(keys: KeyBatch, out: Uint32Array): void {
+    const t = this.t;
+    const n = keys instanceof Uint8Array ? keys.length / t.keyLen : keys.length;
+    if (!Number.isInteger(n)) throw new MpError('EINVAL', `packed key batch of ${keys.length} bytes is not a multiple of keyLen ${t.keyLen}`);
+    if (!(out instanceof Uint32Array) || out.length < n) throw new MpError('EINVAL', `out must be a Uint32Array of at least ${n} elements`);
+    if (this.native !== undefined && keys instanceof Uint8Array) return this.native.hash(keys, out);
+    for (let i = 0; i < n; i++) {
+      if (keys instanceof Uint8Array) loadWords(keys, i * t.keyLen, t.keyLen, t.kw, 0);
+      else t.loadKey((keys as readonly Uint8Array[])[i]!, t.kw, 0);
+      out[i] = t.hashWords(t.kw, 0);
+    }
   }
 
   /**

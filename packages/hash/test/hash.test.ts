@@ -279,6 +279,7 @@ describe('create / lookup / free', () => {
     get: (h) => h.get(K),
     lookupBulk: (h) => h.lookupBulk([K, K], new Int32Array(2)),
     lookupBulkWithHash: (h) => h.lookupBulkWithHash([K, K], [1, 2], new Int32Array(2)),
+    hashBulk: (h) => h.hashBulk([K, K], new Uint32Array(2)),
     lookupBulkTs: (h) => h.lookupBulkTs([K, K], undefined, new Int32Array(2)),
     dataAt: (h) => h.dataAt(0),
     keyAt: (h) => h.keyAt(0),
