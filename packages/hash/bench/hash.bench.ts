@@ -75,6 +75,11 @@ function lookups(h: Hash, ks: Uint8Array[], packed: Uint8Array, sigs: Uint32Arra
       for (let i = 0; i < n; i += 32) s += h.lookupBulk(packed.subarray(i * KEY_LEN, (i + 32) * KEY_LEN), pos);
       return s;
     }),
+    lookupBulkTs: rate(n, () => {
+      let s = 0;
+      for (let i = 0; i < n; i += 32) s += h.lookupBulkTs(packed.subarray(i * KEY_LEN, (i + 32) * KEY_LEN), undefined, pos);
+      return s;
+    }),
     lookupBulkWithHash: rate(n, () => {
       let s = 0;
       for (let i = 0; i < n; i += 32) s += h.lookupBulkWithHash(packed.subarray(i * KEY_LEN, (i + 32) * KEY_LEN), sigs.subarray(i, i + 32), pos);
@@ -87,7 +92,7 @@ function lookups(h: Hash, ks: Uint8Array[], packed: Uint8Array, sigs: Uint32Arra
 if (process.argv[2] === 'reader') {
   const [prefix, mem] = [process.argv[3]!, JSON.parse(process.argv[4]!) as string[]];
   init([`--file-prefix=${prefix}`, '--proc-type=secondary', ...mem]);
-  const h = Hash.lookup('bench');
+  const h = Hash.findExisting('bench');
   const packed = makeKeys(N, 12345);
   const ks = views(packed);
   const sigs = Uint32Array.from(ks, (k) => h.hash(k));
@@ -250,6 +255,7 @@ const rows: Array<[string, number, number | undefined, number]> = [
   ['lookupWithHash', single.lookupWithHash, dpdk?.lookupWithHash, ANCHOR.lookupWithHash],
   ['lookupBulk (32), per key', single.lookupBulk, dpdk?.lookupBulk, ANCHOR.lookupBulk],
   ['lookupBulkWithHash (32), per key', single.lookupBulkWithHash, undefined, ANCHOR.lookupBulkWithHash],
+  [`lookupBulk (32), per key, TypeScript path${h.nativeBulk ? '' : ' (native not loaded)'}`, single.lookupBulkTs, dpdk?.lookupBulk, ANCHOR.lookupBulk],
 ];
 console.log('\n| op | @mp/hash Mops/s | DPDK C, this run | ratio | ANCHORS rte_hash | ratio | lmdb get | ratio | JS Map get | ratio |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');

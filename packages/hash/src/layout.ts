@@ -82,6 +82,33 @@ export const HDR = {
   size: 256,
 } as const;
 
+/** Header word indices (u32): the hot paths never divide a byte offset by 4. */
+export const HDR_W = {
+  magic: HDR.magic / 4,
+  hashFunc: HDR.hashFunc / 4,
+  initVal: HDR.initVal / 4,
+  keyLen: HDR.keyLen / 4,
+  entries: HDR.entries / 4,
+  numBuckets: HDR.numBuckets / 4,
+  numExt: HDR.numExt / 4,
+  keySlots: HDR.keySlots / 4,
+  slotSize: HDR.slotSize / 4,
+  bucketsOff: HDR.bucketsOff / 4,
+  keyStoreOff: HDR.keyStoreOff / 4,
+  freeKeysOff: HDR.freeKeysOff / 4,
+  freeExtOff: HDR.freeExtOff / 4,
+  totalSize: HDR.totalSize / 4,
+  instance: HDR.instance / 4,
+  tblChngCnt: HDR.tblChngCnt / 4,
+  lockOwner: HDR.lockOwner / 4,
+  writerPid: HDR.writerPid / 4,
+  count: HDR.count / 4,
+  freeKeysTop: HDR.freeKeysTop / 4,
+  freeExtTop: HDR.freeExtTop / 4,
+} as const;
+/** Header u16 indices. */
+export const HDR_H = { version: HDR.version / 2, flags: HDR.flags / 2 } as const;
+
 /** Header flags. */
 export const F_EXT = 0x1;
 export const F_MULTI_WRITER = 0x2;
@@ -96,6 +123,13 @@ export const BUCKET_ENTRIES = 8;
 export const BUCKET = { size: 64, words: 16, sigU16: 0, keyIdxW: 4, nextW: 12 } as const;
 /** Key-store slot fields, in u32 words from the slot start. */
 export const SLOT = { versionW: 0, dataW: 2, keyW: 6, headerBytes: 24 } as const;
+
+/** Alignment of the table's memzone (a cache line). */
+export const TABLE_ALIGN = 64;
+/** Longest key in bytes. */
+export const KEY_LEN_MAX = 1024;
+/** Largest table: offsets are u32. */
+export const TABLE_BYTES_MAX = 0xffffffff;
 
 /** DPDK's RTE_HASH_ENTRIES_MAX is 2^30; offsets here are u32, so the table must fit in 4 GiB. */
 export const ENTRIES_MAX = 1 << 30;

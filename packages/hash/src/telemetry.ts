@@ -5,7 +5,8 @@
  */
 import { memzone } from '@mp/memory';
 import { telemetry } from '@mp/eal';
-import { HASH_MZ_PREFIX, Hash } from './hash.js';
+import { HASH_MZ_PREFIX } from './options.js';
+import { Hash } from './table.js';
 
 telemetry.register('/mp/hash/list', 'Returns list of hash tables. Takes no parameters', () =>
   memzone
@@ -17,7 +18,7 @@ telemetry.register('/mp/hash/list', 'Returns list of hash tables. Takes no param
 
 telemetry.register('/mp/hash/info', 'Returns info for a hash table. Parameters: hash name', (_cmd, name) => {
   if (name === undefined) throw new Error('hash name required');
-  const h = Hash.lookup(name);
+  const h = Hash.findExisting(name);
   return {
     name,
     entries: h.entries,

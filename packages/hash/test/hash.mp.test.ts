@@ -54,8 +54,8 @@ describe('@mp/hash across processes', () => {
     expect(await p!.call('audit', { name: 'x' })).toEqual([]);
   });
 
-  it('lock-free readers in 2 processes while a writer adds, deletes and updates: ≥ 10^7 operations', async () => {
-    const [p, r1, r2] = await group(2);
+  it('lock-free readers in 2 processes (bulk lookups native in one, TypeScript in the other) while a writer adds, deletes and updates: ≥ 10^7 operations', async () => {
+    const [p, r1, r2] = await group(2, [{}, { MP_HASH_NATIVE: '0' }]);
     // A table kept ~90 % full, so most adds move keys along cuckoo paths under the readers' feet.
     const range = { stableFrom: 0, stableTo: 48_000, churnFrom: 1_000_000, churnTo: 1_024_000 };
     await p!.call('create', { name: 'lf', opts: { entries: 65_536, keyLen: 16, hashFunc: 'crc32c' } });
@@ -63,9 +63,10 @@ describe('@mp/hash across processes', () => {
     const total = 5_000_000; // per reader: the readers alone make the 10^7
     const [writes, a, b] = await Promise.all([
       p!.call<{ n: number; full: number }>('churn', { name: 'lf', ...range, readers: 2 }, 120_000),
-      r1!.call<{ n: number; stableMiss: number; wrong: number; hits: number }>('read', { name: 'lf', ...range, total }, 120_000),
-      r2!.call<{ n: number; stableMiss: number; wrong: number; hits: number }>('read', { name: 'lf', ...range, total }, 120_000),
+      r1!.call<{ n: number; stableMiss: number; wrong: number; hits: number; native: boolean }>('read', { name: 'lf', ...range, total }, 120_000),
+      r2!.call<{ n: number; stableMiss: number; wrong: number; hits: number; native: boolean }>('read', { name: 'lf', ...range, total }, 120_000),
     ]);
+    expect([a.native, b.native], 'reader 1 runs the native bulk lookup, reader 2 the TypeScript one').toEqual([true, false]);
     expect(a.n + b.n + writes.n).toBeGreaterThanOrEqual(10_000_000);
     expect(writes.n).toBeGreaterThan(10_000);
     expect([a.stableMiss, b.stableMiss]).toEqual([0, 0]);

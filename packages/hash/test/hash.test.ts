@@ -227,10 +227,13 @@ describe('compiled hash code', () => {
 });
 
 describe('create / lookup / free', () => {
-  it('Hash.lookup returns the table by name, with its parameters from the header', () => {
+  it('Hash.findExisting returns the table by name, with its parameters from the header; find and the deprecated lookup agree', () => {
     const h = Hash.create('flows', { entries: 100, keyLen: 12, hashFunc: 'crc32c', initVal: 3, flags: HASH_EXTRA_FLAGS_EXT_TABLE });
-    const again = Hash.lookup('flows');
+    const again = Hash.findExisting('flows');
     expect(again).toBe(h);
+    expect(Hash.find('flows')).toBe(h);
+    expect(Hash.lookup('flows')).toBe(h);
+    expect(Hash.find('absent')).toBeUndefined();
     expect([again.keyLen, again.entries, again.hashFunc, again.initVal, again.extendable, again.multiWriter]).toEqual([12, 100, 'crc32c', 3, true, false]);
     expect(h.numBuckets).toBe(16);
   });
@@ -238,6 +241,7 @@ describe('create / lookup / free', () => {
   it('errors: EEXIST, ENOENT, EINVAL, ENAMETOOLONG, ENOTSUP, EBADF', () => {
     Hash.create('dup', { entries: 64, keyLen: 4 });
     expect(code(() => Hash.create('dup', { entries: 64, keyLen: 4 }))).toBe('EEXIST');
+    expect(code(() => Hash.findExisting('none'))).toBe('ENOENT');
     expect(code(() => Hash.lookup('none'))).toBe('ENOENT');
     expect(code(() => Hash.create('a', { entries: 7, keyLen: 4 }))).toBe('EINVAL');
     expect(code(() => Hash.create('a', { entries: 2 ** 31, keyLen: 4 }))).toBe('EINVAL');
@@ -255,7 +259,8 @@ describe('create / lookup / free', () => {
     expect(code(() => h.add(new Uint8Array(4), 2 ** 53))).toBe('EINVAL');
     expect(code(() => h.keyAt(65))).toBe('EINVAL');
     h.free();
-    expect(code(() => Hash.lookup('k'))).toBe('ENOENT');
+    expect(code(() => Hash.findExisting('k'))).toBe('ENOENT');
+    expect(Hash.find('k')).toBeUndefined();
     expect(code(() => h.add(new Uint8Array(4)))).toBe('EBADF');
     // The name is free again.
     expect(Hash.create('k', { entries: 64, keyLen: 4 }).count()).toBe(0);
@@ -274,6 +279,8 @@ describe('create / lookup / free', () => {
     get: (h) => h.get(K),
     lookupBulk: (h) => h.lookupBulk([K, K], new Int32Array(2)),
     lookupBulkWithHash: (h) => h.lookupBulkWithHash([K, K], [1, 2], new Int32Array(2)),
+    hashBulk: (h) => h.hashBulk([K, K], new Uint32Array(2)),
+    lookupBulkTs: (h) => h.lookupBulkTs([K, K], undefined, new Int32Array(2)),
     dataAt: (h) => h.dataAt(0),
     keyAt: (h) => h.keyAt(0),
     count: (h) => h.count(),

@@ -170,7 +170,7 @@ export class Ring extends RingHandle {
    */
   static find(name: string): Ring | undefined {
     validateName('ring', name, RING_NAME_MAX);
-    const mz = memzone.lookup(RING_MZ_PREFIX + name);
+    const mz = memzone.find(RING_MZ_PREFIX + name);
     if (mz === undefined) return undefined;
     const cache = opened();
     const cached = cache.get(name);

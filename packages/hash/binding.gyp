@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "mp_hash",
+      "sources": ["native/hash.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O2"]
+    }
+  ]
+}
