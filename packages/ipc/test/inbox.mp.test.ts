@@ -221,7 +221,7 @@ describe('inboxes', () => {
     const { p, s: [s1], prefix } = await group(1);
     await s1!.call('register', { name: 'seq', mode: 'seqCheck' });
     // s2 SIGSTOPs itself inside its first inbox send (to s1).
-    const s2 = await secondary(prefix, {}, { MP_TEST_STALL: 'ipc-inbox-entered' });
+    const s2 = await secondary(prefix, {}, { MP_TEST_CRASH: 'ipc-inbox-entered', MP_TEST_CRASH_SIGNAL: 'SIGSTOP' });
     const stalled = s2.call('send', { name: 'seq', text: '0', to: s1!.pid }).then(
       () => 'sent',
       (err: Error) => err.message,
@@ -230,13 +230,15 @@ describe('inboxes', () => {
     const slot1 = await s1!.call<number>('slot');
     await s1!.kill('SIGKILL');
     await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s1!.pid);
-    // s3 takes s1's slot; arming its inbox must wait for s2 to leave it.
-    const t0 = performance.now();
-    const s3p = secondary(prefix);
-    await new Promise((r) => setTimeout(r, 400));
+    // s3 takes s1's slot; arming its inbox must wait for s2 to leave it: s3 says it waits for s2, and
+    // its init() has not finished when s2 is let go.
+    const s3 = agent();
+    let armed = false;
+    const s3init = s3.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] }).then(() => (armed = true));
+    await waitFor(() => s3.stderr.join('\n').includes(`re-arming waits for sender pid ${s2.pid}`));
+    expect(armed).toBe(false);
     process.kill(s2.pid, 'SIGCONT');
-    const s3 = await s3p;
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(350);
+    await s3init;
     expect(await s3.call<number>('slot')).toBe(slot1);
     // It wrote into the closed inbox of a dead process, then found the owner's socket gone: ENOENT, as over a socket.
     expect(await stalled).toMatch(/ENOENT/);

@@ -1,4 +1,4 @@
-export { MpError, fromSystemError } from './errors.js';
+export { MpError, fromSystemError, isMpErrorCode } from './errors.js';
 export type { MpErrorCode, MpErrorOptions } from './errors.js';
 export { validateName } from './names.js';
 // Internal helpers, also at '@mp/memory/internal' (where the @mp packages import them from). They leave
