@@ -5,6 +5,8 @@
  * socket mostly carries wake-ups and descriptor carriers, which are taken aside here.
  */
 import { binding } from './binding.js';
+import { errnoName } from './errors.js';
+import { warnLimited } from './warn.js';
 import { decodeRecord, recordParts } from './codec.js';
 import type { Decoded } from './codec.js';
 import type { Channel } from './channel.js';
@@ -52,10 +54,14 @@ export class Receiver {
 
   constructor(private readonly ch: Channel) {}
 
-  /** The watch's callback: `n` datagrams in `records`; returns the inbox's pubCount before its drain. */
+  /** The watch's callback: `n` datagrams in `records` (-errno: the read failed); returns the inbox's pubCount before its drain. */
   onBatch(n: number): number {
     const ch = this.ch;
     if (ch.isClosed) return 0;
+    if (n < 0) {
+      warnLimited(`recv ${n}`, `reading the IPC socket ${ch.path} failed: ${errnoName(n)}`);
+      n = 0;
+    }
     const owner = ch.owner;
     if (owner !== undefined) {
       const c0 = owner.inbox.pubCount();
