@@ -128,6 +128,7 @@ async function main(): Promise<void> {
   const cDir = mkdtempSync(join(tmpdir(), 'mp-ipc-bench-c-'));
   const cBin = buildCPingPong(cDir);
   const cpp = { p50: [] as number[], p99: [] as number[] };
+  const floor = { p50: [] as number[], p99: [] as number[] };
   const param = new Uint8Array(16);
 
   const ref = fork(join(here, 'ref-child.mjs'), [], { stdio: ['pipe', 'pipe', 'inherit', 'ipc'] });
@@ -235,6 +236,12 @@ async function main(): Promise<void> {
       cpp.p50.push(v.p50);
       cpp.p99.push(v.p99);
     }
+    // Reference: the Node floor — the same addon ping-pong with no channel logic (bench/floor-child.mjs).
+    {
+      const v = JSON.parse(execFileSync(process.execPath, [join(here, 'floor-child.mjs'), cDir, String(N)], { encoding: 'utf8' })) as { p50: number; p99: number };
+      floor.p50.push(v.p50);
+      floor.p99.push(v.p99);
+    }
     // Reference: net unix stream ping-pong.
     {
       const t = new Float64Array(N);
@@ -267,6 +274,7 @@ async function main(): Promise<void> {
     ['opt-in coalesce: sendMsg one-way, pri→sec', rate(median(coal.down)), `${(median(coal.down) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg`],
     ['ref: same with inboxes off (`inbox: false`, sockets only): request (async) / requestSync p50, one-way sec→pri', `${us(median(sockets.async))} / ${us(median(sockets.sync))}, ${rate(median(sockets.up))}`, `the transport before inboxes; every message in its datagram (the bound of sending messages inline); async ${vsC(median(sockets.async))}`],
     ['ref: C ping-pong, unix datagram sockets (332 B, SO_PASSCRED), both sides sleeping in epoll, p50 / p99', Number.isNaN(cP50) ? 'n/a (no gcc)' : `${us(cP50)} / ${us(median(cpp.p99))}`, 'bench/c/pingpong.c, built with gcc in this run'],
+    ['ref: Node floor — the @mp/ipc addon ping-pong without channel logic (uv_poll → one JS callback → sendmsg), both sides sleeping, p50 / p99', `${us(median(floor.p50))} / ${us(median(floor.p99))}`, `${vsC(median(floor.p50))}: what event-loop wake-ups cost beyond C; the rest of request (async) is channel work in JS`],
     ['ref: child_process process.send round trip p50 / p99', `${us(cpP50)} / ${us(median(cp.p99))}`, 'ANCHORS: p50 28.5 µs, p99 132 µs'],
     ['ref: child_process one-way', rate(median(cp.rate)), 'ANCHORS: 68k msg/s'],
     ['ref: net unix stream ping-pong p50 / p99', `${us(median(net.p50))} / ${us(median(net.p99))}`, 'ANCHORS: p50 31.7 µs'],
@@ -285,7 +293,7 @@ async function main(): Promise<void> {
   console.log('|---|---|---|');
   for (const [a, b, c] of table) console.log(`| ${a} | ${b} | ${c} |`);
   console.log(`\nper run: async p50 ${rows.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${rows.sync.map((v) => v.toFixed(1)).join(', ')} µs; child_process p50 ${cp.p50.map((v) => v.toFixed(1)).join(', ')} µs`);
-  console.log(`per run: C ping-pong p50 ${cpp.p50.map((v) => v.toFixed(1)).join(', ')} µs; sockets-only async p50 ${sockets.async.map((v) => v.toFixed(1)).join(', ')} µs`);
+  console.log(`per run: C ping-pong p50 ${cpp.p50.map((v) => v.toFixed(1)).join(', ')} µs; Node floor p50 ${floor.p50.map((v) => v.toFixed(1)).join(', ')} µs; sockets-only async p50 ${sockets.async.map((v) => v.toFixed(1)).join(', ')} µs`);
   console.log(`per run: busyPollUs async p50 ${spin.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${spin.sync.map((v) => v.toFixed(1)).join(', ')} µs; one-way sec→pri ${rows.oneWayUp.map(rate).join(', ')}, coalesced ${coal.up.map(rate).join(', ')}`);
 
   await spinGroup.close();

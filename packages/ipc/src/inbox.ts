@@ -93,7 +93,7 @@ export class Inbox {
         }
         if (!quiesce(old, name, holds)) return undefined;
       } else {
-        mz = memzone.reserve(name, INBOX_BYTES, { align: 64 });
+        mz = memzone.reserve(name, INBOX_BYTES, { align: INBOX.align });
       }
     } catch (err) {
       log('info', 'IPC', `no shared-memory inbox (${(err as Error).message}): this process receives over its socket only`);

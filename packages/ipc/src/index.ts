@@ -198,6 +198,8 @@ export function sendMsg(msg: MpMsg, o?: SendOptions): number {
  * @throws {MpError} ENOENT — (rejects) the one peer has no socket, is gone, or died before replying
  * @throws {MpError} ETIMEDOUT — (rejects) the one peer did not reply within timeoutMs
  * @throws {MpIpcRemoteError} (rejects) the one peer's handler threw, or it has no such action (code ENOENT)
+ * @remarks Named after DPDK's pair (`request` = rte_mp_request_async, `requestSync` = rte_mp_request_sync):
+ *   the one exception to @mp's `xAsync` naming of promise-returning forms.
  * @see rte_mp_request_async
  */
 export function request(msg: MpMsg, o?: RequestOptions): Promise<MpReply> {
