@@ -90,6 +90,7 @@ export class Eal extends EventEmitter<EalEvents> {
   private closed = false;
   private readonly surfaced = new Map<string, number>();
   private readonly onExit = (): void => this.cleanup();
+  private readonly cleanupHooks: Array<() => void> = [];
 
   /** @internal use {@link init} */
   constructor(p: {
@@ -187,6 +188,22 @@ export class Eal extends EventEmitter<EalEvents> {
   }
 
   /**
+   * Run `fn` when this process leaves the group — at the start of {@link cleanup} (explicit, or at
+   * process exit), before its slot and memory go, newest hook first; a hook that throws is logged and
+   * the others still run. For packages built on the group (@mp/ipc closes its channel and inbox here).
+   * Returns a function that removes the hook (idempotent). After cleanup() the hook is never called.
+   */
+  onCleanup(fn: () => void): () => void {
+    if (typeof fn !== 'function') throw new MpError('EINVAL', `onCleanup: the hook must be a function, got ${typeof fn}`);
+    if (this.closed) return () => undefined;
+    this.cleanupHooks.push(fn);
+    return () => {
+      const i = this.cleanupHooks.indexOf(fn);
+      if (i >= 0) this.cleanupHooks.splice(i, 1);
+    };
+  }
+
+  /**
    * Leave the group (rte_eal_cleanup): free this process's slot. The last process out — primary or
    * secondary — ends the group: it removes the group's segment files and its names in the runtime dir
    * (the directory too when the group created it), never anything else. A primary leaving live
@@ -196,6 +213,14 @@ export class Eal extends EventEmitter<EalEvents> {
    */
   cleanup(): void {
     if (this.closed) return;
+    // Hooks first, newest first (as atexit): what was built on this group goes before the group does.
+    for (const fn of this.cleanupHooks.splice(0).reverse()) {
+      try {
+        fn();
+      } catch (err) {
+        log('warning', 'EAL', `cleanup hook: ${(err as Error).message}`);
+      }
+    }
     this.closed = true;
     process.removeListener('exit', this.onExit);
     if (this.timer) clearInterval(this.timer);

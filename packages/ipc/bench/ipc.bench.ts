@@ -1,13 +1,15 @@
 /**
  * @mp/ipc benchmark: request/reply round trips (async `request`, `requestSync`) and one-way `sendMsg`
  * rate between a primary and a secondary, beside references measured in the same run (child_process
- * `process.send`, a `net` unix stream ping-pong) and DPDK's rte_mp figures from ../shared/bench/ANCHORS.md.
+ * `process.send`, a `net` unix stream ping-pong, a C ping-pong over the same kind of sockets with both
+ * sides sleeping — bench/c/pingpong.c, built with gcc here) and DPDK's rte_mp figures from
+ * ../shared/bench/ANCHORS.md.
  * Medians of RUNS runs. Never asserts time.
  */
-import { fork, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +79,26 @@ async function modeGroup(opts: object): Promise<{ cmd<T>(c: object): Promise<T>;
   };
 }
 
+/**
+ * The C floor of a default-mode round trip: bench/c/pingpong.c (two processes, 332-byte datagrams over
+ * bound unix datagram sockets with SO_PASSCRED, each side sleeping in epoll_wait, reading with
+ * recvmmsg). Built with gcc into `dir`; undefined (row shown as n/a) when no compiler is there.
+ */
+function buildCPingPong(dir: string): string | undefined {
+  const bin = join(dir, 'pingpong');
+  try {
+    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', bin, join(here, 'c/pingpong.c')], { stdio: 'pipe' });
+    return bin;
+  } catch (err) {
+    console.error(`C ping-pong reference not built (gcc): ${(err as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+function runCPingPong(bin: string, dir: string, n: number): { p50: number; p99: number } {
+  return JSON.parse(execFileSync(bin, [dir, String(n)], { encoding: 'utf8' })) as { p50: number; p99: number };
+}
+
 async function main(): Promise<void> {
   const prefix = `bench${process.pid}_${randomBytes(3).toString('hex')}`;
   init([`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge']);
@@ -103,6 +125,10 @@ async function main(): Promise<void> {
   const coalGroup = await modeGroup(MODES.coalesce);
   const socketGroup = await modeGroup(MODES.sockets);
   const net = { p50: [] as number[], p99: [] as number[] };
+  const cDir = mkdtempSync(join(tmpdir(), 'mp-ipc-bench-c-'));
+  const cBin = buildCPingPong(cDir);
+  const cpp = { p50: [] as number[], p99: [] as number[] };
+  const floor = { p50: [] as number[], p99: [] as number[] };
   const param = new Uint8Array(16);
 
   const ref = fork(join(here, 'ref-child.mjs'), [], { stdio: ['pipe', 'pipe', 'inherit', 'ipc'] });
@@ -204,6 +230,18 @@ async function main(): Promise<void> {
       }
       cp.rate.push(FLOOD / ((performance.now() - t0) / 1000));
     }
+    // Reference: C ping-pong over unix datagram sockets, both sides sleeping (issue 18's goal: request (async) p50 ≤ 1.2× this).
+    if (cBin !== undefined) {
+      const v = runCPingPong(cBin, cDir, N);
+      cpp.p50.push(v.p50);
+      cpp.p99.push(v.p99);
+    }
+    // Reference: the Node floor — the same addon ping-pong with no channel logic (bench/floor-child.mjs).
+    {
+      const v = JSON.parse(execFileSync(process.execPath, [join(here, 'floor-child.mjs'), cDir, String(N)], { encoding: 'utf8' })) as { p50: number; p99: number };
+      floor.p50.push(v.p50);
+      floor.p99.push(v.p99);
+    }
     // Reference: net unix stream ping-pong.
     {
       const t = new Float64Array(N);
@@ -222,8 +260,10 @@ async function main(): Promise<void> {
   const us = (v: number): string => `${v.toFixed(1)} µs`;
   const rate = (v: number): string => `${(v / 1000).toFixed(0)}k msg/s`;
   const cpP50 = median(cp.p50);
+  const cP50 = cpp.p50.length > 0 ? median(cpp.p50) : NaN;
+  const vsC = (v: number): string => (Number.isNaN(cP50) ? 'C ping-pong n/a' : `${(v / cP50).toFixed(2)}× C ping-pong`);
   const table: Array<[string, string, string]> = [
-    ['request (async), sec→pri, p50 / p99', `${us(median(rows.async))} / ${us(median(rows.asyncP99))}`, `${(median(rows.async) / cpP50).toFixed(2)}× child_process (goal ≤ 1.0), ${(median(rows.async) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.35); CPU ${us(median(rows.asyncCpu))} per round trip (both processes)`],
+    ['request (async), sec→pri, p50 / p99', `${us(median(rows.async))} / ${us(median(rows.asyncP99))}`, `${vsC(median(rows.async))} (goal ≤ 1.2), ${(median(rows.async) / cpP50).toFixed(2)}× child_process (goal ≤ 1.0), ${(median(rows.async) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.35); CPU ${us(median(rows.asyncCpu))} per round trip (both processes)`],
     ['requestSync, sec→pri, p50 / p99', `${us(median(rows.sync))} / ${us(median(rows.syncP99))}`, `${(median(rows.sync) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.15)`],
     ['request (async), pri→sec, p50 / p99', `${us(median(rows.pToS))} / ${us(median(rows.pToSP99))}`, `${(median(rows.pToS) / cpP50).toFixed(2)}× child_process`],
     ['sendMsg one-way, sec→pri', rate(median(rows.oneWayUp)), `${(median(rows.oneWayUp) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg (goal ≥ 5), ${(median(rows.oneWayUp) / median(cp.rate)).toFixed(2)}× child_process`],
@@ -232,7 +272,9 @@ async function main(): Promise<void> {
     [`opt-in busyPollUs ${BUSY_POLL_US}: requestSync, sec→pri, p50 / p99`, `${us(median(spin.sync))} / ${us(median(spin.syncP99))}`, `${(median(spin.sync) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync`],
     ['opt-in coalesce: sendMsg one-way, sec→pri', rate(median(coal.up)), `${(median(coal.up) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg, ${(median(coal.up) / median(cp.rate)).toFixed(2)}× child_process`],
     ['opt-in coalesce: sendMsg one-way, pri→sec', rate(median(coal.down)), `${(median(coal.down) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg`],
-    ['ref: same with inboxes off (`inbox: false`, sockets only): request (async) / requestSync p50, one-way sec→pri', `${us(median(sockets.async))} / ${us(median(sockets.sync))}, ${rate(median(sockets.up))}`, 'the transport before inboxes'],
+    ['ref: same with inboxes off (`inbox: false`, sockets only): request (async) / requestSync p50, one-way sec→pri', `${us(median(sockets.async))} / ${us(median(sockets.sync))}, ${rate(median(sockets.up))}`, `the transport before inboxes; every message in its datagram (the bound of sending messages inline); async ${vsC(median(sockets.async))}`],
+    ['ref: C ping-pong, unix datagram sockets (332 B, SO_PASSCRED), both sides sleeping in epoll, p50 / p99', Number.isNaN(cP50) ? 'n/a (no gcc)' : `${us(cP50)} / ${us(median(cpp.p99))}`, 'bench/c/pingpong.c, built with gcc in this run'],
+    ['ref: Node floor — the @mp/ipc addon ping-pong without channel logic (uv_poll → one JS callback → sendmsg), both sides sleeping, p50 / p99', `${us(median(floor.p50))} / ${us(median(floor.p99))}`, `${vsC(median(floor.p50))}: what event-loop wake-ups cost beyond C; the rest of request (async) is channel work in JS`],
     ['ref: child_process process.send round trip p50 / p99', `${us(cpP50)} / ${us(median(cp.p99))}`, 'ANCHORS: p50 28.5 µs, p99 132 µs'],
     ['ref: child_process one-way', rate(median(cp.rate)), 'ANCHORS: 68k msg/s'],
     ['ref: net unix stream ping-pong p50 / p99', `${us(median(net.p50))} / ${us(median(net.p99))}`, 'ANCHORS: p50 31.7 µs'],
@@ -251,6 +293,7 @@ async function main(): Promise<void> {
   console.log('|---|---|---|');
   for (const [a, b, c] of table) console.log(`| ${a} | ${b} | ${c} |`);
   console.log(`\nper run: async p50 ${rows.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${rows.sync.map((v) => v.toFixed(1)).join(', ')} µs; child_process p50 ${cp.p50.map((v) => v.toFixed(1)).join(', ')} µs`);
+  console.log(`per run: C ping-pong p50 ${cpp.p50.map((v) => v.toFixed(1)).join(', ')} µs; Node floor p50 ${floor.p50.map((v) => v.toFixed(1)).join(', ')} µs; sockets-only async p50 ${sockets.async.map((v) => v.toFixed(1)).join(', ')} µs`);
   console.log(`per run: busyPollUs async p50 ${spin.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${spin.sync.map((v) => v.toFixed(1)).join(', ')} µs; one-way sec→pri ${rows.oneWayUp.map(rate).join(', ')}, coalesced ${coal.up.map(rate).join(', ')}`);
 
   await spinGroup.close();
@@ -262,6 +305,7 @@ async function main(): Promise<void> {
   // Our secondary leaves before we do, so this primary's exit ends the group and removes its files.
   await endChild(sec);
   rmSync(sockPath, { force: true });
+  rmSync(cDir, { recursive: true, force: true });
   ipc.stop();
 }
 

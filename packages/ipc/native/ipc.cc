@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstddef>
 #include <cstring>
 #include <ctime>
@@ -111,9 +112,56 @@ bool BytesOf(const Napi::Value& v, uint8_t** data, size_t* len) {
   return false;
 }
 
+// Checked argument getters: a wrong type is a TypeError (thrown; the getter returns false), never a
+// silently coerced value (a missing fd read as 0 would act on stdin).
+bool IntArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, int32_t* out) {
+  if (i >= info.Length() || !info[i].IsNumber()) {
+    Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be a number").ThrowAsJavaScriptException();
+    return false;
+  }
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= INT32_MIN && d <= INT32_MAX) || d != static_cast<double>(static_cast<int32_t>(d))) {
+    Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be a 32-bit integer").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = static_cast<int32_t>(d);
+  return true;
+}
+
+bool DoubleArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, double* out) {
+  if (i >= info.Length() || !info[i].IsNumber()) {
+    Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be a number").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[i].As<Napi::Number>().DoubleValue();
+  return true;
+}
+
+bool StringArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, std::string* out) {
+  if (i >= info.Length() || !info[i].IsString()) {
+    Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be a string").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[i].As<Napi::String>().Utf8Value();
+  return true;
+}
+
+bool BoolArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, bool* out) {
+  if (i >= info.Length() || !info[i].IsBoolean()) {
+    Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be a boolean").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[i].As<Napi::Boolean>().Value();
+  return true;
+}
+
 // open(path | null, mode) -> fd. Bound sockets are chmod'ed to mode; SO_PASSCRED is always on.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  std::string path;
+  int32_t mode = 0;
+  const bool bound = info.Length() > 0 && !info[0].IsNull();
+  if (bound && (!StringArg(info, 0, "open", "path", &path) || !IntArg(info, 1, "open", "mode", &mode))) return env.Undefined();
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     ErrnoError(env, errno, "socket").ThrowAsJavaScriptException();
@@ -122,16 +170,21 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   int one = 1;
   // A blocking send waits at most this long for room in a full peer queue (then EAGAIN): the
   // caller drains its own queue and retries, so two processes flooding each other never deadlock.
+  // Unchecked, a failure here would leave sends blocking without bound on a full peer queue.
   timeval tv {0, kSendSliceUs};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+    int e = errno;
+    close(fd);
+    ErrnoError(env, e, "setsockopt(SO_SNDTIMEO)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) {
     int e = errno;
     close(fd);
     ErrnoError(env, e, "setsockopt(SO_PASSCRED)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (info[0].IsString()) {
-    std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (bound) {
     sockaddr_un un {};
     un.sun_family = AF_UNIX;
     if (path.size() >= sizeof(un.sun_path)) {
@@ -146,8 +199,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
       ErrnoError(env, e, "bind", path).ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    mode_t mode = static_cast<mode_t>(info[1].As<Napi::Number>().Uint32Value());
-    if (chmod(path.c_str(), mode) != 0) {
+    if (chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
       int e = errno;
       close(fd);
       unlink(path.c_str());
@@ -161,7 +213,8 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 // probe(path) -> 0 (a live socket is bound there), or -errno (ECONNREFUSED: stale, ENOENT: none)
 Napi::Value Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string path;
+  if (!StringArg(info, 0, "probe", "path", &path)) return env.Undefined();
   sockaddr_un un {};
   un.sun_family = AF_UNIX;
   if (path.size() >= sizeof(un.sun_path)) return Napi::Number::New(env, -ENAMETOOLONG);
@@ -177,14 +230,23 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 // flock(path, 'ex' | 'sh' | 'un', fd?) -> fd of the opened directory (ex/sh) ; releases and closes on 'un'
 Napi::Value Flock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string op = info[1].As<Napi::String>().Utf8Value();
+  std::string op;
+  if (!StringArg(info, 1, "flock", "op", &op)) return env.Undefined();
   if (op == "un") {
-    int fd = info[2].As<Napi::Number>().Int32Value();
-    flock(fd, LOCK_UN);
-    close(fd);
+    int32_t fd = -1;
+    if (!IntArg(info, 2, "flock", "fd", &fd)) return env.Undefined();
+    int r = flock(fd, LOCK_UN);
+    int e = errno;
+    close(fd);  // closing releases the lock anyway; the unlock's own failure is still reported
+    if (r != 0) ErrnoError(env, e, "flock(LOCK_UN)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (op != "ex" && op != "sh") {
+    Napi::TypeError::New(env, "flock: op must be 'ex', 'sh' or 'un'").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path;
+  if (!StringArg(info, 0, "flock", "path", &path)) return env.Undefined();
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     ErrnoError(env, errno, "open", path).ThrowAsJavaScriptException();
@@ -207,7 +269,9 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
 //   -> 0 | -errno. wait: a full receive queue is waited on for up to kSendSliceUs (SO_SNDTIMEO), else EAGAIN.
 Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  int32_t fd = -1;
+  bool wait = false;
+  if (!IntArg(info, 0, "send", "fd", &fd) || !BoolArg(info, 4, "send", "wait", &wait)) return env.Undefined();
   uint8_t* addr = nullptr;
   size_t addrLen = 0;
   uint8_t* data = nullptr;
@@ -219,6 +283,10 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   }
   int nfds = 0;
   int32_t* fds = nullptr;
+  if (!info[3].IsNull() && !info[3].IsTypedArray()) {
+    Napi::TypeError::New(env, "send: fds must be an Int32Array or null").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   if (info[3].IsTypedArray()) {
     Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
     if (ta.TypedArrayType() != napi_int32_array) {
@@ -229,7 +297,6 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
     nfds = static_cast<int>(ta.ElementLength());
   }
   if (nfds > 253) return Napi::Number::New(env, -E2BIG);  // SCM_MAX_FD
-  bool wait = info[4].ToBoolean().Value();
 
   iovec iov {data, dataLen};
   msghdr mh {};
@@ -258,7 +325,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
 }
 
 // Drain up to kRecsPerBatch datagrams into records with one recvmmsg; returns how many (0 when the
-// queue was empty). Record i's spill room is spill area + i * kSpillMax (when the buffer has one).
+// queue was empty), or -errno when recvmmsg failed otherwise (never read as an empty queue). Record i's spill room is spill area + i * kSpillMax (when the buffer has one).
 int DrainInto(int fd, uint8_t* buf, size_t bufLen) {
   size_t max = bufLen / kRecSize < kRecsPerBatch ? bufLen / kRecSize : kRecsPerBatch;
   const uint8_t* spill = buf + max * kRecSize;
@@ -289,7 +356,8 @@ int DrainInto(int fd, uint8_t* buf, size_t bufLen) {
   do {
     got = recvmmsg(fd, mh, static_cast<unsigned>(max), MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC, nullptr);
   } while (got < 0 && errno == EINTR);
-  if (got <= 0) return 0;  // EAGAIN: nothing queued (other errors: nothing to read now)
+  if (got < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;  // other errors surface
+  if (got == 0) return 0;
   for (int n = 0; n < got; n++) {
     uint8_t* rec = buf + n * kRecSize;
     msghdr& m = mh[n].msg_hdr;
@@ -364,7 +432,7 @@ int SpinDrain(int fd, uint8_t* buf, size_t len, double limitUs, const int32_t* w
   double t0 = NowUs();
   for (;;) {
     int n = DrainInto(fd, buf, len);
-    if (n > 0) return n;
+    if (n != 0) return n;
     if (word != nullptr) {
       double t1 = NowUs();
       do {
@@ -396,22 +464,39 @@ int32_t* WordArg(const Napi::Value& buf, const Napi::Value& off) {
 // then in poll().
 Napi::Value Recv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  int32_t fd = -1;
+  double timeoutMs = 0;
+  if (!IntArg(info, 0, "recv", "fd", &fd) || !DoubleArg(info, 2, "recv", "timeoutMs", &timeoutMs)) return env.Undefined();
   uint8_t* buf = nullptr;
   size_t len = 0;
   if (!BytesOf(info[1], &buf, &len)) {
     Napi::TypeError::New(env, "recv: bad record buffer").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  double timeoutMs = info[2].As<Napi::Number>().DoubleValue();
-  double spinUs = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
-  const int32_t* word = info.Length() > 5 ? WordArg(info[4], info[5]) : nullptr;
-  int32_t expected = word != nullptr && info.Length() > 6 ? info[6].As<Napi::Number>().Int32Value() : 0;
+  double spinUs = 0;
+  if (info.Length() > 3 && !info[3].IsUndefined() && !DoubleArg(info, 3, "recv", "spinUs", &spinUs)) return env.Undefined();
+  const int32_t* word = nullptr;
+  int32_t expected = 0;
+  if (info.Length() > 4 && !info[4].IsUndefined()) {
+    word = WordArg(info[4], info.Length() > 5 ? info[5] : env.Undefined());
+    if (word == nullptr) {
+      Napi::TypeError::New(env, "recv: word must be an ArrayBuffer with a 4-aligned in-range wordOffset").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!IntArg(info, 6, "recv", "expected", &expected)) return env.Undefined();
+  }
+  auto result = [&](int n) -> Napi::Value {
+    if (n < 0) {
+      ErrnoError(env, -n, "recvmmsg").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, n);
+  };
   if (spinUs > 0 && (timeoutMs > 0 || word != nullptr)) {
     double limit = timeoutMs > 0 && timeoutMs * 1000 < spinUs ? timeoutMs * 1000 : spinUs;
     bool changed = false;
     int n = SpinDrain(fd, buf, len, limit, word, expected, &changed);
-    if (n > 0 || changed || timeoutMs <= 0) return Napi::Number::New(env, n);
+    if (n != 0 || changed || timeoutMs <= 0) return result(n);
   }
   if (timeoutMs > 0) {
     pollfd p {fd, POLLIN, 0};
@@ -425,7 +510,7 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
     }
     if (r == 0) return Napi::Number::New(env, 0);
   }
-  return Napi::Number::New(env, DrainInto(fd, buf, len));
+  return result(DrainInto(fd, buf, len));
 }
 
 // watch(fd, records: ArrayBuffer, onBatch(n)) -> { close(), ref(), unref() }
@@ -499,6 +584,7 @@ void OnReadable(uv_poll_t* h, int status, int) {
       if (w->polling != nullptr) __atomic_store_n(w->polling, 0, __ATOMIC_SEQ_CST);
       last = n == 0 && !changed;
     }
+    // n < 0: recvmmsg failed (not EAGAIN); the callback gets -errno and reports it.
     if (n == 0 && w->pub == nullptr) return;
     Napi::HandleScope scope(env);
     // MakeCallback drains the microtask queue, as a libuv-originated callback should.
@@ -510,7 +596,8 @@ void OnReadable(uv_poll_t* h, int status, int) {
 
 Napi::Value WatchNew(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  int32_t fd = -1;
+  if (!IntArg(info, 0, "watch", "fd", &fd)) return env.Undefined();
   uint8_t* buf = nullptr;
   size_t len = 0;
   if (!info[1].IsArrayBuffer() || !BytesOf(info[1], &buf, &len) || !info[2].IsFunction()) {
@@ -537,10 +624,24 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
   // uv_poll_init made the socket non-blocking; sends choose per call (MSG_DONTWAIT or SO_SNDTIMEO)
   // and receives always pass MSG_DONTWAIT, so the descriptor itself goes back to blocking mode.
   int fl = fcntl(fd, F_GETFL);
-  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    int e = errno;
+    w->closed = true;
+    w->finalized = true;  // nothing else references w: OnWatchClosed frees it
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatchClosed);
+    ErrnoError(env, e, "fcntl(F_SETFL)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  r = uv_poll_start(&w->poll, UV_READABLE, OnReadable);
+  if (r != 0) {
+    w->closed = true;
+    w->finalized = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatchClosed);
+    ErrnoError(env, -r, "uv_poll_start").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   w->cb = Napi::Persistent(info[2].As<Napi::Function>());
   w->keep = Napi::Persistent(info[1].As<Napi::Object>());
-  uv_poll_start(&w->poll, UV_READABLE, OnReadable);
   napi_add_env_cleanup_hook(env, WatchTeardown, w);
   Napi::Object handle = Napi::Object::New(env);
   handle.Set("close", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
@@ -552,7 +653,9 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
     return ci.Env().Undefined();
   }));
   handle.Set("busyPoll", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
-    w->busyPollUs = ci[0].As<Napi::Number>().DoubleValue();
+    double us = 0;
+    if (!DoubleArg(ci, 0, "busyPoll", "us", &us)) return ci.Env().Undefined();
+    w->busyPollUs = us;
     return ci.Env().Undefined();
   }));
   handle.Set("inbox", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
@@ -588,7 +691,8 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
 
 // yieldCpu(us): sched_yield once, then keep yielding for up to us µs.
 Napi::Value YieldCpu(const Napi::CallbackInfo& info) {
-  double us = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  double us = 0;
+  if (!DoubleArg(info, 0, "yieldCpu", "us", &us)) return info.Env().Undefined();
   double t0 = NowUs();
   do {
     sched_yield();
@@ -597,7 +701,9 @@ Napi::Value YieldCpu(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  int32_t fd = -1;
+  if (!IntArg(info, 0, "close", "fd", &fd)) return info.Env().Undefined();
+  // EBADF (closed already) and EINTR (Linux closes the fd anyway) leave nothing to retry: not reported.
   if (fd >= 0) close(fd);
   return info.Env().Undefined();
 }
@@ -605,7 +711,8 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 // memfdCreate(name) -> fd (MFD_CLOEXEC)
 Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::string name;
+  if (!StringArg(info, 0, "memfdCreate", "name", &name)) return env.Undefined();
   int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
   if (fd < 0) {
     ErrnoError(env, errno, "memfd_create").ThrowAsJavaScriptException();

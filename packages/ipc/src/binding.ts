@@ -2,7 +2,10 @@ import { MpError } from '@mp/memory';
 import { loadAddon } from '@mp/memory/internal';
 import { MAX_COALESCE, RECORD, RECORDS_PER_BATCH, RX_FD_OVERFLOW, SUN_PATH_MAX, WIRE } from './layout.js';
 
-/** What the native addon (native/ipc.cc) exports. Every argument is validated before it gets here. */
+/**
+ * What the native addon (native/ipc.cc) exports. Every argument is validated before it gets here; the
+ * addon still checks each one's type (a wrong type is a TypeError, never a coerced value).
+ */
 export interface IpcBinding {
   /** socket + bind (when path is a string) + chmod(mode) + SO_PASSCRED → fd. Throws errno errors. */
   open(path: string | null, mode: number): number;
@@ -18,7 +21,7 @@ export interface IpcBinding {
    * re-trying for up to spinUs first, then in poll(). With `word`: while spinning, also watch the
    * 32-bit word at byte `wordOffset` of `word` (an inbox's pubCount) and return 0 as soon as it differs
    * from `expected` — plain loads, no system call per check; timeoutMs 0 with spinUs > 0 then spins
-   * only, never sleeps.
+   * only, never sleeps. A failure of recvmmsg other than EAGAIN throws (code, errno, syscall).
    */
   recv(fd: number, records: ArrayBuffer, timeoutMs: number, spinUs?: number, word?: ArrayBuffer, wordOffset?: number, expected?: number): number;
   /** sched_yield(), then spin-yield for up to us µs (a sender waiting for room in a full inbox). */
@@ -26,6 +29,7 @@ export interface IpcBinding {
   /**
    * uv_poll on fd: each readable wake-up drains a batch into `records` and calls onBatch(n) once, then
    * reads again (≤ 64 batches per wake-up); after busyPoll(us), each such read re-tries for up to us µs.
+   * onBatch gets -errno when recvmmsg failed with anything but EAGAIN.
    */
   watch(fd: number, records: ArrayBuffer, onBatch: (n: number) => number | void): WatchHandle;
   close(fd: number): void;

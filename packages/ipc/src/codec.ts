@@ -16,6 +16,7 @@ import {
   RX_FD_OVERFLOW,
   WIRE,
   extCheck,
+  SUN_PATH_MAX,
 } from './layout.js';
 
 /** A message: what `sendMsg`, `request` and `reply` take and what handlers receive. */
@@ -190,7 +191,7 @@ export function decodeRecord(u8: Uint8Array, dv: DataView, rec: number, truncFla
   for (let i = 0; i < nfds && i < MP_MAX_FD_NUM; i++) fds.push(dv.getInt32(rec + RECORD.fds + 4 * i, true));
   const pid = dv.getInt32(rec + RECORD.pid, true);
   const uid = dv.getInt32(rec + RECORD.uid, true);
-  const pathLen = Math.min(Math.max(dv.getInt32(rec + RECORD.pathLen, true), 0), 108);
+  const pathLen = Math.min(Math.max(dv.getInt32(rec + RECORD.pathLen, true), 0), SUN_PATH_MAX);
   const path = pathOf(u8, rec + RECORD.path, pathLen);
   const bad = (reason: string): Decoded => ({ ok: false, reason, fds, pid, uid, path });
   const len = dv.getInt32(rec + RECORD.len, true);

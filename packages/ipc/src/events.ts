@@ -8,10 +8,11 @@ import type { Eal, ProcessInfo } from '@mp/eal';
 import { MpError } from '@mp/memory';
 import { log } from '@mp/memory/internal';
 import type { Channel } from './channel.js';
+import { MP_MAX_PARAM_LEN } from './layout.js';
 
 /** The action name of forwarded events (a valid DPDK action name; sent only inside @mp groups). */
 export const EVENT_ACTION = 'mp_eal_event';
-const MAX_PARAM = 256;
+const MAX_PARAM = MP_MAX_PARAM_LEN;
 
 function encodeEvent(event: string, args: unknown[]): Uint8Array {
   let json = JSON.stringify({ e: event, a: args });

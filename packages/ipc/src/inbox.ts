@@ -7,9 +7,8 @@
  */
 import { basename } from 'node:path';
 import { MpError, memzone } from '@mp/memory';
-import { crashPoint, log, sleepSync } from '@mp/memory/internal';
+import { FAULTS, faultPoint, log, processGone, sleepSync } from '@mp/memory/internal';
 import type { Memzone } from '@mp/memory';
-import { processGone } from './liveness.js';
 import { EXT, INBOX, INBOX_BYTES, RECORD, SUN_PATH_MAX, WIRE, inboxName } from './layout.js';
 
 const I = {
@@ -27,10 +26,9 @@ const I = {
   head: INBOX.offHead / 4,
 } as const;
 const CELL_I32 = INBOX.cellSize / 4;
-/** Fault injection (tests): MP_TEST_CRASH=ipc-inbox-claimed SIGKILLs a sender between claim and publish. */
-const CRASH_CLAIMED = process.env.MP_TEST_CRASH === 'ipc-inbox-claimed';
-/** Fault injection (tests): MP_TEST_STALL=ipc-inbox-entered SIGSTOPs a sender once, right after its check. */
-let stallEntered = process.env.MP_TEST_STALL === 'ipc-inbox-entered';
+// Fault points (armed test processes only; @mp/memory's fault.ts): 'ipc-inbox-claimed' between a
+// sender's claim and its publish, 'ipc-inbox-entered' right after its enter() check (the tests stop
+// it there with MP_TEST_CRASH_SIGNAL=SIGSTOP).
 const CELLS_I32 = INBOX.offCells / 4;
 const CELLS_I64 = INBOX.offCells / 8;
 const CELL_I64 = INBOX.cellSize / 8;
@@ -95,7 +93,7 @@ export class Inbox {
         }
         if (!quiesce(old, name, holds)) return undefined;
       } else {
-        mz = memzone.reserve(name, INBOX_BYTES, { align: 64 });
+        mz = memzone.reserve(name, INBOX_BYTES, { align: INBOX.align });
       }
     } catch (err) {
       log('info', 'IPC', `no shared-memory inbox (${(err as Error).message}): this process receives over its socket only`);
@@ -281,10 +279,7 @@ export class InboxRef {
     // SYNC: a seq-cst store (a full fence) orders our mark before the state load (pairs with quiesce()).
     Atomics.store(this.i32, I.senders + mySlot, myPid);
     if (this.valid()) {
-      if (stallEntered) {
-        stallEntered = false;
-        process.kill(process.pid, 'SIGSTOP'); // a sender preempted between its check and its write
-      }
+      if (FAULTS) faultPoint('ipc-inbox-entered'); // a sender preempted between its check and its write
       return true;
     }
     Atomics.store(this.i32, I.senders + mySlot, 0);
@@ -316,7 +311,7 @@ export class InboxRef {
         if (Atomics.load(i32, si + 1) === 0) {
           const want = BigInt(pos);
           if (Atomics.compareExchange(this.i64, CELLS_I64 + c * CELL_I64, want, want | myPid) === want) {
-            if (CRASH_CLAIMED) crashPoint('ipc-inbox-claimed');
+            if (FAULTS) faultPoint('ipc-inbox-claimed');
             Atomics.compareExchange(i32, I.tail, pos | 0, (pos + 1) | 0);
             return si * 4;
           }
@@ -429,7 +424,7 @@ function quiesce(i32: Int32Array, name: string, holds: (slot: number, pid: numbe
   Atomics.store(i32, I.state, INBOX.STATE_CLOSED);
   const deadline = performance.now() + 1000;
   for (let s = 0; s < INBOX.senders; s++) {
-    for (;;) {
+    for (let waited = false; ; waited = true) {
       const pid = Atomics.load(i32, I.senders + s);
       if (pid === 0 || pid === process.pid) break;
       if (processGone(pid) || !holds(s, pid)) {
@@ -440,6 +435,7 @@ function quiesce(i32: Int32Array, name: string, holds: (slot: number, pid: numbe
         log('warning', 'IPC', `inbox ${name}: sender pid ${pid} still inside a send after 1 s; not re-armed`);
         return false;
       }
+      if (!waited) log('notice', 'IPC', `inbox ${name}: re-arming waits for sender pid ${pid}, inside a send`);
       sleepSync(0.2);
     }
   }

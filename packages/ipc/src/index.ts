@@ -4,6 +4,7 @@
  */
 import { eal } from '@mp/eal';
 import { MpError, fromSystemError } from '@mp/memory';
+import { processSlot } from '@mp/memory/internal';
 import { binding } from './binding.js';
 import { Channel, Peer } from './channel.js';
 import type { ActionHandler, MpReply, RequestOptions, SendOptions } from './channel.js';
@@ -65,7 +66,11 @@ export interface StartOptions {
   inbox?: boolean;
 }
 
-let current: Channel | undefined;
+/**
+ * This process's channel, shared by every copy of @mp/ipc loaded in it (an ESM import and a CJS
+ * require are two module instances; they must not bind two sockets). Layout 1: `{ current }`.
+ */
+const state = processSlot<{ current: Channel | undefined }>('@mp/ipc', '@mp/ipc', 1, () => ({ current: undefined }));
 
 /**
  * Open this process's IPC channel (bind its socket). Without options it joins the group `init()`
@@ -85,6 +90,7 @@ let current: Channel | undefined;
  */
 export function start(o: StartOptions = {}): Channel {
   checkOptions('start', o);
+  const current = state.current;
   if (current !== undefined && !current.isClosed) {
     if ((o.runtimeDir !== undefined && o.runtimeDir !== current.runtimeDir) || (o.procType !== undefined && o.procType !== current.procType)) {
       throw new MpError('EBUSY', `an IPC channel is open already (${current.procType} in ${current.runtimeDir}); stop() it first`);
@@ -103,45 +109,37 @@ export function start(o: StartOptions = {}): Channel {
   };
   if (o.runtimeDir !== undefined) {
     if (o.procType === undefined) throw new MpError('EINVAL', `start({ runtimeDir }) needs procType ('primary' or 'secondary')`);
-    current = new Channel({ runtimeDir: o.runtimeDir, procType: o.procType, ...so });
-    return current;
+    state.current = new Channel({ runtimeDir: o.runtimeDir, procType: o.procType, ...so });
+    return state.current;
   }
   const e = eal();
   if (o.procType !== undefined && o.procType !== e.procType) throw new MpError('EINVAL', `this process is the group's ${e.procType}, not its ${o.procType}`);
   const ch = new Channel({ runtimeDir: e.runtimeDir, procType: e.procType, primaryPid: () => e.primaryPid, mpGroup: true, slot: e.slot, slotOf: (pid) => e.processes().find((p) => p.pid === pid)?.slot, ...so });
-  current = ch;
+  state.current = ch;
   attachEal(ch, e);
   // Deaths end pending requests at once (a send into a dead peer's inbox succeeds silently).
   const onProcExit = (info: { pid: number }): void => ch.onProcExit(info.pid);
   e.on('proc-exit', onProcExit);
   // The channel (and its inbox memzone) goes before the Eal detaches, also at process exit.
-  const hadOwn = Object.prototype.hasOwnProperty.call(e, 'cleanup');
-  const cleanup = e.cleanup;
-  const wrapped = function (this: typeof e): void {
-    ch.close();
-    cleanup.call(this);
-  };
-  e.cleanup = wrapped;
+  const offCleanup = e.onCleanup(() => ch.close());
   ch.afterClose = () => {
     e.off('proc-exit', onProcExit);
-    if (e.cleanup === wrapped) {
-      if (hadOwn) e.cleanup = cleanup;
-      else delete (e as { cleanup?: unknown }).cleanup;
-    }
+    offCleanup();
   };
   return ch;
 }
 
 /** Close the channel: the socket file goes, pending requests finish with what they have. @see rte_mp_channel_cleanup */
 export function stop(): void {
-  current?.close();
-  current = undefined;
+  state.current?.close();
+  state.current = undefined;
 }
 
-registerIpcTelemetry(() => current);
+registerIpcTelemetry(() => state.current);
 
 /** The open channel (started on first use). @throws {MpError} ENOTCONN — not started and init() has not run */
 export function channel(): Channel {
+  const current = state.current;
   return current !== undefined && !current.isClosed ? current : start();
 }
 
@@ -200,6 +198,8 @@ export function sendMsg(msg: MpMsg, o?: SendOptions): number {
  * @throws {MpError} ENOENT — (rejects) the one peer has no socket, is gone, or died before replying
  * @throws {MpError} ETIMEDOUT — (rejects) the one peer did not reply within timeoutMs
  * @throws {MpIpcRemoteError} (rejects) the one peer's handler threw, or it has no such action (code ENOENT)
+ * @remarks Named after DPDK's pair (`request` = rte_mp_request_async, `requestSync` = rte_mp_request_sync):
+ *   the one exception to @mp's `xAsync` naming of promise-returning forms.
  * @see rte_mp_request_async
  */
 export function request(msg: MpMsg, o?: RequestOptions): Promise<MpReply> {

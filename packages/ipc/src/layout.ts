@@ -219,6 +219,8 @@ export const INBOX = {
   capacity: 256,
   STATE_OPEN: 1,
   STATE_CLOSED: 2,
+  /** The memzone's alignment: the cache line every producer/owner field above has to itself. */
+  align: 64,
 } as const;
 /** Bytes of an inbox memzone. */
 export const INBOX_BYTES = INBOX.offCells + INBOX.capacity * INBOX.cellSize;

@@ -136,18 +136,19 @@ describe('inboxes', () => {
 
   it('a receiver SIGKILLed while polling: pending requests (async and sync) to it end at once', async () => {
     const { p, s: [s1, s2] } = await group(2, { sOpts: [{ busyPollUs: 1_000_000 }, {}] });
-    await s1!.call('register', { name: 'slow', mode: 'slowEcho' });
+    await s1!.call('register', { name: 'slow', mode: 'hold' });
     await s1!.call('register', { name: 'echo', mode: 'echo' });
     // s1 polls after each batch (polling = 1 in its inbox, so senders send no wake datagram).
     expect((await p.call<{ ok: boolean }>('request', { name: 'echo', to: s1!.pid })).ok).toBe(true);
-    const single = p.call<{ ok: boolean; code: string; ms: number }>('request', { name: 'slow', text: '20000', to: s1!.pid, timeoutMs: 30_000 });
-    const sync = s2!.call<{ ok: boolean; code: string; ms: number }>('requestSync', { name: 'slow', text: '20000', to: s1!.pid, timeoutMs: 30_000 });
-    setTimeout(() => void s1!.kill('SIGKILL'), 300);
+    const single = p.call<{ ok: boolean; code: string }>('request', { name: 'slow', text: '20000', to: s1!.pid, timeoutMs: 30_000 });
+    const sync = s2!.call<{ ok: boolean; code: string }>('requestSync', { name: 'slow', text: '20000', to: s1!.pid, timeoutMs: 30_000 });
+    // Killed once it holds both (it never answers): only its death, not the 30 s timeout, can end them with ENOENT.
+    await s1!.waitEvent((e) => e.event === 'held' && e.fromPid === p.pid);
+    await s1!.waitEvent((e) => e.event === 'held' && e.fromPid === s2!.pid);
+    await s1!.kill('SIGKILL');
     const [r, rs] = await Promise.all([single, sync]);
     expect(r).toMatchObject({ ok: false, code: 'ENOENT' });
     expect(rs).toMatchObject({ ok: false, code: 'ENOENT' });
-    expect(r.ms).toBeLessThan(10_000);
-    expect(rs.ms).toBeLessThan(10_000);
   });
 
   it('a sender SIGKILLed between claiming a cell and publishing it does not wedge the receiver', async () => {
@@ -163,8 +164,7 @@ describe('inboxes', () => {
     // The primary skips the dead claim on proc-exit — before any other sender has moved the queue's
     // tail past it (the crash fired between the claim and the tail update).
     const skipped = `skipped a cell claimed by pid ${crasher.pid}, which died before publishing it`;
-    const t0 = Date.now();
-    while (!p.stderr.join('\n').includes(skipped) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => p.stderr.join('\n').includes(skipped));
     // Messages sent after it still get in and arrive, in order, and requests are answered.
     await s1!.call('flood', { name: 'seq', n: 500 });
     const r = await s1!.call<{ ok: boolean; msgs: Array<{ text: string }> }>('request', { name: 'seq', timeoutMs: 20_000 });
@@ -221,7 +221,7 @@ describe('inboxes', () => {
     const { p, s: [s1], prefix } = await group(1);
     await s1!.call('register', { name: 'seq', mode: 'seqCheck' });
     // s2 SIGSTOPs itself inside its first inbox send (to s1).
-    const s2 = await secondary(prefix, {}, { MP_TEST_STALL: 'ipc-inbox-entered' });
+    const s2 = await secondary(prefix, {}, { MP_TEST_CRASH: 'ipc-inbox-entered', MP_TEST_CRASH_SIGNAL: 'SIGSTOP' });
     const stalled = s2.call('send', { name: 'seq', text: '0', to: s1!.pid }).then(
       () => 'sent',
       (err: Error) => err.message,
@@ -230,13 +230,15 @@ describe('inboxes', () => {
     const slot1 = await s1!.call<number>('slot');
     await s1!.kill('SIGKILL');
     await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s1!.pid);
-    // s3 takes s1's slot; arming its inbox must wait for s2 to leave it.
-    const t0 = performance.now();
-    const s3p = secondary(prefix);
-    await new Promise((r) => setTimeout(r, 400));
+    // s3 takes s1's slot; arming its inbox must wait for s2 to leave it: s3 says it waits for s2, and
+    // its init() has not finished when s2 is let go.
+    const s3 = agent();
+    let armed = false;
+    const s3init = s3.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] }).then(() => (armed = true));
+    await waitFor(() => s3.stderr.join('\n').includes(`re-arming waits for sender pid ${s2.pid}`));
+    expect(armed).toBe(false);
     process.kill(s2.pid, 'SIGCONT');
-    const s3 = await s3p;
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(350);
+    await s3init;
     expect(await s3.call<number>('slot')).toBe(slot1);
     // It wrote into the closed inbox of a dead process, then found the owner's socket gone: ENOENT, as over a socket.
     expect(await stalled).toMatch(/ENOENT/);

@@ -48,6 +48,11 @@ const KNOWN = new Set<string>([
   'EBUSY', 'EPROTO', 'EPERM', 'ESTALE', 'ENODEV', 'ENOTCONN', 'EBADF', 'EIO',
 ]);
 
+/** Is `code` one of @mp's error codes ({@link MpErrorCode})? (A remote or native error's code, before it is trusted as one.) */
+export function isMpErrorCode(code: unknown): code is MpErrorCode {
+  return typeof code === 'string' && KNOWN.has(code);
+}
+
 /** Map a system error (from fs or the native binding) to an MpError, keeping it as `cause`. */
 export function fromSystemError(err: unknown, what: string): MpError {
   const e = err as { code?: string; syscall?: string; message?: string };

@@ -1,4 +1,4 @@
-export { MpError, fromSystemError } from './errors.js';
+export { MpError, fromSystemError, isMpErrorCode } from './errors.js';
 export type { MpErrorCode, MpErrorOptions } from './errors.js';
 export { validateName } from './names.js';
 export { setLogLevel, setLogger, logEnabled } from './log.js';

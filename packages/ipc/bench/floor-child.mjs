@@ -1,0 +1,69 @@
+// The Node floor of a default-mode round trip, beside bench/c/pingpong.c: the same addon @mp/ipc uses
+// (uv_poll wake-up, recvmmsg into a record buffer, one callback into JS, sendmsg), no channel logic —
+// no decoding, no inbox, no request matching. Both sides sleep in the event loop between messages.
+//   node floor-child.mjs <dir> <n>   → prints {"p50":µs,"p99":µs} of n round trips (after n/10 warm-up)
+// The parent (this process) measures; it forks its echo peer (this file with 'echo').
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const b = require('node-gyp-build')(join(import.meta.dirname, '..'));
+const [dir, arg] = process.argv.slice(2);
+const sockaddr = (p) => {
+  const a = new Uint8Array(2 + Buffer.byteLength(p) + 1);
+  a[0] = 1;
+  a.set(Buffer.from(p), 2);
+  return a;
+};
+const RECV_BYTES = 16 * 512 + 16 * 31 * 332;
+const data = new Uint8Array(332);
+const pa = join(dir, 'floor_a');
+const pb = join(dir, 'floor_b');
+
+if (arg === 'echo') {
+  const fd = b.open(pb, 0o600);
+  const to = sockaddr(pa);
+  const w = b.watch(fd, new ArrayBuffer(RECV_BYTES), (n) => {
+    for (let i = 0; i < n; i++) b.send(fd, to, data, null, false);
+    return 0;
+  });
+  w.ref();
+  globalThis.keepWatch = w; // the handle's finalizer would close the watch once collected
+  process.stdout.write('ready\n');
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
+} else {
+  const n = Number(arg);
+  const warm = Math.floor(n / 10);
+  const fd = b.open(pa, 0o600);
+  const peer = spawn(process.execPath, [import.meta.filename, dir, 'echo'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((r) => peer.stdout.once('data', r));
+  const to = sockaddr(pb);
+  const t = new Float64Array(n);
+  let i = 0;
+  let t0 = 0;
+  const done = new Promise((resolve) => {
+    const w = b.watch(fd, new ArrayBuffer(RECV_BYTES), (k) => {
+      if (k === 0) return 0;
+      if (i >= warm) t[i - warm] = performance.now() - t0;
+      if (++i === warm + n) {
+        w.close();
+        resolve();
+        return 0;
+      }
+      t0 = performance.now();
+      b.send(fd, to, data, null, false);
+      return 0;
+    });
+    w.ref();
+  });
+  t0 = performance.now();
+  b.send(fd, to, data, null, false);
+  await done;
+  peer.stdin.end();
+  b.close(fd);
+  t.sort();
+  process.stdout.write(`${JSON.stringify({ p50: t[Math.floor(n / 2)] * 1000, p99: t[Math.floor(n * 0.99)] * 1000 })}\n`);
+  process.exit(0);
+}

@@ -1,0 +1,175 @@
+/**
+ * Receiving: the socket's batches (the binding's watch calls {@link Receiver.onBatch} with n
+ * datagrams in `records`), decoding them, and the backlog — messages read while the event loop could
+ * not handle them (a blocked send, requestSync), handled later in arrival order. With an inbox, the
+ * socket mostly carries wake-ups and descriptor carriers, which are taken aside here.
+ */
+import { binding } from './binding.js';
+import { errnoName } from './errors.js';
+import { warnLimited } from './warn.js';
+import { decodeRecord, recordParts } from './codec.js';
+import type { Decoded } from './codec.js';
+import type { Channel } from './channel.js';
+import { MSG_CTRUNC, MSG_TRUNC } from './binding.js';
+import { EXT, EXT_WAKE, MP_MAX_NAME_LEN, MP_MSG, RECORD, RECV_BUFFER_BYTES, WAKE_ACTION, WIRE } from './layout.js';
+
+export const TRUNC = MSG_TRUNC | MSG_CTRUNC;
+
+/** The bytes of a wake datagram after its type word: name 'mp_ipc_wake' NUL … (checked up to the NUL). */
+const WAKE_NAME = new Uint8Array(Buffer.from(`${WAKE_ACTION}\0`));
+
+/**
+ * Is receive record `rec` an intact wake datagram from this uid (exactly what `encode` made of it: 332
+ * bytes, no descriptors, type MSG, name mp_ipc_wake, EXT_WAKE in the extension)? Checked on the raw
+ * bytes so the usual datagram between inbox peers costs no decoding.
+ */
+function isWake(u8: Uint8Array, dv: DataView, rec: number, uid: number): boolean {
+  if (dv.getInt32(rec + RECORD.len, true) !== WIRE.size || dv.getInt32(rec + RECORD.nfds, true) !== 0) return false;
+  if (dv.getInt32(rec + RECORD.flags, true) !== 0 || dv.getInt32(rec + RECORD.uid, true) !== uid) return false;
+  const d = rec + RECORD.data;
+  if (dv.getInt32(d + WIRE.type, true) !== MP_MSG || dv.getInt32(d + WIRE.lenParam, true) !== 0 || dv.getInt32(d + WIRE.numFds, true) !== 0) return false;
+  for (let i = 0; i < WAKE_NAME.length; i++) if (u8[d + WIRE.name + i] !== WAKE_NAME[i]) return false;
+  const x = d + WIRE.name + MP_MAX_NAME_LEN - EXT.size;
+  return dv.getUint32(x, true) === EXT.magic && dv.getUint16(x + EXT.flags, true) === EXT_WAKE;
+}
+
+export function closeAll(fds: number[]): void {
+  for (const fd of fds) binding.close(fd);
+}
+
+/** A receive buffer (records, then the spill area) and its views. */
+export class RecordBuffer {
+  readonly buffer = new ArrayBuffer(RECV_BUFFER_BYTES);
+  readonly u8 = new Uint8Array(this.buffer);
+  readonly dv = new DataView(this.buffer);
+}
+
+export class Receiver {
+  /** Messages read but not handled yet, in arrival order. */
+  readonly backlog: Decoded[] = [];
+  private backlogScheduled = false;
+  /** The watch's buffer (only its callback writes it) and the one for reads outside it. */
+  readonly records = new RecordBuffer();
+  readonly aside = new RecordBuffer();
+
+  constructor(private readonly ch: Channel) {}
+
+  /** The watch's callback: `n` datagrams in `records` (-errno: the read failed); returns the inbox's pubCount before its drain. */
+  onBatch(n: number): number {
+    const ch = this.ch;
+    if (ch.isClosed) return 0;
+    if (n < 0) {
+      warnLimited(`recv ${n}`, `reading the IPC socket ${ch.path} failed: ${errnoName(n)}`);
+      n = 0;
+    }
+    const owner = ch.owner;
+    if (owner !== undefined) {
+      const c0 = owner.inbox.pubCount();
+      if (n > 0) this.takeSocket(this.records, n, false, false, true);
+      owner.drain();
+      // Work left (a drain queued for later): a poll loop must call again at once, not wait for a publish.
+      return owner.drainQueued ? (c0 - 1) | 0 : c0;
+    }
+    if (this.backlog.length > 0) {
+      // Datagrams pulled off the socket earlier (during a requestSync or a blocked send) go first.
+      this.toBacklog(this.records, n);
+      this.runBacklog();
+      return 0;
+    }
+    // Only this callback writes `records`, and it cannot re-enter: decode and handle one by one.
+    const { u8, dv } = this.records;
+    for (let i = 0; i < n && !ch.isClosed; i++) {
+      const rec = i * RECORD.size;
+      const k = recordParts(dv, rec, TRUNC);
+      for (let j = 0; j < k && !ch.isClosed; j++) ch.handlers.handle(decodeRecord(u8, dv, rec, TRUNC, j));
+    }
+    return 0;
+  }
+
+  /** `n` datagrams of `b` into the backlog (carriers and wake-ups taken aside first). */
+  private toBacklog(b: RecordBuffer, n: number): void {
+    if (this.ch.owner !== undefined) {
+      this.takeSocket(b, n, true);
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      const rec = i * RECORD.size;
+      const k = recordParts(b.dv, rec, TRUNC);
+      for (let j = 0; j < k; j++) this.backlog.push(decodeRecord(b.u8, b.dv, rec, TRUNC, j));
+    }
+  }
+
+  /** Pull whatever is queued on our socket (and inbox) into the backlog (during a blocked send or requestSync). */
+  drainToBacklog(): void {
+    const n = binding.recv(this.ch.transport.fd, this.aside.buffer, 0);
+    this.toBacklog(this.aside, n);
+    this.ch.owner?.toBacklog();
+    this.scheduleBacklog();
+  }
+
+  /**
+   * Socket datagrams when an inbox exists: carriers and wake-ups are taken here (all of a batch
+   * first, so a record meets a carrier that came in the same batch); the rest are handled in order,
+   * or queued (toBacklog, or a backlog is waiting: order is kept).
+   */
+  takeSocket(b: RecordBuffer, n: number, toBacklog: boolean, onlyReplies = false, drainFollows = false): void {
+    const owner = this.ch.owner!;
+    const { u8, dv } = b;
+    const ds: Decoded[] = [];
+    for (let i = 0; i < n; i++) {
+      const rec = i * RECORD.size;
+      if (isWake(u8, dv, rec, this.ch.uid)) {
+        // The common datagram between inbox peers: no decoding needed.
+        if (!drainFollows) owner.queueDrain();
+        continue;
+      }
+      const k = recordParts(dv, rec, TRUNC);
+      for (let j = 0; j < k; j++) {
+        const d = decodeRecord(u8, dv, rec, TRUNC, j);
+        if (!owner.internalDatagram(d, drainFollows)) ds.push(d);
+      }
+    }
+    if (ds.length > 0) this.dispatch(ds, toBacklog, onlyReplies);
+  }
+
+  /** Handle decoded messages now, or queue them behind the backlog (toBacklog: always; onlyReplies: all but replies). */
+  dispatch(ds: Decoded[], toBacklog: boolean, onlyReplies: boolean): void {
+    if (ds.length === 0) return;
+    if (onlyReplies) {
+      for (const d of ds) {
+        if (!this.ch.requests.takeWhileSync(d)) this.backlog.push(d);
+      }
+      return;
+    }
+    if (toBacklog || this.backlog.length > 0) {
+      for (const d of ds) this.backlog.push(d);
+      if (!toBacklog) this.runBacklog();
+      return;
+    }
+    for (const d of ds) {
+      if (this.ch.isClosed) {
+        closeAll(d.fds);
+        continue;
+      }
+      this.ch.handlers.handle(d);
+    }
+  }
+
+  scheduleBacklog(): void {
+    if (this.backlog.length === 0 || this.backlogScheduled) return;
+    this.backlogScheduled = true;
+    setImmediate(() => {
+      this.backlogScheduled = false;
+      this.runBacklog();
+    });
+  }
+
+  private runBacklog(): void {
+    while (this.backlog.length > 0 && !this.ch.isClosed) this.ch.handlers.handle(this.backlog.shift()!);
+  }
+
+  /** The channel closed: descriptors of what was never handled are closed. */
+  close(): void {
+    for (const d of this.backlog.splice(0)) closeAll(d.fds);
+  }
+}
