@@ -312,7 +312,8 @@ class VirtioPort implements DriverPort {
 
   detach(): void {
     this.queues.clear();
-    this.fnCache?.close();
+    // The prober's function is the one it holds for the group (closed by release at close).
+    if (this.ctx.prober() !== process.pid) this.fnCache?.close();
     this.fnCache = undefined;
     this.devCache = undefined;
   }
