@@ -158,6 +158,34 @@ describe('virtio-net over the device model (another process)', () => {
     expect((await p.request('burst', { port, dir: 'rx', q: 1 })).code).toBe('EBUSY');
   });
 
+  it('a secondary SIGKILLed while polling its queue pair (holding 100 received mbufs, 500 sent in flight): the primary takes the pair over as it is, the held mbufs come back', async () => {
+    const { p, dev, prefix, port } = await group({ pairs: 2, nq: 2 });
+    const s = agent();
+    await s.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
+    await s.call('pool', {});
+    await s.call('attach', { name: 'net_virtio_model0' });
+    await dev.call('modelGenerate', { pair: 1, count: 100, len: 64 });
+    expect(await s.call('rxHold', { port, q: 1, count: 100 })).toBe(100);
+    expect((await s.call<{ sent: number }>('tx', { port, q: 1, count: 500 })).sent).toBe(500);
+    await dev.call('modelWaitTx', { pair: 1, count: 500 });
+    await s.kill('SIGKILL');
+    await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s.pid);
+    // The rx ring still holds its posted buffers (they belong to the queue, not to the dead poller).
+    await dev.call('modelGenerate', { pair: 1, count: 5000, len: 64 });
+    const r = await p.call<Rx>('rx', { port, q: 1, count: 5000, len: 64 });
+    expect(r).toMatchObject({ got: 5000, bad: 0 });
+    // tx: the new poller reclaims the dead one's completed sends, and sends on.
+    expect((await p.call<{ sent: number }>('tx', { port, q: 1, count: 1000 })).sent).toBe(1000);
+    expect((await dev.call<PairStats>('modelWaitTx', { pair: 1, count: 1500 })).txFrames).toBe(1500);
+    expect((await p.call<{ rxOwners: number[] }>('info', { port })).rxOwners[1]).toBe(p.pid);
+    await p.call('stop', { port });
+    // Every mbuf is back: the ring's, the in-flight sends', and the 100 the dead process held.
+    const deadline = Date.now() + 5000;
+    let avail = await p.call<number>('avail');
+    while (avail !== 4095 && Date.now() < deadline) avail = await p.call<number>('avail');
+    expect(avail).toBe(4095);
+  });
+
   it('bad input: a missing model → ENODEV naming it; more queues than the device has pairs → EINVAL; nbDesc not a power of two → EINVAL', async () => {
     const { p, port } = await group({ pairs: 1, start: false });
     const r = await p.request('probe', { devargs: 'net_virtio_model1,device=nosuch' });
