@@ -72,6 +72,8 @@ const CTRL_SIZE = 16;
 const CTRL_TIMEOUT_MS = 2000;
 /** Bytes at the end of the virtqueue memzone for the control command (header, data, ack). */
 const CTRL_BUF = 64;
+/** An rx queue refills once this many descriptors (or half the ring) are free. */
+const REFILL_AT = 32;
 
 const zoneName = (port: number): string => `virtio${port}`;
 
@@ -254,6 +256,7 @@ class VirtioPort implements DriverPort {
 
   /** A configuration interrupt: acknowledge it, report the link if it changed. */
   private onConfig(): void {
+    if (Atomics.load(this.ctx.words, W_STARTED) !== 1) return;
     const dev = this.dev();
     const isr = dev.isr();
     if ((isr & ISR_CONFIG) !== 0 || isr === 0) this.reportLink(false);
@@ -471,7 +474,7 @@ class VirtioRxQueue extends VirtioQueue {
       if (sp > 0) Mbuf.freeBulk(this.spare, sp);
       if (bytes > 0) this.f64[this.at + 1]! += bytes;
     }
-    if (v.freeCount >= 32 || (got > 0 && v.freeCount === v.n)) {
+    if (v.freeCount >= Math.min(REFILL_AT, v.n >> 1)) {
       if (refill(v, this.pool, this.base, this.scratch) < 0) this.f64[this.at + 3]! += 1;
       else this.kick(v);
     }

@@ -8,7 +8,7 @@
  * What a real device does on a register write (select a queue's window, check FEATURES_OK, reset) is
  * done here, in the writing process, on the shared state; the device process sees the result. A
  * notify write bumps a futex word the device process sleeps on; the device's configuration interrupt
- * bumps another that {@link ModelFunction.watchConfig} waits on (an eventfd in the vfio case).
+ * bumps a counter that {@link ModelFunction.watchConfig} watches (an eventfd in the vfio case).
  *
  * Memzone `vm_<name>`
  * | off  | size   | field                                                       | written by        |
@@ -19,7 +19,7 @@
  * | 8192 | 0x4000 | BAR 4: common cfg @0, ISR @0x1000, device cfg @0x2000,       | both              |
  * |      |        |   notify @0x3000 (4 bytes per queue)                        |                   |
  */
-import { MpError, futexWaitAsync, futexWake, memzone } from '@mp/memory';
+import { MpError, futexWake, memzone } from '@mp/memory';
 import type { Bar, PciFunction } from './pci-function.js';
 import { COMMON, F, STATUS, bit } from './layout.js';
 
@@ -27,6 +27,8 @@ export const MODEL_MAGIC = 0x4c444d56; // 'VMDL'
 export const MODEL_VERSION = 1;
 export const MODEL_BAR = 4;
 export const MODEL_MAX_QUEUES = 32;
+/** How often a driver process looks at the model's interrupt counter, ms. */
+const IRQ_POLL_MS = 10;
 
 export const ML = {
   config: 0,
@@ -337,24 +339,24 @@ export class ModelFunction implements PciFunction {
     this.m.iommuUnmap(iova);
   }
 
+  /**
+   * The model's configuration interrupt is a counter word the device bumps: checked every
+   * IRQ_POLL_MS by an unref'd timer (it never keeps the process alive; a vfio eventfd does not either).
+   */
   watchConfig(cb: () => void): { close(): void } {
     const ctl = this.m.ctl;
-    let open = true;
     let seen = Atomics.load(ctl, M.irq);
-    const loop = async (): Promise<void> => {
-      while (open) {
-        await futexWaitAsync(ctl, M.irq, seen, 200);
-        const now = Atomics.load(ctl, M.irq);
-        if (now !== seen && open) {
-          seen = now;
-          cb();
-        }
+    const t = setInterval(() => {
+      const now = Atomics.load(ctl, M.irq);
+      if (now !== seen) {
+        seen = now;
+        cb();
       }
-    };
-    void loop();
+    }, IRQ_POLL_MS);
+    t.unref();
     return {
       close(): void {
-        open = false;
+        clearInterval(t);
       },
     };
   }
