@@ -185,7 +185,10 @@ export class VfioFunction implements PciFunction {
     return { flags: r[0], regions: r[1], irqs: r[2] };
   }
 
-  /** VFIO_DEVICE_GET_REGION_INFO, decoded. */
+  /**
+   * VFIO_DEVICE_GET_REGION_INFO, decoded.
+   * @throws {MpError} EINVAL — no such region · EPROTO — an undecodable answer
+   */
   region(index: number): RegionInfo {
     try {
       return decodeRegionInfo(v.vfioRegionInfo(this.device, index));
@@ -195,6 +198,7 @@ export class VfioFunction implements PciFunction {
     }
   }
 
+  /** @throws {MpError} EIO — a short read · EINVAL — no config region */
   configRead(off: number, width: 1 | 2 | 4): number {
     const c = (this.config ??= this.region(PCI_REGION.config));
     const b = this.one.subarray(0, width);
@@ -204,6 +208,7 @@ export class VfioFunction implements PciFunction {
     return x;
   }
 
+  /** @throws {MpError} EIO — a short write · EINVAL — no config region */
   configWrite(off: number, width: 1 | 2 | 4, val: number): void {
     const c = (this.config ??= this.region(PCI_REGION.config));
     const b = this.one.subarray(0, width);
@@ -211,6 +216,10 @@ export class VfioFunction implements PciFunction {
     if (v.vfioPwrite(this.device, c.offset + off, b) !== width) throw new MpError('EIO', `${this.address}: short write of config space at ${off}`);
   }
 
+  /**
+   * BAR `index` mmapped (memory decoding and bus mastering are switched on first).
+   * @throws {MpError} EINVAL — not 0..5, absent, or not mappable · ENOMEM / EPERM — from mmap
+   */
   bar(index: number): Bar {
     let b = this.bars.get(index);
     if (b !== undefined) return b;
@@ -228,6 +237,7 @@ export class VfioFunction implements PciFunction {
     return b;
   }
 
+  /** @throws {MpError} ENOMEM (locked-memory limit) / ENOSPC / EINVAL — from VFIO_IOMMU_MAP_DMA */
   dmaMap(name: string, buffer: ArrayBuffer, iova: number): void {
     try {
       v.vfioDmaMap(this.container, buffer, iova);
@@ -241,7 +251,10 @@ export class VfioFunction implements PciFunction {
     v.vfioDmaUnmap(this.container, iova, size);
   }
 
-  /** MSI-X vector 0 → an eventfd → `cb` (the virtio configuration vector is 0). */
+  /**
+   * MSI-X vector 0 → an eventfd → `cb` (the virtio configuration vector is 0).
+   * @throws {MpError} EINVAL — the device has no MSI-X (from VFIO_DEVICE_SET_IRQS)
+   */
   watchConfig(cb: () => void): { close(): void } {
     const efd = binding.eventfd();
     let w: WatchHandle;
