@@ -449,6 +449,14 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
 }
 
 
+}  // namespace
+
+namespace mp_vfio {
+void InitVfio(Napi::Env env, Napi::Object exports);  // native/vfio.cc
+}  // namespace mp_vfio
+
+namespace {
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listen", Napi::Function::New(env, Listen));
   exports.Set("connect", Napi::Function::New(env, Connect));
@@ -504,6 +512,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   l.Set("cookie", Napi::Number::New(env, kCookie));
   l.Set("sealShrink", Napi::Number::New(env, F_SEAL_SHRINK));
   exports.Set("layout", l);
+  mp_vfio::InitVfio(env, exports);
   return exports;
 }
 

@@ -1,6 +1,7 @@
 import { MpError } from '@mp/memory';
 import { loadAddon } from '@mp/memory/internal';
 import { DESC, MEMIF_COOKIE, MSG_SIZE, OFF, RING } from './memif/layout.js';
+import { GROUP_FLAG, PCI_IRQ, PCI_REGION, REGION_INFO, VFIO_API_VERSION, VFIO_TYPE1v2_IOMMU } from './vfio/regions.js';
 
 /** A uv_poll watcher: the callback runs once per readable wake-up (events -1: the descriptor failed). */
 export interface WatchHandle {
@@ -90,3 +91,52 @@ function checkLayout(l: Readonly<Record<string, number>>): void {
 
 /** The loaded addon (once per module instance). */
 export const binding: PmdBinding = load();
+
+// ---- vfio part (native/vfio.cc) -------------------------------------------------------------------------
+
+/** The VFIO ioctls (native/vfio.cc). Every failure throws with `.code` = the errno name. */
+export interface VfioNative {
+  vfioOpen(path: string): number;
+  /** op 0 GET_API_VERSION, 1 CHECK_EXTENSION, 2 SET_IOMMU, 3 GROUP_UNSET_CONTAINER → the ioctl's result. */
+  vfioIoctlInt(fd: number, op: 0 | 1 | 2 | 3, arg?: number): number;
+  vfioGroupStatus(fd: number): number;
+  vfioGroupSetContainer(group: number, container: number): void;
+  vfioGroupDevice(group: number, address: string): number;
+  /** [flags, num_regions, num_irqs] */
+  vfioDeviceInfo(fd: number): [number, number, number];
+  vfioRegionInfo(fd: number, index: number): Uint8Array;
+  /** [flags, count] */
+  vfioIrqInfo(fd: number, index: number): [number, number];
+  vfioSetIrqs(fd: number, index: number, start: number, efds: Int32Array): void;
+  vfioPread(fd: number, offset: number, dst: Uint8Array): number;
+  vfioPwrite(fd: number, offset: number, src: Uint8Array): number;
+  vfioMmap(fd: number, offset: number, size: number): ArrayBuffer;
+  vfioDmaMap(container: number, buffer: ArrayBuffer, iova: number): void;
+  vfioDmaUnmap(container: number, iova: number, size: number): void;
+  readonly vfioLayout: Readonly<Record<string, number>>;
+}
+
+/** Compare native/vfio.cc's sizes and constants with src/vfio/regions.ts; any difference is fatal. */
+function checkVfioLayout(l: Readonly<Record<string, number>>): void {
+  const want: Record<string, number> = {
+    regionInfoSize: REGION_INFO.size,
+    regionFlags: REGION_INFO.flags,
+    regionIndex: REGION_INFO.index,
+    regionSize: REGION_INFO.size_,
+    regionOffset: REGION_INFO.offset,
+    apiVersion: VFIO_API_VERSION,
+    type1Iommu: VFIO_TYPE1v2_IOMMU,
+    groupViable: GROUP_FLAG.viable,
+    groupContainerSet: GROUP_FLAG.containerSet,
+    pciConfigRegion: PCI_REGION.config,
+    pciMsixIrq: PCI_IRQ.msix,
+  };
+  const bad = Object.entries(want).filter(([k, v]) => l[k] !== v);
+  if (bad.length > 0) {
+    throw new MpError('EPROTO', `@mp/pmd-vfio native vfio constants differ from src/vfio/regions.ts: ${bad.map(([k, v]) => `${k} native ${l[k]} != ts ${v}`).join(', ')}`);
+  }
+}
+
+/** The vfio functions of the loaded addon. */
+export const vfioNative: VfioNative = binding as unknown as VfioNative;
+checkVfioLayout(vfioNative.vfioLayout);

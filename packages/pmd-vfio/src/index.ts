@@ -7,9 +7,13 @@
 import { registerDriver } from './ethdev/port.js';
 import { netRing } from './drivers/net-ring.js';
 import { netMemif } from './drivers/net-memif.js';
+import { netVirtioModel } from './drivers/net-virtio-model.js';
+import { vfioPci } from './drivers/vfio-pci.js';
 
 registerDriver(netRing);
 registerDriver(netMemif);
+registerDriver(netVirtioModel);
+registerDriver(vfioPci);
 import './ethdev/telemetry.js';
 
 export * as ethdev from './ethdev/api.js';
@@ -30,3 +34,11 @@ export { MemifQueue } from './memif/queue.js';
 export type { QueueStats } from './memif/queue.js';
 export * as memifProtocol from './memif/protocol.js';
 export * as memifLayout from './memif/layout.js';
+export { VfioFunction } from './vfio/vfio.js';
+export type { VfioPaths, VfioFds } from './vfio/vfio.js';
+export { parsePciAddress } from './vfio/address.js';
+export { readPciDevice, vfioGroupOf } from './vfio/sysfs.js';
+export type { PciDeviceInfo } from './vfio/sysfs.js';
+export { decodeRegionInfo } from './vfio/regions.js';
+export type { RegionInfo } from './vfio/regions.js';
+export type { PciFunction, Bar } from './virtio/pci-function.js';

@@ -6,3 +6,5 @@ export { binding, QUEUE_KIND } from './binding.js';
 export type { PmdBinding, NativeQueue, WatchHandle } from './binding.js';
 export { encode, decode } from './memif/protocol.js';
 export type { MemifMsg, Decoded } from './memif/protocol.js';
+export { VirtioNetModel, fnv1a, fillFrame } from './virtio/model-device.js';
+export type { ModelOptions, PairStats } from './virtio/model-device.js';
