@@ -6,7 +6,7 @@ import { FLOWS, KEY_LEN, writeKey } from './flows.mjs';
 
 const [prefix, n] = process.argv.slice(2);
 init([`--file-prefix=${prefix}`, '--proc-type=secondary', `-l`, n]);
-const flows = Hash.lookup('flows');
+const flows = Hash.findExisting('flows');
 
 // A trace of 200k packets: 80 % from known flows, 20 % from flows the table does not know.
 const PACKETS = 200_000;
