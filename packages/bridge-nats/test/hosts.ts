@@ -3,7 +3,7 @@
  * 10.77.0.2), each with its own clustered nats-server; with `three: true` a second server in B on
  * another port (a 3-server cluster, what the fault tests need for a quorum after a SIGKILL).
  */
-import type { Netns } from '@mp/test-utils';
+import type { Netns } from '@mp/test-utils/netns';
 import { startCluster } from './nats-servers.js';
 import type { NatsServer } from './nats-servers.js';
 
