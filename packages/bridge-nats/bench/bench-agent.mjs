@@ -79,10 +79,8 @@ const ops = {
       const n = Math.min(burst, count - seq);
       stamp(f64, seq, n);
       let k = r.enqueueBurst(f64, n);
-      if (k < n) {
-        // Full: give the loop a turn (the bridge may live in this process), then keep the rest.
-        await new Promise((res) => setImmediate(res));
-      }
+      // Full: sleep on the ring (futex, libuv pool) until there is room, without spinning.
+      if (k === 0) k = await r.enqueueBurstAsync(f64, n, { timeoutMs: 1000 });
       seq += k;
       if (everyMs && k === n) await pause(everyMs);
     }

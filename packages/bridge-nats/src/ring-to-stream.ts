@@ -23,7 +23,7 @@ import { eal } from '@mp/eal';
 import { MpError } from '@mp/memory';
 import type { Ring } from '@mp/ring';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { JetStreamClient, JetStreamManager, JetStreamPublishOptions } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Backoff, intOption, nameOption, openConnection, sleep } from './connection.js';
 import type { BridgeStatus, ConnectionOptions } from './connection.js';
@@ -38,8 +38,15 @@ export interface RingToStreamOptions extends ConnectionOptions, StreamCreateOpti
   stream: string;
   /** The subject this bridge publishes on (one bridge per subject; the stream must capture it). */
   subject: string;
-  /** Most elements per message (and per ring peek); default 256. */
+  /** Most elements per message; default 256. */
   batch?: number;
+  /**
+   * Messages in flight at once (each `batch` elements; one ring peek of up to `batch × window`); default 8.
+   * Used only when the stream captures nothing but `subject` (a stream of this bridge's own, as
+   * `create` makes it): the expectation of each message is then the stream's last sequence, which is
+   * predictable. On a shared stream the window is 1.
+   */
+  window?: number;
   /** The group name in message ids; default the `--file-prefix` of the group `init()` attached. */
   group?: string;
   /** Publish ack timeout in ms before the batch is retried; default 2000. */
@@ -74,8 +81,8 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
   private stopped = false;
   private readonly abort = new AbortController();
   private loop: Promise<void> = Promise.resolve();
-  /** Stream sequence of the last message on our subject (0: none). */
-  private lastSubjSeq = 0;
+  /** Stream sequence of the last message on our subject (0: none) — the stream's last, on a dedicated stream. */
+  private lastSeq = 0;
   /** Source sequence number of the next element to publish. */
   private nextSeq = 0;
   /** Ring position just after the last element the stream holds (undefined: unknown / none). */
@@ -89,12 +96,14 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
     readonly ring: Ring,
     private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
-    private readonly o: Required<Pick<RingToStreamOptions, 'stream' | 'subject' | 'batch' | 'group' | 'ackTimeoutMs' | 'idleSpinUs' | 'minBackoffMs' | 'maxBackoffMs'>>,
+    private readonly o: Required<Pick<RingToStreamOptions, 'stream' | 'subject' | 'batch' | 'window' | 'group' | 'ackTimeoutMs' | 'idleSpinUs' | 'minBackoffMs' | 'maxBackoffMs'>>,
+    /** The stream captures only our subject: every stream sequence is ours (enables the window). */
+    private readonly dedicated: boolean,
   ) {
     super();
     this.js = jetstream(nc);
     this.words = ring.elemSize / 4;
-    this.buf = new Uint32Array(o.batch * this.words);
+    this.buf = new Uint32Array(o.batch * o.window * this.words);
     this.counters.connected = true;
     this.on('status', (s) => {
       if (s.status === 'disconnected' || s.status === 'closed') this.counters.connected = false;
@@ -125,13 +134,14 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
     const backoff = new Backoff(this.o.minBackoffMs, this.o.maxBackoffMs);
     for (;;) {
       try {
+        const streamLast = this.dedicated ? (await this.jsm.streams.info(this.o.stream)).state.last_seq : 0;
         const m = await this.jsm.streams.getMessage(this.o.stream, { last_by_subj: this.o.subject });
         if (m === null) {
-          this.lastSubjSeq = 0;
+          this.lastSeq = this.dedicated ? streamLast : 0;
           this.posEnd = undefined;
           return;
         }
-        this.lastSubjSeq = m.seq;
+        this.lastSeq = this.dedicated ? streamLast : m.seq;
         const b = readBatch(m.header);
         if (b === undefined) {
           this.posEnd = undefined; // someone else's message on our subject: continue after it
@@ -157,11 +167,13 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
 
   private async run(): Promise<void> {
     const { ring, buf, words } = this;
+    const { batch, window } = this.o;
     const elemSize = ring.elemSize;
     const backoff = new Backoff(this.o.minBackoffMs, this.o.maxBackoffMs);
     let spinUntil = performance.now() + this.o.idleSpinUs / 1000;
+    let retried = false;
     while (!this.stopped) {
-      const n = ring.dequeueBurstStart(buf, this.o.batch);
+      const n = ring.dequeueBurstStart(buf, batch * window);
       if (n === 0) {
         await this.idle(spinUntil);
         continue;
@@ -169,61 +181,64 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
       spinUntil = performance.now() + this.o.idleSpinUs / 1000;
       const pos = consumerTail(ring);
       this.counters.pending = n;
-      let retried = false;
-      for (;;) {
-        // Elements the stream already holds (after a restart or a fault): release them unpublished.
-        if (this.posEnd !== undefined) {
-          const have = (this.posEnd - pos) | 0;
-          if (have > 0) {
-            const k = Math.min(have, n);
-            ring.dequeueFinish(k);
-            this.counters.duplicates += k;
-            this.counters.pending = 0;
-            break; // the rest (if any) is peeked again with its own position
-          }
-        }
-        if (this.stopped) {
-          ring.dequeueFinish(0);
+      // Elements the stream already holds (after a restart or a fault): release them unpublished; the
+      // rest (if any) is peeked again with its own position.
+      if (this.posEnd !== undefined) {
+        const have = (this.posEnd - pos) | 0;
+        if (have > 0) {
+          const k = Math.min(have, n);
+          ring.dequeueFinish(k);
+          this.counters.duplicates += k;
           this.counters.pending = 0;
-          return;
-        }
-        const seq = this.nextSeq;
-        const opts: Partial<JetStreamPublishOptions> = {
-          msgID: `${this.o.group}/${ring.name}/${seq}`,
-          headers: batchHeaders(seq, n, pos, elemSize),
-          timeout: this.o.ackTimeoutMs,
-          expect: { lastSubjectSequence: this.lastSubjSeq },
-        };
-        this.counters.published += n;
-        if (retried) this.counters.redelivered += n;
-        try {
-          const payload = new Uint8Array(buf.buffer, 0, n * words * 4).slice();
-          const ack = await this.js.publish(this.o.subject, payload, opts);
-          if (ack.duplicate) throw new MpError('EEXIST', `batch ${opts.msgID} was already in the stream`);
-          this.lastSubjSeq = ack.seq;
-          this.nextSeq = seq + n;
-          this.posEnd = (pos + n) >>> 0;
-          ring.dequeueFinish(n);
-          this.counters.acked += n;
-          this.counters.messages++;
-          this.counters.pending = 0;
-          backoff.reset();
-          break;
-        } catch (err) {
-          if (this.stopped) {
-            ring.dequeueFinish(0);
-            this.counters.pending = 0;
-            return;
-          }
-          if ((err as MpError).code !== 'EEXIST') {
-            this.counters.retries++;
-            this.emit('status', { status: 'error', error: err as Error });
-            await sleep(backoff.next(), this.abort.signal);
-          }
-          retried = true;
-          await this.resync();
+          continue;
         }
       }
+      // One message per `batch` elements, all in flight at once (window), each expecting its predecessor.
+      const seq0 = this.nextSeq;
+      const sends: Array<Promise<PubAck>> = [];
+      for (let off = 0, j = 0; off < n; off += batch, j++) {
+        const cnt = Math.min(batch, n - off);
+        const seq = seq0 + off;
+        const opts: Partial<JetStreamPublishOptions> = {
+          msgID: `${this.o.group}/${ring.name}/${seq}`,
+          headers: batchHeaders(seq, cnt, (pos + off) >>> 0, elemSize),
+          timeout: this.o.ackTimeoutMs,
+          // A stream of our own: the stream-wide last sequence is predictable for every message of the
+          // window; else only the subject's, for the one message in flight.
+          expect: this.dedicated ? { lastSequence: this.lastSeq + j } : { lastSubjectSequence: this.lastSeq },
+        };
+        sends.push(this.js.publish(this.o.subject, new Uint8Array(buf.buffer, off * elemSize, cnt * words * 4).slice(), opts));
+      }
+      this.counters.published += n;
+      if (retried) this.counters.redelivered += n;
+      const acks = await Promise.allSettled(sends);
+      const ok = acks.every((a) => a.status === 'fulfilled' && !a.value.duplicate);
+      if (ok) {
+        const last = acks[acks.length - 1] as PromiseFulfilledResult<PubAck>;
+        this.lastSeq = last.value.seq;
+        this.nextSeq = seq0 + n;
+        this.posEnd = (pos + n) >>> 0;
+        ring.dequeueFinish(n);
+        this.counters.acked += n;
+        this.counters.messages += acks.length;
+        this.counters.pending = 0;
+        retried = false;
+        backoff.reset();
+        continue;
+      }
+      // Some message failed (or was a duplicate): give the peek back, wait, read what the stream holds,
+      // and go round (the skip above releases what is there; the rest is published again).
+      ring.dequeueFinish(0);
+      this.counters.pending = 0;
+      if (this.stopped) return;
+      const failed = acks.find((a) => a.status === 'rejected') as PromiseRejectedResult | undefined;
+      if (failed !== undefined) {
+        this.counters.retries++;
+        this.emit('status', { status: 'error', error: failed.reason as Error });
+        await sleep(backoff.next(), this.abort.signal);
+      }
+      retried = true;
+      await this.resync();
     }
   }
 
@@ -255,6 +270,8 @@ export async function ringToStream(ring: Ring, opts: RingToStreamOptions): Promi
   const subject = nameOption('subject', opts.subject);
   if (/[*>]/.test(subject)) throw new MpError('EINVAL', `subject '${subject}' must not be a wildcard (it is where this bridge publishes)`);
   const batch = intOption('batch', opts.batch, 256, 1, 1 << 20);
+  const window = intOption('window', opts.window, 8, 1, 1024);
+  if (batch * window > 1 << 22) throw new MpError('EINVAL', `batch × window = ${batch * window} elements in flight (at most ${1 << 22})`);
   const ackTimeoutMs = intOption('ackTimeoutMs', opts.ackTimeoutMs, 2000);
   const idleSpinUs = intOption('idleSpinUs', opts.idleSpinUs, 200, 0, 1_000_000);
   const minBackoffMs = intOption('minBackoffMs', opts.minBackoffMs, 50);
@@ -267,8 +284,10 @@ export async function ringToStream(ring: Ring, opts: RingToStreamOptions): Promi
   const nc = await openConnection({ ...opts, name: opts.name ?? `mp-ring-to-stream-${group}-${ring.name}` }, events);
   try {
     const jsm = await jetstreamManager(nc, { timeout: ackTimeoutMs });
-    await ensureStream(jsm, stream, subject, ring.elemSize, `ring '${ring.name}'`, opts, nc.info?.version);
-    const bridge = new RingToStream(ring, nc, jsm, { stream, subject, batch, group, ackTimeoutMs, idleSpinUs, minBackoffMs, maxBackoffMs });
+    const info = await ensureStream(jsm, stream, subject, ring.elemSize, `ring '${ring.name}'`, opts, nc.info?.version);
+    const subjects = info.config.subjects ?? [];
+    const dedicated = subjects.length === 1 && subjects[0] === subject;
+    const bridge = new RingToStream(ring, nc, jsm, { stream, subject, batch, window: dedicated ? window : 1, group, ackTimeoutMs, idleSpinUs, minBackoffMs, maxBackoffMs }, dedicated);
     events.on('status', (s) => bridge.emit('status', s));
     await bridge.start();
     return bridge;
