@@ -2,12 +2,13 @@
  * ringToStream: drain a ring into a JetStream stream, losing nothing and duplicating nothing across
  * server, connection and bridge faults.
  *
- * How (one batch at a time):
- *  1. Peek up to `batch` elements (`dequeueBurstStart`: the elements stay in the ring) and read the
- *     ring's consumer position `pos` of the first one.
- *  2. Publish them as one message with id `<group>/<ring>/<seq>` and the expectation "the last message on
- *     my subject is stream sequence L" (the previous batch's ack), then wait for the publish ack.
- *  3. On the ack: release them from the ring (`dequeueFinish`), seq += count, L = the ack's sequence.
+ * How (one peek at a time):
+ *  1. Peek up to `batch × window` elements (`dequeueBurstStart`: the elements stay in the ring) and read
+ *     the ring's consumer position `pos` of the first one.
+ *  2. Publish them as messages of up to `batch` elements, all at once, message j with id
+ *     `<group>/<ring>/<seq>` and an expectation: on a stream of our own "the stream's last sequence is
+ *     L + j" (L: the last ack), else (window 1) "the last message on my subject is L".
+ *  3. When every ack is back: release them from the ring (`dequeueFinish`), seq += count, L = last ack.
  * On any failure (timeout, no leader, connection lost, wrong last sequence, a duplicate ack) the bridge
  * waits (backoff), re-reads the last message of its subject from the stream (`Mp-Seq`, `Mp-Count`,
  * `Mp-Pos`: what the stream really holds), releases from its peek the elements the stream already has,

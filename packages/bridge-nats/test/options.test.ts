@@ -41,13 +41,16 @@ describe.skipIf(missing !== undefined)(`bridge options and start-up errors${miss
     eal().cleanup();
   });
 
-  it('batch 0, a negative window, an empty server list → EINVAL naming the option', async () => {
+  it('batch 0, window 0 or negative, an empty server list → EINVAL naming the option', async () => {
     const b = await code(ringToStream(ring8, { servers: server.url, stream: 'S0', subject: 's0', batch: 0, create: true }));
     expect(b.code).toBe('EINVAL');
     expect(b.message).toMatch(/batch/);
     const w = await code(streamToRing(ring16, { servers: server.url, stream: 'S0', durable: 'd', window: -1 }));
     expect(w.code).toBe('EINVAL');
     expect(w.message).toMatch(/window/);
+    const win = await code(ringToStream(ring8, { servers: server.url, stream: 'S0', subject: 's0', window: 0, create: true }));
+    expect(win.code).toBe('EINVAL');
+    expect(win.message).toMatch(/window/);
     const s = await code(ringToStream(ring8, { servers: [], stream: 'S0', subject: 's0' }));
     expect(s.code).toBe('EINVAL');
   });
