@@ -3,7 +3,7 @@
  * secondaries, as a user would start them (`pnpm --filter <name> start` runs the same `node` entry).
  */
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -33,6 +33,13 @@ describe('examples', () => {
     const [name, script] = label.split(' ');
     const r = await start(name!, script);
     expect(r.out).toMatch(expected);
+    expect(r.code, r.out).toBe(0);
+  });
+
+  const noTwoHosts = process.getuid?.() !== 0 ? 'needs root' : spawnSync('nats-server', ['--version']).status !== 0 ? 'needs nats-server' : undefined;
+  it.skipIf(noTwoHosts !== undefined)(`two-hosts-mp start:short runs and verifies its result${noTwoHosts ? ` (skipped: ${noTwoHosts})` : ''}`, async () => {
+    const r = await start('two-hosts-mp', 'start:short');
+    expect(r.out).toMatch(/B: received \d+\/s[\s\S]*two-hosts verified: (\d+) of \1 elements arrived on B, in order, none twice/);
     expect(r.code, r.out).toBe(0);
   });
 });

@@ -1,11 +1,11 @@
 /**
  * Network namespaces for the packet tests: each test makes its own namespaces, veth pairs and taps and
- * deletes them (never the host's interfaces). Needs root and `ip` (iproute2).
+ * deletes them (never the host's interfaces). Needs root and `ip` (iproute2). No vitest here, so benches
+ * and scripts import it too (`@mp/test-utils/netns`); `useNetns` (per-test cleanup) lives in index.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { afterEach } from 'vitest';
 
 /** A network namespace this process created. */
 export interface Netns {
@@ -71,17 +71,4 @@ export function createNetns(tag = 'ns'): Netns {
     throw err;
   }
   return ns;
-}
-
-/** A namespace maker for one test file: every namespace it made is deleted after each test. */
-export function useNetns(): (tag?: string) => Netns {
-  const live: Netns[] = [];
-  afterEach(() => {
-    for (const ns of live.splice(0)) ns.del();
-  });
-  return (tag) => {
-    const ns = createNetns(tag);
-    live.push(ns);
-    return ns;
-  };
 }

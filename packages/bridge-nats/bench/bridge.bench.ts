@@ -1,0 +1,134 @@
+// @mp/bridge-nats benchmark (`pnpm --filter @mp/bridge-nats bench`, root). Two network namespaces A and B
+// joined by a veth, a nats-server in each (clustered, streams R2: every write crosses the veth). Measures
+//   bridge: ring (A) → ringToStream → JetStream → streamToRing → ring (B), 16-byte elements, batch 256
+//   raw:    @nats-io/jetstream publish (A) + durable pull consume (B) of the same payloads (256 elements a
+//           message), one ack in flight (as the bridge) and 64 in flight
+// Throughput: BENCH_N elements flat out, median of BENCH_REPS runs. Latency: 16 elements every 2 ms,
+// p50/p99 from the send time stamped in each element to its arrival in B (one clock: same host); raw
+// stamps right before its publish (after the previous ack with 1 in flight: the wait for that ack is not
+// counted there, while the bridge's elements wait in the ring for it — see the README).
+// Prints absolutes and ratios to raw; benches never assert.
+import { fileURLToPath } from 'node:url';
+import { createNetns } from '@mp/test-utils/netns';
+import type { Netns } from '@mp/test-utils/netns';
+import { spawnAgent } from '@mp/test-utils/host';
+import type { Agent } from '@mp/test-utils/host';
+import { stopAll } from '../test/nats-servers.js';
+import { twoHosts } from '../test/hosts.js';
+
+const AGENT = fileURLToPath(new URL('./bench-agent.mjs', import.meta.url));
+const N = Number(process.env.BENCH_N ?? 200_000);
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const LAT_BURSTS = Number(process.env.BENCH_LAT_BURSTS ?? 1000);
+const BATCH = 256;
+
+interface Res {
+  got: number;
+  dups: number;
+  rate: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log('bridge-nats bench: needs root (network namespaces); skipped');
+    return;
+  }
+  const made: Netns[] = [];
+  const agents: Agent[] = [];
+  const spawn = (ns: Netns): Agent => {
+    const a = spawnAgent(AGENT, [], {}, { netns: ns.name });
+    agents.push(a);
+    return a;
+  };
+  const cleanup = async (): Promise<void> => {
+    await Promise.all(agents.splice(0).map((a) => a.kill()));
+    await stopAll();
+    for (const ns of made.splice(0)) ns.del();
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  try {
+    const hosts = await twoHosts((tag) => {
+      const ns = createNetns(tag);
+      made.push(ns);
+      return ns;
+    });
+    let run = 0;
+    const prefix = (): string => `nbb${process.pid}_${run}`;
+
+    /** One bridge run: fresh groups, rings, stream; produce on A, consume on B. */
+    async function bridgeRun(count: number, paced: boolean, idleSpinUs?: number): Promise<Res> {
+      run++;
+      const [a1, a2, b1, b2] = [spawn(hosts.a), spawn(hosts.a), spawn(hosts.b), spawn(hosts.b)];
+      await a1.call('init', { prefix: `${prefix()}a` });
+      await a1.call('create', { name: 'src', count: 16384, opts: { elemSize: 16, consumer: 'single' } });
+      await a2.call('init', { prefix: `${prefix()}a` });
+      await b1.call('init', { prefix: `${prefix()}b` });
+      await b1.call('create', { name: 'dst', count: 16384, opts: { elemSize: 16, producer: 'single' } });
+      await b2.call('init', { prefix: `${prefix()}b` });
+      const stream = `BR${run}`;
+      await a2.call('r2s', { name: 'src', servers: hosts.urlsA, stream, subject: `br.${run}`, batch: BATCH, create: true, replicas: 2, ...(idleSpinUs === undefined ? {} : { idleSpinUs }) });
+      await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream, durable: 'b' });
+      const consumed = b1.call<Res>('consume', { name: 'dst', count }, 300_000);
+      await a1.call('produce', paced ? { name: 'src', count, burst: 16, everyMs: 2 } : { name: 'src', count, burst: 64 }, 300_000);
+      const r = await consumed;
+      for (const a of [a2, b2]) await a.call('closeBridge');
+      await Promise.all([a1, a2, b1, b2].map((a) => a.kill()));
+      return r;
+    }
+
+    /** One raw JetStream run: same payloads, `window` publish acks in flight. */
+    async function rawRun(count: number, paced: boolean, window: number): Promise<Res> {
+      run++;
+      const [pub, sub] = [spawn(hosts.a), spawn(hosts.b)];
+      const stream = `RW${run}`;
+      await pub.call('rawStream', { servers: hosts.urlsA, stream, subject: `rw.${run}`, replicas: 2 });
+      const consumed = sub.call<Res>('rawConsume', { servers: hosts.urlsB, stream, durable: 'b', count }, 300_000);
+      await pub.call('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, ...(paced ? { burst: 16, everyMs: 2 } : {}) }, 300_000);
+      const r = await consumed;
+      await Promise.all([pub.kill(), sub.kill()]);
+      return r;
+    }
+
+    const rows: Array<[string, string, string]> = [];
+    const thr = { bridge: [] as number[], raw1: [] as number[], raw64: [] as number[], r1: [] as number[], r64: [] as number[] };
+    for (let i = 0; i < REPS; i++) {
+      const b = await bridgeRun(N, false);
+      if (b.dups !== 0 || b.got !== N) console.log(`!! bridge run: ${b.got} of ${N}, ${b.dups} duplicates`);
+      thr.bridge.push(b.rate);
+      thr.raw1.push((await rawRun(N, false, 1)).rate);
+      thr.raw64.push((await rawRun(N, false, 64)).rate);
+      thr.r1.push(b.rate / thr.raw1.at(-1)!);
+      thr.r64.push(b.rate / thr.raw64.at(-1)!);
+      console.log(`rep ${i}: bridge ${(b.rate / 1000).toFixed(0)}k/s, raw w=1 ${(thr.raw1.at(-1)! / 1000).toFixed(0)}k/s, raw w=64 ${(thr.raw64.at(-1)! / 1000).toFixed(0)}k/s`);
+    }
+    const mb = median(thr.bridge);
+    const m1 = median(thr.raw1);
+    const m64 = median(thr.raw64);
+    rows.push(['ring → stream → ring, elements/s', `${(mb / 1000).toFixed(0)}k`, `${median(thr.r1).toFixed(2)}× raw (1 ack in flight), ${median(thr.r64).toFixed(2)}× raw (64 in flight) (medians of the per-run ratios)`]);
+    rows.push(['ref: raw JetStream publish + consume, 1 ack in flight', `${(m1 / 1000).toFixed(0)}k`, '']);
+    rows.push(['ref: raw JetStream publish + consume, 64 acks in flight', `${(m64 / 1000).toFixed(0)}k`, '']);
+
+    const latCount = LAT_BURSTS * 16;
+    const lb = await bridgeRun(latCount, true);
+    const lbs = await bridgeRun(latCount, true, 1_000_000);
+    const lr = await rawRun(latCount, true, 1);
+    const lr64 = await rawRun(latCount, true, 64);
+    const f = (r: Res): string => `${(r.p50Us / 1000).toFixed(2)} / ${(r.p99Us / 1000).toFixed(2)} ms`;
+    rows.push(['latency p50 / p99, 16 elements every 2 ms, bridge (idleSpinUs 200, default)', f(lb), `+${((lb.p50Us - lr.p50Us) / 1000).toFixed(2)} ms p50 over raw`]);
+    rows.push(['latency p50 / p99, bridge with idleSpinUs 10⁶ (A polls its ring)', f(lbs), `+${((lbs.p50Us - lr.p50Us) / 1000).toFixed(2)} ms p50 over raw`]);
+    rows.push(['ref: latency p50 / p99, raw publish → consume, each publish after the previous ack', f(lr), '']);
+    rows.push(['ref: latency p50 / p99, raw publish → consume, publishes not waiting for acks', f(lr64), `bridge p50 +${((lb.p50Us - lr64.p50Us) / 1000).toFixed(2)} ms over this`]);
+
+    console.log(`\n@mp/bridge-nats (N=${N}, median of ${REPS}; two namespaces, 2 clustered servers, R2, batch ${BATCH}, 16-byte elements)`);
+    console.log('| measure | value | ratio |\n|---|---|---|');
+    for (const [m, v, r] of rows) console.log(`| ${m} | ${v} | ${r} |`);
+  } finally {
+    await cleanup();
+  }
+}
+
+await main();

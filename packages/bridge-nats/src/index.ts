@@ -1,0 +1,12 @@
+export { ringToStream, RingToStream } from './ring-to-stream.js';
+export type { RingToStreamOptions, RingBridgeEvents } from './ring-to-stream.js';
+export { streamToRing, StreamToRing } from './stream-to-ring.js';
+export type { StreamToRingOptions } from './stream-to-ring.js';
+export type { BridgeStats } from './stats.js';
+export type { ConnectionOptions, BridgeStatus } from './connection.js';
+export type { StreamCreateOptions } from './format.js';
+export { ENCODING } from './format.js';
+export { MpError } from '@mp/memory';
+export type { MpErrorCode } from '@mp/memory';
+export { bridgeActions, ActionBridge, MpBridgeRemoteError } from './actions.js';
+export type { ActionBridgeOptions, ActionBridgeEvents } from './actions.js';

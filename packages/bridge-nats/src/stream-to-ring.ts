@@ -1,0 +1,215 @@
+/**
+ * streamToRing: a durable JetStream pull consumer that enqueues into a ring (as one of its producers)
+ * and acks a message only after all its elements are in the ring.
+ *
+ * - Backpressure: at most `window` messages are fetched at a time (and the consumer's `max_ack_pending`
+ *   is `window`); while the ring is full the bridge waits on it (futex, in the libuv pool) and tells the
+ *   server it is still working on the message, so nothing is fetched, redelivered or dropped meanwhile.
+ *   Memory stays bounded by `window × batch × elemSize` bytes whatever the backlog.
+ * - Duplicates: each message names its elements' source sequence numbers (`Mp-Seq`, `Mp-Count`). The
+ *   bridge remembers, per source subject, the next sequence it expects (initialised at start from the
+ *   consumer's ack floor), and drops elements it has already enqueued — so a redelivery after a lost ack
+ *   or a reconnect adds nothing twice. Limit: a bridge SIGKILLed after an enqueue and before that
+ *   message's ack re-enqueues that one message's elements when restarted (the ring has no record of
+ *   who put what): at-least-once for that window only.
+ */
+import { EventEmitter } from 'node:events';
+import { MpError } from '@mp/memory';
+import type { Ring } from '@mp/ring';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { Consumer, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Backoff, intOption, nameOption, openConnection, sleep } from './connection.js';
+import type { ConnectionOptions } from './connection.js';
+import { ensureStream, readBatch } from './format.js';
+import type { StreamCreateOptions } from './format.js';
+import type { RingBridgeEvents } from './ring-to-stream.js';
+import { emptyStats } from './stats.js';
+import type { BridgeStats } from './stats.js';
+
+/** Options of {@link streamToRing}. */
+export interface StreamToRingOptions extends ConnectionOptions, StreamCreateOptions {
+  /** The JetStream stream. */
+  stream: string;
+  /** The durable consumer's name (created when missing; its position survives bridge restarts). */
+  durable: string;
+  /** Only this subject of the stream (and, with `create`, the subject the stream is made with). */
+  subject?: string;
+  /** Messages fetched and unacked at most at a time (the consumer's `max_ack_pending`); default 8. */
+  window?: number;
+  /** Ack wait of a created consumer in ms (a message unacked that long is redelivered); default 10000. */
+  ackWaitMs?: number;
+}
+
+/** A running stream → ring bridge (see {@link streamToRing}). */
+export class StreamToRing extends EventEmitter<RingBridgeEvents> {
+  private readonly counters = emptyStats();
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> = Promise.resolve();
+  /** Per source subject: the next source sequence number expected. */
+  private readonly next = new Map<string, number>();
+  private readonly words: number;
+  private stopFetch: (() => void) | undefined;
+
+  /** @internal use {@link streamToRing} */
+  constructor(
+    readonly ring: Ring,
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly consumer: Consumer,
+    private readonly o: { stream: string; durable: string; window: number; ackWaitMs: number; minBackoffMs: number; maxBackoffMs: number },
+  ) {
+    super();
+    this.words = ring.elemSize / 4;
+    this.counters.connected = true;
+    this.on('status', (s) => {
+      if (s.status === 'disconnected' || s.status === 'closed') this.counters.connected = false;
+      else if (s.status === 'connected' || s.status === 'reconnected') this.counters.connected = true;
+    });
+  }
+
+  /** A copy of the counters. */
+  stats(): BridgeStats {
+    return { ...this.counters };
+  }
+
+  /** @internal */
+  async start(): Promise<void> {
+    const info = await this.consumer.info();
+    const floor = info.ack_floor.stream_seq;
+    if (floor > 0) {
+      const m = await this.jsm.streams.getMessage(this.o.stream, { seq: floor }).catch(() => null);
+      const b = m === null ? undefined : readBatch(m.header);
+      if (m !== null && b !== undefined) this.next.set(m.subject, b.seq + b.count);
+    }
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const backoff = new Backoff(this.o.minBackoffMs, this.o.maxBackoffMs);
+    while (!this.stopped) {
+      try {
+        const iter = await this.consumer.fetch({ max_messages: this.o.window, expires: 1000 });
+        this.stopFetch = () => iter.stop();
+        for await (const m of iter) {
+          await this.deliver(m);
+          backoff.reset();
+          if (this.stopped) break;
+        }
+      } catch (err) {
+        if (this.stopped) break;
+        this.counters.retries++;
+        this.emit('status', { status: 'error', error: err as Error });
+        await sleep(backoff.next(), this.abort.signal);
+      } finally {
+        this.stopFetch = undefined;
+      }
+    }
+  }
+
+  private async deliver(m: JsMsg): Promise<void> {
+    const b = readBatch(m.headers);
+    const elemSize = this.ring.elemSize;
+    if (b === undefined || b.elemSize !== elemSize || m.data.length !== b.count * elemSize) {
+      // Not a bridge's batch, or of another format: it can never be enqueued; drop it for good, loudly.
+      m.term();
+      this.emit('status', {
+        status: 'error',
+        error: new MpError('EPROTO', `stream '${this.o.stream}' message ${m.seq} is not a batch of ${elemSize}-byte elements (${b === undefined ? 'no Mp-* headers' : `${b.elemSize}-byte elements, ${m.data.length} bytes`}); dropped`),
+      });
+      return;
+    }
+    this.counters.published += b.count;
+    if (m.redelivered) this.counters.redelivered += b.count;
+    const expected = this.next.get(m.subject);
+    const skip = expected === undefined ? 0 : Math.max(0, Math.min(b.count, expected - b.seq));
+    if (skip === b.count) {
+      this.counters.duplicates += b.count;
+      m.ack();
+      return;
+    }
+    if (expected !== undefined && b.seq > expected) {
+      this.emit('status', {
+        status: 'error',
+        error: new MpError('EPROTO', `stream '${this.o.stream}' subject '${m.subject}': elements ${expected}..${b.seq - 1} are missing (the stream no longer holds them)`),
+      });
+    }
+    this.counters.duplicates += skip;
+    const n = b.count - skip;
+    const data = new Uint32Array(n * this.words);
+    new Uint8Array(data.buffer).set(m.data.subarray(skip * elemSize));
+    this.counters.pending = n;
+    let k = this.ring.enqueueBulk(data, n);
+    while (k === 0) {
+      // Full ring: wait for room, keep the message ours (working() restarts its ack wait), fetch nothing.
+      this.counters.waits++;
+      m.working();
+      k = await this.ring.enqueueBulkAsync(data, n, { timeoutMs: Math.max(100, Math.min(1000, this.o.ackWaitMs / 4)) });
+      if (k === 0 && this.stopped) {
+        this.counters.pending = 0;
+        return; // not acked: redelivered to the next bridge
+      }
+    }
+    this.next.set(m.subject, b.seq + b.count);
+    m.ack();
+    this.counters.pending = 0;
+    this.counters.acked += n;
+    this.counters.messages++;
+  }
+
+  /** Stop fetching (a message being enqueued is finished or left unacked), then close the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    this.stopFetch?.();
+    await this.loop.catch(() => undefined);
+    await this.nc.drain().catch(() => undefined);
+  }
+}
+
+/**
+ * Feed `ring` (as a producer) from stream `opts.stream` through durable pull consumer `opts.durable`.
+ * Resolves once connected and the consumer is bound.
+ *
+ * @throws {MpError} EINVAL — `window` 0, bad names or servers, stream missing and `create` not set
+ * @throws {MpError} EPROTO — the stream carries elements of another size or encoding (both named), or records none
+ * @throws {MpError} ENOTCONN — no server answered (addresses named) and `waitForServer` not set
+ */
+export async function streamToRing(ring: Ring, opts: StreamToRingOptions): Promise<StreamToRing> {
+  if (opts === null || typeof opts !== 'object') throw new MpError('EINVAL', 'streamToRing needs an options object');
+  const stream = nameOption('stream', opts.stream, true);
+  const durable = nameOption('durable', opts.durable, true);
+  const subject = opts.subject === undefined ? undefined : nameOption('subject', opts.subject);
+  const window = intOption('window', opts.window, 8, 1, 10_000);
+  const ackWaitMs = intOption('ackWaitMs', opts.ackWaitMs, 10_000, 100);
+  const minBackoffMs = intOption('minBackoffMs', opts.minBackoffMs, 50);
+  const maxBackoffMs = intOption('maxBackoffMs', opts.maxBackoffMs, 2000);
+  const events = new EventEmitter<RingBridgeEvents>();
+  const nc = await openConnection({ ...opts, name: opts.name ?? `mp-stream-to-ring-${ring.name}` }, events);
+  try {
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, stream, subject, ring.elemSize, `ring '${ring.name}'`, opts, nc.info?.version);
+    try {
+      await jsm.consumers.info(stream, durable);
+    } catch (err) {
+      if ((err as Error).name !== 'ConsumerNotFoundError' && !/consumer not found/i.test((err as Error).message)) throw err;
+      await jsm.consumers.add(stream, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: ackWaitMs * 1_000_000,
+        max_ack_pending: window,
+        ...(subject === undefined ? {} : { filter_subject: subject }),
+      });
+    }
+    const consumer = await jetstream(nc).consumers.get(stream, durable);
+    const bridge = new StreamToRing(ring, nc, jsm, consumer, { stream, durable, window, ackWaitMs, minBackoffMs, maxBackoffMs });
+    events.on('status', (s) => bridge.emit('status', s));
+    await bridge.start();
+    return bridge;
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
+}

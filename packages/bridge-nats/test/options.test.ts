@@ -1,0 +1,117 @@
+/**
+ * Options and start-up errors, in this process (its own group) against one real nats-server on
+ * 127.0.0.1: bad options → EINVAL, unreachable server → ENOTCONN naming it (or waiting when asked),
+ * element-size mismatch → EPROTO naming both, fds → ENOTSUP.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { init, eal } from '@mp/eal';
+import { Ring } from '@mp/ring';
+import { bridgeActions, ringToStream, streamToRing } from '@mp/bridge-nats';
+import type { MpError } from '@mp/bridge-nats';
+import { uniquePrefix } from '@mp/test-utils';
+import { freePort, natsServerMissing, startServer, stopAll } from './nats-servers.js';
+import type { NatsServer } from './nats-servers.js';
+
+const missing = natsServerMissing();
+
+async function code(p: Promise<unknown>): Promise<{ code?: string; message: string; name: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as MpError;
+    return { code: e.code, message: e.message, name: e.name };
+  }
+  throw new Error('expected a rejection');
+}
+
+describe.skipIf(missing !== undefined)(`bridge options and start-up errors${missing ? ` (${missing})` : ''}`, () => {
+  let server: NatsServer;
+  let ring8: Ring;
+  let ring16: Ring;
+  let ringMulti: Ring;
+  beforeAll(async () => {
+    init(['--proc-type=primary', `--file-prefix=${uniquePrefix('nbo')}`, '--no-huge', '-m', '32', '--no-telemetry']);
+    ring8 = Ring.create('r8', 1024, { elemSize: 8, consumer: 'single' });
+    ring16 = Ring.create('r16', 1024, { elemSize: 16, producer: 'single' });
+    ringMulti = Ring.create('rm', 1024, { elemSize: 8 });
+    server = await startServer({ name: 'opt', host: '127.0.0.1', port: await freePort() });
+  });
+  afterAll(async () => {
+    await stopAll();
+    eal().cleanup();
+  });
+
+  it('batch 0, window 0 or negative, an empty server list → EINVAL naming the option', async () => {
+    const b = await code(ringToStream(ring8, { servers: server.url, stream: 'S0', subject: 's0', batch: 0, create: true }));
+    expect(b.code).toBe('EINVAL');
+    expect(b.message).toMatch(/batch/);
+    const w = await code(streamToRing(ring16, { servers: server.url, stream: 'S0', durable: 'd', window: -1 }));
+    expect(w.code).toBe('EINVAL');
+    expect(w.message).toMatch(/window/);
+    const win = await code(ringToStream(ring8, { servers: server.url, stream: 'S0', subject: 's0', window: 0, create: true }));
+    expect(win.code).toBe('EINVAL');
+    expect(win.message).toMatch(/window/);
+    const s = await code(ringToStream(ring8, { servers: [], stream: 'S0', subject: 's0' }));
+    expect(s.code).toBe('EINVAL');
+  });
+
+  it('an unknown stream without create → EINVAL naming it, for both directions', async () => {
+    const a = await code(ringToStream(ring8, { servers: server.url, stream: 'NOPE', subject: 'nope' }));
+    expect(a.code).toBe('EINVAL');
+    expect(a.message).toMatch(/stream 'NOPE' does not exist/);
+    const b = await code(streamToRing(ring8, { servers: server.url, stream: 'NOPE2', durable: 'd' }));
+    expect(b.code).toBe('EINVAL');
+    expect(b.message).toMatch(/NOPE2/);
+  });
+
+  it('a ring whose consumer side cannot peek (multi) → EINVAL', async () => {
+    const e = await code(ringToStream(ringMulti, { servers: server.url, stream: 'SM', subject: 'sm', create: true }));
+    expect(e.code).toBe('EINVAL');
+    expect(e.message).toMatch(/'multi' consumer side/);
+  });
+
+  it('a stream of 8-byte elements and a ring of 16 → EPROTO naming both sizes', async () => {
+    const a = await ringToStream(ring8, { servers: server.url, stream: 'S8', subject: 's8', create: true });
+    await a.close();
+    const e = await code(streamToRing(ring16, { servers: server.url, stream: 'S8', durable: 'd16' }));
+    expect(e.code).toBe('EPROTO');
+    expect(e.message).toMatch(/8-byte elements/);
+    expect(e.message).toMatch(/16-byte elements/);
+  });
+
+  it('no server at the address → ENOTCONN naming it; waitForServer waits until one starts there', async () => {
+    const port = await freePort();
+    const e = await code(ringToStream(ring8, { servers: `127.0.0.1:${port}`, stream: 'SW', subject: 'sw', create: true }));
+    expect(e.code).toBe('ENOTCONN');
+    expect(e.message).toContain(`127.0.0.1:${port}`);
+    let settled = false;
+    const waiting = ringToStream(ring8, { servers: `127.0.0.1:${port}`, stream: 'SW', subject: 'sw', create: true, waitForServer: true, maxBackoffMs: 200 });
+    void waiting.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // Still waiting once a reconnect attempt has surely failed: it neither resolved nor rejected.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(settled).toBe(false);
+    await startServer({ name: 'late', host: '127.0.0.1', port });
+    const bridge = await waiting;
+    expect(bridge.stats().connected).toBe(true);
+    await bridge.close();
+  });
+
+  it('actions: fds → ENOTSUP, an unbridged name → EINVAL, a param over 256 B → E2BIG', async () => {
+    const ab = await bridgeActions(['opt_act'], { servers: server.url, group: 'solo' });
+    try {
+      await expect(ab.request({ name: 'opt_act', fds: [0] })).rejects.toMatchObject({ code: 'ENOTSUP' });
+      await expect(ab.request({ name: 'other' })).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(ab.request({ name: 'opt_act', param: new Uint8Array(257) })).rejects.toMatchObject({ code: 'E2BIG' });
+      expect(() => ab.sendMsg({ name: 'opt_act', fds: [1] })).toThrow(/cannot cross hosts/);
+      // Nobody else bridges it: nothing sent, nothing received (as rte_mp with no peers).
+      expect(await ab.request({ name: 'opt_act' })).toMatchObject({ nbSent: 0, nbReceived: 0 });
+    } finally {
+      await ab.close();
+    }
+    await expect(bridgeActions([], { servers: server.url })).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(bridgeActions(['a/b'], { servers: server.url })).rejects.toMatchObject({ code: 'EINVAL' });
+  });
+});
