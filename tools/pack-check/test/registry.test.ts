@@ -10,6 +10,9 @@
  * pmd-vfio), pnpm 10 and pnpm 12 × ring, hash and ipc, yarn 1 × ring. MP_REGISTRY_MATRIX=full: every
  * manager × every package. Installs run two at a time (they wait on the network, not the CPU).
  *
+ * Then each runnable example of the package's README (tools/pack-check/src/examples.ts; with npm × ring,
+ * also @mp/eal's and @mp/memory's) runs from the installed tarball as a primary and a secondary process.
+ *
  * Also two nested versions of @mp/memory in one process (npm puts the one @mp/eal asks for under it):
  * the same state layout → one group for both copies; another layout → EPROTO naming both copies.
  */
@@ -21,6 +24,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packAll, type Packed } from '../src/pack.js';
 import { startRegistry, type LocalRegistry } from '../src/registry.js';
+import { exampleProgram, runnableBlocks } from '../src/examples.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 
 const run = promisify(execFile);
 const FULL = process.env.MP_REGISTRY_MATRIX === 'full';
@@ -148,6 +154,37 @@ describe.concurrent('installed from a registry: one package + @mp/eal, no compil
     const prefix = `pc${process.pid}x${seq++}`;
     const { stdout } = await run(join(await binFor(m), 'node'), ['primary.mjs', pkg, prefix], { cwd: dir, env: res.env });
     expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual(expected[pkg]);
+    // The README's runnable examples, from the installed tarball, as a primary and then a secondary.
+    const node = join(await binFor(m), 'node');
+    for (const shown of manager === 'npm' && pkg === 'ring' ? [pkg, 'eal', 'memory'] : [pkg]) {
+      const blocks = runnableBlocks(readFileSync(join(dir, 'node_modules', '@mp', shown, 'README.md'), 'utf8'));
+      if (shown !== 'pmd-vfio') expect(blocks.length, `runnable examples in @mp/${shown}'s README`).toBeGreaterThan(0);
+      for (const [i, block] of blocks.entries()) {
+        const prefix = `pc${process.pid}e${seq++}`;
+        const file = join(dir, `example-${shown}-${i}.mjs`);
+        writeFileSync(file, exampleProgram(block, prefix));
+        const argv = [file, '--proc-type=auto', `--file-prefix=${prefix}`, '--no-huge', '--'];
+        const primary = spawn(node, [...argv, '--hold'], { cwd: dir, env: res.env, stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        primary.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        primary.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        const exited = once(primary, 'exit');
+        // The primary announces itself once its part ran; then the secondary runs to its end.
+        await new Promise<void>((ready, fail) => {
+          primary.stdout.on('data', () => out.includes('proc-type ') && ready());
+          void exited.then(() => fail(new Error(`@mp/${shown} example ${i} exited before its secondary ran:\n${out}`)));
+        });
+        expect(out, `@mp/${shown} example ${i}`).toContain('proc-type primary');
+        const secondary = await run(node, argv, { cwd: dir, env: res.env }).then(
+          (r) => r.stdout + r.stderr,
+          (err: { stdout?: string; stderr?: string }) => `failed: ${err.stdout}${err.stderr}`,
+        );
+        primary.stdin.end('exit\n');
+        const [code] = await exited;
+        expect(secondary, `@mp/${shown} example ${i} (secondary)`).toContain('proc-type secondary');
+        expect(code, `@mp/${shown} example ${i} (primary):\n${out}`).toBe(0);
+      }
+    }
   });
 });
 

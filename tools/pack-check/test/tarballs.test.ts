@@ -5,13 +5,14 @@
  * suggestions included, and the failure shows the tool's own report.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { relativeLinks } from '../src/links.js';
 import { packAll, publishedDirs, type Packed } from '../src/pack.js';
 
 const run = promisify(execFile);
@@ -48,5 +49,27 @@ describe.each(names)('%s tarball', (name) => {
     const problems = Object.values(report.problems ?? {}).flat() as { kind?: string; entrypoint?: string; resolutionKind?: string }[];
     expect(problems.map((q) => `${q.kind} ${q.entrypoint ?? ''} ${q.resolutionKind ?? ''}`.trim())).toEqual([]);
     expect(r.code).toBe(0);
+  });
+
+  it('every relative link of its README resolves to a file inside the tarball (others are absolute URLs)', () => {
+    const p = packed.get(name)!;
+    const readme = join(p.unpacked, 'README.md');
+    expect(existsSync(readme)).toBe(true);
+    const broken = relativeLinks(readFileSync(readme, 'utf8')).filter((target) => {
+      const at = resolve(p.unpacked, target);
+      if (relative(p.unpacked, at).startsWith('..')) return true; // leaves the package: dead on npmjs.com
+      return !existsSync(at) || relative(p.unpacked, realpathSync(at)).startsWith('..');
+    });
+    expect(broken).toEqual([]);
+  });
+
+  it('ships LICENSE and README.md, and CHANGELOG.md once a version was cut', () => {
+    const p = packed.get(name)!;
+    expect(existsSync(join(p.unpacked, 'LICENSE'))).toBe(true);
+    expect(existsSync(join(p.unpacked, 'README.md'))).toBe(true);
+    // CHANGELOG.md comes from `changeset version`; every released version has its section.
+    const changelog = join(p.unpacked, 'CHANGELOG.md');
+    expect(existsSync(changelog), 'CHANGELOG.md (run `pnpm changeset version`)').toBe(true);
+    expect(readFileSync(changelog, 'utf8')).toContain(`## ${String(p.manifest.version)}\n`);
   });
 });
