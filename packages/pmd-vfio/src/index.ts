@@ -7,9 +7,13 @@
 import { registerDriver } from './ethdev/port.js';
 import { netRing } from './drivers/net-ring.js';
 import { netMemif } from './drivers/net-memif.js';
+import { netAfPacket } from './drivers/net-af-packet.js';
+import { netTap } from './drivers/net-tap.js';
 
 registerDriver(netRing);
 registerDriver(netMemif);
+registerDriver(netAfPacket);
+registerDriver(netTap);
 import './ethdev/telemetry.js';
 
 export * as ethdev from './ethdev/api.js';

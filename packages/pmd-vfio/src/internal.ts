@@ -6,3 +6,5 @@ export { binding, QUEUE_KIND } from './binding.js';
 export type { PmdBinding, NativeQueue, WatchHandle } from './binding.js';
 export { encode, decode } from './memif/protocol.js';
 export type { MemifMsg, Decoded } from './memif/protocol.js';
+export { serveQueueFds, requestQueueFds, requestQueueFdsSync, FDS_PER_CHUNK } from './drivers/queue-fds.js';
+export { netBinding } from './binding.js';
