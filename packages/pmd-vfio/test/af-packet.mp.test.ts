@@ -43,6 +43,11 @@ async function setup(nSec: number): Promise<{ ns: Netns; p: Agent; s: Agent[] }>
   return { ns, p, s };
 }
 
+/** The next event of `x` matching `pred` after the first `mark` events (one seen earlier does not count). */
+function after(x: Agent, mark: number, pred: (e: { event: string; data?: unknown }) => boolean): Promise<{ data?: unknown }> {
+  return x.waitEvent((e) => x.events.indexOf(e) >= mark && pred(e));
+}
+
 async function until(f: () => Promise<boolean>, what: string | (() => Promise<string>), ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await f())) if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : await what()}`);
@@ -112,15 +117,19 @@ describe.skipIf(why !== undefined)(`net_af_packet (veth in a network namespace)$
     await p.call('start', { port: b });
     for (const x of s) await x.call('attach', { name: 'net_af_packet1' });
     expect(await s[0]!.call('burst', { port: b, dir: 'rx', q: 1 })).toBe(0);
+    const all = [p, ...s];
+    let marks = all.map((x) => x.events.length);
     ns.link('vb', false);
-    for (const x of [p, ...s]) expect((await x.waitEvent((e) => e.event === 'link-down')).data).toMatchObject({ port: b, status: 'down', reason: 'interface vb is down' });
+    for (const [i, x] of all.entries()) expect((await after(x, marks[i]!, (e) => e.event === 'link-down')).data).toMatchObject({ port: b, status: 'down', reason: 'interface vb is down' });
     expect(await s[0]!.call('link', { port: b })).toMatchObject({ status: 'down' });
     expect(await s[0]!.call('burst', { port: b, dir: 'tx', q: 1, n: 4 })).toBe(0);
+    marks = all.map((x) => x.events.length);
     ns.link('vb', true);
-    for (const x of [p, ...s]) await x.waitEvent((e) => e.event === 'link-up');
+    for (const [i, x] of all.entries()) expect((await after(x, marks[i]!, (e) => e.event === 'link-up')).data).toMatchObject({ port: b, status: 'up' });
     expect(await s[0]!.call('burst', { port: b, dir: 'tx', q: 1, n: 4 })).toBe(4);
-    ns.run('ip', 'link', 'del', 'va');
-    for (const x of [p, ...s]) expect((await x.waitEvent((e) => e.event === 'link-down' && (e.data as { reason?: string }).reason !== 'interface vb is down')).data).toMatchObject({ port: b, status: 'down' });
+    marks = all.map((x) => x.events.length);
+    ns.run('ip', 'link', 'del', 'va'); // takes vb with it
+    for (const [i, x] of all.entries()) expect((await after(x, marks[i]!, (e) => e.event === 'link-down')).data).toMatchObject({ port: b, status: 'down', reason: 'interface vb is gone' });
     expect(await s[1]!.call('burst', { port: b, dir: 'rx', q: 0 })).toBe(0);
   });
 

@@ -41,6 +41,11 @@ async function setup(nSec: number): Promise<{ ns: Netns; p: Agent; s: Agent[] }>
   return { ns, p, s };
 }
 
+/** The next event of `x` matching `pred` after the first `mark` events (one seen earlier does not count). */
+function after(x: Agent, mark: number, pred: (e: { event: string; data?: unknown }) => boolean): Promise<{ data?: unknown }> {
+  return x.waitEvent((e) => x.events.indexOf(e) >= mark && pred(e));
+}
+
 async function until(f: () => Promise<boolean>, what: string | (() => Promise<string>), ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await f())) if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : await what()}`);
@@ -113,11 +118,14 @@ describe.skipIf(why !== undefined)(`net_tap (multi-queue TAP in a network namesp
     const { ns, p, s } = await setup(2);
     const { tap } = await ports(p, 2);
     for (const x of s) await x.call('attach', { name: 'net_tap0' });
+    const all = [p, ...s];
+    let marks = all.map((x) => x.events.length);
     ns.link('mptap0', false);
-    for (const x of [p, ...s]) expect((await x.waitEvent((e) => e.event === 'link-down')).data).toMatchObject({ port: tap, status: 'down', reason: 'interface mptap0 is down' });
+    for (const [i, x] of all.entries()) expect((await after(x, marks[i]!, (e) => e.event === 'link-down' && (e.data as { port: number }).port === tap)).data).toMatchObject({ port: tap, status: 'down', reason: 'interface mptap0 is down' });
     expect(await s[0]!.call('burst', { port: tap, dir: 'tx', q: 1, n: 4 })).toBe(0);
+    marks = all.map((x) => x.events.length);
     ns.link('mptap0', true);
-    for (const x of [p, ...s]) await x.waitEvent((e) => e.event === 'link-up' && (e.data as { port: number }).port === tap);
+    for (const [i, x] of all.entries()) await after(x, marks[i]!, (e) => e.event === 'link-up' && (e.data as { port: number }).port === tap);
     expect(await s[0]!.call('burst', { port: tap, dir: 'tx', q: 1, n: 4 })).toBe(4);
     for (const bad of ['net_tap1,iface=mptap1,queues=0', 'net_tap1,iface=mptap1,queues=17', 'net_tap1,iface=mptap1,speed=1']) expect((await p.request('probe', { devargs: bad })).code, bad).toBe('EINVAL');
   });
