@@ -35,4 +35,12 @@ describe('examples', () => {
     expect(r.out).toMatch(expected);
     expect(r.code, r.out).toBe(0);
   });
+
+  const root = process.getuid?.() === 0;
+  it.skipIf(!root)(`l2fwd-mp start:iface (net_af_packet over veths in a namespace it makes and deletes) runs and verifies its result${root ? '' : ' — skipped: needs root'}`, async () => {
+    const r = await start('l2fwd-mp', 'start:iface');
+    expect(r.out).toMatch(/l2fwd verified: every frame forwarded once, in order, MACs swapped/);
+    expect(r.out).toMatch(/network namespace l2fwd\d+ deleted/);
+    expect(r.code, r.out).toBe(0);
+  });
 });
