@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { netnsUnavailable, uniquePrefix, useAgents, useNetns } from '@mp/test-utils';
-import type { Agent, Netns } from '@mp/test-utils';
+import type { Agent, AgentEvent, Netns } from '@mp/test-utils';
 
 const agent = useAgents(join(import.meta.dirname, 'fixtures/net-agent.mjs'));
 const netns = useNetns();
@@ -44,7 +44,7 @@ async function setup(nSec: number): Promise<{ ns: Netns; p: Agent; s: Agent[] }>
 }
 
 /** The next event of `x` matching `pred` after the first `mark` events (one seen earlier does not count). */
-function after(x: Agent, mark: number, pred: (e: { event: string; data?: unknown }) => boolean): Promise<{ data?: unknown }> {
+function after(x: Agent, mark: number, pred: (e: AgentEvent) => boolean): Promise<AgentEvent> {
   return x.waitEvent((e) => x.events.indexOf(e) >= mark && pred(e));
 }
 
@@ -152,10 +152,11 @@ describe.skipIf(why !== undefined)(`net_af_packet (veth in a network namespace)$
     await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s[0]!.pid);
     await s[1]!.call('attach', { name: 'net_af_packet1' });
     await s[1]!.call('rxStart', { port: b, q: 0 });
-    await p.call('send', { port: a, flows: 1, count: 300, window: 128 });
-    await until(async () => (await s[1]!.call<{ got: number }>('rxPeek', { port: b, q: 0 })).got >= 300, 'the new poller to receive');
+    await p.call('send', { port: a, flows: 1, firstFlow: 1, count: 300, window: 128 });
+    await until(async () => ((await s[1]!.call<Rx>('rxPeek', { port: b, q: 0 })).flows[1] ?? 0) >= 300, 'the new poller to receive flow 1');
     const got = await s[1]!.call<Rx>('rxStop', { port: b, q: 0 });
     expect(got).toMatchObject({ bad: 0, dup: 0 });
+    expect(got.flows[1]).toBe(300);
     await until(async () => (await p.call<number>('avail')) === start, 'the dead poller\'s mbufs back in the pool');
   });
 

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { netnsUnavailable, uniquePrefix, useAgents, useNetns } from '@mp/test-utils';
-import type { Agent, Netns } from '@mp/test-utils';
+import type { Agent, AgentEvent, Netns } from '@mp/test-utils';
 
 const agent = useAgents(join(import.meta.dirname, 'fixtures/net-agent.mjs'));
 const netns = useNetns();
@@ -42,7 +42,7 @@ async function setup(nSec: number): Promise<{ ns: Netns; p: Agent; s: Agent[] }>
 }
 
 /** The next event of `x` matching `pred` after the first `mark` events (one seen earlier does not count). */
-function after(x: Agent, mark: number, pred: (e: { event: string; data?: unknown }) => boolean): Promise<{ data?: unknown }> {
+function after(x: Agent, mark: number, pred: (e: AgentEvent) => boolean): Promise<AgentEvent> {
   return x.waitEvent((e) => x.events.indexOf(e) >= mark && pred(e));
 }
 
@@ -112,6 +112,28 @@ describe.skipIf(why !== undefined)(`net_tap (multi-queue TAP in a network namesp
     expect(await s[0]!.call('burst', { port: tap, dir: 'tx', q: 9, n: 8 })).toBe(8);
     await until(async () => (await p.call<Rx>('rxPeek', { port: afp, q: 0 })).got >= 16, '16 frames at the af_packet port');
     expect(await p.call<Rx>('rxStop', { port: afp, q: 0 })).toMatchObject({ got: 16, bad: 0 });
+  });
+
+  it('a secondary SIGKILLed while polling a TAP queue (holding mbufs): another process claims the queue and receives; the mbufs come back', async () => {
+    const { p, s } = await setup(2);
+    const { tap, afp } = await ports(p, 1);
+    const start = await p.call<number>('avail');
+    await s[0]!.call('attach', { name: 'net_tap0' });
+    await s[0]!.call('rxStart', { port: tap, q: 0, holdEvery: 2 });
+    await p.call('send', { port: afp, flows: 1, count: 400, window: 128 });
+    await s[0]!.waitEvent((e) => e.event === 'holding');
+    expect(await p.call<number>('avail')).toBeLessThan(start);
+    expect((await s[1]!.request('rxStart', { port: tap, q: 0 })).code).toBe('EBUSY');
+    await s[0]!.kill('SIGKILL');
+    await p.waitEvent((e) => e.event === 'proc-exit' && (e.data as { pid: number }).pid === s[0]!.pid);
+    await s[1]!.call('attach', { name: 'net_tap0' });
+    await s[1]!.call('rxStart', { port: tap, q: 0 });
+    await p.call('send', { port: afp, flows: 1, firstFlow: 1, count: 300, window: 128 });
+    await until(async () => ((await s[1]!.call<Rx>('rxPeek', { port: tap, q: 0 })).flows[1] ?? 0) >= 300, 'the new poller to receive flow 1');
+    const got = await s[1]!.call<Rx>('rxStop', { port: tap, q: 0 });
+    expect(got).toMatchObject({ bad: 0, dup: 0 });
+    expect(got.flows[1]).toBe(300);
+    await until(async () => (await p.call<number>('avail')) === start, "the dead poller's mbufs back in the pool");
   });
 
   it('the TAP goes down: link-down in every process, bursts return 0; up again: link-up everywhere; queues 0 or 17: EINVAL', async () => {
