@@ -28,6 +28,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+namespace mp_afpacket {
+void Register(Napi::Env env, Napi::Object exports);  // native/af_packet.cc
+}
+namespace mp_tap {
+void Register(Napi::Env env, Napi::Object exports);  // native/tap.cc
+}
+
 namespace {
 
 using namespace mp_memif;
@@ -473,6 +480,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("watch", Napi::Function::New(env, WatchNew));
   exports.Set("Queue", DefineQueue(env));
+  mp_afpacket::Register(env, exports);
+  mp_tap::Register(env, exports);
   Napi::Object l = Napi::Object::New(env);
   l.Set("msgSize", Napi::Number::New(env, sizeof(msg_c)));
   l.Set("helloName", Napi::Number::New(env, offsetof(msg_c, hello.name)));

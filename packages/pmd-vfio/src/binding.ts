@@ -2,6 +2,7 @@ import { MpError } from '@mp/memory';
 import { loadAddon } from '@mp/memory/internal';
 import { DESC, MEMIF_COOKIE, MSG_SIZE, OFF, RING } from './memif/layout.js';
 import { GROUP_FLAG, PCI_IRQ, PCI_REGION, REGION_INFO, VFIO_API_VERSION, VFIO_TYPE1v2_IOMMU } from './vfio/regions.js';
+import { BLK, HDR3 } from './drivers/af-packet-layout.js';
 
 /** A uv_poll watcher: the callback runs once per readable wake-up (events -1: the descriptor failed). */
 export interface WatchHandle {
@@ -140,3 +141,71 @@ function checkVfioLayout(l: Readonly<Record<string, number>>): void {
 /** The vfio functions of the loaded addon. */
 export const vfioNative: VfioNative = binding as unknown as VfioNative;
 checkVfioLayout(vfioNative.vfioLayout);
+// ---- af_packet and tap (native/af_packet.cc, native/tap.cc) ------------------------------------------
+
+/** What afpOpen made: one AF_PACKET socket with its rings (map rxSize + txSize bytes of fd). */
+export interface AfpSocket {
+  fd: number;
+  ifindex: number;
+  rxSize: number;
+  txSize: number;
+  /** tp_hdrlen of TPACKET_V3 (PACKET_HDRLEN). */
+  hdrLen: number;
+  /** Where a TX frame's data starts within its slot (hdrLen - sizeof(sockaddr_ll)). */
+  txDataOff: number;
+}
+
+/** An interface's state (ioctls by name). */
+export interface IfState {
+  ifindex: number;
+  up: boolean;
+  running: boolean;
+  mtu: number;
+  mac: number[];
+}
+
+/** The af_packet and tap functions of the addon. */
+export interface NetBinding {
+  afpOpen(
+    ifname: string,
+    o: { blockSize: number; blockNr: number; frameSize: number; txFrameNr: number; retireTovMs: number; qdiscBypass: boolean; /** group id | (type and flags << 16), unsigned; 0 = no fanout */ fanout: number },
+  ): AfpSocket;
+  /** → bytes queued or -errno. */
+  afpKick(fd: number): number;
+  /** [packets, drops, freezes] since the last call (the kernel resets them). */
+  afpStats(fd: number): [number, number, number];
+  /** fd < 0: a socket of this process's network namespace. Throws ENODEV for no such interface. */
+  ifState(name: string, fd: number): IfState;
+  ifSetUp(name: string, up: boolean, fd: number): void;
+  copyFrames(dst: Uint8Array, dstOffs: Uint32Array, src: Uint8Array, srcOffs: Uint32Array, lens: Uint32Array, n: number): number;
+  readonly afpLayout: Readonly<Record<string, number>>;
+  tapOpen(name: string, queues: number): number[];
+  /** → frames read (lens[i] > room: cut) or -errno. */
+  tapRx(fd: number, dst: Uint8Array, offsets: Uint32Array, room: number, lens: Uint32Array, n: number): number;
+  /** → frames written or -errno. */
+  tapTx(fd: number, src: Uint8Array, offsets: Uint32Array, lens: Uint32Array, n: number): number;
+}
+
+/** The same addon, seen through its af_packet and tap functions (layout checked against af-packet-layout.ts). */
+export const netBinding: NetBinding = checkAfpLayout(binding as unknown as NetBinding);
+
+function checkAfpLayout(b: NetBinding): NetBinding {
+  const l = b.afpLayout;
+  const want: Record<string, number> = {
+    blockStatus: BLK.blockStatus,
+    numPkts: BLK.numPkts,
+    firstPkt: BLK.firstPkt,
+    nextOffset: HDR3.nextOffset,
+    snaplen: HDR3.snaplen,
+    len: HDR3.len,
+    status: HDR3.status,
+    mac: HDR3.mac,
+    rxhash: HDR3.rxhash,
+    hdrSize: HDR3.size,
+  };
+  const bad = Object.entries(want).filter(([k, v]) => l[k] !== v);
+  if (bad.length > 0) {
+    throw new MpError('EPROTO', `@mp/pmd-vfio native TPACKET_V3 layout differs from src/drivers/af-packet-layout.ts: ${bad.map(([k, v]) => `${k} native ${l[k]} != ts ${v}`).join(', ')}`);
+  }
+  return b;
+}

@@ -2,18 +2,23 @@
  * @mp/pmd-vfio — ethdev for @mp groups: ports probed from DPDK devargs, whose queues any process of the
  * group polls itself (one process per queue), with stats and link events in every process; drivers
  * net_ring and net_memif (the memif 2.0 layer below it: control protocol in both roles and a burst
- * data path, whose rings every process of the group maps itself).
+ * data path, whose rings every process of the group maps itself), net_af_packet and net_tap (kernel
+ * interfaces whose sockets / queue descriptors reach every process over @mp/ipc).
  */
 import { registerDriver } from './ethdev/port.js';
 import { netRing } from './drivers/net-ring.js';
 import { netMemif } from './drivers/net-memif.js';
 import { netVirtioModel } from './drivers/net-virtio-model.js';
 import { vfioPci } from './drivers/vfio-pci.js';
+import { netAfPacket } from './drivers/net-af-packet.js';
+import { netTap } from './drivers/net-tap.js';
 
 registerDriver(netRing);
 registerDriver(netMemif);
 registerDriver(netVirtioModel);
 registerDriver(vfioPci);
+registerDriver(netAfPacket);
+registerDriver(netTap);
 import './ethdev/telemetry.js';
 
 export * as ethdev from './ethdev/api.js';

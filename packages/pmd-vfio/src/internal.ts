@@ -8,3 +8,5 @@ export { encode, decode } from './memif/protocol.js';
 export type { MemifMsg, Decoded } from './memif/protocol.js';
 export { VirtioNetModel, fnv1a, fillFrame } from './virtio/model-device.js';
 export type { ModelOptions, PairStats } from './virtio/model-device.js';
+export { serveQueueFds, requestQueueFds, requestQueueFdsSync, FDS_PER_CHUNK } from './drivers/queue-fds.js';
+export { netBinding } from './binding.js';
