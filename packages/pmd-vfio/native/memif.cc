@@ -28,6 +28,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+namespace mp_xdp {
+void InitAfXdp(Napi::Env env, Napi::Object exports);
+}
+
 namespace {
 
 using namespace mp_memif;
@@ -450,6 +454,7 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
 
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  mp_xdp::InitAfXdp(env, exports);  // native/af_xdp.cc
   exports.Set("listen", Napi::Function::New(env, Listen));
   exports.Set("connect", Napi::Function::New(env, Connect));
   exports.Set("accept", Napi::Function::New(env, Accept));

@@ -7,9 +7,11 @@
 import { registerDriver } from './ethdev/port.js';
 import { netRing } from './drivers/net-ring.js';
 import { netMemif } from './drivers/net-memif.js';
+import { netAfXdp } from './drivers/net-af-xdp.js';
 
 registerDriver(netRing);
 registerDriver(netMemif);
+registerDriver(netAfXdp);
 import './ethdev/telemetry.js';
 
 export * as ethdev from './ethdev/api.js';

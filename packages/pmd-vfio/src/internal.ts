@@ -6,3 +6,6 @@ export { binding, QUEUE_KIND } from './binding.js';
 export type { PmdBinding, NativeQueue, WatchHandle } from './binding.js';
 export { encode, decode } from './memif/protocol.js';
 export type { MemifMsg, Decoded } from './memif/protocol.js';
+export { xdp } from './binding.js';
+export type { XdpBinding, XskRingMap } from './binding.js';
+export { afXdpUnavailable } from './drivers/net-af-xdp.js';
