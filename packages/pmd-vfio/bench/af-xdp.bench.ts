@@ -106,7 +106,7 @@ function expect(got: string, want: string): void {
 }
 
 function testpmd(ns: string, prefix: string, iface: string, nq: number, forward: string, mainLcore: number): ReturnType<typeof proc> {
-  const eal = ['--no-pci', '--no-huge', '-m', '512', `--file-prefix=${prefix}`, '--in-memory', `--vdev=net_af_xdp0,iface=${iface},start_queue=0,queue_count=${nq}`, '-l', '0,1', `--main-lcore=${mainLcore}`];
+  const eal = ['--no-pci', '--no-huge', '-m', '512', `--file-prefix=${prefix}`, `--vdev=net_af_xdp0,iface=${iface},start_queue=0,queue_count=${nq}`, '-l', '0,1', `--main-lcore=${mainLcore}`];
   const app = [`--forward-mode=${forward}`, '--auto-start', '--total-num-mbufs=16384', `--rxq=${nq}`, `--txq=${nq}`, '--txpkts=64', '--stats-period=1'];
   const argv = [...(STDBUF !== undefined ? [STDBUF, '-o0', '-e0'] : []), TESTPMD!, ...eal, '--', ...app];
   return proc(ns, undefined, argv);
@@ -139,6 +139,14 @@ async function testpmdPair(nsA: string, nsB: string, nq: number): Promise<number
     }
   } finally {
     await end(rx.c);
+    // A testpmd that did not get to its own cleanup leaves libxdp's program on the link.
+    for (const [ns, dev] of [[nsA, 'va'], [nsB, 'vb']] as const) {
+      try {
+        ip('-n', ns, 'link', 'set', 'dev', dev, 'xdp', 'off');
+      } catch {
+        // none
+      }
+    }
   }
 }
 
@@ -163,8 +171,11 @@ try {
   const paths: Array<[string, () => Promise<number>]> = [];
   for (const nq of [1, 2]) {
     paths.push([`@mp net_af_xdp, ${nq} queue(s)`, () => pair(nsA, nsB, ['mp', 'tx', 'va', String(nq)], ['mp', 'rx', 'vb', String(nq)])]);
-    if (TESTPMD !== undefined) paths.push([`testpmd net_af_xdp, ${nq} queue(s) (reference)`, () => testpmdPair(nsA, nsB, nq)]);
   }
+  // DPDK 22.11's net_af_xdp takes its queue limit from ETHTOOL_GCHANNELS' combined count, which veth
+  // reports as 0 (veth has rx and tx channels, no combined ones): testpmd refuses a second queue on a
+  // veth ("rxq 2 invalid"). Its 1-queue row is the reference for both @mp rows.
+  if (TESTPMD !== undefined) paths.push(['testpmd net_af_xdp, 1 queue(s) (reference)', () => testpmdPair(nsA, nsB, 1)]);
   paths.push(['Node dgram UDP pair (reference)', () => pair(nsA, nsB, ['udp', 'tx', '10.99.0.2', '9000'], ['udp', 'rx', '10.99.0.2', '9000'])]);
   if (TESTPMD === undefined) console.log('dpdk-testpmd not installed: testpmd rows skipped (apt-get install dpdk)');
   const got = new Map<string, number[]>(paths.map(([n]) => [n, []]));
@@ -181,15 +192,14 @@ try {
   const m = (name: string): number => median(got.get(name)?.filter(Number.isFinite) ?? []);
   const udp = m('Node dgram UDP pair (reference)');
   console.log(`\nnet_af_xdp over a veth pair, 64-byte frames, bursts of 32, ${ROUNDS} rounds × ${SECONDS} s after ${WARMUP} s warm-up (medians of per-second rates at the receiver)`);
-  console.log('| path | frames/s | × testpmd (same queues) | × dgram | rounds |');
+  console.log('| path | frames/s | × testpmd af_xdp (1 queue) | × dgram | rounds |');
   console.log('|---|---:|---:|---:|---|');
   for (const [name] of paths) {
-    const nq = /(\d) queue/.exec(name)?.[1];
-    const ref = nq !== undefined ? m(`testpmd net_af_xdp, ${nq} queue(s) (reference)`) : NaN;
+    const ref = name.includes('queue') ? m('testpmd net_af_xdp, 1 queue(s) (reference)') : NaN;
     const v = m(name);
     console.log(`| ${name} | ${fmt(v)} | ${Number.isFinite(ref) ? (v / ref).toFixed(2) : 'n/a'} | ${Number.isFinite(udp) ? (v / udp).toFixed(2) : 'n/a'} | ${got.get(name)!.map(fmt).join(', ')} |`);
   }
-  console.log('goals: @mp ≥ 0.8× testpmd af_xdp; @mp ≥ 5× dgram');
+  console.log('goals: @mp ≥ 0.8× testpmd af_xdp; @mp ≥ 5× dgram. testpmd has no 2-queue row: DPDK 22.11 af_xdp reads the combined channel count, 0 on veth, and refuses a second queue.');
 } finally {
   for (const ns of [nsA, nsB]) {
     try {
