@@ -186,11 +186,12 @@ describe('net_af_xdp', () => {
     expect(ns.run('ip', 'link', 'show', 'va')).not.toMatch(/xdp/);
   });
 
-  it.skipIf(why !== undefined)(`bad devargs: unknown iface ENODEV naming it, queue_count 0 or above the channels EINVAL, unknown key EINVAL${why ? ` (skipped: ${why})` : ''}`, async () => {
+  it.skipIf(why !== undefined)(`bad input: unknown iface ENODEV naming it; queue_count 0 or above the channels, unknown key, more queues than queue_count EINVAL; a secondary's probe ENOTSUP${why ? ` (skipped: ${why})` : ''}`, async () => {
     const ns = netns('xdp');
     veth2(ns);
     const p = agent({}, [], { netns: ns.name });
-    await p.call('init', { args: [`--file-prefix=${uniquePrefix('xdp')}`, '--no-huge', '-m', '64'] });
+    const prefix = uniquePrefix('xdp');
+    await p.call('init', { args: [`--file-prefix=${prefix}`, '--no-huge', '-m', '64'] });
     const nodev = await p.request('probe', { devargs: 'net_af_xdp0,iface=nosuch0' });
     expect(nodev.code).toBe('ENODEV');
     expect(nodev.message).toContain("'nosuch0'");
@@ -198,5 +199,13 @@ describe('net_af_xdp', () => {
       expect((await p.request('probe', { devargs: bad })).code, bad).toBe('EINVAL');
     }
     expect(await p.call('probe', { devargs: 'net_af_xdp0,iface=va,start_queue=1,queue_count=1' })).toBe(0);
+    await p.call('pool', { create: true, n: 1023 });
+    const tooMany = await p.request('setup', { port: 0, nbRxq: 2, nbTxq: 1 });
+    expect(tooMany.code).toBe('EINVAL');
+    expect(tooMany.message).toContain('queue_count=1');
+    // A secondary cannot probe: the others get their fds from the primary.
+    const x = agent({}, [], { netns: ns.name });
+    await x.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
+    expect((await x.request('probe', { devargs: 'net_af_xdp1,iface=vb' })).code).toBe('ENOTSUP');
   });
 });

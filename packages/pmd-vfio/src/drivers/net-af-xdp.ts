@@ -38,6 +38,7 @@
  * UMEM of queue q: memzone `xdp<port>g<gen>` bytes [q·slice, (q+1)·slice); frame addresses are
  * offsets in that slice: rx frames [0, rxd·FRAME), tx frames after.
  */
+import { eal } from '@mp/eal';
 import * as ipc from '@mp/ipc';
 import { MpError, log, memzone } from '@mp/memory';
 import type { Memzone } from '@mp/memory';
@@ -120,6 +121,8 @@ export const netAfXdp: Driver = {
   keys: ['iface', 'start_queue', 'queue_count'],
   probe(ctx: PortContext, d: Devargs): void {
     checkKeys(d, this.keys);
+    // The other processes ask the primary for the fds (queue-fds.ts): it must be the one holding them.
+    if (eal().procType !== 'primary') throw new MpError('ENOTSUP', `${d.name}: probe net_af_xdp ports in the primary (the other processes get their sockets from it)`);
     const iface = d.args.get('iface');
     if (iface === undefined || iface === '') throw new MpError('EINVAL', `${d.name}: iface=<interface> is required`);
     if (Buffer.byteLength(iface) > 15 || /[/\s:]/.test(iface)) throw new MpError('EINVAL', `${d.name}: iface=${iface} is not an interface name (≤ 15 bytes, no '/', ':' or space)`);
