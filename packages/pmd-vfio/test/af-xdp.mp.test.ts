@@ -164,7 +164,7 @@ describe('net_af_xdp', () => {
     expect(avail).toBe(start);
   });
 
-  it.skipIf(why !== undefined)(`the primary SIGKILLed: the secondaries' queues keep running; when the last of them exits the kernel detaches the program${why ? ` (skipped: ${why})` : ''}`, async () => {
+  it.skipIf(why !== undefined)(`the primary SIGKILLed: the secondaries' queues keep running; a survivor's close detaches the program, and when the last of them exits the kernel detaches the other${why ? ` (skipped: ${why})` : ''}`, async () => {
     const ns = netns('xdp');
     veth2(ns);
     const { p, s } = await group(ns, 1, 2);
@@ -181,6 +181,10 @@ describe('net_af_xdp', () => {
     expect(got.flows['3']).toBe(got.got);
     expect(got.got + (await drops(s[0]!, 1, 0))).toBe(5000); // the secondary reads the kernel's counters itself
     expect(ns.run('ip', 'link', 'show', 'vb')).toMatch(/xdp/);
+    // A survivor closes port 1: the program leaves vb at once (through its duplicate of the link).
+    expect(await s[0]!.call('close', { port: 1 })).toBe(true);
+    expect(ns.run('ip', 'link', 'show', 'vb')).not.toMatch(/xdp/);
+    expect(ns.run('ip', 'link', 'show', 'va')).toMatch(/xdp/);
     for (const x of s) await x.kill('SIGKILL');
     expect(ns.run('ip', 'link', 'show', 'vb')).not.toMatch(/xdp/);
     expect(ns.run('ip', 'link', 'show', 'va')).not.toMatch(/xdp/);

@@ -325,12 +325,41 @@ class AfXdpPort implements DriverPort {
       control(this.ctx.id, op);
       return;
     }
-    const r = ipc.requestSync({ name: CTL_ACTION, param: new Uint8Array(Buffer.from(JSON.stringify({ port: this.ctx.id, op }))) }, { to: prober, timeoutMs: 5000 });
+    let r;
+    try {
+      r = ipc.requestSync({ name: CTL_ACTION, param: new Uint8Array(Buffer.from(JSON.stringify({ port: this.ctx.id, op }))) }, { to: prober, timeoutMs: 5000 });
+    } catch (err) {
+      // The prober is gone: nothing to stop (it watched the link); close what is left of the port.
+      if (op === 'stop') return;
+      if (op === 'close') {
+        this.closeOrphan();
+        return;
+      }
+      throw new MpError('ENODEV', `${DRIVER} port ${this.ctx.id}: its prober (pid ${prober}) is gone: ${(err as Error).message}`, { cause: err });
+    }
     if (r.msgs.length === 0) {
       const e = r.errors[0];
-      if (op === 'close' && e === undefined) return; // the prober is gone: nothing of ours to release but our fds
+      if (op === 'close' && e === undefined) {
+        this.closeOrphan();
+        return;
+      }
       throw new MpError((e?.code as 'ENODEV') ?? 'ENODEV', `${DRIVER} port ${this.ctx.id}: its prober (pid ${prober}) could not ${op} it: ${e?.message ?? 'no answer'}`, e ? { cause: e } : {});
     }
+  }
+
+  /**
+   * Close a port whose prober is gone: detach the program through this process's duplicate of the
+   * link (if it has one: otherwise the kernel detaches it when the last holder exits) and free the UMEM.
+   */
+  private closeOrphan(): void {
+    const gen = Atomics.load(this.ctx.words, W_GEN);
+    if (this.cur !== undefined && this.cur.link >= 0) xdp.xdpDetach(this.cur.link);
+    try {
+      if (gen !== 0) memzone.free(mzName(this.ctx.id, gen));
+    } catch {
+      // freed already
+    }
+    Atomics.store(this.ctx.words, W_GEN, 0);
   }
 
   start(): void {
@@ -363,8 +392,8 @@ class AfXdpPort implements DriverPort {
    */
   sockets(gen: number): Sockets | undefined {
     if (this.cur?.gen === gen) return this.cur;
+    this.drop(); // sockets of another generation (or none: the port was closed) are not kept open
     if (gen === 0) return undefined;
-    this.drop();
     const mz = memzone.lookup(mzName(this.ctx.id, gen));
     if (mz === undefined) return undefined;
     const h = held.get(this.ctx.id);
