@@ -36,7 +36,7 @@ const STDBUF = which('stdbuf');
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
 
 /** A process in namespace `ns`, pinned to `cpu` when taskset exists; its stdout as lines. */
-function proc(ns: string, cpu: number | undefined, argv: string[]): { c: ChildProcess; lines: string[]; next: () => Promise<string> } {
+function proc(ns: string, cpu: number | undefined, argv: string[]): { c: ChildProcess; lines: string[]; next: () => Promise<string>; skip: () => void } {
   const cmd = ['netns', 'exec', ns, ...(TASKSET !== undefined && cpu !== undefined ? [TASKSET, '-c', String(cpu)] : []), ...argv];
   const c = spawn('ip', cmd, { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
@@ -62,7 +62,11 @@ function proc(ns: string, cpu: number | undefined, argv: string[]): { c: ChildPr
     if (c.exitCode !== null) return Promise.reject(new Error(`${argv.join(' ')} has exited:\n${lines.slice(-20).join('\n')}`));
     return new Promise((ok, ko) => waiting.push({ ok, ko }));
   };
-  return { c, lines, next };
+  /** Forget the lines printed so far (rates measured before the other side was up). */
+  const skip = (): void => {
+    seen = lines.length;
+  };
+  return { c, lines, next, skip };
 }
 
 async function end(c: ChildProcess): Promise<void> {
@@ -92,6 +96,7 @@ async function pair(nsA: string, nsB: string, txArgs: string[], rxArgs: string[]
     const tx = proc(nsA, 0, [...CHILD, ...txArgs]);
     try {
       expect(await tx.next(), 'up');
+      rx.skip();
       return median(await rxRates(rx.next));
     } finally {
       await end(tx.c);
