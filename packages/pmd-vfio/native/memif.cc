@@ -34,6 +34,9 @@ void Register(Napi::Env env, Napi::Object exports);  // native/af_packet.cc
 namespace mp_tap {
 void Register(Napi::Env env, Napi::Object exports);  // native/tap.cc
 }
+namespace mp_xdp {
+void InitAfXdp(Napi::Env env, Napi::Object exports);
+}
 
 namespace {
 
@@ -465,6 +468,7 @@ void InitVfio(Napi::Env env, Napi::Object exports);  // native/vfio.cc
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  mp_xdp::InitAfXdp(env, exports);  // native/af_xdp.cc
   exports.Set("listen", Napi::Function::New(env, Listen));
   exports.Set("connect", Napi::Function::New(env, Connect));
   exports.Set("accept", Napi::Function::New(env, Accept));

@@ -209,3 +209,45 @@ function checkAfpLayout(b: NetBinding): NetBinding {
   }
   return b;
 }
+// ---- net_af_xdp (native/af_xdp.cc) ----------------------------------------------------------------
+
+/** One AF_XDP ring as mapped: `buf` and the byte offsets of its producer, consumer, flags and entries. */
+export interface XskRingMap {
+  buf: ArrayBuffer;
+  producer: number;
+  consumer: number;
+  flags: number;
+  desc: number;
+}
+
+/** The AF_XDP functions of the addon. Every argument is validated before it gets here. */
+export interface XdpBinding {
+  /** if_nametoindex. Throws ENODEV naming the interface. */
+  xdpIfindex(name: string): number;
+  /** IFF_* flags of the interface, or -errno (-ENODEV: gone). */
+  xdpIfFlags(ifindex: number): number;
+  /** ETHTOOL_GCHANNELS, or undefined when the driver reports none. */
+  xdpChannels(name: string): { rx: number; tx: number; combined: number; maxRx: number; maxTx: number; maxCombined: number } | undefined;
+  /** socket(AF_XDP) + XDP_UMEM_REG of buf[off, off+len) + ring sizes → fd. */
+  xdpSocket(buf: ArrayBuffer, off: number, len: number, frameSize: number, fill: number, comp: number, rx: number, tx: number): number;
+  xdpBind(fd: number, ifindex: number, queue: number): void;
+  xdpRings(fd: number, fill: number, comp: number, rx: number, tx: number): { fill: XskRingMap; comp: XskRingMap; rx: XskRingMap; tx: XskRingMap };
+  /** sendto(fd, NULL, 0, MSG_DONTWAIT) → 0 or -errno. */
+  xdpKick(fd: number): number;
+  /** XDP_STATISTICS of a socket. */
+  xdpStats(fd: number): { rxDropped: number; rxInvalid: number; txInvalid: number; rxRingFull: number; rxFillEmpty: number; txRingEmpty: number };
+  xdpMapCreate(entries: number): number;
+  /** fd < 0: delete the key. */
+  xdpMapSet(mapFd: number, key: number, fd: number): void;
+  xdpProgLoad(mapFd: number): number;
+  /** BPF_LINK_CREATE → the link fd and the XDP mode used. Throws EBUSY when another program is attached. */
+  xdpAttach(ifindex: number, progFd: number): { fd: number; mode: 'drv' | 'skb' };
+  /** BPF_LINK_DETACH → 0 or -errno. */
+  xdpDetach(linkFd: number): number;
+  /** memcpy src[srcOff[i], +lens[i]) → dst[dstOff[i], …) for i < n; → how many were in bounds. */
+  xdpCopy(src: ArrayBuffer, srcOff: Uint32Array, dst: ArrayBuffer, dstOff: Uint32Array, lens: Uint32Array, n: number): number;
+  readonly xdpLayout: Readonly<Record<string, number>>;
+}
+
+/** The addon's AF_XDP part (the same module as {@link binding}). */
+export const xdp: XdpBinding = binding as unknown as XdpBinding;

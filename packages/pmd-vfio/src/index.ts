@@ -12,6 +12,7 @@ import { netVirtioModel } from './drivers/net-virtio-model.js';
 import { vfioPci } from './drivers/vfio-pci.js';
 import { netAfPacket } from './drivers/net-af-packet.js';
 import { netTap } from './drivers/net-tap.js';
+import { netAfXdp } from './drivers/net-af-xdp.js';
 
 registerDriver(netRing);
 registerDriver(netMemif);
@@ -19,6 +20,7 @@ registerDriver(netVirtioModel);
 registerDriver(vfioPci);
 registerDriver(netAfPacket);
 registerDriver(netTap);
+registerDriver(netAfXdp);
 import './ethdev/telemetry.js';
 
 export * as ethdev from './ethdev/api.js';
