@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { MpError, RobustLock, ofdLock, ofdTest, setLogLevel, watchPid } from '@mp/memory';
+import { MpError, RobustLock, ofdLock, ofdTest, setLogLevel } from '@mp/memory';
+import { watchPid } from '@mp/memory/internal';
 import { GroupMemory, attachMemory, detachMemory, log, processSlot, sleepSync } from '@mp/memory/internal';
 import type { MappedFile } from '@mp/memory';
 import { createRequire } from 'node:module';

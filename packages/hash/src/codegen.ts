@@ -10,7 +10,7 @@
  * {@link codegenAllowed} is then false and every `compile*` returns undefined, and the table uses the
  * generic TypeScript paths of read.ts and bulk.ts (same results, slower; see the README for the margin).
  */
-import { TSO } from '@mp/memory';
+import { TSO } from '@mp/memory/internal';
 import type { HashPass, PrimaryPass } from './bulk.js';
 import { CRC32C_TABLES } from './hashfn.js';
 import { BUCKET, BUCKET_ENTRIES, HASH_FUNC_IDS, SLOT } from './layout.js';

@@ -6,9 +6,11 @@
  */
 import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { MpError, RobustLock, groupMemory, memzone, openOwnedFile, validateName } from '@mp/memory';
+import { MpError, RobustLock, memzone, openOwnedFile, validateName } from '@mp/memory';
+import { groupMemory } from '@mp/memory/internal';
 import { processAlive, processSlot, sleepSync } from '@mp/memory/internal';
-import type { GroupMemory, Memzone } from '@mp/memory';
+import type { Memzone } from '@mp/memory';
+import type { GroupMemory } from '@mp/memory/internal';
 import { lookupBulk, type BulkPasses } from './bulk.js';
 import { compileHash, compileHashPass, compilePrimaryPass, compileProbe, type Probe } from './codegen.js';
 import { loadWords } from './hashfn.js';

@@ -4,7 +4,8 @@
  * write paths share. Internal: {@link Hash} holds one and passes it to the functions of read.ts,
  * bulk.ts, write.ts and repair.ts.
  */
-import { MpError, TSO } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { TSO } from '@mp/memory/internal';
 import { crc32cWords, jhashWords, loadWords } from './hashfn.js';
 import { BUCKET, F_EXT, F_MULTI_WRITER, HASH_FUNC_IDS, HDR_H, HDR_W } from './layout.js';
 

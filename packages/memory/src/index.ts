@@ -12,18 +12,10 @@ export { listenSeqpacket, connectSeqpacket, SeqpacketConnection } from './seqpac
 export type { SeqpacketListener, ListenOptions, PeerCredentials } from './seqpacket.js';
 export { openOwnedFile, lstatOwned, ensureOwnedDir, removeOwned } from './files.js';
 export type { OwnedFile, FileKind } from './files.js';
-/**
- * @deprecated Internal: import `TSO`, `groupMemory` and `GroupMemory` from `@mp/memory/internal`. They stay
- * here only until @mp/ring and @mp/hash import them from there; they are not part of the public API.
- */
-export { TSO } from './order.js';
-export { groupMemory } from './group.js';
 export { hugepageInfo, chooseBacking, DEFAULT_SHM_CAP, SHM_DIR } from './hugepages.js';
 export type { HugepageInfo, HugepageSize, HugetlbfsMount, Backing } from './hugepages.js';
 export * as memzone from './memzone-api.js';
 export {
-  /** @deprecated Internal (see `TSO` above): import it from `@mp/memory/internal`. */
-  GroupMemory,
   MEMZONE_2MB,
   MEMZONE_1GB,
   MEMZONE_SIZE_HINT_ONLY,

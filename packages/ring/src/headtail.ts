@@ -18,7 +18,8 @@
  * - C1 (claim): the head CAS of a multi-thread side; the reservation record (pos, then BUSY) is written
  *   before it, so no reservation exists that a stall check (participants.ts) cannot attribute.
  */
-import { MpError, TSO, futexWait, futexWake } from '@mp/memory';
+import { MpError, futexWait, futexWake } from '@mp/memory';
+import { TSO } from '@mp/memory/internal';
 import {
   REC_ABANDONED,
   REC_BUSY,

@@ -6,7 +6,8 @@
  * as `mp_af_xdp_ctl` requests.
  */
 import * as ipc from '@mp/ipc';
-import { MpError, log, memzone } from '@mp/memory';
+import { MpError, memzone } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import type { Memzone } from '@mp/memory';
 import { binding, xdp } from '../binding.js';
 import type { PortContext } from '../drivers/driver.js';

@@ -2,7 +2,7 @@
  * net_af_xdp's queues in the process that polls them: the rings of socket q of the current generation,
  * mapped here, driven by rings.ts; frames copied between the UMEM and mbufs, one native copy per burst.
  */
-import { log } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import { Mbuf, mempoolLayout } from '@mp/mempool';
 import type { Mempool } from '@mp/mempool';
 import { xdp } from '../binding.js';

@@ -5,7 +5,8 @@
  * link-down naming it. The watch is an unref'd timer: it never keeps the prober alive, and stops itself
  * once the port's entry is freed (the port closed from any process).
  */
-import { MpError, log } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import { netBinding } from '../binding.js';
 import { PS_FREE, PORT } from '../ethdev/layout.js';
 import { PortTable } from '../ethdev/table.js';

@@ -17,7 +17,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { closeSync } from 'node:fs';
-import { MpError, log } from '@mp/memory';
+import { MpError } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import { Mbuf } from '@mp/mempool';
 import type { Mempool } from '@mp/mempool';
 import { binding, netBinding } from '../binding.js';

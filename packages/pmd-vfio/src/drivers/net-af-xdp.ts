@@ -25,7 +25,8 @@
  */
 import { eal } from '@mp/eal';
 import * as ipc from '@mp/ipc';
-import { MpError, log, memzone } from '@mp/memory';
+import { MpError, memzone } from '@mp/memory';
+import { log } from '@mp/memory/internal';
 import { binding, xdp } from '../binding.js';
 import { checkKeys, intArg } from '../ethdev/devargs.js';
 import type { Devargs } from '../ethdev/devargs.js';
