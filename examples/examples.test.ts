@@ -40,6 +40,9 @@ describe('examples', () => {
   it.skipIf(noTwoHosts !== undefined)(`two-hosts-mp start:short runs and verifies its result${noTwoHosts ? ` (skipped: ${noTwoHosts})` : ''}`, async () => {
     const r = await start('two-hosts-mp', 'start:short');
     expect(r.out).toMatch(/B: received \d+\/s[\s\S]*two-hosts verified: (\d+) of \1 elements arrived on B, in order, none twice/);
+    expect(r.code, r.out).toBe(0);
+  });
+
   const root = process.getuid?.() === 0;
   it.skipIf(!root)(`l2fwd-mp start:iface (net_af_packet over veths in a namespace it makes and deletes) runs and verifies its result${root ? '' : ' — skipped: needs root'}`, async () => {
     const r = await start('l2fwd-mp', 'start:iface');

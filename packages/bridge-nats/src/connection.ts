@@ -136,3 +136,32 @@ export async function openConnection(opts: ConnectionOptions, emitter: EventEmit
   void nc.closed().then(() => emitter.emit('status', { status: 'closed' } satisfies BridgeStatus));
   return nc;
 }
+
+/** How long a bridge that was asked to wait for its server also waits for JetStream to answer. */
+export const JETSTREAM_READY_MS = 60_000;
+
+/**
+ * Run `setup` (JetStream calls made before a bridge starts: the manager, the stream, the consumer). A
+ * cluster that has just formed answers JetStream requests only once it has elected its meta leader: with
+ * `waitForServer`, a request that times out or meets "no responders"/503 is retried with the backoff for
+ * up to {@link JETSTREAM_READY_MS}; without it, the first such failure is the error.
+ *
+ * @throws {MpError} ETIMEDOUT — JetStream did not answer in time (the message names the addresses)
+ */
+export async function jetStreamSetup<T>(opts: ConnectionOptions, setup: () => Promise<T>): Promise<T> {
+  const backoff = new Backoff(intOption('minBackoffMs', opts.minBackoffMs, 50), intOption('maxBackoffMs', opts.maxBackoffMs, 2000));
+  const deadline = Date.now() + (opts.waitForServer === true ? JETSTREAM_READY_MS : 0);
+  for (;;) {
+    try {
+      return await setup();
+    } catch (err) {
+      const e = err as Error & { code?: unknown };
+      const notReady = /timeout|no responders|503|jetstream not (enabled|available)|leader/i.test(`${e.name} ${e.message} ${String(e.code ?? '')}`);
+      if (!notReady || err instanceof MpError) throw err;
+      if (Date.now() >= deadline) {
+        throw new MpError('ETIMEDOUT', `JetStream did not answer at ${serverList(opts.servers).join(', ')}: ${e.message}`, { cause: err });
+      }
+      await sleep(backoff.next());
+    }
+  }
+}

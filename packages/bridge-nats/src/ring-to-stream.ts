@@ -26,7 +26,7 @@ import type { Ring } from '@mp/ring';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Backoff, intOption, nameOption, openConnection, sleep } from './connection.js';
+import { Backoff, intOption, jetStreamSetup, nameOption, openConnection, sleep } from './connection.js';
 import type { BridgeStatus, ConnectionOptions } from './connection.js';
 import { batchHeaders, ensureStream, readBatch } from './format.js';
 import type { StreamCreateOptions } from './format.js';
@@ -264,6 +264,7 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
  * @throws {MpError} EINVAL — `batch` 0 or not an integer, bad names or servers, a ring whose consumer side cannot peek (`multi`, `rts`), stream missing and `create` not set
  * @throws {MpError} EPROTO — the stream carries elements of another size or encoding (both named)
  * @throws {MpError} ENOTCONN — no server answered (addresses named) and `waitForServer` not set; no group attached and no `group` given
+ * @throws {MpError} ETIMEDOUT — JetStream did not answer (with `waitForServer`: within JETSTREAM_READY_MS, while a new cluster elects its leader)
  */
 export async function ringToStream(ring: Ring, opts: RingToStreamOptions): Promise<RingToStream> {
   if (opts === null || typeof opts !== 'object') throw new MpError('EINVAL', 'ringToStream needs an options object');
@@ -284,8 +285,10 @@ export async function ringToStream(ring: Ring, opts: RingToStreamOptions): Promi
   const events = new EventEmitter<RingBridgeEvents>();
   const nc = await openConnection({ ...opts, name: opts.name ?? `mp-ring-to-stream-${group}-${ring.name}` }, events);
   try {
-    const jsm = await jetstreamManager(nc, { timeout: ackTimeoutMs });
-    const info = await ensureStream(jsm, stream, subject, ring.elemSize, `ring '${ring.name}'`, opts, nc.info?.version);
+    const { jsm, info } = await jetStreamSetup(opts, async () => {
+      const m = await jetstreamManager(nc, { timeout: ackTimeoutMs });
+      return { jsm: m, info: await ensureStream(m, stream, subject, ring.elemSize, `ring '${ring.name}'`, opts, nc.info?.version) };
+    });
     const subjects = info.config.subjects ?? [];
     const dedicated = subjects.length === 1 && subjects[0] === subject;
     const bridge = new RingToStream(ring, nc, jsm, { stream, subject, batch, window: dedicated ? window : 1, group, ackTimeoutMs, idleSpinUs, minBackoffMs, maxBackoffMs }, dedicated);

@@ -19,7 +19,7 @@ import type { Ring } from '@mp/ring';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Consumer, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Backoff, intOption, nameOption, openConnection, sleep } from './connection.js';
+import { Backoff, intOption, jetStreamSetup, nameOption, openConnection, sleep } from './connection.js';
 import type { ConnectionOptions } from './connection.js';
 import { ensureStream, readBatch } from './format.js';
 import type { StreamCreateOptions } from './format.js';
@@ -176,6 +176,7 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
  * @throws {MpError} EINVAL — `window` 0, bad names or servers, stream missing and `create` not set
  * @throws {MpError} EPROTO — the stream carries elements of another size or encoding (both named), or records none
  * @throws {MpError} ENOTCONN — no server answered (addresses named) and `waitForServer` not set
+ * @throws {MpError} ETIMEDOUT — JetStream did not answer (with `waitForServer`: within JETSTREAM_READY_MS)
  */
 export async function streamToRing(ring: Ring, opts: StreamToRingOptions): Promise<StreamToRing> {
   if (opts === null || typeof opts !== 'object') throw new MpError('EINVAL', 'streamToRing needs an options object');
@@ -189,8 +190,11 @@ export async function streamToRing(ring: Ring, opts: StreamToRingOptions): Promi
   const events = new EventEmitter<RingBridgeEvents>();
   const nc = await openConnection({ ...opts, name: opts.name ?? `mp-stream-to-ring-${ring.name}` }, events);
   try {
-    const jsm = await jetstreamManager(nc);
-    await ensureStream(jsm, stream, subject, ring.elemSize, `ring '${ring.name}'`, opts, nc.info?.version);
+    const jsm = await jetStreamSetup(opts, async () => {
+      const m = await jetstreamManager(nc);
+      await ensureStream(m, stream, subject, ring.elemSize, `ring '${ring.name}'`, opts, nc.info?.version);
+      return m;
+    });
     try {
       await jsm.consumers.info(stream, durable);
     } catch (err) {

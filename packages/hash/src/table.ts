@@ -175,7 +175,7 @@ export class Hash {
   }
 
   /**
-   * {@link findExisting}, but undefined when no table of that name exists (as `memzone.lookup`).
+   * {@link findExisting}, but undefined when no table of that name exists (as `memzone.find`).
    *
    * @throws {MpError} EPROTO / EINVAL / ENAMETOOLONG / ENOTCONN — as findExisting
    */

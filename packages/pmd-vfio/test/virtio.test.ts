@@ -143,7 +143,7 @@ describe('modern virtio-PCI against the model registers', () => {
     try {
       const fn = new ModelFunction('legacy');
       expect(mpErrorCode(() => new VirtioPci(fn, findCaps(fn)).negotiate(DRIVER_FEATURES))).toBe('ENOTSUP');
-      const cfg = new Uint8Array(memzone.lookup('vm_legacy')!.buffer, ML.config, 256);
+      const cfg = new Uint8Array(memzone.find('vm_legacy')!.buffer, ML.config, 256);
       cfg[0x41] = 0x40; // the first capability points at itself
       expect(mpErrorCode(() => findCaps(fn))).toBe('ENOTSUP');
       cfg[0] = 0x86; // vendor 0x1a86

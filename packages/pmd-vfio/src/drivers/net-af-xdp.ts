@@ -178,7 +178,7 @@ class AfXdpPort implements DriverPort, QueueHost {
     if (this.cur?.gen === gen) return this.cur;
     this.drop(); // sockets of another generation (or none: the port was closed) are not kept open
     if (gen === 0) return undefined;
-    const mz = memzone.lookup(mzName(this.ctx.id, gen));
+    const mz = memzone.find(mzName(this.ctx.id, gen));
     if (mz === undefined) return undefined;
     const h = held.get(this.ctx.id);
     if (h !== undefined) {

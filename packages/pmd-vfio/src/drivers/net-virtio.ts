@@ -185,7 +185,7 @@ class VirtioPort implements DriverPort {
     const slot = vqLayout(nMax).size;
     const nSlots = 2 * maxPairs + 1;
     const zname = zoneName(ctx.id);
-    if (memzone.lookup(zname) !== undefined) memzone.free(zname);
+    if (memzone.find(zname) !== undefined) memzone.free(zname);
     w.fill(0, W_DMA, W_DMA + 8);
     const mz = memzone.reserve(zname, nSlots * slot + CTRL_BUF, { align: 4096 });
     new Uint8Array(mz.buffer).fill(0);
@@ -279,7 +279,7 @@ class VirtioPort implements DriverPort {
     watchers.delete(this.ctx.id);
     this.dev().reset();
     // The device let go of every buffer: the posted mbufs come back to their pools.
-    const mz = memzone.lookup(zoneName(this.ctx.id));
+    const mz = memzone.find(zoneName(this.ctx.id));
     const slot = w[W_SLOT]!;
     const hs: number[] = [];
     if (mz === undefined) return;
@@ -308,7 +308,7 @@ class VirtioPort implements DriverPort {
       }
     }
     w.fill(0, W_DMA, W_DMA + 8);
-    if (memzone.lookup(zoneName(this.ctx.id)) !== undefined) memzone.free(zoneName(this.ctx.id));
+    if (memzone.find(zoneName(this.ctx.id)) !== undefined) memzone.free(zoneName(this.ctx.id));
     this.detach();
     if (this.ctx.prober() === process.pid) this.src.release(this.ctx);
   }
@@ -336,7 +336,7 @@ class VirtioPort implements DriverPort {
   xstats(): Array<{ name: string; value: number }> {
     const out = [{ name: 'virtio_queue_pairs', value: this.ctx.words[W_PAIRS]! }];
     const w = this.ctx.words;
-    const mz = memzone.lookup(zoneName(this.ctx.id));
+    const mz = memzone.find(zoneName(this.ctx.id));
     if (w[W_STARTED] !== 1 || mz === undefined) return out;
     const slot = w[W_SLOT]!;
     for (let k = 0; k < w[W_PAIRS]!; k++) {
@@ -351,7 +351,7 @@ class VirtioPort implements DriverPort {
   /** This process's view of virtqueue vq (undefined while stopped or not set up). */
   virtqueue(vq: number): Virtqueue | undefined {
     const w = this.ctx.words;
-    const mz = memzone.lookup(zoneName(this.ctx.id));
+    const mz = memzone.find(zoneName(this.ctx.id));
     if (Atomics.load(w, W_STARTED) !== 1 || mz === undefined) return undefined;
     const slot = w[W_SLOT]!;
     const n = Atomics.load(new Uint32Array(mz.buffer, vq * slot + VQ_STATE, 16), S.size);

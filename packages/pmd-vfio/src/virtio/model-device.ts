@@ -307,7 +307,7 @@ export class VirtioNetModel {
     }
     let b = this.zones.get(e.name);
     if (b === undefined) {
-      const mz = memzone.lookup(e.name);
+      const mz = memzone.find(e.name);
       if (mz === undefined) {
         this.dmaErrors++;
         return undefined;

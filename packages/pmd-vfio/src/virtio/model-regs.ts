@@ -302,7 +302,7 @@ export class ModelFunction implements PciFunction {
 
   constructor(name: string) {
     this.address = `model:${name}`;
-    const mz = memzone.lookup(modelZoneName(name));
+    const mz = memzone.find(modelZoneName(name));
     if (mz === undefined) throw new MpError('ENODEV', `no virtio device model '${name}' in this group (no memzone ${modelZoneName(name)})`);
     this.m = new ModelMemory(mz.buffer);
     if (this.m.ctl[M.magic] !== MODEL_MAGIC || this.m.ctl[M.version] !== MODEL_VERSION) {
