@@ -414,6 +414,25 @@ export const Mbuf = {
     return new Uint8Array(bytes.buffer, bytes.byteOffset + dataOffset(p, b, h), p.words[b + K.W_DATA_LEN]!);
   },
 
+  /**
+   * Copy the packet's bytes — every segment's data, in chain order, up to pktLen — into `dst` from
+   * offset `at`; stops when `dst` is full. Returns the bytes copied. (rte_pktmbuf_read of the whole
+   * packet, always into `dst`: what a copy-mode driver does with a chained mbuf.)
+   * @see rte_pktmbuf_read
+   */
+  read(h: number, dst: Uint8Array, at = 0): number {
+    const end = Math.min(dst.length, at + Mbuf.pktLen(h));
+    const start = at;
+    for (let s = h; s !== 0 && at < end; s = Mbuf.next(s)) {
+      const b = Mbuf.bytes(s);
+      const o = Mbuf.dataOffset(s);
+      const l = Math.min(Mbuf.dataLen(s), end - at);
+      dst.set(b.subarray(o, o + l), at);
+      at += l;
+    }
+    return at - start;
+  },
+
   /** Offset of the per-mbuf private area (privSize bytes) in its pool's bytes. @see rte_mbuf_to_priv */
   privOffset(h: number): number {
     return poolFor(h).offsetOf(h) + MBUF_HDR_SIZE;

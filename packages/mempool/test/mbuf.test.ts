@@ -125,6 +125,29 @@ describe.each([
     Mbuf.free(m);
   });
 
+  it("read: a chain's bytes in order into one buffer, from an offset, cut where the buffer ends", () => {
+    const segs = [Mbuf.alloc(pool), Mbuf.alloc(pool), Mbuf.alloc(pool)];
+    const k = Math.min(7, room - head);
+    let v = 1;
+    for (const m of segs) {
+      const at = Mbuf.append(m, k);
+      const bytes = Mbuf.bytes(m);
+      for (let i = 0; i < k; i++) bytes[at + i] = v++;
+    }
+    expect(Mbuf.chain(segs[0]!, segs[1]!)).toBe(0);
+    expect(Mbuf.chain(segs[0]!, segs[2]!)).toBe(0);
+    const want = Array.from({ length: 3 * k }, (_, i) => i + 1);
+    const dst = new Uint8Array(3 * k + 4);
+    expect(Mbuf.read(segs[0]!, dst, 2)).toBe(3 * k);
+    expect([...dst.subarray(2, 2 + 3 * k)]).toEqual(want);
+    expect([dst[0], dst[1], dst[3 * k + 2], dst[3 * k + 3]]).toEqual([0, 0, 0, 0]);
+    const short = new Uint8Array(k + 3);
+    const n = Math.min(k + 3, 3 * k); // a pool with no room past the headroom has empty segments
+    expect(Mbuf.read(segs[0]!, short)).toBe(n);
+    expect([...short.subarray(0, n)]).toEqual(want.slice(0, n));
+    Mbuf.free(segs[0]!);
+  });
+
   it('chain: nbSegs and pktLen add up; free returns every segment; lastSeg/append/trim act on the tail', () => {
     const a = Mbuf.alloc(pool);
     const b = Mbuf.alloc(pool);

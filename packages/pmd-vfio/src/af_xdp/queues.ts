@@ -351,16 +351,7 @@ export class TxQueue extends XdpQueue {
 
   /** A chained packet's bytes, one after the other, in `lin` (offset 0). */
   private linearize(h: number): number {
-    const len = Mbuf.pktLen(h);
-    let at = 0;
-    for (let s = h; s !== 0 && at < len; s = Mbuf.next(s)) {
-      const b = Mbuf.bytes(s);
-      const o = Mbuf.dataOffset(s);
-      const l = Math.min(Mbuf.dataLen(s), len - at);
-      this.lin.set(b.subarray(o, o + l), at);
-      at += l;
-    }
-    return at;
+    return Mbuf.read(h, this.lin);
   }
 }
 

@@ -125,14 +125,7 @@ export class TxRuns {
   private linearize(h: number): Uint8Array {
     const len = Mbuf.pktLen(h);
     if (this.lin.length < len) this.lin = new Uint8Array(Math.max(len, 2048));
-    let at = 0;
-    for (let s = h; s !== 0 && at < len; s = Mbuf.next(s)) {
-      const b = Mbuf.bytes(s);
-      const o = Mbuf.dataOffset(s);
-      const l = Math.min(Mbuf.dataLen(s), len - at);
-      this.lin.set(b.subarray(o, o + l), at);
-      at += l;
-    }
+    Mbuf.read(h, this.lin);
     return this.lin;
   }
 }

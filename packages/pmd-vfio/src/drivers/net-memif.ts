@@ -438,15 +438,7 @@ class TxQueue extends SharedQueue {
   private linearize(h: number): number {
     const len = Mbuf.pktLen(h);
     if (this.lin.length < len) this.lin = new Uint8Array(Math.max(len, 2048));
-    let at = 0;
-    for (let s = h; s !== 0 && at < len; s = Mbuf.next(s)) {
-      const b = Mbuf.bytes(s);
-      const o = Mbuf.dataOffset(s);
-      const l = Math.min(Mbuf.dataLen(s), len - at);
-      this.lin.set(b.subarray(o, o + l), at);
-      at += l;
-    }
-    return at;
+    return Mbuf.read(h, this.lin);
   }
 }
 
