@@ -46,6 +46,8 @@
  * |  56 |    8 | rx: mbuf allocation failures (f64)                         |
  */
 
+import { wordIndex, wordsOf } from '@mp/memory/internal';
+
 export const ETH_MZ_NAME = 'mp_ethdev';
 export const ETH_MAGIC = 0x5445504d; // 'MPET' little-endian
 export const ETH_VERSION = 1;
@@ -66,6 +68,8 @@ export const HDR = {
   generation: 12,
   size: 64,
 } as const;
+/** Word (Uint32Array) indices of the header's 32-bit fields. */
+export const HDR_W = wordsOf(HDR, ['magic', 'lockOwner', 'generation'] as const);
 
 export const Q = {
   nbDesc: 0,
@@ -102,6 +106,8 @@ export const PORT = {
   drvSize: 320,
   size: 448 + 2 * MAX_QUEUES * Q.size + 320,
 } as const;
+/** 32-bit words of a port's driver area. */
+export const DRV_WORDS = wordIndex(PORT.drvSize);
 
 /** Port states. */
 export const PS_FREE = 0;

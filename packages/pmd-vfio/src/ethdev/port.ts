@@ -11,7 +11,7 @@ import type { BurstQueue, Driver, DriverPort, PortContext } from '../drivers/dri
 import { parseDevargs } from './devargs.js';
 import type { Devargs } from './devargs.js';
 import { announceLink, wireLinkEvents } from './events.js';
-import { MAX_PORTS, MAX_QUEUES, PORT, PS_CONFIGURED, PS_FREE, PS_PROBED, PS_STARTED, PS_STOPPED, Q, portOff, rxqOff, txqOff } from './layout.js';
+import { DRV_WORDS, MAX_PORTS, MAX_QUEUES, PORT, PS_CONFIGURED, PS_FREE, PS_PROBED, PS_STARTED, PS_STOPPED, Q, portOff, rxqOff, txqOff } from './layout.js';
 import { PortTable } from './table.js';
 
 const drivers = pmdState.drivers;
@@ -187,7 +187,7 @@ function makeContext(t: PortTable, i: number, name: string): PortContext {
   return {
     id: i,
     name,
-    words: new Uint32Array(t.mz.buffer, drvAt, PORT.drvSize / 4),
+    words: new Uint32Array(t.mz.buffer, drvAt, DRV_WORDS),
     bytes: new Uint8Array(t.mz.buffer, drvAt, PORT.drvSize),
     nbRxq: () => t.u32[t.w(i, PORT.nbRxq)]!,
     nbTxq: () => t.u32[t.w(i, PORT.nbTxq)]!,

@@ -6,7 +6,7 @@ import { MpError, memzone } from '@mp/memory';
 import { groupMemory } from '@mp/memory/internal';
 import { pmdState } from '../state.js';
 import type { Memzone, RobustLock } from '@mp/memory';
-import { ETH_MAGIC, ETH_MZ_NAME, ETH_MZ_SIZE, ETH_VERSION, HDR, MAX_PORTS, PORT, PS_FREE, portOff } from './layout.js';
+import { ETH_MAGIC, ETH_MZ_NAME, ETH_MZ_SIZE, ETH_VERSION, HDR, HDR_W, MAX_PORTS, PORT, PS_FREE, portOff } from './layout.js';
 
 const FORMAT_WAIT_MS = 5_000;
 const enc = new TextEncoder();
@@ -25,7 +25,7 @@ export class PortTable {
     this.u32 = new Uint32Array(mz.buffer);
     this.f64 = new Float64Array(mz.buffer);
     this.u8 = new Uint8Array(mz.buffer);
-    this.lock = memzone.robustLock(mz, HDR.lockOwner / 4);
+    this.lock = memzone.robustLock(mz, HDR_W.lockOwner);
   }
 
   /**
@@ -44,7 +44,7 @@ export class PortTable {
         mz = memzone.reserve(ETH_MZ_NAME, ETH_MZ_SIZE, { align: 64 });
         new Uint16Array(mz.buffer)[HDR.version / 2] = ETH_VERSION;
         // SYNC: magic last; pairs with the wait below in a concurrent first user.
-        Atomics.store(new Uint32Array(mz.buffer), HDR.magic / 4, ETH_MAGIC);
+        Atomics.store(new Uint32Array(mz.buffer), HDR_W.magic, ETH_MAGIC);
       } catch (err) {
         if ((err as MpError).code !== 'EEXIST') throw err;
         mz = memzone.find(ETH_MZ_NAME);
@@ -53,7 +53,7 @@ export class PortTable {
     }
     const u32 = new Uint32Array(mz.buffer);
     const deadline = Date.now() + FORMAT_WAIT_MS;
-    while (Atomics.load(u32, HDR.magic / 4) !== ETH_MAGIC) {
+    while (Atomics.load(u32, HDR_W.magic) !== ETH_MAGIC) {
       if (Date.now() > deadline) throw new MpError('EPROTO', `memzone ${ETH_MZ_NAME} holds no port table (its maker died formatting it?)`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     }
@@ -67,7 +67,7 @@ export class PortTable {
   withLock<T>(fn: () => T): T {
     return this.lock.withLock(() => {
       const r = fn();
-      Atomics.add(this.u32, HDR.generation / 4, 1);
+      Atomics.add(this.u32, HDR_W.generation, 1);
       return r;
     });
   }
