@@ -96,9 +96,10 @@ describe('atomics and futex across processes', () => {
     await s.call('init', { args: args(prefix, '--proc-type=secondary') });
     await p.call('reserve', { name: 'word', len: 64 });
     const waiting = s.call<{ result: string; wokeAt: number }>('futexWaitAsync', { name: 'word', expected: 0, timeoutMs: 20_000 });
-    // Wake only once the waiter sleeps: retry the wake until it reports a woken waiter.
+    // Wake only once the waiter sleeps (on the thread pool: late on a loaded machine): retry the wake until
+    // it reports a woken waiter, for as long as the waiter's own timeout allows.
     let woke: { woken: number; at: number } = { woken: 0, at: 0 };
-    for (let i = 0; i < 200 && woke.woken === 0; i++) {
+    for (const end = Date.now() + 15_000; Date.now() < end && woke.woken === 0; ) {
       await new Promise((r) => setTimeout(r, 10));
       woke = await p.call('futexWake', { name: 'word', value: 1 });
     }
