@@ -1,7 +1,8 @@
 /**
  * One group per process whatever copy loads it (DESIGN §12): init() through the ESM build and the group
- * used through the CommonJS build of @mp/eal, @mp/memory and @mp/ring (separate module instances, as an
- * ESM app with a CJS dependency gets) — before the process-wide slot, the CJS side threw ENOTCONN.
+ * used through the CommonJS build of @mp/eal, @mp/memory and @mp/ring — before the process-wide slot, the
+ * CJS side threw ENOTCONN. @mp/eal's and @mp/memory's ESM entries load their CJS build (esmWrapper in
+ * tsup.base.ts), so those two are one instance (sameInstance); @mp/ring's builds are still two.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ describe('ESM and CJS copies in one process', () => {
       const e = esm.init(['--file-prefix=${prefix}', '--no-huge', '--no-telemetry']);
       const out = {
         sameEal: cjsEal.eal() === e,
+        sameInstance: esm.init === cjsEal.init && esm.MpError === require(${dist('memory', 'index.cjs')}).MpError,
         sameMemory: cjsMemory.groupMemory() === e.memory,
       };
       const r = cjsRing.Ring.create('dual', 8);
@@ -36,6 +38,6 @@ describe('ESM and CJS copies in one process', () => {
       cjsEal.eal().cleanup();
       out.afterCleanup = (() => { try { esm.eal(); return 'attached'; } catch (err) { return err.code; } })();
       console.log(JSON.stringify(out));`]);
-    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ sameEal: true, sameMemory: true, enq: 1, deq: 1, value: 7, afterCleanup: 'ENOTCONN' });
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ sameEal: true, sameInstance: true, sameMemory: true, enq: 1, deq: 1, value: 7, afterCleanup: 'ENOTCONN' });
   });
 });
