@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { Agent, spawnAgent, uniquePrefix } from '@mp/test-utils';
+import { Agent, spawnAgent, startGroup } from '@mp/test-utils';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
 const agents: Agent[] = [];
@@ -22,17 +22,9 @@ afterEach(async () => {
 
 /** A primary and `n` secondaries of a fresh group. */
 async function group(n: number, env: Array<NodeJS.ProcessEnv> = []): Promise<Agent[]> {
-  const prefix = uniquePrefix('hs');
-  const p = agent();
-  primaries.add(p);
-  await p.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge', '-m', '512'] });
-  const out = [p];
-  for (let i = 0; i < n; i++) {
-    const s = agent(env[i] ?? {});
-    await s.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
-    out.push(s);
-  }
-  return out;
+  const g = await startGroup(agent, n, { tag: 'hs', primaryArgs: ['-m', '512'], secondaryEnv: env });
+  primaries.add(g.p);
+  return [g.p, ...g.s];
 }
 
 interface Cross {

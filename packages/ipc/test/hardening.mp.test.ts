@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeSync, fstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uniquePrefix, useAgents } from '@mp/test-utils';
+import { startGroup, uniquePrefix, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 import { MpError, memfdCreate, request, requestSync, sendMsg, start, stop } from '../src/index.js';
 
@@ -26,16 +26,7 @@ interface CallResult {
 }
 
 async function group(n: number): Promise<{ p: Agent; s: Agent[]; prefix: string }> {
-  const prefix = uniquePrefix('hd');
-  const p = agent();
-  await p.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge'] });
-  const s: Agent[] = [];
-  for (let i = 0; i < n; i++) {
-    const a = agent();
-    await a.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
-    s.push(a);
-  }
-  return { p, s, prefix };
+  return startGroup(agent, n, { tag: 'hd' });
 }
 
 /** A descriptor number no agent has open. */

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { uniquePrefix, useAgents } from '@mp/test-utils';
+import { startGroup, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
@@ -29,17 +29,10 @@ interface Shown {
 
 /** A primary and n secondaries of a fresh group, each with its IPC channel started. */
 async function group(n: number): Promise<{ p: Agent; s: Agent[]; dir: string }> {
-  const prefix = uniquePrefix('i');
-  const p = agent();
-  const pi = await p.call<{ runtimeDir: string }>('init', { args: [`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge'] });
-  runtimeDirs.push(pi.runtimeDir);
-  const s: Agent[] = [];
-  for (let i = 0; i < n; i++) {
-    const a = agent();
-    await a.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
-    s.push(a);
-  }
-  return { p, s, dir: pi.runtimeDir };
+  const { p, s, primaryInit } = await startGroup(agent, n, { tag: 'i' });
+  const dir = (primaryInit as { runtimeDir: string }).runtimeDir;
+  runtimeDirs.push(dir);
+  return { p, s, dir };
 }
 
 describe('directions', () => {
