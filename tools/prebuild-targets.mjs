@@ -14,6 +14,13 @@ import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /**
+ * No linux-x64 musl target: Debian's musl-tools has musl-gcc, C only, and no musl libstdc++, while the addons
+ * are C++ (node-addon-api's napi.h includes <string>, <functional>, <mutex>). Debian's libstdc++ headers are
+ * configured for glibc (os_defines.h tests __GLIBC_PREREQ, c++locale.h uses glibc's __locale_t: they do not
+ * compile over musl's headers) and its libstdc++.a references glibc-only symbols (__libc_single_threaded,
+ * __cxa_thread_atexit_impl), so neither a dynamic nor a static libstdc++ gives a musl build here. On musl,
+ * node-gyp-build finds no prebuild and the package builds from its shipped sources (package READMEs).
+ *
  * Every target: `dir` is node-gyp-build's `prebuilds/<dir>/`, `libc` its tag (`@mp+name.<libc>.node`);
  * a cross target names its binutils `prefix` and the Debian package that provides it.
  */
