@@ -313,6 +313,15 @@ double NowUs() {
 // word (optional): a 32-bit word in shared memory (an inbox's pubCount). Between socket reads the loop
 // watches it with plain loads for up to kWordSliceUs (no system call), and returns 0 with *changed set
 // as soon as it differs from `expected`.
+//
+// Why this loop is native (issue 16.6 asks policy loops to be TypeScript unless shown otherwise): the
+// watch's busy-poll rounds (IpcWatch::OnEvent) must each end in MakeCallback, so the microtasks a batch
+// started (promise continuations of the replies it carried) run before the next spin. A TypeScript
+// loop inside onBatch would hold them until the whole busy poll ends (up to 64 rounds), and leaving the
+// callback for setImmediate puts an event-loop turn between rounds — either changes poll mode's
+// latency. recv's spin (requestSync) is this same loop, kept as one implementation of the spin
+// protocol (socket, pubCount, the polling flag) rather than a second copy in TypeScript. How long to
+// spin (syncSpinUs, busyPollUs, the slice) is TypeScript's choice, passed in per call.
 constexpr double kWordSliceUs = 8;
 
 inline void CpuRelax() {

@@ -58,7 +58,8 @@ inline void OnWatchUvClosed(uv_handle_t* h) {
 inline void WatchClose(Watch* w, bool removeHook = true) {
   if (w->closed) return;
   w->closed = true;
-  if (removeHook) napi_remove_env_cleanup_hook(w->env, WatchTeardown, w);
+  // Fails only for a hook that is not registered: then there is nothing to remove.
+  if (removeHook) (void)napi_remove_env_cleanup_hook(w->env, WatchTeardown, w);
   // uv_poll_stop takes fd out of epoll first, so closing it below is safe; on unix it cannot fail.
   uv_poll_stop(&w->poll);
   // Not checked: EINTR and EIO still free the descriptor on Linux, EBADF leaves nothing to undo.
@@ -136,7 +137,13 @@ inline Napi::Value WatchStart(Napi::Env env, Watch* w, int fd, Napi::Function cb
   }
   w->cb = Napi::Persistent(cb);
   if (!opt.ref) uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
-  napi_add_env_cleanup_hook(env, WatchTeardown, w);
+  if (napi_add_env_cleanup_hook(env, WatchTeardown, w) != napi_ok) {
+    w->opt.ownsFd = false;  // the caller still owns the descriptor on failure
+    w->finalized = true;    // nobody else holds w: the close callback frees it
+    WatchClose(w, false);
+    Napi::Error::New(env, "watch: napi_add_env_cleanup_hook failed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   Napi::Object handle = Napi::Object::New(env);
   handle.Set("close", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
     WatchClose(w);
