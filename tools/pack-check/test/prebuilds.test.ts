@@ -100,13 +100,17 @@ describe('errno_name.h', () => {
   });
 });
 
-describe.each(['args.h', 'watch.h'])('%s', (header) => {
-  it('every copy is the same file (shared native helpers; each package builds alone from its tarball)', () => {
-    const copies = nativeDirs
-      .map((d) => join(d, 'native', header))
-      .filter((f) => existsSync(f))
-      .map((f) => readFileSync(f, 'utf8'));
-    expect(copies.length).toBeGreaterThanOrEqual(1);
+// Shared native helpers, one copy per package (each package builds alone from its tarball), and the
+// packages that must carry one: a package that drops its copy for a local variant fails here too.
+describe.each([
+  ['args.h', ['memory', 'ipc', 'pmd-vfio']],
+  ['watch.h', ['memory', 'ipc', 'pmd-vfio']],
+  ['fds.h', ['ipc', 'pmd-vfio']],
+] as const)('%s', (header, users) => {
+  it(`is in ${users.join(', ')}, and every copy is the same file`, () => {
+    const holders = nativeDirs.filter((d) => existsSync(join(d, 'native', header)));
+    expect(holders.map((d) => d.split('/').pop()).sort()).toEqual(expect.arrayContaining([...users].sort()));
+    const copies = holders.map((d) => readFileSync(join(d, 'native', header), 'utf8'));
     for (const c of copies) expect(c).toBe(copies[0]);
   });
 });
