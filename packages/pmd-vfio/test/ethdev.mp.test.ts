@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { uniquePrefix, useAgents } from '@mp/test-utils';
+import { startGroup, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 
 const AGENT = join(import.meta.dirname, 'fixtures/ethdev-agent.mjs');
@@ -19,25 +19,21 @@ interface Recv {
 
 /** A primary with a pool and two back-to-back net_ring ports (A → B and B → A), `nq` queues each. */
 async function group(nSec: number, nq: number): Promise<{ p: Agent; s: Agent[]; prefix: string }> {
-  const prefix = uniquePrefix('eth');
-  const p = agent();
-  await p.call('init', { args: [`--file-prefix=${prefix}`, '--no-huge', '-m', '256'] });
-  await p.call('pool', { create: true, n: 16383 });
-  const a = await p.call<number>('probe', { devargs: 'net_ring0' });
-  const b = await p.call<number>('probe', { devargs: 'net_ring1,peer=net_ring0' });
-  expect([a, b]).toEqual([0, 1]);
-  for (const id of [a, b]) {
-    await p.call('setup', { port: id, nbRxq: nq, nbTxq: nq });
-    await p.call('start', { port: id });
-  }
-  const s: Agent[] = [];
-  for (let i = 0; i < nSec; i++) {
-    const x = agent();
-    await x.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
-    await x.call('pool', {});
-    s.push(x);
-  }
-  return { p, s, prefix };
+  return startGroup(agent, nSec, {
+    tag: 'eth',
+    primaryArgs: ['-m', '256'],
+    ready: async (x, i) => {
+      if (i >= 0) return x.call('pool', {});
+      await x.call('pool', { create: true, n: 16383 });
+      const a = await x.call<number>('probe', { devargs: 'net_ring0' });
+      const b = await x.call<number>('probe', { devargs: 'net_ring1,peer=net_ring0' });
+      expect([a, b]).toEqual([0, 1]);
+      for (const id of [a, b]) {
+        await x.call('setup', { port: id, nbRxq: nq, nbTxq: nq });
+        await x.call('start', { port: id });
+      }
+    },
+  });
 }
 
 describe('net_ring across processes', () => {

@@ -14,9 +14,11 @@ export async function netGroup(
 ): Promise<{ p: Agent; s: Agent[] }> {
   ns.run('sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1');
   ns.run('sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1');
-  const { p, s } = await startGroup((env) => agent(env, [], { netns: ns.name }), nSec, { tag, primaryArgs: ['-m', '256'] });
-  await p.call('pool', { create: true, n: 16383 });
-  for (const x of s) await x.call('pool', {});
+  const { p, s } = await startGroup((env) => agent(env, [], { netns: ns.name }), nSec, {
+    tag,
+    primaryArgs: ['-m', '256'],
+    ready: (x, i) => x.call('pool', i < 0 ? { create: true, n: 16383 } : {}),
+  });
   return { p, s };
 }
 
