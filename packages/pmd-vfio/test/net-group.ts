@@ -1,6 +1,7 @@
 /**
- * What the kernel-interface tests (af_packet, tap) share: a group whose every process runs inside one
- * network namespace (IPv6 off there: no stray frames) with the net agent's pool, and waits on events.
+ * What the kernel-interface tests share: af_packet and tap a group whose every process runs inside one
+ * network namespace (IPv6 off there: no stray frames) with the net agent's pool; those and af_xdp the
+ * waits on events (`after`, `until`).
  */
 import { startGroup } from '@mp/test-utils';
 import type { Agent, AgentEvent, Netns } from '@mp/test-utils';

@@ -189,6 +189,8 @@ export interface StartGroupOptions {
   secondaryEnv?: NodeJS.ProcessEnv[];
   /** Environment of the primary. */
   primaryEnv?: NodeJS.ProcessEnv;
+  /** Spawner of the secondaries when it is not `spawn`'s (e.g. outside the primary's network namespace). */
+  spawnSecondary?: (env?: NodeJS.ProcessEnv) => Agent;
   /** More parameters of every process's `init` op (e.g. `{ ipcOpts }`). */
   params?: Record<string, unknown>;
   /** More parameters of secondary i's `init` op, over {@link params}. */
@@ -218,7 +220,7 @@ export async function startGroup(
   await o.ready?.(p, -1);
   const s: Agent[] = [];
   for (let i = 0; i < n; i++) {
-    const a = spawn(o.secondaryEnv?.[i] ?? {});
+    const a = (o.spawnSecondary ?? spawn)(o.secondaryEnv?.[i] ?? {});
     s.push(a);
     await a.call('init', { ...o.params, ...o.secondaryParams?.[i], args: [...common, '--proc-type=secondary', ...(o.secondaryArgs ?? [])] });
     await o.ready?.(a, i);
