@@ -5,7 +5,8 @@
 //               interface, joined to a PACKET_FANOUT group (hash)
 //   afpKick     sendto(fd, NULL, 0, MSG_DONTWAIT): the kernel sends the TX ring's SEND_REQUEST frames
 //   afpStats    PACKET_STATISTICS (the kernel resets them at every read)
-//   ifState     SIOCGIFINDEX / SIOCGIFFLAGS / SIOCGIFMTU / SIOCGIFHWADDR of an interface by name
+//   ifState     SIOCGIFINDEX / SIOCGIFFLAGS / SIOCGIFMTU / SIOCGIFHWADDR of an interface by name (index
+//               and flags read again after an RTNL-serialised SIOCETHTOOL when not up and running)
 //   ifSetUp     SIOCSIFFLAGS IFF_UP on or off
 //   copyFrames  one burst of memcpy's between two buffers (bounds-checked), so that no frame crosses
 //               N-API alone
@@ -17,8 +18,10 @@
 #include "memif_abi.h"
 
 #include <arpa/inet.h>
+#include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -143,10 +146,26 @@ Napi::Value IfState(const Napi::CallbackInfo& info) {
   int own = given >= 0 ? -1 : s;
   ifreq r {};
   memcpy(r.ifr_name, name.data(), name.size());
-  if (ioctl(s, SIOCGIFINDEX, &r) != 0) return Fail(env, own, errno, "ioctl(SIOCGIFINDEX)", name);
-  int ifindex = r.ifr_ifindex;
-  if (ioctl(s, SIOCGIFFLAGS, &r) != 0) return Fail(env, own, errno, "ioctl(SIOCGIFFLAGS)", name);
-  unsigned flags = static_cast<unsigned short>(r.ifr_flags);
+  int ifindex = 0;
+  unsigned flags = 0;
+  // Two passes at most: the second after an RTNL barrier, when the first saw the link not up and running.
+  for (int pass = 0;; pass++) {
+    if (ioctl(s, SIOCGIFINDEX, &r) != 0) return Fail(env, own, errno, "ioctl(SIOCGIFINDEX)", name);
+    ifindex = r.ifr_ifindex;
+    if (ioctl(s, SIOCGIFFLAGS, &r) != 0) return Fail(env, own, errno, "ioctl(SIOCGIFFLAGS)", name);
+    flags = static_cast<unsigned short>(r.ifr_flags);
+    if (pass == 1 || ((flags & IFF_UP) != 0 && (flags & IFF_RUNNING) != 0)) break;
+    // These ioctls read without RTNL, so they can see a change the kernel makes under RTNL half done:
+    // dev_close clears netif_running (which hides IFF_RUNNING) first and IFF_UP last, and `ip link del`
+    // closes the device (and its veth peer's carrier) before unlisting it; a reader in between takes a
+    // link going down or away for one without carrier. SIOCETHTOOL takes RTNL, so once it returns no
+    // such change is in progress: read again. Its own answer does not matter (EOPNOTSUPP: a device
+    // without get_link, RTNL taken all the same).
+    ethtool_value ev {};
+    ev.cmd = ETHTOOL_GLINK;
+    r.ifr_data = reinterpret_cast<char*>(&ev);
+    if (ioctl(s, SIOCETHTOOL, &r) != 0 && errno != EOPNOTSUPP) return Fail(env, own, errno, "ioctl(SIOCETHTOOL)", name);
+  }
   if (ioctl(s, SIOCGIFMTU, &r) != 0) return Fail(env, own, errno, "ioctl(SIOCGIFMTU)", name);
   int mtu = r.ifr_mtu;
   if (ioctl(s, SIOCGIFHWADDR, &r) != 0) return Fail(env, own, errno, "ioctl(SIOCGIFHWADDR)", name);

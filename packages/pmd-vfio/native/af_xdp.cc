@@ -1,7 +1,8 @@
 // @mp/pmd-vfio native binding, AF_XDP part: the kernel objects of net_af_xdp, by raw syscalls only
 // (no libbpf, no libxdp: the prebuild loads on a machine without them).
 //
-//   xdpIfindex / xdpIfFlags / xdpChannels   if_nametoindex, SIOCGIFNAME + SIOCGIFFLAGS, ETHTOOL_GCHANNELS
+//   xdpIfindex / xdpIfFlags / xdpChannels   if_nametoindex, SIOCGIFNAME + SIOCGIFFLAGS (again after an
+//                  RTNL-serialised SIOCETHTOOL when not up and running), ETHTOOL_GCHANNELS
 //   xdpSocket      socket(AF_XDP) + XDP_UMEM_REG over a caller's ArrayBuffer range + the 4 ring sizes
 //   xdpBind        bind(sockaddr_xdp) to (ifindex, queue) in copy mode
 //   xdpRings       XDP_MMAP_OFFSETS + mmap of the rx/tx/fill/completion rings (any process holding the fd)
@@ -79,6 +80,23 @@ Napi::Value IfFlags(const Napi::CallbackInfo& info) {
   ifr.ifr_ifindex = ifindex;
   int r = ioctl(s, SIOCGIFNAME, &ifr);
   if (r == 0) r = ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (r == 0 && (ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) != (IFF_UP | IFF_RUNNING)) {
+    // Read without RTNL, the flags may be a change half made (`ip link del` closes the device before
+    // unlisting it, `ip link set down` hides IFF_RUNNING before clearing IFF_UP): wait for RTNL with
+    // SIOCETHTOOL (its answer does not matter; EOPNOTSUPP takes RTNL too) and read again, as
+    // af_packet.cc's ifState does.
+    ethtool_value ev {};
+    ev.cmd = ETHTOOL_GLINK;
+    ifr.ifr_data = reinterpret_cast<char*>(&ev);
+    r = ioctl(s, SIOCETHTOOL, &ifr);
+    if (r != 0 && errno == EOPNOTSUPP) r = 0;
+    if (r == 0) {
+      memset(&ifr, 0, sizeof(ifr));
+      ifr.ifr_ifindex = ifindex;
+      r = ioctl(s, SIOCGIFNAME, &ifr);
+      if (r == 0) r = ioctl(s, SIOCGIFFLAGS, &ifr);
+    }
+  }
   int e = errno;
   mp::CloseQuiet(s);  // a socket that only served the ioctls
   return Napi::Number::New(env, r == 0 ? static_cast<uint16_t>(ifr.ifr_flags) : -e);
