@@ -1,45 +1,20 @@
 // In-process cost of one enqueue+dequeue pair of 8-byte elements per sync mode and burst (one core: the
 // protocol's own work, without cache-line transfers), for comparing builds:
 //   node bench/hotpath.mjs [dist dir ...]   (default: this package's dist)
-// Every cell runs in a fresh child process (its own type feedback, as one application's loop has), rounds
-// interleave the builds, and the table shows each cell's best round in ns of the child's CPU time (user +
-// system) per pair: a loaded machine deschedules us, which wall time would count.
+// Every cell runs in a fresh child process (hotpath-cell.mjs: its own type feedback, a producer loop and a
+// consumer loop as the cross-process peers have), rounds interleave the builds, and the table shows each
+// cell's best round in ns of the child's CPU time (user + system) per pair: a loaded machine deschedules
+// us, which wall time would count.
 // HOTPATH_MODES / HOTPATH_BURSTS (comma lists), HOTPATH_ELEMS, HOTPATH_ROUNDS narrow or lengthen it.
 // Where pkg-config finds libdpdk, dpdk/ring_pair.c (the same pairs on DPDK's rte_ring in one thread, its CPU
 // time) is built and run in every round too: the in-run C reference for the single and multi rows.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const ELEMS = Number(process.env.HOTPATH_ELEMS ?? 2e7);
-
-if (process.argv[2] === '--cell') {
-  // Child: one build, one mode, one burst; prints ns of CPU time per pair.
-  const [, , , dir, mode, burstArg] = process.argv;
-  const { init } = await import('@mp/eal');
-  const { Ring } = await import(pathToFileURL(resolve(dir, 'index.js')).href);
-  init([`--file-prefix=hp${process.pid}`, '--no-huge', '-m', '64']);
-  const r = Ring.create('hp', 4096, { elemSize: 8, producer: mode, consumer: mode });
-  const burst = Number(burstArg);
-  const buf = new Uint32Array(256);
-  const out = new Uint32Array(256);
-  const pairs = (k) => {
-    for (let i = 0; i < k; i++) {
-      r.enqueueBurst(buf, burst);
-      r.dequeueBurst(out, burst);
-    }
-  };
-  const iters = Math.floor(ELEMS / burst) + 100;
-  pairs(iters >> 2); // warm-up: optimised code before the clock starts
-  const u0 = process.cpuUsage();
-  pairs(iters);
-  const u = process.cpuUsage(u0);
-  console.log(((u.user + u.system) * 1000) / iters);
-  r.free();
-  process.exit(0);
-}
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dirs = process.argv.slice(2);
@@ -64,7 +39,8 @@ for (let round = 0; round < ROUNDS; round++) {
     for (const burst of BURSTS) {
       if (cBin !== undefined && C_MODES.has(m)) keep(`${m} ${burst} c`, Number(execFileSync(cBin, [m, String(burst), String(ELEMS)]).toString()));
       for (let i = 0; i < dirs.length; i++) {
-        const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--cell', dirs[i], m, String(burst)]).toString();
+        const cell = [join(here, 'hotpath-cell.mjs'), dirs[i], m, String(burst), String(ELEMS)];
+        const out = execFileSync(process.execPath, ['--allow-natives-syntax', ...cell]).toString();
         keep(`${m} ${burst} ${i}`, Number(out));
       }
     }

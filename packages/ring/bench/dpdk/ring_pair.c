@@ -1,6 +1,7 @@
 /*
  * The in-process C reference of bench/hotpath.mjs: enqueue+dequeue pairs on one DPDK rte_ring in one
- * thread (no EAL: rte_ring_init on aligned heap memory), the same work per pair as hotpath.mjs.
+ * thread (no EAL: rte_ring_init on aligned heap memory), the same work as hotpath-cell.mjs: turns of K
+ * enqueue bursts then K dequeue bursts, K = 2048 / burst.
  *   ring_pair <mode single|multi> <burst> <elements>
  * Prints "<ns of CPU time per pair>".
  */
@@ -38,13 +39,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	static uint64_t in[256], out[256];
-	unsigned long iters = elems / burst + 100;
+	unsigned k = 2048 / burst ? 2048 / burst : 1;
+	unsigned long turns = (elems + (unsigned long)burst * k - 1) / ((unsigned long)burst * k);
+	unsigned long got = 0;
 	double t0 = cpu_ns();
-	for (unsigned long k = 0; k < iters; k++) {
-		rte_ring_enqueue_burst_elem(r, in, 8, burst, NULL);
-		rte_ring_dequeue_burst_elem(r, out, 8, burst, NULL);
+	for (unsigned long t = 0; t < turns; t++) {
+		for (unsigned i = 0; i < k; i++)
+			rte_ring_enqueue_burst_elem(r, in, 8, burst, NULL);
+		for (unsigned i = 0; i < k; i++)
+			got += rte_ring_dequeue_burst_elem(r, out, 8, burst, NULL);
 	}
 	double t1 = cpu_ns();
-	printf("%.2f\n", (t1 - t0) / iters);
+	if (got != turns * k * burst) {
+		fprintf(stderr, "moved %lu\n", got);
+		return 1;
+	}
+	printf("%.2f\n", (t1 - t0) / (turns * k));
 	return out[0] == in[0] ? 0 : 1;
 }
