@@ -450,7 +450,10 @@ describe.each(MODES)('producer %s / consumer %s', (producer, consumer) => {
     const word = (v: number, k: number): number => (k % 2 === 1 ? PATTERNS[(v + k) % PATTERNS.length]! : (v * 7 + k) >>> 0);
     const aligned = new Uint32Array(40 * wpe);
     const odd = new Uint32Array(new ArrayBuffer((40 * wpe + 1) * 4), 4); // byteOffset 4: not 8-byte aligned
-    const growing = new ArrayBuffer(8 * wpe * 4, { maxByteLength: 24 * wpe * 4 }); // < 128 words: the 64-bit path
+    // A resizable ArrayBuffer (ES2024; Node 20 has it, this package's TypeScript lib does not name it).
+    type Resizable = ArrayBuffer & { readonly maxByteLength: number; resize(byteLength: number): void };
+    const ResizableBuffer = ArrayBuffer as unknown as new (byteLength: number, o: { maxByteLength: number }) => Resizable;
+    const growing = new ResizableBuffer(8 * wpe * 4, { maxByteLength: 24 * wpe * 4 }); // < 128 words: the 64-bit path
     const tracking = new Uint32Array(growing); // length follows the buffer
     const outs = [new Uint32Array(40 * wpe), new Uint32Array(new ArrayBuffer((40 * wpe + 1) * 4), 4)];
     let next = 0;
