@@ -2,8 +2,13 @@
 //   node peer.mjs prod|cons <file-prefix> <reps> <n burst 1> <n burst 8> <n bursts 32/128>
 // Same work as dpdk/ring_xproc.c: mode (SP/SC, MP/MC) x element size (4, 8) x burst (1, 8, 32, 128) x reps.
 // The consumer prints "js <mode> <esize> <burst> <rep> <Melem/s> <checksum ok 0|1>" per run.
+// RING_BENCH_IMPL=<dist dir> runs another build of @mp/ring (ring.bench.ts RING_BENCH_BUILDS).
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import { init, memzone } from '@mp/eal';
-import { Ring } from '@mp/ring';
+
+const impl = process.env.RING_BENCH_IMPL;
+const { Ring } = await import(impl ? pathToFileURL(resolve(impl, 'index.js')).href : '@mp/ring');
 import { BURSTS, KEY, expectedSum } from './work.mjs';
 
 const [role, prefix, repsArg, ...nArgs] = process.argv.slice(2);

@@ -77,7 +77,7 @@ const bad: string[] = [];
 
 // ---- @mp/ring, two processes ------------------------------------------------------------------------
 let jsGroup: { prefix: string; ctl: Int32Array } | undefined;
-async function benchJs(into: Results): Promise<void> {
+async function benchJs(into: Results, impl?: string): Promise<void> {
   if (jsGroup === undefined) {
     const prefix = `rbench${process.pid}`;
     init([`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge', '-m', '64']);
@@ -89,7 +89,8 @@ async function benchJs(into: Results): Promise<void> {
   const peer = join(here, 'peer.mjs');
   const [pc, pa] = pin('0', [process.execPath, peer, 'prod', jsGroup.prefix, ...nArgs]);
   const [cc, ca] = pin('1', [process.execPath, peer, 'cons', jsGroup.prefix, ...nArgs]);
-  const [p, c] = await Promise.all([run(pc, pa), run(cc, ca)]);
+  const env = impl === undefined ? {} : { RING_BENCH_IMPL: impl };
+  const [p, c] = await Promise.all([run(pc, pa, { env }), run(cc, ca, { env })]);
   if (p.code !== 0 || c.code !== 0) throw new Error(`peers failed: ${p.err}\n${c.err}`);
   collect(c.out, into, bad);
 }
@@ -165,6 +166,20 @@ async function benchDpdk(rounds: number, between: () => Promise<void>): Promise<
 
 const fmt = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
 
+/** ns per cache-line round trip between cores 0 and 1 (dpdk/xcore_pingpong.c, plain C), or NaN. */
+function crossCoreNs(): number {
+  const dir = mkdtempSync(join(tmpdir(), 'mp-ring-xcore-'));
+  try {
+    const bin = join(dir, 'xcore');
+    execFileSync('gcc', ['-O2', '-pthread', join(here, 'dpdk/xcore_pingpong.c'), '-o', bin], { stdio: 'pipe' });
+    return Number(execFileSync(bin, ['100000'], { timeout: 120_000 }).toString());
+  } catch {
+    return NaN;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(join(here, '../dist/index.js'))) throw new Error('build first: pnpm turbo run build --filter @mp/ring...');
   console.log(`@mp/ring bench: node ${process.version}, ${REPS} rounds (SAB, @mp/ring, DPDK interleaved; +1 warm-up run each), n = ${NS.join('/')} for burst 1/8/32+, ` +
@@ -178,6 +193,12 @@ async function main(): Promise<void> {
   // RING_BENCH_SAB=0 leaves the SharedArrayBuffer references out (a loaded machine: the DPDK C reference
   // is the one the goals name).
   const withSab = process.env.RING_BENCH_SAB !== '0';
+  // RING_BENCH_BUILDS=label=<dist dir>,… also runs those builds of @mp/ring (same layout version) in every
+  // round, for comparing a change with its predecessor in one invocation.
+  const builds = (process.env.RING_BENCH_BUILDS ?? '').split(',').filter(Boolean).map((b) => {
+    const [label, dir] = b.split('=');
+    return { label: label!, dir: dir!, res: new Map() as Results };
+  });
   const between = async (): Promise<void> => {
     rounds++;
     if (withSab) {
@@ -185,10 +206,14 @@ async function main(): Promise<void> {
       await benchSab(sabTuned, true);
     }
     await benchJs(js);
+    for (const b of builds) await benchJs(b.res, b.dir);
   };
   const dpdk = await benchDpdk(REPS, between);
   while (rounds < REPS) await between(); // DPDK skipped or failed part-way
   console.log(dpdk.res ? `DPDK ${dpdk.version}: rte_ring across a primary (core 0) and a secondary (core 1)` : `DPDK C reference skipped: ${dpdk.skipped}`);
+  // Bare metal: ~100-200 ns. Far above that, the host does not run both cores at once and every
+  // cross-process figure here measures its scheduling more than either ring.
+  console.log(`cache-line round trip between cores 0 and 1 (C threads, this run): ${fmt(crossCoreNs())} ns`);
   console.log('');
   console.log('| mode | elem | burst | @mp/ring Melem/s | SAB workers | SAB tuned | DPDK C | ring/SAB | ring/SAB tuned | ring/DPDK | DPDK anchor (ANCHORS.md) | ring/anchor |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
@@ -206,6 +231,17 @@ async function main(): Promise<void> {
     );
   }
   console.log('');
+  if (builds.length > 0) {
+    console.log(`| cell | this build | ${builds.map((b) => b.label).join(' | ')} | DPDK C | this/DPDK | ${builds.map((b) => `${b.label}/DPDK`).join(' | ')} |`);
+    console.log(`|---|---|${builds.map(() => '---|').join('')}---|---|${builds.map(() => '---|').join('')}`);
+    for (const key of KEYS.filter((k) => / 8 (32|128)$/.test(k))) {
+      const d = median(dpdk.res?.get(key));
+      const j = median(js.get(key));
+      const bs = builds.map((b) => median(b.res.get(key)));
+      console.log(`| ${key} | ${fmt(j)} | ${bs.map((x) => fmt(x)).join(' | ')} | ${fmt(d)} | ${fmt(j / d, 2)}× | ${bs.map((x) => `${fmt(x / d, 2)}×`).join(' | ')} |`);
+    }
+    console.log('');
+  }
   const g = (k: string, r: Results | undefined): number => median(r?.get(k));
   const goals: Array<[string, number, number]> = [
     ['burst 32 SP/SC ≥ 0.5× DPDK C (8 B)', g('spsc 8 32', js) / g('spsc 8 32', dpdk.res), 0.5],

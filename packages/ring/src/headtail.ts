@@ -11,7 +11,7 @@
  * - R1 (publish): a side's tail store, after its slots were written (producer) or read (consumer);
  *   pairs with A1 on the other side. On x86 (TSO, see @mp/memory) a plain store is already a release
  *   store (what DPDK's C compiles to); elsewhere Atomics.store.
- * - A1 (acquire): the load of the other side's tail before copying; pairs with R1.
+ * - A1 (acquire): the load of the other side's tail before copying; pairs with R1. On TSO a plain load.
  * - S1 (wake check): the sleeper-counter load right after R1; pairs with S2 in blocking.ts (a sleeper's
  *   counter increment before it re-reads the tail). A plain R1 gives up store→load order against S1: a
  *   sleeper covers that window by making its first sleep short (FIRST_SLEEP_MS in blocking.ts).
@@ -120,8 +120,10 @@ export function entriesAt(s: Side, head: number, n: number, bulk: boolean): numb
   let e = (s.capacity + s.otherTailCache - head) >>> 0;
   if (e < n || e > s.ringCapacity) {
     // A1: read the other side's line only when the cached tail says too little (or is stale: other
-    // threads of this side moved the head past it); pairs with R1 on the other side.
-    s.otherTailCache = Atomics.load(s.i32, s.otherTail);
+    // threads of this side moved the head past it); pairs with R1 on the other side. On TSO a plain load
+    // is the acquire load (what Atomics.load and DPDK's __atomic_load_n(ACQUIRE) compile to), without the
+    // builtin call; V8 neither caches nor hoists typed-array element loads, and this one runs once per call.
+    s.otherTailCache = TSO ? s.i32[s.otherTail]! : Atomics.load(s.i32, s.otherTail);
     e = (s.capacity + s.otherTailCache - head) >>> 0;
   }
   if (e < n) {

@@ -439,6 +439,46 @@ describe.each(MODES)('producer %s / consumer %s', (producer, consumer) => {
     expect([...dst]).toEqual([...src]);
   });
 
+  // Elements of 8-byte multiples are copied by 64-bit words (copy.ts) from a view of the caller's array
+  // that is cached per direction: every bit pattern (NaN payloads included) must survive, in the
+  // interpreter and in optimised code (20 000 calls), from arrays at an odd word (the 32-bit path), after
+  // switching arrays, and from a length-tracking array whose resizable buffer grew between calls.
+  it.each([8, 16])('%i-byte elements: every bit pattern, any array alignment, arrays switched and resized', (elemSize) => {
+    const wpe = elemSize / 4;
+    const r = Ring.create(fresh(), 64, { producer, consumer, elemSize });
+    const PATTERNS = [0x7ff00001, 0xfff00001, 0x7ff80000, 0xfff7ffff, 0xffffffff, 0, 0x80000000, 0x12345678];
+    const word = (v: number, k: number): number => (k % 2 === 1 ? PATTERNS[(v + k) % PATTERNS.length]! : (v * 7 + k) >>> 0);
+    const aligned = new Uint32Array(40 * wpe);
+    const odd = new Uint32Array(new ArrayBuffer((40 * wpe + 1) * 4), 4); // byteOffset 4: not 8-byte aligned
+    // A resizable ArrayBuffer (ES2024; Node 20 has it, this package's TypeScript lib does not name it).
+    type Resizable = ArrayBuffer & { readonly maxByteLength: number; resize(byteLength: number): void };
+    const ResizableBuffer = ArrayBuffer as unknown as new (byteLength: number, o: { maxByteLength: number }) => Resizable;
+    const growing = new ResizableBuffer(8 * wpe * 4, { maxByteLength: 24 * wpe * 4 }); // < 128 words: the 64-bit path
+    const tracking = new Uint32Array(growing); // length follows the buffer
+    const outs = [new Uint32Array(40 * wpe), new Uint32Array(new ArrayBuffer((40 * wpe + 1) * 4), 4)];
+    let next = 0;
+    let want = 0;
+    for (let it = 0; it < 20000; it++) {
+      const phase = it % 50; // runs of 5 calls with the growing array, so a stale cached view would show
+      const src = phase < 5 ? tracking : phase % 7 === 0 ? odd : aligned;
+      if (src === tracking && growing.byteLength < growing.maxByteLength) growing.resize(growing.byteLength + wpe * 4);
+      // The growing array is enqueued whole: its last element lies beyond any view made before it grew.
+      const n = src === tracking ? src.length / wpe : 1 + (it % 13);
+      for (let e = 0; e < n; e++) for (let k = 0; k < wpe; k++) src[e * wpe + k] = word(next + e, k);
+      next += r.enqueueBurst(src, n);
+      const dst = outs[it % 3 === 0 ? 1 : 0]!;
+      const got = r.dequeueBurst(dst, 1 + (it % 17));
+      for (let e = 0; e < got; e++) {
+        for (let k = 0; k < wpe; k++) {
+          if (dst[e * wpe + k] !== word(want + e, k)) throw new Error(`call ${it}: element ${want + e} word ${k} is ${dst[e * wpe + k]}`);
+        }
+      }
+      want += got;
+    }
+    expect(want).toBeGreaterThan(50000);
+    expect(next - want).toBe(r.count());
+  });
+
   it('blocking dequeue with a timeout returns 0 when nothing comes', () => {
     const r = Ring.create(fresh(), 8, { producer, consumer });
     expect(r.dequeueBurst(new Uint32Array(4), 4, { timeoutMs: 30 })).toBe(0);
