@@ -61,10 +61,11 @@ export function fmtValue(v: Value | undefined, d = 2): string {
   return (v as readonly number[]).map((x) => fmt(x, d)).join(' / ');
 }
 
-/** `a ÷ b` as `1.23×`; `—` when either is missing or b is 0. */
+/** `a ÷ b` as `1.23×` (two significant digits below 0.1: `0.031×`); `—` when either is missing or b is 0. */
 export function ratio(a: number, b: number, d = 2): string {
   const r = a / b;
-  return Number.isFinite(r) ? `${r.toFixed(d)}×` : '—';
+  if (!Number.isFinite(r)) return '—';
+  return `${Math.abs(r) >= 0.1 || r === 0 ? r.toFixed(d) : r.toPrecision(2)}×`;
 }
 
 /** The markdown lines of a table (no JSON). */
