@@ -9,3 +9,5 @@ export type { Bench, BenchInfo } from './header.js';
 export { hasTaskset, hasCommand, pinningNote, wrapArgv, runPeer, spawnPeer } from './peer.js';
 export type { Peer, PeerOptions, RunResult } from './peer.js';
 export { clockTicks, cpuSeconds, cpuShare } from './proc.js';
+export { buildDpdkC } from './dpdk.js';
+export type { DpdkBuild } from './dpdk.js';
