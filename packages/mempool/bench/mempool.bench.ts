@@ -5,11 +5,10 @@
 // single processes pinned to the same core, in alternating rounds (REPS, median shown), so load from
 // other work on the machine hits them alike; CPU time (not wall time) is measured for the same reason.
 // Also (JS only): three ways to reach a packet's bytes. Prints ratios; benches never assert.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Samples, pinningNote, rounds, runPeer, startBench } from '@mp/bench-utils';
+import { Samples, buildDpdkC, pinningNote, rounds, runPeer, startBench } from '@mp/bench-utils';
 
 const here = import.meta.dirname;
 const REPS = Number(process.env.MEMPOOL_BENCH_REPS ?? 5);
@@ -36,26 +35,6 @@ function collect(out: string, tag: string, into: Samples): void {
   }
 }
 
-/** Build the C peer in a temp dir; undefined + reason when it cannot run here. */
-function buildDpdk(dir: string): { bin?: string; version?: string; skipped?: string } {
-  let version: string;
-  try {
-    version = execFileSync('pkg-config', ['--modversion', 'libdpdk']).toString().trim();
-  } catch {
-    return { skipped: 'libdpdk not found by pkg-config (install libdpdk-dev)' };
-  }
-  if (process.getuid?.() !== 0) return { skipped: 'not root: DPDK EAL init needs root here', version };
-  const bin = join(dir, 'mempool_bulk');
-  try {
-    const cflags = execFileSync('pkg-config', ['--cflags', 'libdpdk']).toString().trim().split(/\s+/).filter(Boolean);
-    const libs = execFileSync('pkg-config', ['--libs', 'libdpdk']).toString().trim().split(/\s+/).filter(Boolean);
-    execFileSync('gcc', ['-O3', '-Wall', '-Wextra', ...cflags, join(here, 'dpdk/mempool_bulk.c'), '-o', bin, ...libs], { stdio: 'pipe' });
-  } catch (err) {
-    return { skipped: `building dpdk/mempool_bulk.c failed: ${(err as Error).message.slice(0, 300)}`, version };
-  }
-  return { bin, version };
-}
-
 async function main(): Promise<void> {
   if (!existsSync(join(here, '../dist/index.js'))) throw new Error('build first: pnpm turbo run build --filter @mp/mempool...');
   const bench = startBench({
@@ -68,7 +47,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mp-mempool-bench-'));
   const js = new Samples();
   const dpdk = new Samples();
-  const built = buildDpdk(dir);
+  const built = buildDpdkC(join(here, 'dpdk/mempool_bulk.c'), dir, { needRoot: 'DPDK EAL init needs root here' });
   let dpdkNote = built.skipped;
   try {
     await rounds({ rounds: REPS }, [
