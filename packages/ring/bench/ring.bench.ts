@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Samples, pinningNote, rounds, runPeer, startBench } from '@mp/bench-utils';
+import { Samples, buildDpdkC, pinningNote, rounds, runPeer, startBench } from '@mp/bench-utils';
 import type { Row } from '@mp/bench-utils';
 import { init, memzone } from '@mp/eal';
 import { Ring } from '@mp/ring'; // the built package, as the peers load it
@@ -77,16 +77,14 @@ interface Dpdk {
 
 /** Build the C peer, make hugepages and a private hugetlbfs mount; `skipped` says why not. */
 function setupDpdk(): Dpdk {
-  let version: string;
   const none = (): void => {};
-  try {
-    version = execFileSync('pkg-config', ['--modversion', 'libdpdk']).toString().trim();
-  } catch {
-    return { skipped: 'libdpdk not found by pkg-config (install libdpdk-dev)', teardown: none };
-  }
-  if (process.getuid?.() !== 0) return { skipped: 'not root: DPDK needs hugepages and a hugetlbfs mount', teardown: none };
   const dir = mkdtempSync(join(tmpdir(), 'mp-ring-dpdk-'));
-  const bin = join(dir, 'ring_xproc');
+  const built = buildDpdkC(join(here, 'dpdk/ring_xproc.c'), dir, { needRoot: 'DPDK needs hugepages and a hugetlbfs mount' });
+  const { bin, version } = built;
+  if (bin === undefined) {
+    rmSync(dir, { recursive: true, force: true });
+    return { skipped: built.skipped, version, teardown: none };
+  }
   const huge = join(dir, 'huge');
   let mounted = false;
   let restoreNr: number | undefined;
@@ -104,9 +102,6 @@ function setupDpdk(): Dpdk {
     if (restoreNr !== undefined) writeFileSync('/proc/sys/vm/nr_hugepages', String(restoreNr));
   };
   try {
-    const cflags = execFileSync('pkg-config', ['--cflags', 'libdpdk']).toString().trim().split(/\s+/).filter(Boolean);
-    const libs = execFileSync('pkg-config', ['--libs', 'libdpdk']).toString().trim().split(/\s+/).filter(Boolean);
-    execFileSync('gcc', ['-O3', ...cflags, join(here, 'dpdk/ring_xproc.c'), '-o', bin, ...libs], { stdio: 'pipe' });
     // Hugepages: raise the pool if fewer than 48 are free (put back afterwards), mount a private hugetlbfs.
     const nrPath = '/proc/sys/vm/nr_hugepages';
     const meminfo = readFileSync('/proc/meminfo', 'utf8');
