@@ -5,13 +5,13 @@
  * DPDK's rte_hash (a C program compiled against libdpdk, when installed). Prints ratios to
  * ../shared/bench/ANCHORS.md. Never asserts time.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { median, mops, startBench } from '@mp/bench-utils';
+import { buildDpdkC, median, mops, startBench } from '@mp/bench-utils';
 import { init, eal, memzone } from '@mp/eal';
 import { hugepageInfo } from '@mp/memory';
 import { Hash } from '../src/index.js';
@@ -110,13 +110,9 @@ let dpdkMode = '';
 const hugeFree = hugepageInfo().sizes.reduce((a, x) => a + x.free * x.pageSize, 0);
 const cDir = mkdtempSync(join(tmpdir(), 'mp-hash-dpdk-'));
 try {
-  const pc = spawnSync('pkg-config', ['--cflags', '--libs', 'libdpdk'], { encoding: 'utf8' });
-  if (pc.status !== 0) throw new Error('libdpdk not installed (pkg-config libdpdk failed)');
-  const flags = pc.stdout.trim().split(/\s+/);
-  const cflags = flags.filter((f) => !f.startsWith('-l') && !f.startsWith('-Wl'));
-  const libs = flags.filter((f) => f.startsWith('-l') || f.startsWith('-Wl'));
-  const exe = join(cDir, 'hash_lookup');
-  execFileSync('gcc', ['-O3', ...cflags, join(import.meta.dirname, 'dpdk/hash_lookup.c'), ...libs, '-o', exe], { stdio: 'pipe' });
+  const built = buildDpdkC(join(import.meta.dirname, 'dpdk/hash_lookup.c'), cDir);
+  if (built.bin === undefined) throw new Error(built.skipped);
+  const exe = built.bin;
   const keyFile = join(cDir, 'keys.bin');
   writeFileSync(keyFile, packed);
   const app = ['--no-pci', `--file-prefix=hbc${process.pid}`, '-l', '0', '--log-level=error', '--', keyFile, String(KEY_LEN), String(ENTRIES), '0', String(ROUNDS)];
