@@ -33,24 +33,14 @@ async function rxRates(next: () => Promise<string>): Promise<number[]> {
   return rates;
 }
 
-async function mpToMp(dir: string): Promise<number> {
-  const socket = join(dir, `mp${++runs}.sock`);
-  const rx = child(1, ['server', 'rx', socket]);
-  const tx = child(0, ['client', 'tx', socket]);
-  try {
-    await rx.next();
-    await tx.next();
-    return median(await rxRates(rx.next));
-  } finally {
-    await Promise.all([end(tx), end(rx)]);
-  }
-}
-
-/** The same through ethdev: two groups, each probing a net_memif port and polling it (alloc+tx / rx+free). */
-async function ethdevToEthdev(dir: string): Promise<number> {
-  const socket = join(dir, `eth${++runs}.sock`);
-  const rx = child(1, ['server', 'rx', socket], 'ethdev-child.mjs');
-  const tx = child(0, ['client', 'tx', socket], 'ethdev-child.mjs');
+/**
+ * Two @mp processes over one memif socket, receiver on core 1: `child.mjs` (the memif layer on a plain
+ * buffer) or `ethdev-child.mjs` (two groups, each probing a net_memif port and polling it: alloc+tx / rx+free).
+ */
+async function mpPair(dir: string, script: 'child.mjs' | 'ethdev-child.mjs'): Promise<number> {
+  const socket = join(dir, `${script === 'child.mjs' ? 'mp' : 'eth'}${++runs}.sock`);
+  const rx = child(1, ['server', 'rx', socket], script);
+  const tx = child(0, ['client', 'tx', socket], script);
   try {
     await rx.next();
     await tx.next();
@@ -116,8 +106,8 @@ try {
   // The paths take turns, ROUNDS times, so a change in the machine's other load hits them alike.
   const REF = 'testpmd txonly → testpmd rxonly (reference)';
   const paths: Array<[string, () => Promise<number>]> = [
-    ['@mp → @mp (2 node processes)', () => mpToMp(dir)],
-    ['@mp ethdev net_memif → @mp ethdev net_memif (mbufs: alloc+tx / rx+free)', () => ethdevToEthdev(dir)],
+    ['@mp → @mp (2 node processes)', () => mpPair(dir, 'child.mjs')],
+    ['@mp ethdev net_memif → @mp ethdev net_memif (mbufs: alloc+tx / rx+free)', () => mpPair(dir, 'ethdev-child.mjs')],
   ];
   if (TESTPMD !== undefined) {
     paths.push(['@mp → testpmd rxonly', () => mpToTestpmd(dir)]);
