@@ -18,7 +18,7 @@ import { eal, init, memzone } from '@mp/eal';
 import { Ring } from '@mp/ring'; // the built package, as the peers load it
 
 const ROUNDS = Number(process.env.WAKE_BENCH_ROUNDS ?? 3);
-const K = Number(process.env.WAKE_BENCH_K ?? 200);
+const K = Number(process.env.WAKE_BENCH_K ?? 100);
 const IDLE_MS = Number(process.env.WAKE_BENCH_IDLE_MS ?? 5000);
 const PEER = join(import.meta.dirname, 'wake-peer.mjs');
 const VARIANTS = ['ring-sync', 'pipe-sync', 'futex-sync', 'ring-async', 'pipe-async', 'futex-async'] as const;
@@ -62,8 +62,12 @@ async function wake(variant: string, record: (k: string, v: number) => void): Pr
   }
 }
 
+/** Consumers asleep on a ring (a SIGKILLed sleeper of an earlier round stays counted: compare with a count taken before). */
+const sleepers = (name: string): number => Number(/sleeping consumers=(\d+)/.exec(Ring.lookup(name).dump())![1]);
+
 /** Consumers blocked on the idle rings and on the pipe; records each one's CPU share (%) over IDLE_MS. */
 async function idle(record: (k: string, v: number) => void): Promise<void> {
+  const before = IDLE_RINGS.map(([name]) => sleepers(name));
   const peers: Array<[string, Peer]> = [
     ...IDLE_RINGS.map(([name, variant, mode]) => [`${variant} ${mode}`, spawnPeer([process.execPath, PEER, 'idle', prefix, variant, name, fifo], { cpu: 1 })] as [string, Peer]),
     ['pipe-sync', spawnPeer([process.execPath, PEER, 'idle', prefix, 'pipe-sync', '-', fifo], { cpu: 1 })],
@@ -72,9 +76,8 @@ async function idle(record: (k: string, v: number) => void): Promise<void> {
   try {
     for (const [, p] of peers) await p.waitFor('ready');
     // Every ring consumer registered asleep, and past its start-up.
-    for (const [name] of IDLE_RINGS) {
-      const r = Ring.lookup(name);
-      while (!/sleeping consumers=1/.test(r.dump())) await new Promise((res) => setTimeout(res, 5));
+    for (const [i, [name]] of IDLE_RINGS.entries()) {
+      while (sleepers(name) <= before[i]!) await new Promise((res) => setTimeout(res, 5));
     }
     await new Promise((res) => setTimeout(res, 500));
     const shares = await cpuShare(peers.map(([, p]) => p.child.pid!), IDLE_MS);
