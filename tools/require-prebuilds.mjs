@@ -4,9 +4,14 @@
 // with the package directory as cwd; workspace-only (the published manifest carries no scripts).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { TARGETS, missing as cannotBuild } from './prebuild-targets.mjs';
 
-/** Platforms every release must carry a prebuild for (`prebuilds/<platform>-<arch>/`). */
-const REQUIRED = ['linux-x64'];
+/**
+ * The prebuild directories a pack must carry (`prebuilds/<platform>-<arch>/`): every target this machine
+ * can build (prebuild-targets.mjs). A release checks first that it can build them all (`--all`), so a
+ * released tarball carries every target; a machine without a cross compiler can still pack for tests.
+ */
+const REQUIRED = [...new Set(TARGETS.filter((t) => cannotBuild(t) === undefined).map((t) => t.dir))];
 
 const missing = [];
 for (const target of REQUIRED) {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { MpError, RobustLock, ofdLock, ofdTest, setLogLevel } from '@mp/memory';
 import { watchPid } from '@mp/memory/internal';
-import { GroupMemory, attachMemory, detachMemory, log, processSlot, sleepSync } from '@mp/memory/internal';
+import { GroupMemory, attachMemory, detachMemory, getU64, log, processSlot, sleepSync } from '@mp/memory/internal';
 import type { MappedFile } from '@mp/memory';
 import { createRequire } from 'node:module';
 import { parseArgs, validateOptions } from './args.js';
@@ -268,7 +268,7 @@ export class Eal extends EventEmitter<EalEvents> {
       const bits = this.u32[e + PROC_W.lcores + w]!;
       for (let b = 0; b < 32; b++) if (bits & (1 << b)) lcores.push(w * 32 + b);
     }
-    const startMs = this.u32[e + PROC_W.startMs]! + this.u32[e + PROC_W.startMs + 1]! * 2 ** 32;
+    const startMs = getU64(this.u32, e + PROC_W.startMs);
     return {
       slot: i,
       pid: this.u32[e + PROC_W.pid]!,

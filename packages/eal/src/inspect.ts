@@ -12,7 +12,7 @@ import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MpError, RobustLock, fromSystemError, lstatOwned, ofdLock, ofdTest } from '@mp/memory';
-import { GroupMemory, checkOwnedFd, euid } from '@mp/memory/internal';
+import { GroupMemory, checkOwnedFd, euid, getU64 } from '@mp/memory/internal';
 import type { MemzoneInfo } from '@mp/memory';
 import { CONFIG_NAME, GROUP_ENTRY, removeEntries } from './runtime-dir.js';
 import { CFG, CFG_MAGIC, CFG_VERSION, CFG_W, LOCK_PRIMARY, MAX_PROCS, PROC, PROC_W, PS_FREE, PT_PRIMARY, ST_CLOSING, ST_FORMATTING, ST_READY, lockSlot, procWord } from './layout.js';
@@ -155,7 +155,7 @@ function snapshot(dir: string, fd: number, bytes: ArrayBuffer): GroupSnapshot {
       pid: u32[e + PROC_W.pid]!,
       type: u32[e + PROC_W.type] === PT_PRIMARY ? 'primary' : 'secondary',
       lcores,
-      startTime: new Date(u32[e + PROC_W.startMs]! + u32[e + PROC_W.startMs + 1]! * 2 ** 32),
+      startTime: new Date(getU64(u32, e + PROC_W.startMs)),
       alive,
     });
   }

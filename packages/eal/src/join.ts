@@ -7,7 +7,7 @@
 import { fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpError, RobustLock, chooseBacking, lstatOwned, mapFile, ofdLock, ofdTest } from '@mp/memory';
-import { GroupMemory, crashPoint, log, memRegionSize, sleepSync } from '@mp/memory/internal';
+import { GroupMemory, faultPoint, log, memRegionSize, setU64, sleepSync } from '@mp/memory/internal';
 import type { MappedFile } from '@mp/memory';
 import type { validateOptions } from './args.js';
 import { CONFIG_NAME, checkEntries, prepareRuntimeDir, removeEntries } from './runtime-dir.js';
@@ -261,12 +261,11 @@ function claimSlot(cfg: MappedFile, type: number, lcores: number[]): number {
   if (free < 0) throw new MpError('ENOSPC', `the process table is full (${max} processes)`);
   const e = procWord(free);
   Atomics.store(u32, e + PROC_W.state, PS_JOINING);
-  crashPoint('proc-join');
+  faultPoint('proc-join');
   u32[e + PROC_W.pid] = process.pid;
   u32[e + PROC_W.type] = type;
   const now = Date.now();
-  u32[e + PROC_W.startMs] = now >>> 0;
-  u32[e + PROC_W.startMs + 1] = Math.floor(now / 2 ** 32);
+  setU64(u32, e + PROC_W.startMs, now);
   for (let w = 0; w < PROC.lcoreWords; w++) u32[e + PROC_W.lcores + w] = 0;
   for (const l of lcores) u32[e + PROC_W.lcores + (l >> 5)] = (u32[e + PROC_W.lcores + (l >> 5)]! | (1 << (l & 31))) >>> 0;
   Atomics.store(u32, e + PROC_W.state, PS_ALIVE);

@@ -8,10 +8,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uniquePrefix, useAgents } from '@mp/test-utils';
+import { tempDir, uniquePrefix, useAgents } from '@mp/test-utils';
 import { hugepageInfo } from '@mp/memory';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
@@ -75,8 +75,7 @@ function runAs(uid: number, args: string[], o: { reserve?: number; env?: NodeJS.
 
 /** A victim file of root's, with content, in a root-only directory: what a planted link points at. */
 function victimFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mp-victim-'));
-  rmLater(dir);
+  const dir = tempDir('victim');
   const f = join(dir, 'precious');
   writeFileSync(f, 'root data that must not change\n'.repeat(100));
   return f;
@@ -140,10 +139,8 @@ describe('segment files (class 1)', () => {
 
   it('a segment of a live group with the same prefix in another runtime dir is left alone (EBUSY)', async () => {
     const prefix = uniquePrefix('sb');
-    const d1 = mkdtempSync(join(tmpdir(), 'mp-rd1-'));
-    const d2 = mkdtempSync(join(tmpdir(), 'mp-rd2-'));
-    rmLater(d1);
-    rmLater(d2);
+    const d1 = tempDir('rd1');
+    const d2 = tempDir('rd2');
     const a = agent();
     await a.call('init', { args: [`--file-prefix=${prefix}`, `--runtime-dir=${d1}/g`, '--no-huge'] });
     await a.call('reserve', { name: 'z', len: 4096 });
@@ -188,8 +185,7 @@ describe('runtime dir (classes 2 and 4)', () => {
     const base = join(tmpdir(), `mp-${VICTIM}`);
     rmSync(base, { recursive: true, force: true });
     rmLater(base);
-    const victimDir = mkdtempSync(join(tmpdir(), 'mp-home-'));
-    rmLater(victimDir);
+    const victimDir = tempDir('home');
     writeFileSync(join(victimDir, 'notes'), 'victim notes');
     chownSync(victimDir, VICTIM, VICTIM);
     chownSync(join(victimDir, 'notes'), VICTIM, VICTIM);
@@ -219,8 +215,7 @@ describe('runtime dir (classes 2 and 4)', () => {
   });
 
   it('--runtime-dir holding entries that are not a group\'s is refused at init, naming them; nothing is deleted', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mp-home-'));
-    rmLater(dir);
+    const dir = tempDir('home');
     writeFileSync(join(dir, 'thesis.tex'), 'years of work');
     mkdirSync(join(dir, 'photos'));
     writeFileSync(join(dir, 'photos', 'cat.jpg'), 'meow');
@@ -235,8 +230,7 @@ describe('runtime dir (classes 2 and 4)', () => {
   });
 
   it('an existing empty --runtime-dir is used and left in place at exit; one the group created is removed', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'mp-rt-'));
-    rmLater(parent);
+    const parent = tempDir('rt');
     const existing = join(parent, 'existing');
     mkdirSync(existing, { mode: 0o700 });
     const made = join(parent, 'new', 'deeper');
@@ -262,8 +256,7 @@ describe('runtime dir (classes 2 and 4)', () => {
   });
 
   it('stale-group cleanup removes only group names: a directory planted under a group name is refused, not emptied', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'mp-st-')), 'g');
-    rmLater(join(dir, '..'));
+    const dir = join(tempDir('st'), 'g');
     const prefix = uniquePrefix('st');
     const p = agent();
     await p.call('init', { args: [`--file-prefix=${prefix}`, `--runtime-dir=${dir}`, '--no-huge'] });
@@ -310,8 +303,7 @@ describe('attach (class 3)', () => {
   });
 
   it.skipIf(!isRoot)(`a secondary of another uid pointed at a root group's --runtime-dir gets EPERM, not ENOENT ${isRoot ? '' : ROOT_ONLY}`, async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'mp-ro-')), 'g');
-    rmLater(join(dir, '..'));
+    const dir = join(tempDir('ro'), 'g');
     chmodSync(join(dir, '..'), 0o755);
     const prefix = uniquePrefix('ro');
     const p = agent();

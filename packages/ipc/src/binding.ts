@@ -24,8 +24,8 @@ export interface IpcBinding {
    * only, never sleeps. A failure of recvmmsg other than EAGAIN throws (code, errno, syscall).
    */
   recv(fd: number, records: ArrayBuffer, timeoutMs: number, spinUs?: number, word?: ArrayBuffer, wordOffset?: number, expected?: number): number;
-  /** sched_yield(), then spin-yield for up to us µs (a sender waiting for room in a full inbox). */
-  yieldCpu(us: number): void;
+  /** One sched_yield() (a sender waiting for room in a full inbox; its loop is in inbox-sender.ts). */
+  yieldCpu(): void;
   /**
    * uv_poll on fd: each readable wake-up drains a batch into `records` and calls onBatch(n) once, then
    * reads again (≤ 64 batches per wake-up); after busyPoll(us), each such read re-tries for up to us µs.

@@ -140,7 +140,7 @@ export class InboxSender {
         // Its owner is draining (it was woken when these cells were published) or polling: make room
         // for it on a shared CPU, and keep our own queues moving (it may be blocked sending to us).
         this.drainOwn();
-        binding.yieldCpu(tries++ < 100 ? 0 : 200);
+        yieldFor(tries++ < 100 ? 0 : 200);
         if (!ref.valid()) return ECONNREFUSED;
         // A full inbox whose owner died stays full: ask its socket (at most once a ms).
         const r = this.probeOwner(ref, path);
@@ -262,4 +262,16 @@ export class InboxSender {
     for (const ref of this.owedWakes) if (ref.valid()) ref.resetDoorbell();
     this.owedWakes.clear();
   }
+}
+
+/**
+ * sched_yield once, then keep yielding for up to `us` µs: the owner of a full inbox (or a peer it is
+ * blocked on) gets this CPU at once when it shares it. The loop is here, not native: it is policy, and
+ * each round is a system call either way (the N-API call adds well under a µs to it).
+ */
+function yieldFor(us: number): void {
+  const until = performance.now() + us / 1000;
+  do {
+    binding.yieldCpu();
+  } while (performance.now() < until);
 }

@@ -2,23 +2,18 @@
  * Decoder fuzz against a live receiver: ≥ 10^5 random and mutated datagrams (some carrying fds, some
  * more than 8) into a real process. It must not crash, must not leak a descriptor, and must still answer.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnAgent } from '@mp/test-utils';
-import type { Agent } from '@mp/test-utils';
+import { useAgents, useTempDir } from '@mp/test-utils';
 import { binding } from '../src/binding.js';
 import { encode, nameBytes } from '../src/codec.js';
 import { EXT, MP_MSG, MP_REQ, WIRE } from '../src/layout.js';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
-const agents: Agent[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.kill('SIGKILL')));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+// Registered before the agents, so (after-hooks run last-registered first) agents die before their dirs go.
+const runtimeDir = useTempDir('fuzz');
+const spawnAgent = useAgents(AGENT);
 
 /** xorshift32: a seeded, reproducible stream. */
 function rng(seed: number): () => number {
@@ -35,12 +30,10 @@ function rng(seed: number): () => number {
 
 describe('decoder fuzz', () => {
   it('10^5 random and mutated datagrams: no crash, no fd leak, still answering', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mp-fuzz-'));
-    dirs.push(dir);
+    const dir = runtimeDir();
     chmodSync(dir, 0o700);
-    const rx = spawnAgent(AGENT);
-    const tx = spawnAgent(AGENT);
-    agents.push(rx, tx);
+    const rx = spawnAgent();
+    const tx = spawnAgent();
     const rxPath = await rx.call<string>('start', { runtimeDir: dir, procType: 'primary' });
     await rx.call('register', { name: 'fz', mode: 'counter' });
     await rx.call('register', { name: 'echo', mode: 'echo' });

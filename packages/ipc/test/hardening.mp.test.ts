@@ -3,20 +3,15 @@
  * rung still wakes the receiver; requests end at once when their peer is a zombie, has no known pid
  * and refuses, or is this process itself; bad options and names are refused with EINVAL.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { closeSync, fstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { closeSync, fstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startGroup, uniquePrefix, useAgents } from '@mp/test-utils';
+import { startGroup, tempDir, uniquePrefix, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 import { MpError, memfdCreate, request, requestSync, sendMsg, start, stop } from '../src/index.js';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
 const agent = useAgents(AGENT);
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 interface CallResult {
   ok: boolean;
@@ -54,12 +49,8 @@ describe('a failed send still wakes its receiver', () => {
   });
 });
 
-/** A fresh socket-only runtime dir (a DPDK-style channel: `start({ runtimeDir, procType })`). */
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'mp-hd-'));
-  dirs.push(d);
-  return d;
-}
+/** A fresh socket-only runtime dir (a DPDK-style channel: `start({ runtimeDir, procType })`), removed after the file. */
+const socketDir = (): string => tempDir('hd');
 
 describe('requestSync sees a SIGKILLed child of its own process (a zombie while it blocks) as dead', () => {
   // The requester blocks its event loop, so nobody reaps the child: kill(pid, 0) still succeeds on it.
@@ -67,7 +58,7 @@ describe('requestSync sees a SIGKILLed child of its own process (a zombie while 
     [
       'socket-only channel (explicit runtimeDir)',
       async (a) => {
-        const runtimeDir = tempDir();
+        const runtimeDir = socketDir();
         await a.call('start', { runtimeDir, procType: 'primary' });
         return { runtimeDir };
       },
@@ -104,7 +95,7 @@ describe('requestSync sees a SIGKILLed child of its own process (a zombie while 
 describe('a peer whose pid is unknown (nothing received from it yet) that dies ends the request at once', () => {
   for (const kind of ['request', 'requestSync'] as const) {
     it(`${kind} to a primary of a socket-only dir, SIGKILLed after it got the request → ENOENT naming its socket`, async () => {
-      const runtimeDir = tempDir();
+      const runtimeDir = socketDir();
       const p = agent();
       const s = agent();
       await p.call('start', { runtimeDir, procType: 'primary' });
@@ -123,7 +114,7 @@ describe('a peer whose pid is unknown (nothing received from it yet) that dies e
 describe('a request to its own process', () => {
   const setups: Array<[string, (a: Agent) => Promise<void>]> = [
     ['group channel with an inbox', async (a) => void (await a.call('init', { args: [`--file-prefix=${uniquePrefix('hs')}`, '--proc-type=primary', '--no-huge'] }))],
-    ['socket-only channel', async (a) => void (await a.call('start', { runtimeDir: tempDir(), procType: 'primary' }))],
+    ['socket-only channel', async (a) => void (await a.call('start', { runtimeDir: socketDir(), procType: 'primary' }))],
   ];
   for (const [label, setup] of setups) {
     it(`${label}: requestSync runs the local handler as request does; a handler that answers later fails at once (ENOTSUP)`, async () => {
@@ -163,7 +154,7 @@ describe('options and names that are not meaningful are refused with EINVAL nami
   ];
   for (const [option, o] of bad) {
     it(`start({ ${option}: ${String(Object.values(o)[0])} }) → EINVAL naming ${option}, nothing bound`, () => {
-      const dir = tempDir();
+      const dir = socketDir();
       let err: unknown;
       try {
         start({ runtimeDir: dir, procType: 'primary', ...o });
@@ -178,7 +169,7 @@ describe('options and names that are not meaningful are refused with EINVAL nami
   }
 
   it('request/requestSync timeoutMs NaN, negative, beyond a timer → EINVAL naming timeoutMs; options not an object → EINVAL', async () => {
-    const dir = tempDir();
+    const dir = socketDir();
     start({ runtimeDir: dir, procType: 'primary' });
     try {
       for (const timeoutMs of [NaN, -1, 2 ** 31, -Infinity]) {
@@ -217,7 +208,7 @@ describe('options and names that are not meaningful are refused with EINVAL nami
   });
 
   it('an action name holding a lone surrogate → EINVAL (it would collide with its U+FFFD twin)', () => {
-    const dir = tempDir();
+    const dir = socketDir();
     start({ runtimeDir: dir, procType: 'primary' });
     try {
       expect(() => sendMsg({ name: 'a\ud800' }, { to: process.pid })).toThrow(/EINVAL: action name .* lone UTF-16 surrogate/);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { uniquePrefix, useAgents } from '@mp/test-utils';
+import { startGroup, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
@@ -21,13 +21,9 @@ interface Stats {
 }
 type SeqStats = Record<string, { count: number; outOfOrder: number; fdWrong: number; fds: number; sum: number }>;
 
-async function group(n: number, o: { pArgs?: string[]; sOpts?: Array<Record<string, unknown>>; sEnv?: Array<NodeJS.ProcessEnv> } = {}): Promise<{ p: Agent; s: Agent[]; prefix: string }> {
-  const prefix = uniquePrefix('ib');
-  const p = agent();
-  await p.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge', ...(o.pArgs ?? [])] });
-  const s: Agent[] = [];
-  for (let i = 0; i < n; i++) s.push(await secondary(prefix, o.sOpts?.[i] ?? {}, o.sEnv?.[i] ?? {}));
-  return { p, s, prefix };
+/** A primary (extra EAL args `pArgs`) and n secondaries, secondary i's channel started with `sOpts[i]`. */
+async function group(n: number, o: { pArgs?: string[]; sOpts?: Array<Record<string, unknown>> } = {}): Promise<{ p: Agent; s: Agent[]; prefix: string }> {
+  return startGroup(agent, n, { tag: 'ib', primaryArgs: o.pArgs, secondaryParams: o.sOpts?.map((ipcOpts) => ({ ipcOpts })) });
 }
 
 async function secondary(prefix: string, ipcOpts: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<Agent> {

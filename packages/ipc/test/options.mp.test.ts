@@ -1,31 +1,16 @@
 /** The opt-in speed options, `coalesce` and `busyPollUs`, between real processes (speed itself is the bench's). */
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { uniquePrefix, useAgents } from '@mp/test-utils';
+import { startGroup, useAgents, useTempDir } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-// Registered after the dirs hook, so (after-hooks run last-registered first) agents die before their dirs go.
+// Registered before the agents, so (after-hooks run last-registered first) agents die before their dirs go.
+const runtimeDir = useTempDir('opts');
 const agent = useAgents(join(import.meta.dirname, 'fixtures/agent.mjs'));
 
 /** A primary and n secondaries of a fresh group, every channel started with `ipcOpts`. */
 async function group(n: number, ipcOpts: object): Promise<{ p: Agent; s: Agent[] }> {
-  const prefix = uniquePrefix('o');
-  const p = agent();
-  const pi = await p.call<{ runtimeDir: string }>('init', { args: [`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge'], ipcOpts });
-  dirs.push(pi.runtimeDir);
-  const s: Agent[] = [];
-  for (let i = 0; i < n; i++) {
-    const a = agent();
-    await a.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'], ipcOpts });
-    s.push(a);
-  }
-  return { p, s };
+  return startGroup(agent, n, { tag: 'o', params: { ipcOpts } });
 }
 
 describe('coalesce', () => {
@@ -59,8 +44,7 @@ describe('coalesce', () => {
   });
 
   it('is ignored on a channel opened on an explicit runtime dir (its peers may be DPDK processes)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mpo-'));
-    dirs.push(dir);
+    const dir = runtimeDir();
     const p = agent();
     const s1 = agent();
     await p.call('start', { runtimeDir: dir, procType: 'primary', coalesce: true });
@@ -96,8 +80,7 @@ describe('busyPollUs', () => {
 
   it('rejects a bad value with EINVAL', async () => {
     const a = agent();
-    const dir = mkdtempSync(join(tmpdir(), 'mpo-'));
-    dirs.push(dir);
+    const dir = runtimeDir();
     for (const busyPollUs of [-1, 2_000_000, '5', true]) {
       expect(await a.request('start', { runtimeDir: dir, procType: 'primary', busyPollUs })).toMatchObject({ ok: false, code: 'EINVAL' });
     }

@@ -1,21 +1,16 @@
 /** Datagrams from another uid are dropped and logged (run one peer as `nobody`: the test runs as root). */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnAgent } from '@mp/test-utils';
-import type { Agent } from '@mp/test-utils';
+import { useAgents, useTempDir } from '@mp/test-utils';
 
 const AGENT = join(import.meta.dirname, 'fixtures/agent.mjs');
 const DIST = join(import.meta.dirname, '../dist/index.js');
 const isRoot = process.getuid?.() === 0;
-const agents: Agent[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.kill('SIGKILL')));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+// Registered before the agents, so (after-hooks run last-registered first) agents die before their dirs go.
+const runtimeDir = useTempDir('uid');
+const spawnAgent = useAgents(AGENT);
 
 /** A one-shot peer running as uid/gid 65534: sends a message and a request to the primary, prints JSON. */
 function runAsNobody(dir: string): Promise<{ sent: number; request: { code?: string } }> {
@@ -36,15 +31,13 @@ function runAsNobody(dir: string): Promise<{ sent: number; request: { code?: str
 }
 
 describe('credentials', () => {
-  it.skipIf(!isRoot)('a foreign-uid sender (nobody) is dropped and logged; same-uid peers still work', async () => {
+  it.skipIf(!isRoot)(`a foreign-uid sender (nobody) is dropped and logged; same-uid peers still work${isRoot ? '' : ' (skipped: needs root to run a peer as uid 65534)'}`, async () => {
     // Test-only permissions: the group's dir and the primary's socket must be reachable by nobody.
     // A real group keeps its runtime dir 0700 and its sockets 0600.
-    const dir = mkdtempSync(join(tmpdir(), 'mp-uid-'));
-    dirs.push(dir);
+    const dir = runtimeDir();
     chmodSync(dir, 0o777);
-    const p = spawnAgent(AGENT);
-    const s = spawnAgent(AGENT);
-    agents.push(p, s);
+    const p = spawnAgent();
+    const s = spawnAgent();
     const primaryPath = await p.call<string>('start', { runtimeDir: dir, procType: 'primary' });
     chmodSync(primaryPath, 0o666);
     await p.call('register', { name: 'note', mode: 'record' });

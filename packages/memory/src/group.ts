@@ -8,8 +8,9 @@ import { binding } from './binding.js';
 import { MpError, fromSystemError } from './errors.js';
 import { openOwnedFile } from './files.js';
 import type { RobustLock } from './lock.js';
-import { isPow2, roundUp } from './memzone.js';
-import type { GroupMemory, Memzone, MemzoneDescriptor, MemzoneInfo, ReserveOptions } from './memzone.js';
+import { isPow2, roundUp } from './bytes.js';
+import type { GroupMemory } from './memzone.js';
+import type { Memzone, MemzoneDescriptor, MemzoneInfo, ReserveOptions } from './memzone-types.js';
 import { memoryState } from './state.js';
 
 /** Make `mem` the group the module-level functions use. Called by @mp/eal's `init()`. */

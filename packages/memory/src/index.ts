@@ -28,6 +28,7 @@ export {
   MEMZONE_IOVA_CONTIG,
   CACHE_LINE_SIZE,
   SOCKET_ID_ANY,
-} from './memzone.js';
-export type { Memzone, MemzoneInfo, MemzoneDescriptor, ReserveOptions, MemoryRegion, FormatOptions } from './memzone.js';
+} from './memzone-types.js';
+export type { Memzone, MemzoneInfo, MemzoneDescriptor, ReserveOptions } from './memzone-types.js';
+export type { MemoryRegion, FormatOptions } from './memzone.js';
 export { MEMZONE_NAME_MAX, FILE_PREFIX_MAX } from './layout.js';

@@ -6,7 +6,9 @@
  * Not covered by semver. The public API is `@mp/memory` (its README's API table).
  */
 export { loadAddon } from './addon.js';
-export { crashPoint, GroupMemory, SEGMENT_CHUNK } from './memzone.js';
+export { GroupMemory } from './memzone.js';
+export { SEGMENT_CHUNK } from './segments.js';
+export { getU64, setU64 } from './bytes.js';
 export { faultPoint, armFaultPoints, faultPointsArmed, FAULTS } from './fault.js';
 export { processGone, processAlive } from './liveness.js';
 export { watchPid } from './sys.js';

@@ -1,10 +1,11 @@
-import { closeSync, ftruncateSync } from 'node:fs';
-import { join } from 'node:path';
+/**
+ * The memzone table of a group's memory region (rte_memzone): named, fixed blocks of the segment files,
+ * reserved and freed under the region's robust lock, found lock-free by a sequence-checked scan.
+ */
+import { fnv1a, fromUtf8, getU64, isPow2, readCString, roundUp, setU64, utf8, writeCString } from './bytes.js';
 import { binding } from './binding.js';
-import type { SegmentHandle } from './binding.js';
 import { MpError, fromSystemError } from './errors.js';
 import { faultPoint } from './fault.js';
-import { lstatOwned, openOwnedFile, removeOwned } from './files.js';
 import {
   DEFAULT_MAX_MEMZONES,
   DEFAULT_MAX_SEGMENTS,
@@ -22,90 +23,21 @@ import {
   MZ_FREEING,
   MZ_RESERVING,
   MZ_USED,
-  SEG,
-  SEG_W,
   wordIndex,
-  SEG_CREATING,
-  SEG_FREE,
-  SEG_LIVE_LOCK,
-  SEG_READY,
   memzoneTableOffset,
 } from './layout.js';
 import { RobustLock } from './lock.js';
 import { log } from './log.js';
+import {
+  CACHE_LINE_SIZE,
+  KNOWN_FLAGS,
+  MEMZONE_SIZE_HINT_ONLY,
+  PAGE_FLAGS,
+  SOCKET_ID_ANY,
+} from './memzone-types.js';
+import type { Memzone, MemzoneDescriptor, MemzoneInfo, ReserveOptions } from './memzone-types.js';
 import { validateName } from './names.js';
-
-/** DPDK-compatible memzone flags (`RTE_MEMZONE_*`). */
-export const MEMZONE_2MB = 0x1;
-export const MEMZONE_1GB = 0x2;
-export const MEMZONE_SIZE_HINT_ONLY = 0x4;
-export const MEMZONE_16MB = 0x100;
-export const MEMZONE_16GB = 0x200;
-export const MEMZONE_256KB = 0x10000;
-export const MEMZONE_256MB = 0x20000;
-export const MEMZONE_512MB = 0x40000;
-export const MEMZONE_4GB = 0x80000;
-export const MEMZONE_IOVA_CONTIG = 0x100000;
-const PAGE_FLAGS: ReadonlyArray<[number, number]> = [
-  [MEMZONE_256KB, 256 << 10],
-  [MEMZONE_2MB, 2 << 20],
-  [MEMZONE_16MB, 16 << 20],
-  [MEMZONE_256MB, 256 << 20],
-  [MEMZONE_512MB, 512 << 20],
-  [MEMZONE_1GB, 1 << 30],
-  [MEMZONE_4GB, 4 * 2 ** 30],
-  [MEMZONE_16GB, 16 * 2 ** 30],
-];
-const KNOWN_FLAGS = PAGE_FLAGS.reduce((a, [f]) => a | f, MEMZONE_SIZE_HINT_ONLY | MEMZONE_IOVA_CONTIG);
-
-/** RTE_CACHE_LINE_SIZE: the default alignment. */
-export const CACHE_LINE_SIZE = 64;
-/** SOCKET_ID_ANY. */
-export const SOCKET_ID_ANY = -1;
-/** Size of a segment file created on demand (when `--single-file-segments` is off). */
-export const SEGMENT_CHUNK = 64 << 20;
-
-/** A named, fixed block of the group's shared memory (rte_memzone). */
-export interface Memzone {
-  readonly name: string;
-  /** Length in bytes (as reserved; `buffer.byteLength`). */
-  readonly len: number;
-  /** Index of the segment (file `<prefix>map_<segment>`) holding it. */
-  readonly segment: number;
-  /** Offset from the start of the segment: the same in every process (no virtual addresses shared). */
-  readonly offset: number;
-  readonly socketId: number;
-  readonly flags: number;
-  readonly align: number;
-  /** Page size of the backing memory (2 MiB on hugetlbfs, 4 KiB on /dev/shm). */
-  readonly hugepageSz: number;
-  /** Pid of the process that reserved it. */
-  readonly reservedBy: number;
-  /** The memzone's bytes, mapped MAP_SHARED into this process (not a copy). */
-  readonly buffer: ArrayBuffer;
-}
-
-/**
- * Everything another thread needs to map a memzone's bytes without joining the group: plain data, so it
- * crosses `postMessage` (worker threads get their own mapping of the same physical memory).
- */
-export interface MemzoneDescriptor {
-  readonly name: string;
-  readonly path: string;
-  readonly offset: number;
-  readonly len: number;
-  readonly pageSize: number;
-}
-
-/** Options of {@link reserve}. */
-export interface ReserveOptions {
-  /** Power of two, default 64 (a cache line). */
-  align?: number;
-  /** NUMA socket, or -1 (any). This group has socket 0 only. */
-  socket?: number;
-  /** `MEMZONE_*` flags. */
-  flags?: number;
-}
+import { SEGMENT_CHUNK, Segments } from './segments.js';
 
 /** Where a group's memory region lives: inside the shared config file, mapped by this process. */
 export interface MemoryRegion {
@@ -131,45 +63,6 @@ export interface FormatOptions {
   maxSegments?: number;
 }
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-/** UTF-8 bytes of a name: a plain loop for ASCII (most names; TextEncoder costs µs per call here). */
-function utf8(name: string): Uint8Array {
-  const n = name.length;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = name.charCodeAt(i);
-    if (c > 0x7f) return enc.encode(name);
-    out[i] = c;
-  }
-  return out;
-}
-
-/** The string of UTF-8 bytes [from, to) of `u8` (ASCII without TextDecoder). */
-function fromUtf8(u8: Uint8Array, from: number, to: number): string {
-  let s = '';
-  for (let i = from; i < to; i++) {
-    const c = u8[i]!;
-    if (c > 0x7f) return dec.decode(u8.subarray(from, to));
-    s += String.fromCharCode(c);
-  }
-  return s;
-}
-
-function fnv1a(bytes: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
-  return h >>> 0;
-}
-
-export const roundUp = (n: number, a: number): number => Math.ceil(n / a) * a;
-export const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
-
-/** @deprecated use `faultPoint` (@mp/memory/internal): the same, armed only by test harnesses. */
-export function crashPoint(point: string): void {
-  faultPoint(point);
-}
 
 /**
  * The group's memory as seen by one process: the segment and memzone tables in the shared config
@@ -184,8 +77,8 @@ export class GroupMemory {
   private readonly mzBase: number;
   /** {@link mzBase} as a Uint32Array index. */
   private readonly mzWord: number;
-  private readonly segFds = new Map<number, number>();
-  private readonly segMaps = new Map<number, SegmentHandle>();
+  /** The segment files this table's memzones live in. */
+  private readonly segs: Segments;
   private readonly cache = new Map<string, { index: number; seq: number; mz: Memzone }>();
 
   private constructor(
@@ -198,6 +91,7 @@ export class GroupMemory {
     this.base = wordIndex(region.offset);
     this.mzBase = region.offset + memzoneTableOffset(this.maxSegments);
     this.mzWord = wordIndex(this.mzBase);
+    this.segs = new Segments(this.u32, this.base, this);
     lock.onRepair((pid) => this.repair(pid));
   }
 
@@ -225,8 +119,8 @@ export class GroupMemory {
     const mem = new GroupMemory(region, lock);
     if (o.singleFileSegments || o.legacyMem) {
       lock.withLock(() => {
-        const seg = mem.createSegment(roundUp(o.capBytes, o.pageSize));
-        if (o.legacyMem) mem.fallocate(seg, 0, mem.segmentBytes(seg));
+        const seg = mem.segs.create(roundUp(o.capBytes, o.pageSize));
+        if (o.legacyMem) mem.segs.fallocate(seg, 0, mem.segs.bytes(seg));
       });
     }
     // SYNC: the magic goes last, so nobody treats a half-formatted region as valid.
@@ -285,9 +179,6 @@ export class GroupMemory {
   get prefix(): string {
     return readCString(this.u8, this.region.offset + HDR.prefix, HDR.prefixSize);
   }
-  private get segCount(): number {
-    return this.u32[this.base + HDR_W.segCount]!;
-  }
   private get highWater(): number {
     return Atomics.load(this.u32, this.base + HDR_W.mzHighWater);
   }
@@ -303,12 +194,12 @@ export class GroupMemory {
    * descriptor this process already holds, so no file is opened per lock.
    */
   robustLock(mz: MemzoneInfo & { buffer: ArrayBuffer }, index: number): RobustLock {
-    return new RobustLock(this.segmentFd(mz.segment), new Int32Array(mz.buffer), index);
+    return new RobustLock(this.segs.fd(mz.segment), new Int32Array(mz.buffer), index);
   }
 
   /** Path of segment file i. */
   segmentPath(i: number): string {
-    return join(this.segDir, `${this.prefix}map_${i}`);
+    return this.segs.path(i);
   }
 
   // ---- memzones -------------------------------------------------------------------------------------
@@ -350,7 +241,7 @@ export class GroupMemory {
         );
       }
       const size = place.len;
-      this.fallocate(place.seg, place.offset, size);
+      this.segs.fallocate(place.seg, place.offset, size);
       const e = this.mzBase + slot * MZ.size;
       const w = this.mzWord + slot * MZ_W.size;
       const seqIdx = w + MZ_W.seq;
@@ -368,7 +259,7 @@ export class GroupMemory {
       this.u32[w + MZ_W.align] = align;
       this.u32[w + MZ_W.pid] = process.pid;
       if (slot >= this.highWater) Atomics.store(this.u32, this.base + HDR_W.mzHighWater, slot + 1);
-      crashPoint('memzone-reserve');
+      faultPoint('memzone-reserve');
       // SYNC: publish the entry (state, then even seq) after every field is written.
       Atomics.store(this.u32, w + MZ_W.state, MZ_USED);
       Atomics.add(this.u32, seqIdx, 1);
@@ -420,7 +311,7 @@ export class GroupMemory {
       const len = getU64(this.u32, w + MZ_W.len);
       Atomics.add(this.u32, w + MZ_W.seq, 1);
       Atomics.store(this.u32, w + MZ_W.state, MZ_FREEING);
-      crashPoint('memzone-free');
+      faultPoint('memzone-free');
       Atomics.store(this.u32, w + MZ_W.state, MZ_FREE);
       Atomics.add(this.u32, w + MZ_W.seq, 1);
       setU64(this.u32, this.base + HDR_W.reservedBytes, this.reservedBytes - len);
@@ -472,9 +363,7 @@ export class GroupMemory {
 
   /** Close this process's segment file descriptors (mappings stay valid until their buffers are collected). */
   close(): void {
-    for (const fd of this.segFds.values()) closeSync(fd);
-    this.segFds.clear();
-    this.segMaps.clear();
+    this.segs.close();
     this.cache.clear();
   }
 
@@ -484,10 +373,7 @@ export class GroupMemory {
    * never a link's target or another user's file.
    */
   removeFiles(): void {
-    for (let i = 0; i < this.maxSegments; i++) {
-      const r = removeOwned(this.segmentPath(i), 'file');
-      if (r.why !== undefined) log('warning', 'MEM', `left ${r.why}`);
-    }
+    this.segs.removeFiles();
   }
 
   /** Generation counter, bumped by every table change. */
@@ -513,14 +399,7 @@ export class GroupMemory {
       }
       if (seq & 1) Atomics.store(this.u32, w + MZ_W.seq, seq + 1);
     }
-    for (let s = 0; s < this.maxSegments; s++) {
-      const si = this.base + HDR_W.segTable + s * SEG_W.size;
-      if (this.u32[si + SEG_W.state] === SEG_CREATING) {
-        removeOwned(this.segmentPath(s), 'file');
-        this.u32[si + SEG_W.state] = SEG_FREE;
-        fixed++;
-      }
-    }
+    fixed += this.segs.repair();
     let total = 0;
     for (let i = 0; i < hw; i++) {
       const w = this.mzWord + i * MZ_W.size;
@@ -554,56 +433,13 @@ export class GroupMemory {
     const info = this.readInfo(e);
     let buffer: ArrayBuffer;
     try {
-      buffer = binding.view(this.segmentMap(info.segment), info.offset, info.len);
+      buffer = binding.view(this.segs.map(info.segment), info.offset, info.len);
     } catch (err) {
       throw fromSystemError(err, `mapping memzone '${name}'`);
     }
     const mz: Memzone = Object.freeze({ ...info, buffer });
     this.cache.set(name, { index: slot, seq, mz });
     return mz;
-  }
-
-  private segmentFd(seg: number): number {
-    let fd = this.segFds.get(seg);
-    if (fd === undefined) {
-      // Safe file rules: a link or a file not ours is refused (EPERM) — a foreign group's memory is never used.
-      fd = openOwnedFile(this.segmentPath(seg)).fd;
-      try {
-        markInUse(fd, this.segmentPath(seg));
-      } catch (err) {
-        closeSync(fd);
-        throw err;
-      }
-      this.segFds.set(seg, fd);
-    }
-    return fd;
-  }
-
-  /** This process's mapping of a whole segment (made on first use; views of it cost no system call). */
-  private segmentMap(seg: number): SegmentHandle {
-    let m = this.segMaps.get(seg);
-    if (m === undefined) {
-      m = binding.mapSegment(this.segmentFd(seg), this.segmentBytes(seg));
-      this.segMaps.set(seg, m);
-    }
-    return m;
-  }
-
-  private segmentBytes(seg: number): number {
-    return getU64(this.u32, this.base + HDR_W.segTable + seg * SEG_W.size + SEG_W.bytes);
-  }
-
-  private fallocate(seg: number, offset: number, len: number): void {
-    if (len === 0) return;
-    const ps = this.pageSize;
-    const start = Math.floor(offset / ps) * ps;
-    const end = roundUp(offset + len, ps);
-    try {
-      binding.fallocate(this.segmentFd(seg), start, end - start);
-    } catch (err) {
-      const e = fromSystemError(err, `reserving ${end - start} bytes of ${this.hugetlb ? 'hugepage' : '/dev/shm'} memory`);
-      throw new MpError(e.code === 'ENOSPC' ? 'ENOMEM' : e.code, e.message.replace(/^\w+: /, ''), { cause: err, syscall: 'fallocate' });
-    }
   }
 
   /** Scan the table for a used entry with this name (lock-free; callers re-check seq when it matters). */
@@ -648,9 +484,8 @@ export class GroupMemory {
     }
     let best: { seg: number; offset: number; len: number } | undefined;
     for (let s = 0; s < this.maxSegments; s++) {
-      const si = this.base + HDR_W.segTable + s * SEG_W.size;
-      if (this.u32[si + SEG_W.state] !== SEG_READY) continue;
-      const size = this.segmentBytes(s);
+      if (!this.segs.ready(s)) continue;
+      const size = this.segs.bytes(s);
       const ranges = (used.get(s) ?? []).sort((a, b) => a[0] - b[0]);
       let cursor = 0;
       for (const [start, end] of [...ranges, [size, size] as [number, number]]) {
@@ -664,111 +499,16 @@ export class GroupMemory {
     if (len === 0 && best !== undefined) return best;
     if (this.singleFileSegments || this.legacyMem) return undefined;
     // A new segment file, if the -m cap leaves room.
-    let total = 0;
-    for (let s = 0; s < this.maxSegments; s++) {
-      const si = this.base + HDR_W.segTable + s * SEG_W.size;
-      if (this.u32[si + SEG_W.state] === SEG_READY) total += this.segmentBytes(s);
-    }
+    const total = this.segs.totalBytes();
     const left = Math.floor((this.capBytes - total) / this.pageSize) * this.pageSize;
     const need = len === 0 ? left : roundUp(len, this.pageSize);
     if (need <= 0 || need > left) return undefined;
     const size = len === 0 ? left : Math.min(left, Math.max(need, SEGMENT_CHUNK));
-    const seg = this.createSegment(size);
+    const seg = this.segs.create(size);
     if (seg < 0) return undefined;
     return { seg, offset: 0, len: len === 0 ? size : len };
   }
 
-  /** Create segment file `<prefix>map_<i>` of `size` bytes in the first free slot. Under the lock. */
-  private createSegment(size: number): number {
-    let s = 0;
-    const si = (k: number): number => this.base + HDR_W.segTable + k * SEG_W.size;
-    while (s < this.maxSegments && this.u32[si(s) + SEG_W.state] !== SEG_FREE) s++;
-    if (s === this.maxSegments) return -1;
-    this.u32[si(s) + SEG_W.state] = SEG_CREATING;
-    setU64(this.u32, si(s) + SEG_W.bytes, size);
-    const path = this.segmentPath(s);
-    let fd: number;
-    try {
-      fd = createSegmentFile(path);
-    } catch (err) {
-      this.u32[si(s) + SEG_W.state] = SEG_FREE;
-      throw err instanceof MpError ? err : fromSystemError(err, `creating segment file ${path}`);
-    }
-    try {
-      markInUse(fd, path);
-      ftruncateSync(fd, size);
-    } catch (err) {
-      closeSync(fd);
-      this.u32[si(s) + SEG_W.state] = SEG_FREE;
-      removeOwned(path, 'file');
-      throw err instanceof MpError ? err : fromSystemError(err, `creating segment file ${path}`);
-    }
-    const old = this.segFds.get(s);
-    if (old !== undefined) closeSync(old);
-    this.segFds.set(s, fd);
-    crashPoint('segment-create');
-    this.u32[si(s) + SEG_W.state] = SEG_READY;
-    this.u32[this.base + HDR_W.segCount] = this.segCount + 1;
-    return s;
-  }
+
 }
 
-/** What {@link list} reports of each memzone (a Memzone without its mapping). */
-export type MemzoneInfo = Omit<Memzone, 'buffer'>;
-
-function setU64(u32: Uint32Array, i: number, v: number): void {
-  u32[i] = v >>> 0;
-  u32[i + 1] = Math.floor(v / 2 ** 32);
-}
-function getU64(u32: Uint32Array, i: number): number {
-  return u32[i]! + u32[i + 1]! * 2 ** 32;
-}
-function writeCString(u8: Uint8Array, at: number, size: number, s: string): void {
-  const b = enc.encode(s);
-  if (b.length >= size) throw new MpError('ENAMETOOLONG', `'${s}' is longer than ${size - 1} bytes`);
-  u8.fill(0, at, at + size);
-  u8.set(b, at);
-}
-function readCString(u8: Uint8Array, at: number, size: number): string {
-  let end = at;
-  while (end < at + size && u8[end] !== 0) end++;
-  return dec.decode(u8.subarray(at, end));
-}
-
-/** Read-lock a segment's in-use byte on `fd` (dropped by the kernel when the process dies). */
-function markInUse(fd: number, path: string): void {
-  try {
-    binding.ofdLock(fd, SEG_LIVE_LOCK, 1, 'r', false);
-  } catch (err) {
-    throw fromSystemError(err, `locking segment file ${path}`);
-  }
-}
-
-/**
- * Create a segment file with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600. A file already there is removed and
- * the create retried only when it is proven a leftover of ours: a regular file of this uid with mode ≤
- * 0600 (safe file rules) that no live process has open (its in-use byte is unlocked).
- *
- * @throws {MpError} EPERM — a link or a file that is not ours is in the way (named with its owner)
- * @throws {MpError} EBUSY — a live process uses a file of that name (another group with this prefix)
- */
-function createSegmentFile(path: string): number {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return openOwnedFile(path, { create: 'exclusive' }).fd;
-    } catch (err) {
-      if (!(err instanceof MpError) || err.code !== 'EEXIST' || attempt > 0) throw err;
-    }
-    lstatOwned(path, 'file'); // EPERM for a link or a file not ours
-    const old = openOwnedFile(path).fd;
-    try {
-      if (binding.ofdTest(old, SEG_LIVE_LOCK, 1, 'w')) {
-        throw new MpError('EBUSY', `segment file ${path} is in use by live processes (another group with the same --file-prefix in another runtime dir?)`);
-      }
-    } finally {
-      closeSync(old);
-    }
-    removeOwned(path, 'file');
-    log('notice', 'MEM', `removed the leftover segment file ${path} of a dead group`);
-  }
-}

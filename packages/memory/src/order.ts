@@ -12,5 +12,11 @@
  * another word may be reordered by the CPU; code that needs it uses Atomics), and a re-read of a word the
  * compiler may fold into an earlier read of the same word through the same view (code that re-reads a
  * word to validate, as a seqlock does, reads it through a second view of the same memory).
+ *
+ * Internal switch for the tests: `MP_TEST_ORDER=atomics` in the environment turns TSO off on x86 too, so
+ * the Atomics path every other CPU takes runs through the ring and hash suites on this machine (vitest
+ * projects `ring-atomics` and `hash-atomics`; children and worker threads inherit the variable). Read once,
+ * when this module loads. Not an API: it costs speed, never correctness, and nothing but those projects
+ * sets it.
  */
-export const TSO: boolean = process.arch === 'x64' || process.arch === 'ia32';
+export const TSO: boolean = (process.arch === 'x64' || process.arch === 'ia32') && process.env.MP_TEST_ORDER !== 'atomics';

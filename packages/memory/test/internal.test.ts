@@ -12,7 +12,7 @@ const probe = (pub: string, internal: string): string => `
   const key = '@mp/test-internal-' + process.pid;
   internal.processSlot(key, 'a@1', 1, () => ({}));
   try { internal.processSlot(key, 'b@1', 2, () => ({})); console.log('no error'); }
-  catch (e) { console.log(String(e instanceof ${pub}.MpError) + ' ' + e.code + ' ' + typeof internal.crashPoint + ' ' + typeof internal.loadAddon); }`;
+  catch (e) { console.log(String(e instanceof ${pub}.MpError) + ' ' + e.code + ' ' + typeof internal.faultPoint + ' ' + typeof internal.loadAddon); }`;
 
 describe('@mp/memory/internal', () => {
   it('CJS: internal.cjs and index.cjs share one MpError class', () => {
@@ -27,7 +27,7 @@ describe('@mp/memory/internal', () => {
 
   // DESIGN §12 / issue 14 #6: no test hook or addon plumbing in the public API. Each name here was a public
   // export once; it must be reachable only through the internal subpath.
-  const internalOnly = ['loadAddon', 'crashPoint', 'faultPoint', 'armFaultPoints', 'sleepSync', 'log', 'processSlot', 'attachMemory',
+  const internalOnly = ['loadAddon', 'faultPoint', 'armFaultPoints', 'sleepSync', 'log', 'processSlot', 'attachMemory',
     'detachMemory', 'memRegionSize', 'SEGMENT_CHUNK', 'checkOwnedFd', 'euid', 'processGone', 'processAlive'];
   it.each(['index.js', 'index.cjs'])('the public %s exports none of the internal helpers; internal has them all', async (file) => {
     const load = (f: string): Promise<Record<string, unknown>> =>

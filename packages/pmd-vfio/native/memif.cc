@@ -1,22 +1,25 @@
 // @mp/pmd-vfio native binding, memif part: the kernel objects of DPDK's net_memif and its burst copy.
 //
 //   listen/connect/accept   AF_UNIX SOCK_SEQPACKET (a path or an abstract name), non-blocking, CLOEXEC
-//   send/recv               one 128-byte control message, with at most one descriptor (SCM_RIGHTS)
+//   send/recv               one 128-byte control message, with at most one descriptor (SCM_RIGHTS, fds.h)
 //   memfd                   memfd_create(MFD_ALLOW_SEALING) + ftruncate + F_SEAL_SHRINK (as DPDK)
 //   fdInfo                  what a received descriptor is (regular file size + seals, eventfd, other)
 //   eventfd/notify/drain    the interrupt descriptors of the rings
 //   map/release             mmap of a region as an external ArrayBuffer; release swaps the pages for
 //                           anonymous ones at once (no view can fault), the address goes at GC
-//   watch                   uv_poll on a descriptor, one JS callback per readable wake-up
+//   watch                   uv_poll on a descriptor (watch.h), one JS callback per readable wake-up
 //   Queue                   the data path, in memif_queue.cc; the ABI structs are in memif_abi.h
 //
 // All policy (message checks, handshake, which descriptor is acceptable) lives in TypeScript; every
-// syscall here is checked, and every descriptor read from shared memory is bounds-checked against the
+// argument is checked (args.h: a wrong one is a TypeError/RangeError naming it), every syscall here is checked, and every descriptor read from shared memory is bounds-checked against the
 // mapped regions before a byte is copied (the peer writes that memory).
 
 #include "memif_abi.h"
 
 #include <uv.h>
+
+#include "fds.h"
+#include "watch.h"
 
 #include <set>
 #include <vector>
@@ -64,10 +67,14 @@ int SeqpacketSocket() { return socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | 
 // replaced; a live one is EADDRINUSE.
 Napi::Value Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  bool abstract = info[1].As<Napi::Boolean>().Value();
-  int mode = Int(info[2]);
-  int backlog = Int(info[3]);
+  std::string name;
+  bool abstract = false;
+  uint32_t mode = 0;
+  int32_t backlog = 0;
+  MP_ARG(String, name, 0);
+  MP_ARG(Bool, abstract, 1);
+  MP_ARG(Uint32, mode, 2);
+  MP_ARG(Int32, backlog, 3);
   sockaddr_un sa;
   socklen_t len;
   if (!MakeAddr(name, abstract, &sa, &len)) {
@@ -85,33 +92,33 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
     int probe = SeqpacketSocket();
     if (probe < 0) {
       int e = errno;
-      close(fd);
+      mp::CloseQuiet(fd);
       ErrnoError(env, e, "socket").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     bool stale = statx(AT_FDCWD, name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_TYPE, &st) == 0 && S_ISSOCK(st.stx_mode) &&
                  connect(probe, reinterpret_cast<sockaddr*>(&sa), len) != 0 && errno == ECONNREFUSED;
-    close(probe);
+    mp::CloseQuiet(probe);  // it only served connect()
     if (stale && unlink(name.c_str()) == 0) r = bind(fd, reinterpret_cast<sockaddr*>(&sa), len);
     else errno = EADDRINUSE;
   }
   if (r != 0) {
     int e = errno;
-    close(fd);
+    mp::CloseQuiet(fd);
     ErrnoError(env, e, "bind", name).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   if (!abstract && chmod(name.c_str(), static_cast<mode_t>(mode)) != 0) {
     int e = errno;
-    close(fd);
-    unlink(name.c_str());
+    mp::CloseQuiet(fd);
+    unlink(name.c_str());  // error path: the chmod failure is the one reported
     ErrnoError(env, e, "chmod", name).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   if (listen(fd, backlog) != 0) {
     int e = errno;
-    close(fd);
-    if (!abstract) unlink(name.c_str());
+    mp::CloseQuiet(fd);
+    if (!abstract) unlink(name.c_str());  // error path: the listen failure is the one reported
     ErrnoError(env, e, "listen", name).ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -121,8 +128,10 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 // connect(name, abstract) -> fd (SOCK_SEQPACKET connects at once or fails: no EINPROGRESS on AF_UNIX).
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  bool abstract = info[1].As<Napi::Boolean>().Value();
+  std::string name;
+  bool abstract = false;
+  MP_ARG(String, name, 0);
+  MP_ARG(Bool, abstract, 1);
   sockaddr_un sa;
   socklen_t len;
   if (!MakeAddr(name, abstract, &sa, &len)) {
@@ -136,7 +145,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   }
   if (connect(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) {
     int e = errno;
-    close(fd);
+    mp::CloseQuiet(fd);
     ErrnoError(env, e, "connect", name).ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -145,85 +154,62 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
 
 // accept(fd) -> new fd, or -errno (-EAGAIN: nobody waiting).
 Napi::Value Accept(const Napi::CallbackInfo& info) {
-  int fd = accept4(Int(info[0]), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  int lfd = -1;
+  if (!mp::ArgFd(info, 0, "fd", &lfd)) return info.Env().Undefined();
+  int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   return Napi::Number::New(info.Env(), fd >= 0 ? fd : -errno);
 }
 
 // send(fd, bytes, passFd) -> 0 or -errno. passFd < 0: no descriptor.
 Napi::Value Send(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = Int(info[0]);
-  uint8_t* data;
-  size_t len;
-  if (!BytesOf(info[1], &data, &len)) {
-    Napi::TypeError::New(env, "send(fd, bytes, passFd)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int pass = Int(info[2]);
-  iovec iov {data, len};
-  msghdr mh {};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
-  if (pass >= 0) {
-    memset(ctl, 0, sizeof(ctl));
-    mh.msg_control = ctl;
-    mh.msg_controllen = sizeof(ctl);
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &pass, sizeof(int));
-  }
-  ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n < 0) return Napi::Number::New(env, -errno);
-  return Napi::Number::New(env, n == static_cast<ssize_t>(len) ? 0 : -EMSGSIZE);
+  int fd = -1;
+  mp::Span bytes;
+  int32_t passFd = -1;
+  MP_ARG(Fd, fd, 0);
+  MP_ARG(Span, bytes, 1);
+  MP_ARG(Int32, passFd, 2);
+  ssize_t n = mp::SendWithFds(fd, nullptr, 0, bytes.data, bytes.len, &passFd, passFd >= 0 ? 1 : 0,
+                              MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < 0) return Napi::Number::New(info.Env(), static_cast<double>(n));
+  return Napi::Number::New(info.Env(), n == static_cast<ssize_t>(bytes.len) ? 0 : -EMSGSIZE);
 }
 
 // recv(fd, bytes, out: Int32Array[2]) -> real length (MSG_TRUNC), 0 at EOF, or -errno (-EAGAIN: none).
 // out[0] = the first descriptor received (owned by the caller) or -1; out[1] = descriptors that came
-// (the ones past the first, and all of them when the control data was truncated, are closed here).
+// (the ones past the first are closed here; when the control data was truncated, all of them, and
+// out[1] is at least 9 so the caller sees "too many").
 Napi::Value Recv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = Int(info[0]);
-  uint8_t* data;
-  size_t len;
-  uint8_t* outb;
-  size_t outl;
-  if (!BytesOf(info[1], &data, &len) || !BytesOf(info[2], &outb, &outl) || outl < 8) {
-    Napi::TypeError::New(env, "recv(fd, bytes, Int32Array(2))").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int32_t* out = reinterpret_cast<int32_t*>(outb);
+  int fd = -1;
+  mp::Span bytes;
+  Napi::Int32Array out;
+  MP_ARG(Fd, fd, 0);
+  MP_ARG(Span, bytes, 1);
+  MP_ARG(Int32Array, out, 2);
+  if (out.ElementLength() < 2) return mp::ArgFail(info, 2, "out", "an Int32Array of 2 or more", true), env.Undefined();
   out[0] = -1;
   out[1] = 0;
-  iovec iov {data, len};
+  iovec iov {bytes.data, bytes.len};
   msghdr mh {};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * 8)];
-  mh.msg_control = ctl;
-  mh.msg_controllen = sizeof(ctl);
-  ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+  mp::FdControl ctl;
+  mp::PrepareRx(&mh, &ctl);
+  ssize_t n;
+  do {
+    n = recvmsg(fd, &mh, mp::kRxFlags);
+  } while (n < 0 && errno == EINTR);
   if (n < 0) return Napi::Number::New(env, -errno);
-  bool ctrunc = (mh.msg_flags & MSG_CTRUNC) != 0;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < k; i++) {
-      int got;
-      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      out[1]++;
-      if (out[0] < 0 && !ctrunc) out[0] = got;
-      else close(got);
-    }
-  }
-  if (ctrunc) out[1] = out[1] > 0 ? out[1] : 9;  // some were lost in transit: say so
+  int first = -1;
+  mp::RxFds rx = mp::TakeFds(&mh, &first, 1);
+  out[0] = first;
+  out[1] = rx.truncated && rx.came <= 1 ? 9 : rx.came;  // some were lost in transit: say so
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  int fd = Int(info[0]);
+  int32_t fd = -1;
+  MP_ARG(Int32, fd, 0);  // -1 (nothing open) is accepted and does nothing
   if (fd >= 0 && close(fd) != 0 && errno != EINTR) {
     ErrnoError(info.Env(), errno, "close").ThrowAsJavaScriptException();
   }
@@ -233,8 +219,10 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 // memfd(name, size) -> fd, sealed against shrinking (a peer that maps it can never take a SIGBUS).
 Napi::Value Memfd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  int64_t size = info[1].As<Napi::Number>().Int64Value();
+  std::string name;
+  int64_t size = 0;
+  MP_ARG(String, name, 0);
+  MP_ARG(Int64, size, 1);
   int fd = memfd_create(name.c_str(), MFD_ALLOW_SEALING | MFD_CLOEXEC);
   if (fd < 0) {
     ErrnoError(env, errno, "memfd_create", name).ThrowAsJavaScriptException();
@@ -245,7 +233,7 @@ Napi::Value Memfd(const Napi::CallbackInfo& info) {
   else if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) what = "fcntl(F_ADD_SEALS)";
   if (what != nullptr) {
     int e = errno;
-    close(fd);
+    mp::CloseQuiet(fd);
     ErrnoError(env, e, what, name).ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -255,7 +243,8 @@ Napi::Value Memfd(const Napi::CallbackInfo& info) {
 // fdInfo(fd) -> { kind: 'file' | 'eventfd' | 'other', size, seals } (seals -1: not sealable)
 Napi::Value FdInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = Int(info[0]);
+  int fd = -1;
+  MP_ARG(Fd, fd, 0);
   struct statx st;  // statx (glibc 2.28) on the fd itself, not fstat: fstat64@GLIBC_2.33
   if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, &st) != 0) {
     ErrnoError(env, errno, "statx").ThrowAsJavaScriptException();
@@ -269,12 +258,13 @@ Napi::Value FdInfo(const Napi::CallbackInfo& info) {
     char link[64];
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(path, link, sizeof(link) - 1);
+    ssize_t n = readlink(path, link, sizeof(link) - 1);  // < 0: not an eventfd we can name, "other"
     if (n > 0) {
       link[n] = 0;
       if (strcmp(link, "anon_inode:[eventfd]") == 0) kind = "eventfd";
     }
   }
+  // -1 (EINVAL): a regular file that cannot carry seals; the caller refuses it as unsealed.
   int seals = S_ISREG(st.stx_mode) ? fcntl(fd, F_GET_SEALS) : -1;
   o.Set("kind", kind);
   o.Set("size", Napi::Number::New(env, static_cast<double>(st.stx_size)));
@@ -293,15 +283,21 @@ Napi::Value Eventfd(const Napi::CallbackInfo& info) {
 
 // notify(fd) -> 0 or -errno: add 1 to an eventfd.
 Napi::Value Notify(const Napi::CallbackInfo& info) {
+  int fd = -1;
+  MP_ARG(Fd, fd, 0);
   uint64_t one = 1;
-  ssize_t n = write(Int(info[0]), &one, sizeof(one));
+  ssize_t n = write(fd, &one, sizeof(one));
   return Napi::Number::New(info.Env(), n == sizeof(one) ? 0 : -errno);
 }
 
-// drain(fd) -> the eventfd's count (0 when none; the descriptor is non-blocking).
+// drain(fd) -> the eventfd's count (0 when none: the descriptor is non-blocking), or -errno when the
+// read failed otherwise.
 Napi::Value Drain(const Napi::CallbackInfo& info) {
+  int fd = -1;
+  MP_ARG(Fd, fd, 0);
   uint64_t v = 0;
-  ssize_t n = read(Int(info[0]), &v, sizeof(v));
+  ssize_t n = read(fd, &v, sizeof(v));
+  if (n < 0) return Napi::Number::New(info.Env(), errno == EAGAIN ? 0 : -errno);
   return Napi::Number::New(info.Env(), n == sizeof(v) ? static_cast<double>(v) : 0);
 }
 
@@ -324,8 +320,10 @@ void FreeMapping(Napi::Env, void*, void* hint) {
 // map(fd, size) -> ArrayBuffer over the whole of it (MAP_SHARED, read/write).
 Napi::Value Map(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = Int(info[0]);
-  int64_t size = info[1].As<Napi::Number>().Int64Value();
+  int fd = -1;
+  int64_t size = 0;
+  MP_ARG(Fd, fd, 0);
+  MP_ARG(Int64, size, 1);
   if (size <= 0) {
     Napi::RangeError::New(env, "map: size must be > 0").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -344,11 +342,8 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
 // view or queue still pointing there reads zeros instead of faulting); munmap happens at GC.
 Napi::Value Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArrayBuffer()) {
-    Napi::TypeError::New(env, "release(ArrayBuffer)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  Napi::ArrayBuffer ab;
+  MP_ARG(ArrayBuffer, ab, 0);
   auto* base = static_cast<uint8_t*>(ab.Data());
   if (liveMappings.count(base) == 0) return Napi::Boolean::New(env, false);
   void* p = mmap(base, ab.ByteLength(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -360,104 +355,20 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// ---- watch: uv_poll on a descriptor --------------------------------------------------------------
-struct Watch {
-  uv_poll_t poll;
-  napi_env env;
-  Napi::FunctionReference cb;
-  bool closed = false;
-  bool uvClosed = false;
-  bool finalized = false;
-};
-
-void OnWatchClosed(uv_handle_t* h) {
-  auto* w = static_cast<Watch*>(h->data);
-  w->uvClosed = true;
-  if (w->finalized) delete w;
-}
-
-void WatchTeardown(void* arg);
-
-void CloseWatch(Watch* w, bool removeHook = true) {
-  if (w->closed) return;
-  w->closed = true;
-  if (removeHook) napi_remove_env_cleanup_hook(w->env, WatchTeardown, w);
-  uv_poll_stop(&w->poll);
-  w->cb.Reset();
-  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatchClosed);
-}
-
-void WatchTeardown(void* arg) {
-  auto* w = static_cast<Watch*>(arg);
-  w->finalized = true;
-  CloseWatch(w, false);
-}
-
-void OnPoll(uv_poll_t* h, int status, int events) {
-  auto* w = static_cast<Watch*>(h->data);
-  if (w->closed) return;
-  Napi::Env env(w->env);
-  Napi::HandleScope scope(env);
-  // status < 0 (EBADF...) or a hang-up is also reported: the callback's read then sees the error/EOF.
-  int ev = status < 0 ? -1 : events;
-  w->cb.Value().MakeCallback(env.Global(), {Napi::Number::New(env, ev)});
-}
-
-// watch(fd, cb(events)) -> { close(), ref(), unref() }
+// watch(fd, cb(events)) -> { close(), ref(), unref(), pause(), resume() }: watch.h's watch; the
+// descriptor stays the caller's (closed by close(fd), not by the watch). status < 0 (EBADF...) or a
+// hang-up is also reported (events -1 / UV_DISCONNECT): the callback's read then sees the error/EOF.
 Napi::Value WatchNew(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = Int(info[0]);
-  if (!info[1].IsFunction()) {
-    Napi::TypeError::New(env, "watch(fd, fn)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    Napi::Error::New(env, "watch: no event loop").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto* w = new Watch();
-  w->env = env;
-  w->poll.data = w;
-  int r = uv_poll_init(loop, &w->poll, fd);
-  if (r != 0) {
-    delete w;
-    ErrnoError(env, -r, "uv_poll_init").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  r = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, OnPoll);
-  if (r != 0) {
-    w->finalized = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatchClosed);
-    ErrnoError(env, -r, "uv_poll_start").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  w->cb = Napi::Persistent(info[1].As<Napi::Function>());
-  napi_add_env_cleanup_hook(env, WatchTeardown, w);
-  Napi::Object handle = Napi::Object::New(env);
-  handle.Set("close", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
-    CloseWatch(w);
-    return ci.Env().Undefined();
-  }));
-  handle.Set("ref", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
-    if (!w->closed) uv_ref(reinterpret_cast<uv_handle_t*>(&w->poll));
-    return ci.Env().Undefined();
-  }));
-  handle.Set("unref", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {
-    if (!w->closed) uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
-    return ci.Env().Undefined();
-  }));
-  handle.AddFinalizer(
-      [](Napi::Env, Watch* pw) {
-        if (pw->finalized) return;
-        pw->finalized = true;
-        if (!pw->closed) CloseWatch(pw);
-        else if (pw->uvClosed) delete pw;
-      },
-      w);
-  return handle;
+  int fd = -1;
+  Napi::Function cb;
+  MP_ARG(Fd, fd, 0);
+  MP_ARG(Function, cb, 1);
+  mp::WatchOptions opt;
+  opt.events = UV_READABLE | UV_DISCONNECT;
+  opt.ownsFd = false;
+  opt.passEvents = true;
+  return mp::WatchStart(info.Env(), new mp::Watch(), fd, cb, opt, ErrnoError);
 }
-
 
 }  // namespace
 

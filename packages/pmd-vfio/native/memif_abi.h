@@ -1,9 +1,11 @@
 // The memif ABI (DPDK 22.11 drivers/net/memif/memif.h) as C structs, for sizeof/offsetof and for the
-// data path, plus the helpers both native files use. Declared, not copied: field order and widths are
+// data path, plus the helpers every native file of the addon uses. Declared, not copied: field order and widths are
 // memif's; src/memif/layout.ts is checked against these when the addon loads.
 #pragma once
 
 #include <napi.h>
+
+#include "args.h"
 #include "errno_name.h"
 
 #include <cerrno>
@@ -73,7 +75,9 @@ struct ring_c {
   alignas(64) desc_c desc[0];
 };
 
-inline Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& what = "") {
+// The addon's one errno error (af_packet, tap, vfio, af_xdp and memif all throw it): `.code` is the
+// errno name, `.errno` its negative value, `.syscall` what failed.
+inline Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& what) {
   std::string m = std::string(syscall) + ": " + strerror(err);
   if (!what.empty()) m += " (" + what + ")";
   Napi::Error e = Napi::Error::New(env, m);
@@ -84,23 +88,7 @@ inline Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const
   return e;
 }
 
-inline bool BytesOf(const Napi::Value& v, uint8_t** data, size_t* len) {
-  if (v.IsTypedArray()) {
-    Napi::TypedArray t = v.As<Napi::TypedArray>();
-    *data = static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-    *len = t.ByteLength();
-    return true;
-  }
-  if (v.IsArrayBuffer()) {
-    Napi::ArrayBuffer b = v.As<Napi::ArrayBuffer>();
-    *data = static_cast<uint8_t*>(b.Data());
-    *len = b.ByteLength();
-    return true;
-  }
-  return false;
-}
-
-inline int Int(const Napi::Value& v) { return v.As<Napi::Number>().Int32Value(); }
+inline Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall) { return ErrnoError(env, err, syscall, ""); }
 
 /** The Queue class (native/memif_queue.cc). */
 Napi::Function DefineQueue(Napi::Env env);

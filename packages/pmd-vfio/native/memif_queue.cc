@@ -29,12 +29,27 @@ class Queue final : public Napi::ObjectWrap<Queue> {
   //           resume?: boolean)
   explicit Queue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Queue>(info) {
     Napi::Env env = info.Env();
-    kind_ = Int(info[0]);
-    Napi::Array regions = info[1].As<Napi::Array>();
+    Napi::Array regions;
+    uint32_t ringRegion = 0;
+    int64_t ringOffset = 0;
+    Napi::BigUint64Array stats;
+    // A constructor returns nothing: each failed check leaves its TypeError/RangeError pending.
+    if (!mp::ArgInt32(info, 0, "kind", &kind_) || !mp::ArgArray(info, 1, "regions", &regions) ||
+        !mp::ArgUint32(info, 2, "ringRegion", &ringRegion) || !mp::ArgInt64(info, 3, "ringOffset", &ringOffset) ||
+        !mp::ArgInt32(info, 4, "log2", &log2_) || !mp::ArgUint32(info, 5, "bufferSize", &bufferSize_) ||
+        !mp::ArgInt32(info, 6, "eventfd", &efd_) || !mp::ArgBigUint64Array(info, 7, "stats", &stats)) {
+      return;
+    }
+    if (stats.ElementLength() < 3) {
+      mp::ArgFail(info, 7, "stats", "a BigUint64Array of 3 or more", true);
+      return;
+    }
+    bool resume = false;
+    if (info.Length() > 8 && !info[8].IsUndefined() && !mp::ArgBool(info, 8, "resume", &resume)) return;
     for (uint32_t i = 0; i < regions.Length(); i++) {
       Napi::Value v = regions.Get(i);
       if (!v.IsArrayBuffer()) {
-        Napi::TypeError::New(env, "Queue: regions must be ArrayBuffers").ThrowAsJavaScriptException();
+        mp::ArgFail(info, 1, "regions", "an array of ArrayBuffers");
         return;
       }
       Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
@@ -42,31 +57,19 @@ class Queue final : public Napi::ObjectWrap<Queue> {
       size_.push_back(ab.ByteLength());
     }
     keep_ = Napi::Persistent(regions);
-    uint32_t ringRegion = static_cast<uint32_t>(Int(info[2]));
-    uint64_t ringOffset = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
-    log2_ = Int(info[4]);
-    bufferSize_ = static_cast<uint32_t>(Int(info[5]));
-    efd_ = Int(info[6]);
-    size_t ringBytes = sizeof(ring_c) + sizeof(desc_c) * (size_t {1} << log2_);
-    if (kind_ < 0 || kind_ > 3 || log2_ < 0 || log2_ > 15 || ringRegion >= base_.size() ||
-        ringOffset + ringBytes > size_[ringRegion] || (ringOffset & 7) != 0) {
+    size_t ringBytes = sizeof(ring_c) + sizeof(desc_c) * (size_t {1} << (log2_ & 15));
+    if (kind_ < 0 || kind_ > 3 || log2_ < 0 || log2_ > 15 || ringRegion >= base_.size() || ringOffset < 0 ||
+        static_cast<uint64_t>(ringOffset) + ringBytes > size_[ringRegion] || (ringOffset & 7) != 0) {
       Napi::RangeError::New(env, "Queue: ring outside its region").ThrowAsJavaScriptException();
       return;
     }
     ring_ = reinterpret_cast<ring_c*>(base_[ringRegion] + ringOffset);
-    Napi::Value sv = info[7];
-    uint8_t* sb;
-    size_t sl;
-    if (!sv.IsTypedArray() || !BytesOf(sv, &sb, &sl) || sl < 24) {
-      Napi::TypeError::New(env, "Queue: stats must be a BigUint64Array(3)").ThrowAsJavaScriptException();
-      return;
-    }
-    stats_ = reinterpret_cast<uint64_t*>(sb);
-    statsKeep_ = Napi::Persistent(sv.As<Napi::Object>());
+    stats_ = stats.Data();
+    statsKeep_ = Napi::Persistent(stats.As<Napi::Object>());
     // resume (optional 9th argument): this side's private index comes from the ring, which another
     // process drove until now (ethdev: a secondary, or a new claimant of the queue, opening a ring that
     // is live). Every burst leaves the shared index equal to the private one, so the ring says it.
-    if (info.Length() > 8 && info[8].ToBoolean().Value()) {
+    if (resume) {
       if (kind_ == kServerRx) lastHead_ = __atomic_load_n(&ring_->tail, __ATOMIC_ACQUIRE);
       if (kind_ == kClientRx)
         lastTail_ = static_cast<uint16_t>(__atomic_load_n(&ring_->head, __ATOMIC_ACQUIRE) - (1u << log2_));
@@ -86,19 +89,22 @@ class Queue final : public Napi::ObjectWrap<Queue> {
   // truncated). Chained descriptors (MEMIF_DESC_FLAG_NEXT) make one frame.
   Napi::Value RxBurst(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (ring_ == nullptr || (kind_ != kClientRx && kind_ != kServerRx)) return Napi::Number::New(env, 0);
-    uint8_t *dst, *ob, *lb;
-    size_t dstLen, ol, ll;
-    if (!BytesOf(info[0], &dst, &dstLen) || !BytesOf(info[1], &ob, &ol) || !BytesOf(info[3], &lb, &ll)) {
-      Napi::TypeError::New(env, "rxBurst(dst, offsets, room, lens, n)").ThrowAsJavaScriptException();
+    mp::Span dstSpan;
+    Napi::Uint32Array offs, lensArr;
+    uint32_t room = 0, count = 0;
+    if (!mp::ArgSpan(info, 0, "dst", &dstSpan) || !mp::ArgUint32Array(info, 1, "offsets", &offs) ||
+        !mp::ArgUint32(info, 2, "room", &room) || !mp::ArgUint32Array(info, 3, "lens", &lensArr) ||
+        !mp::ArgUint32(info, 4, "n", &count)) {
       return env.Undefined();
     }
-    const uint32_t* offsets = reinterpret_cast<const uint32_t*>(ob);
-    uint32_t* lens = reinterpret_cast<uint32_t*>(lb);
-    uint32_t room = static_cast<uint32_t>(Int(info[2]));
-    size_t n = static_cast<size_t>(Int(info[4]));
-    if (n > ol / 4) n = ol / 4;
-    if (n > ll / 4) n = ll / 4;
+    uint8_t* dst = dstSpan.data;
+    size_t dstLen = dstSpan.len;
+    const uint32_t* offsets = offs.Data();
+    uint32_t* lens = lensArr.Data();
+    size_t n = count;
+    if (n > offs.ElementLength()) n = offs.ElementLength();
+    if (n > lensArr.ElementLength()) n = lensArr.ElementLength();
+    if (ring_ == nullptr || (kind_ != kClientRx && kind_ != kServerRx)) return Napi::Number::New(env, 0);
     const uint16_t size = static_cast<uint16_t>(1u << log2_), mask = size - 1;
     uint16_t cur, last;
     if (kind_ == kServerRx) {
@@ -174,18 +180,21 @@ class Queue final : public Napi::ObjectWrap<Queue> {
   // txBurst(src: Uint8Array, offsets: Uint32Array, lens: Uint32Array, n) -> frames sent (the first k).
   Napi::Value TxBurst(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (ring_ == nullptr || (kind_ != kClientTx && kind_ != kServerTx)) return Napi::Number::New(env, 0);
-    uint8_t *src, *ob, *lb;
-    size_t srcLen, ol, ll;
-    if (!BytesOf(info[0], &src, &srcLen) || !BytesOf(info[1], &ob, &ol) || !BytesOf(info[2], &lb, &ll)) {
-      Napi::TypeError::New(env, "txBurst(src, offsets, lens, n)").ThrowAsJavaScriptException();
+    mp::Span srcSpan;
+    Napi::Uint32Array offs, lensArr;
+    uint32_t count = 0;
+    if (!mp::ArgSpan(info, 0, "src", &srcSpan) || !mp::ArgUint32Array(info, 1, "offsets", &offs) ||
+        !mp::ArgUint32Array(info, 2, "lens", &lensArr) || !mp::ArgUint32(info, 3, "n", &count)) {
       return env.Undefined();
     }
-    const uint32_t* offsets = reinterpret_cast<const uint32_t*>(ob);
-    const uint32_t* lens = reinterpret_cast<const uint32_t*>(lb);
-    size_t n = static_cast<size_t>(Int(info[3]));
-    if (n > ol / 4) n = ol / 4;
-    if (n > ll / 4) n = ll / 4;
+    uint8_t* src = srcSpan.data;
+    size_t srcLen = srcSpan.len;
+    const uint32_t* offsets = offs.Data();
+    const uint32_t* lens = lensArr.Data();
+    size_t n = count;
+    if (n > offs.ElementLength()) n = offs.ElementLength();
+    if (n > lensArr.ElementLength()) n = lensArr.ElementLength();
+    if (ring_ == nullptr || (kind_ != kClientTx && kind_ != kServerTx)) return Napi::Number::New(env, 0);
     const uint16_t size = static_cast<uint16_t>(1u << log2_), mask = size - 1;
     uint16_t slot, nfree;
     if (kind_ == kClientTx) {

@@ -7,6 +7,7 @@
 //
 // Policy (which mbufs, counters) lives in TypeScript (src/drivers/net-tap.ts). Every syscall is checked.
 
+#include "fds.h"
 #include "memif_abi.h"
 
 #include <fcntl.h>
@@ -19,24 +20,24 @@
 
 namespace mp_tap {
 
-using mp_memif::BytesOf;
 using mp_memif::ErrnoError;
-using mp_memif::Int;
 
 namespace {
 
 // tapOpen(name, queues) -> fds
 Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  int queues = Int(info[1]);
+  std::string name;
+  int32_t queues = 0;
+  MP_ARG(String, name, 0);
+  MP_ARG(Int32, queues, 1);
   if (name.empty() || name.size() >= IFNAMSIZ || queues < 1) {
     ErrnoError(env, EINVAL, "TUNSETIFF", name).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   std::vector<int> fds;
   auto fail = [&](int err, const char* what) {
-    for (int f : fds) close(f);
+    for (int f : fds) mp::CloseQuiet(f);  // error path: the failure below is the one reported
     ErrnoError(env, err, what, name).ThrowAsJavaScriptException();
     return env.Undefined();
   };
@@ -58,17 +59,17 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
 // when the first read fails with something else than EAGAIN (EIO / EBADFD: the interface is down or gone).
 Napi::Value TapRx(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = Int(info[0]);
-  uint8_t* dst;
-  size_t dlen;
-  if (!BytesOf(info[1], &dst, &dlen) || !info[2].IsTypedArray() || !info[4].IsTypedArray()) {
-    Napi::TypeError::New(env, "tapRx(fd, buf, Uint32Array, room, Uint32Array, n)").ThrowAsJavaScriptException();
+  int fd = -1;
+  mp::Span buf;
+  Napi::Uint32Array offs, lens;
+  uint32_t room = 0, count = 0;
+  if (!mp::ArgFd(info, 0, "fd", &fd) || !mp::ArgSpan(info, 1, "dst", &buf) || !mp::ArgUint32Array(info, 2, "offsets", &offs) ||
+      !mp::ArgUint32(info, 3, "room", &room) || !mp::ArgUint32Array(info, 4, "lens", &lens) || !mp::ArgUint32(info, 5, "n", &count)) {
     return env.Undefined();
   }
-  Napi::Uint32Array offs = info[2].As<Napi::Uint32Array>();
-  size_t room = static_cast<size_t>(Int(info[3]));
-  Napi::Uint32Array lens = info[4].As<Napi::Uint32Array>();
-  size_t n = static_cast<size_t>(Int(info[5]));
+  uint8_t* dst = buf.data;
+  size_t dlen = buf.len;
+  size_t n = count;
   if (n > offs.ElementLength() || n > lens.ElementLength()) n = 0;
   size_t i = 0;
   for (; i < n; i++) {
@@ -88,16 +89,17 @@ Napi::Value TapRx(const Napi::CallbackInfo& info) {
 // something else than EAGAIN.
 Napi::Value TapTx(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = Int(info[0]);
-  uint8_t* src;
-  size_t slen;
-  if (!BytesOf(info[1], &src, &slen) || !info[2].IsTypedArray() || !info[3].IsTypedArray()) {
-    Napi::TypeError::New(env, "tapTx(fd, buf, Uint32Array, Uint32Array, n)").ThrowAsJavaScriptException();
+  int fd = -1;
+  mp::Span buf;
+  Napi::Uint32Array offs, lens;
+  uint32_t count = 0;
+  if (!mp::ArgFd(info, 0, "fd", &fd) || !mp::ArgSpan(info, 1, "src", &buf) || !mp::ArgUint32Array(info, 2, "offsets", &offs) ||
+      !mp::ArgUint32Array(info, 3, "lens", &lens) || !mp::ArgUint32(info, 4, "n", &count)) {
     return env.Undefined();
   }
-  Napi::Uint32Array offs = info[2].As<Napi::Uint32Array>();
-  Napi::Uint32Array lens = info[3].As<Napi::Uint32Array>();
-  size_t n = static_cast<size_t>(Int(info[4]));
+  uint8_t* src = buf.data;
+  size_t slen = buf.len;
+  size_t n = count;
   if (n > offs.ElementLength() || n > lens.ElementLength()) n = 0;
   size_t i = 0;
   for (; i < n; i++) {

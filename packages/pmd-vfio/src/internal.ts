@@ -10,6 +10,7 @@ export { VirtioNetModel, fnv1a, fillFrame } from './virtio/model-device.js';
 export type { ModelOptions, PairStats } from './virtio/model-device.js';
 export { serveQueueFds, requestQueueFds, requestQueueFdsSync, FDS_PER_CHUNK } from './drivers/queue-fds.js';
 export { netBinding } from './binding.js';
+export { ifDown } from './drivers/link-watch.js';
 export { xdp } from './binding.js';
 export type { XdpBinding, XskRingMap } from './binding.js';
 export { afXdpUnavailable } from './drivers/net-af-xdp.js';

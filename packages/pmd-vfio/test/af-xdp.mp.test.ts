@@ -6,9 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { netnsUnavailable, uniquePrefix, useAgents, useNetns } from '@mp/test-utils';
+import { netnsUnavailable, startGroup, uniquePrefix, useAgents, useNetns } from '@mp/test-utils';
 import type { Agent, AgentEvent, Netns } from '@mp/test-utils';
 import { afXdpUnavailable } from '../src/internal.js';
+import { after } from './net-group.js';
 
 const AGENT = join(import.meta.dirname, 'fixtures/afxdp-agent.mjs');
 const netns = useNetns();
@@ -33,22 +34,20 @@ function veth2(ns: Netns): void {
 }
 
 /** A primary in the namespace with ports 0 (va) and 1 (vb), `nq` queues each, started. */
+/** A primary in `ns` with a pool and ports 0 (va) and 1 (vb) of `nq` queues, started; `nSec` secondaries (in `ns` when `secInNs`). */
 async function group(ns: Netns, nq: number, nSec: number, secInNs = false): Promise<{ p: Agent; s: Agent[] }> {
-  const prefix = uniquePrefix('xdp');
-  const p = agent({}, [], { netns: ns.name });
-  await p.call('init', { args: [`--file-prefix=${prefix}`, '--no-huge', '-m', '256'] });
-  await p.call('pool', { create: true, n: 16383 });
-  expect(await p.call('probe', { devargs: 'net_af_xdp0,iface=va,queue_count=2' })).toBe(0);
-  expect(await p.call('probe', { devargs: 'net_af_xdp1,iface=vb,start_queue=0,queue_count=2' })).toBe(1);
-  for (const port of [0, 1]) await p.call('setup', { port, nbRxq: nq, nbTxq: nq });
-  const s: Agent[] = [];
-  for (let i = 0; i < nSec; i++) {
-    const x = agent({}, [], secInNs ? { netns: ns.name } : {});
-    await x.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
-    await x.call('pool', {});
-    s.push(x);
-  }
-  return { p, s };
+  return startGroup((env) => agent(env, [], { netns: ns.name }), nSec, {
+    tag: 'xdp',
+    primaryArgs: ['-m', '256'],
+    spawnSecondary: secInNs ? undefined : (env) => agent(env),
+    ready: async (x, i) => {
+      if (i >= 0) return x.call('pool', {});
+      await x.call('pool', { create: true, n: 16383 });
+      expect(await x.call('probe', { devargs: 'net_af_xdp0,iface=va,queue_count=2' })).toBe(0);
+      expect(await x.call('probe', { devargs: 'net_af_xdp1,iface=vb,start_queue=0,queue_count=2' })).toBe(1);
+      for (const port of [0, 1]) await x.call('setup', { port, nbRxq: nq, nbTxq: nq });
+    },
+  });
 }
 
 /** Frames the kernel counted as dropped on rx queue q of a port (the socket's XDP_STATISTICS). */
@@ -57,11 +56,6 @@ async function drops(x: Agent, port: number, q: number): Promise<number> {
   return (st[`af_xdp_q${q}_rx_dropped`] ?? 0) + (st[`af_xdp_q${q}_rx_ring_full`] ?? 0);
 }
 
-/** The first event of agent x matching `match` that arrives after the events it has now. */
-function nextEvent(x: Agent, match: (e: AgentEvent) => boolean): () => Promise<AgentEvent> {
-  const after = x.events.length;
-  return () => x.waitEvent((e) => match(e) && x.events.indexOf(e) >= after);
-}
 const linkOf0 = (kind: string) => (e: AgentEvent): boolean => e.event === kind && (e.data as { port: number }).port === 0;
 
 describe('net_af_xdp', () => {
@@ -118,18 +112,19 @@ describe('net_af_xdp', () => {
     const { p, s } = await group(ns, 1, 2);
     for (const x of s) await x.call('attach', { name: 'net_af_xdp0' });
     expect(await s[0]!.call('link', { port: 0 })).toEqual({ status: 'up', speed: 10000, duplex: 'full' });
-    let next = [p, ...s].map((x) => nextEvent(x, linkOf0('link-down')));
+    const all = [p, ...s];
+    let marks = all.map((x) => x.events.length);
     ns.link('va', false);
-    for (const w of next) expect((await w()).data).toMatchObject({ port: 0, status: 'down', reason: "interface 'va' is down" });
+    for (const [i, x] of all.entries()) expect((await after(x, marks[i]!, linkOf0('link-down'))).data).toMatchObject({ port: 0, status: 'down', reason: "interface 'va' is down" });
     expect(await s[0]!.call('burst', { port: 0, dir: 'rx', q: 0 })).toBe(0);
     expect(await s[1]!.call('burst', { port: 0, dir: 'tx', q: 0 })).toBe(0);
-    next = [p, ...s].map((x) => nextEvent(x, linkOf0('link-up')));
+    marks = all.map((x) => x.events.length);
     ns.link('va', true);
-    for (const w of next) expect((await w()).data).toMatchObject({ port: 0, status: 'up', speed: 10000 });
-    next = [p, ...s].map((x) => nextEvent(x, linkOf0('link-down')));
+    for (const [i, x] of all.entries()) expect((await after(x, marks[i]!, linkOf0('link-up'))).data).toMatchObject({ port: 0, status: 'up', speed: 10000 });
+    marks = all.map((x) => x.events.length);
     ns.run('ip', 'link', 'del', 'va');
-    // Deleting va takes it down first (the event says so, or that it is gone, whichever the prober saw first).
-    for (const w of next) expect(String(((await w()).data as { reason: string }).reason)).toMatch(/^interface 'va' is (down|gone)$/);
+    // Deleting va closes it before unlisting it, all under RTNL: the prober reads after RTNL, so it is gone.
+    for (const [i, x] of all.entries()) expect((await after(x, marks[i]!, linkOf0('link-down'))).data).toMatchObject({ port: 0, status: 'down', reason: "interface 'va' is gone" });
     expect(await s[1]!.call('link', { port: 0 })).toMatchObject({ status: 'down' });
     expect(await s[0]!.call('burst', { port: 0, dir: 'rx', q: 0 })).toBe(0);
     expect(await p.call('close', { port: 0 })).toBe(true);

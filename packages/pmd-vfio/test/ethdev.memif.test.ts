@@ -5,27 +5,23 @@
  * testpmd as the peer in both roles; no mbuf leaks.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uniquePrefix, useAgents } from '@mp/test-utils';
+import { startGroup, uniquePrefix, useAgents, useTempDir } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 import { TESTPMD, Testpmd } from './fixtures/testpmd.js';
 
 const AGENT = join(import.meta.dirname, 'fixtures/ethdev-agent.mjs');
+// Registered before the agents and testpmds, so (after-hooks run last-registered first) they die before their dirs go.
+const sockDir = useTempDir('ethmemif');
 const agent = useAgents(AGENT);
 
-const dirs: string[] = [];
 const pmds: Testpmd[] = [];
 afterEach(async () => {
   await Promise.all(pmds.splice(0).map((t) => t.kill()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 function sockPath(): string {
-  const d = mkdtempSync(join(tmpdir(), 'ethmemif-'));
-  dirs.push(d);
-  return join(d, 'memif.sock');
+  return join(sockDir(), 'memif.sock');
 }
 
 interface Recv {
@@ -42,18 +38,7 @@ interface LinkEv {
 
 /** A group: a primary with a pool and `nSec` secondaries attached to it. */
 async function group(nSec: number): Promise<{ p: Agent; s: Agent[] }> {
-  const prefix = uniquePrefix('ethm');
-  const p = agent();
-  await p.call('init', { args: [`--file-prefix=${prefix}`, '--no-huge', '-m', '256'] });
-  await p.call('pool', { create: true, n: 16383 });
-  const s: Agent[] = [];
-  for (let i = 0; i < nSec; i++) {
-    const x = agent();
-    await x.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
-    await x.call('pool', {});
-    s.push(x);
-  }
-  return { p, s };
+  return startGroup(agent, nSec, { tag: 'ethm', primaryArgs: ['-m', '256'], ready: (x, i) => x.call('pool', i < 0 ? { create: true, n: 16383 } : {}) });
 }
 
 /** Probe, set up nq queue pairs and start a memif port in the primary `p`; `s` attach it before it starts. */
@@ -153,8 +138,8 @@ describe('net_memif through ethdev', () => {
     const echo2 = B.p.call<number>('echo', { port: 0, count: 1000 });
     expect(await A.s[0]!.call('frames', { port: 0, count: 1000, len: 1000 })).toEqual({ sent: 1000, got: 1000, bad: 0 });
     expect(await echo2).toBe(1000);
-    const xs = await A.p.call<Array<{ name: string; value: number }>>('xstats', { port: 0 });
-    expect(xs.find((x) => x.name === 'memif_connection')?.value).toBe(3); // up, down, up
+    const xs = await A.p.call<Record<string, number>>('xstats', { port: 0 });
+    expect(xs.memif_connection).toBe(3); // up, down, up
     expect(await A.p.call('avail')).toBe(startA);
   });
 });

@@ -1,12 +1,12 @@
 /**
- * ethdev across real processes with the net_ring driver: packets cross processes on queue pairs, one
- * process per queue (EBUSY, taken over after a death), mbufs on a queue survive their sender's SIGKILL
- * while the ones it held come back, link events and stats in every process.
+ * ethdev across real processes with the net_ring driver: one process per queue (EBUSY, taken over after
+ * a death), mbufs on a queue survive their sender's SIGKILL while the ones it held come back, link events
+ * and stats in every process. The 10^7-packet run is ethdev.stress.mp.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { uniquePrefix, useAgents } from '@mp/test-utils';
-import type { Agent } from '@mp/test-utils';
+import { useAgents } from '@mp/test-utils';
+import { ringGroup } from './ring-group.js';
 
 const AGENT = join(import.meta.dirname, 'fixtures/ethdev-agent.mjs');
 const agent = useAgents(AGENT);
@@ -17,57 +17,10 @@ interface Recv {
   flows: Record<string, number>;
 }
 
-/** A primary with a pool and two back-to-back net_ring ports (A → B and B → A), `nq` queues each. */
-async function group(nSec: number, nq: number): Promise<{ p: Agent; s: Agent[]; prefix: string }> {
-  const prefix = uniquePrefix('eth');
-  const p = agent();
-  await p.call('init', { args: [`--file-prefix=${prefix}`, '--no-huge', '-m', '256'] });
-  await p.call('pool', { create: true, n: 16383 });
-  const a = await p.call<number>('probe', { devargs: 'net_ring0' });
-  const b = await p.call<number>('probe', { devargs: 'net_ring1,peer=net_ring0' });
-  expect([a, b]).toEqual([0, 1]);
-  for (const id of [a, b]) {
-    await p.call('setup', { port: id, nbRxq: nq, nbTxq: nq });
-    await p.call('start', { port: id });
-  }
-  const s: Agent[] = [];
-  for (let i = 0; i < nSec; i++) {
-    const x = agent();
-    await x.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
-    await x.call('pool', {});
-    s.push(x);
-  }
-  return { p, s, prefix };
-}
+/** The primary with its two net_ring ports (A → B, B → A) of `nq` queues and `nSec` secondaries. */
+const group = (nSec: number, nq: number): ReturnType<typeof ringGroup> => ringGroup(agent, nSec, nq);
 
 describe('net_ring across processes', () => {
-  it('primary + 2 secondaries, each on its own queue pair: 10^7 packets with per-flow sequence numbers, none lost or duplicated', async () => {
-    const { p, s } = await group(2, 2);
-    const start = await p.call<number>('avail');
-    const PER = 2_500_000; // 4 flows × 2.5·10^6 = 10^7
-    // Secondary i sends flow i on port 0 queue i and flow 10+i on port 1 queue i; it receives what the
-    // other secondary sent: port 1 rx q (1-i) carries port 0 tx q (1-i), port 0 rx q (1-i) port 1's.
-    const work = s.flatMap((x, i) => [
-      x.call('send', { port: 0, q: i, flow: i, count: PER }, 120_000),
-      x.call('send', { port: 1, q: i, flow: 10 + i, count: PER }, 120_000),
-      x.call<Recv>('recv', { port: 1, q: 1 - i, count: PER, timeoutMs: 110_000 }, 120_000),
-      x.call<Recv>('recv', { port: 0, q: 1 - i, count: PER, timeoutMs: 110_000 }, 120_000),
-    ]);
-    const r = await Promise.all(work);
-    const recvs = [r[2], r[3], r[6], r[7]] as Recv[];
-    for (const x of recvs) expect(x).toMatchObject({ got: PER, bad: 0 });
-    expect(recvs.map((x) => Object.keys(x.flows)).flat().sort()).toEqual(['0', '1', '10', '11']);
-    for (const x of recvs) for (const last of Object.values(x.flows)) expect(last).toBe(PER);
-    // Stats add up, read from a third process.
-    const st0 = await p.call<{ opackets: number; ipackets: number; qOpackets: number[]; qIpackets: number[] }>('stats', { port: 0 });
-    const st1 = await p.call<{ opackets: number; ipackets: number }>('stats', { port: 1 });
-    expect(st0.opackets).toBe(2 * PER);
-    expect(st0.qOpackets).toEqual([PER, PER]);
-    expect(st1.ipackets).toBe(2 * PER);
-    expect(st0.ipackets).toBe(2 * PER);
-    expect(await p.call('avail')).toBe(start);
-  });
-
   it('one process per queue: a second poller gets EBUSY naming the owner; after the owner is SIGKILLed the queue can be claimed', async () => {
     const { s } = await group(2, 1);
     expect(await s[0]!.call('burst', { port: 1, dir: 'rx', q: 0 })).toBe(0);

@@ -6,10 +6,8 @@
  * @mp client.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useAgents } from '@mp/test-utils';
+import { useAgents, useTempDir } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 import { HANDSHAKE_TIMEOUT_MS, MemifInterface } from '../src/index.js';
 import type { MemifOptions } from '../src/index.js';
@@ -17,18 +15,16 @@ import { MEMIF_VERSION, ringBytes } from '../src/memif/layout.js';
 import type { MemifMsg } from '../src/memif/protocol.js';
 import { roundTrip } from './traffic.js';
 
+// Registered first, so (after-hooks run last-registered first) agents and interfaces go before their dirs.
+const sockDir = useTempDir('memif');
 const spawn = useAgents(join(import.meta.dirname, 'fixtures/agent.mjs'));
 const itfs: MemifInterface[] = [];
-const dirs: string[] = [];
 afterEach(() => {
   for (const i of itfs.splice(0)) i.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 function sockPath(): string {
-  const d = mkdtempSync(join(tmpdir(), 'memif-'));
-  dirs.push(d);
-  return join(d, 'memif.sock');
+  return join(sockDir(), 'memif.sock');
 }
 function mk(o: MemifOptions): MemifInterface {
   const i = MemifInterface.create(o);

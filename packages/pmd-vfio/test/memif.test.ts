@@ -4,26 +4,23 @@
  * the options' errors.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { mpErrorCode } from '@mp/test-utils';
+import { mpErrorCode, useTempDir } from '@mp/test-utils';
 import { MemifInterface } from '../src/index.js';
 import type { MemifOptions } from '../src/index.js';
 import { binding } from '../src/binding.js';
 import { checkFrame, frames } from './fixtures/frames.mjs';
 
+// Registered first, so (after-hooks run last-registered first) interfaces close before their dirs go.
+const sockDir = useTempDir('memif');
 const itfs: MemifInterface[] = [];
-const dirs: string[] = [];
 afterEach(() => {
   for (const i of itfs.splice(0)) i.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 function sockPath(): string {
-  const d = mkdtempSync(join(tmpdir(), 'memif-'));
-  dirs.push(d);
-  return join(d, 'memif.sock');
+  return join(sockDir(), 'memif.sock');
 }
 function mk(o: MemifOptions): MemifInterface {
   const i = MemifInterface.create(o);

@@ -7,8 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { netnsUnavailable, uniquePrefix, useAgents, useNetns } from '@mp/test-utils';
-import type { Agent, AgentEvent, Netns } from '@mp/test-utils';
+import { netnsUnavailable, useAgents, useNetns } from '@mp/test-utils';
+import type { Agent, Netns } from '@mp/test-utils';
+import { after, netGroup, until } from './net-group.js';
 
 const agent = useAgents(join(import.meta.dirname, 'fixtures/net-agent.mjs'));
 const netns = useNetns();
@@ -25,30 +26,8 @@ interface Rx {
 
 async function setup(nSec: number): Promise<{ ns: Netns; p: Agent; s: Agent[] }> {
   const ns = netns('tap');
-  ns.run('sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1');
-  ns.run('sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1');
-  const prefix = uniquePrefix('tap');
-  const p = agent({}, [], { netns: ns.name });
-  await p.call('init', { args: [`--file-prefix=${prefix}`, '--no-huge', '-m', '256'] });
-  await p.call('pool', { create: true, n: 16383 });
-  const s: Agent[] = [];
-  for (let i = 0; i < nSec; i++) {
-    const x = agent({}, [], { netns: ns.name });
-    await x.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
-    await x.call('pool', {});
-    s.push(x);
-  }
+  const { p, s } = await netGroup(agent, ns, 'tap', nSec);
   return { ns, p, s };
-}
-
-/** The next event of `x` matching `pred` after the first `mark` events (one seen earlier does not count). */
-function after(x: Agent, mark: number, pred: (e: AgentEvent) => boolean): Promise<AgentEvent> {
-  return x.waitEvent((e) => x.events.indexOf(e) >= mark && pred(e));
-}
-
-async function until(f: () => Promise<boolean>, what: string | (() => Promise<string>), ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await f())) if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : await what()}`);
 }
 
 /** A TAP port of `queues` queues (made by the probe) and an af_packet port on the same interface, both started. */

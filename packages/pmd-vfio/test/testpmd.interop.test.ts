@@ -4,28 +4,24 @@
  * testpmd is not installed.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uniquePrefix } from '@mp/test-utils';
+import { uniquePrefix, useTempDir } from '@mp/test-utils';
 import { MemifInterface } from '../src/index.js';
 import { TESTPMD, Testpmd } from './fixtures/testpmd.js';
 import { roundTrip } from './traffic.js';
 
+// Registered first, so (after-hooks run last-registered first) testpmds and interfaces go before their dirs.
+const sockDir = useTempDir('memif');
 const live: Testpmd[] = [];
 const itfs: MemifInterface[] = [];
-const dirs: string[] = [];
 
 afterEach(async () => {
   for (const i of itfs.splice(0)) i.close();
   await Promise.all(live.splice(0).map((t) => t.kill()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 function sockPath(): string {
-  const d = mkdtempSync(join(tmpdir(), 'memif-'));
-  dirs.push(d);
-  return join(d, 'memif.sock');
+  return join(sockDir(), 'memif.sock');
 }
 
 function testpmd(devargs: string, forward: string): Testpmd {

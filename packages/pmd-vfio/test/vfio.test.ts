@@ -110,7 +110,7 @@ describe('vfio_region_info decoding', () => {
 });
 
 describe('VFIO refusals', () => {
-  it.skipIf(HAVE_VFIO)('this machine has no /dev/vfio/vfio: VfioFunction.open and ethdev.probe of a PCI address → ENOTSUP saying so', () => {
+  it.skipIf(HAVE_VFIO)(`without /dev/vfio/vfio: VfioFunction.open and ethdev.probe of a PCI address → ENOTSUP saying so${HAVE_VFIO ? ' (skipped: this machine has /dev/vfio/vfio)' : ''}`, () => {
     expect(() => VfioFunction.open('0000:00:04.0')).toThrow(/ENOTSUP: \/dev\/vfio\/vfio is absent.*0000:00:04.0/);
     expect(mpErrorCode(() => ethdev.probe('0000:00:04.0'))).toBe('ENOTSUP');
     // Nothing was left behind by the failed probe.

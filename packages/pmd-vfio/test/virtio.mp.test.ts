@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { uniquePrefix, useAgents } from '@mp/test-utils';
+import { startGroup, useAgents } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 
 const AGENT = join(import.meta.dirname, 'fixtures/virtio-agent.mjs');
@@ -36,19 +36,17 @@ interface ModelStats {
 /** A primary with a pool, a device process (a secondary) with a model, and the port probed by the primary. */
 async function group(opts: { pairs?: number; nq?: number; nbDesc?: number; start?: boolean } = {}): Promise<{ p: Agent; dev: Agent; prefix: string; port: number }> {
   const { pairs = 2, nq = 1, nbDesc = 256, start = true } = opts;
-  const prefix = uniquePrefix('vio');
-  const p = agent();
-  await p.call('init', { args: [`--file-prefix=${prefix}`, '--no-huge', '-m', '256'] });
-  await p.call('pool', { create: true, n: 4095 });
-  const dev = agent();
-  await dev.call('init', { args: [`--file-prefix=${prefix}`, '--proc-type=secondary', '--no-huge'] });
-  await dev.call('model', { name: 'm0', pairs, queueMax: 256 });
+  const { p, s: [dev], prefix } = await startGroup(agent, 1, {
+    tag: 'vio',
+    primaryArgs: ['-m', '256'],
+    ready: (x, i) => (i < 0 ? x.call('pool', { create: true, n: 4095 }) : x.call('model', { name: 'm0', pairs, queueMax: 256 })),
+  });
   const port = await p.call<number>('probe', { devargs: 'net_virtio_model0,device=m0' });
   if (start) {
     await p.call('setup', { port, nbRxq: nq, nbTxq: nq, nbDesc });
     await p.call('start', { port });
   }
-  return { p, dev, prefix, port };
+  return { p, dev: dev!, prefix, port };
 }
 
 describe('virtio-net over the device model (another process)', () => {

@@ -441,9 +441,7 @@ describe.each(MODES)('producer %s / consumer %s', (producer, consumer) => {
 
   it('blocking dequeue with a timeout returns 0 when nothing comes', () => {
     const r = Ring.create(fresh(), 8, { producer, consumer });
-    const t0 = Date.now();
     expect(r.dequeueBurst(new Uint32Array(4), 4, { timeoutMs: 30 })).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(5000);
     r.enqueue(5);
     expect(r.dequeueBurst(new Uint32Array(4), 4, { timeoutMs: 30 })).toBe(1);
   });

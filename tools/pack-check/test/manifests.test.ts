@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { TARGETS, missing } from '../../prebuild-targets.mjs';
 import { ROOT, packAll, publishedDirs, type Packed } from '../src/pack.js';
 
 const run = promisify(execFile);
@@ -88,7 +89,7 @@ describe.each(names)('%s published manifest and files', (name) => {
 describe('prepack of a native package', () => {
   const native = dirs.filter((d) => existsSync(join(d, 'binding.gyp')));
 
-  it.each(native)('refuses a pack of %s without its prebuild, and accepts the one with it', async (dir) => {
+  it.each(native)('refuses a pack of %s without its prebuilds (linux-arm64 too, where its cross compiler is installed), and accepts the one with them', async (dir) => {
     const script = join(ROOT, 'tools', 'require-prebuilds.mjs');
     await expect(run(process.execPath, [script], { cwd: dir })).resolves.toBeDefined();
     const bare = mkdtempSync(join(tmpdir(), 'mp-prepack-'));
@@ -101,6 +102,17 @@ describe('prepack of a native package', () => {
       );
       expect(refused?.code).toBe(1);
       expect(refused?.stderr).toContain('refusing to pack: no prebuild');
+      // With the aarch64 cross compiler here, the linux-x64 prebuild alone is not enough either.
+      if (missing(TARGETS.find((t) => t.arch === 'arm64')!) === undefined) {
+        cpSync(join(dir, 'prebuilds', 'linux-x64'), join(bare, 'prebuilds', 'linux-x64'), { recursive: true });
+        const noArm = await run(process.execPath, [script], { cwd: bare }).then(
+          () => undefined,
+          (err: { code?: number; stderr?: string }) => err,
+        );
+        expect(noArm?.code).toBe(1);
+        expect(noArm?.stderr).toMatch(/refusing to pack: no prebuild in \S+\/prebuilds\/linux-arm64\. /);
+        expect(noArm?.stderr).not.toContain('linux-x64');
+      }
     } finally {
       rmSync(bare, { recursive: true, force: true });
     }

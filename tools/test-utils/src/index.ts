@@ -189,12 +189,24 @@ export interface StartGroupOptions {
   secondaryEnv?: NodeJS.ProcessEnv[];
   /** Environment of the primary. */
   primaryEnv?: NodeJS.ProcessEnv;
+  /** Spawner of the secondaries when it is not `spawn`'s (e.g. outside the primary's network namespace). */
+  spawnSecondary?: (env?: NodeJS.ProcessEnv) => Agent;
+  /** More parameters of every process's `init` op (e.g. `{ ipcOpts }`). */
+  params?: Record<string, unknown>;
+  /** More parameters of secondary i's `init` op, over {@link params}. */
+  secondaryParams?: Array<Record<string, unknown>>;
+  /**
+   * Run on each process right after its `init`, before the next one starts (index -1: the primary),
+   * e.g. to create a pool in the primary and look it up in each secondary.
+   */
+  ready?: (a: Agent, index: number) => Promise<unknown>;
 }
 
 /**
  * Start a group the way every multi-process test does: a primary agent, then `n` secondaries, each
- * answering the `init` op with `{ args }` (the fixture calls `init(args)` of @mp/eal). `spawn` is the
- * file's {@link useAgents} spawner, so every agent is killed after the test.
+ * answering the `init` op with `{ args, ...params }` (the fixture calls `init(args)` of @mp/eal), one
+ * after the other (each secondary's `ready` done before the next starts). `spawn` is the file's
+ * {@link useAgents} spawner, so every agent is killed after the test.
  */
 export async function startGroup(
   spawn: (env?: NodeJS.ProcessEnv) => Agent,
@@ -204,12 +216,14 @@ export async function startGroup(
   const prefix = o.prefix ?? uniquePrefix(o.tag ?? 'g');
   const common = [`--file-prefix=${prefix}`, ...(o.args ?? ['--no-huge'])];
   const p = spawn(o.primaryEnv ?? {});
-  const primaryInit = await p.call('init', { args: [...common, '--proc-type=primary', ...(o.primaryArgs ?? [])] });
+  const primaryInit = await p.call('init', { ...o.params, args: [...common, '--proc-type=primary', ...(o.primaryArgs ?? [])] });
+  await o.ready?.(p, -1);
   const s: Agent[] = [];
   for (let i = 0; i < n; i++) {
-    const a = spawn(o.secondaryEnv?.[i] ?? {});
-    await a.call('init', { args: [...common, '--proc-type=secondary', ...(o.secondaryArgs ?? [])] });
+    const a = (o.spawnSecondary ?? spawn)(o.secondaryEnv?.[i] ?? {});
     s.push(a);
+    await a.call('init', { ...o.params, ...o.secondaryParams?.[i], args: [...common, '--proc-type=secondary', ...(o.secondaryArgs ?? [])] });
+    await o.ready?.(a, i);
   }
   return { prefix, p, s, primaryInit };
 }

@@ -17,7 +17,11 @@ export const LINK_POLL_MS = 50;
 /** The speed reported while up (veth and tap report none we could trust). */
 export const LINK_SPEED_MBPS = 10_000;
 
-/** Why an interface is not usable now, or undefined when it is up and running. */
+/**
+ * Why an interface is not usable now, or undefined when it is up and running. The state read is never
+ * a change half made: when the flags say not up and running, ifState reads them again after waiting
+ * for RTNL (a link set down is never taken for one without carrier, nor a deleted one for one down).
+ */
 export function ifDown(iface: string, ifindex: number, fd: number): string | undefined {
   try {
     const s = netBinding.ifState(iface, fd);
