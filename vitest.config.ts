@@ -19,6 +19,6 @@ const atomics = (pkg: 'ring' | 'hash') => ({
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'examples', 'tools/pack-check', atomics('ring'), atomics('hash')],
+    projects: ['packages/*', 'examples', 'tools/pack-check', 'tools/bench-utils', atomics('ring'), atomics('hash')],
   },
 });

@@ -9,6 +9,7 @@
 // counted there, while the bridge's elements wait in the ring for it — see the README).
 // Prints absolutes and ratios to raw; benches never assert.
 import { fileURLToPath } from 'node:url';
+import { Samples, median, rounds, startBench } from '@mp/bench-utils';
 import { createNetns } from '@mp/test-utils/netns';
 import type { Netns } from '@mp/test-utils/netns';
 import { spawnAgent } from '@mp/test-utils/host';
@@ -30,11 +31,16 @@ interface Res {
   p99Us: number;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 async function main(): Promise<void> {
+  const bench = startBench({
+    package: '@mp/bridge-nats',
+    what: 'ring (A) → JetStream → ring (B) across two namespaces, beside raw JetStream publish + consume',
+    memory: '/dev/shm, 4 KiB pages (--no-huge)',
+    pinning: 'none',
+    params: `N=${N}, median of ${REPS} interleaved runs; 2 clustered servers, R2, batch ${BATCH}, 16-byte elements; latency: ${LAT_BURSTS} bursts of 16 every 2 ms`,
+  });
   if (process.getuid?.() !== 0) {
-    console.log('bridge-nats bench: needs root (network namespaces); skipped');
+    bench.note('bridge-nats bench: needs root (network namespaces); skipped');
     return;
   }
   const made: Netns[] = [];
@@ -93,41 +99,53 @@ async function main(): Promise<void> {
       return r;
     }
 
-    const rows: Array<[string, string, string]> = [];
-    const thr = { bridge: [] as number[], raw1: [] as number[], raw64: [] as number[], r1: [] as number[], r64: [] as number[] };
-    for (let i = 0; i < REPS; i++) {
-      const b = await bridgeRun(N, false);
-      if (b.dups !== 0 || b.got !== N) console.log(`!! bridge run: ${b.got} of ${N}, ${b.dups} duplicates`);
-      thr.bridge.push(b.rate);
-      thr.raw1.push((await rawRun(N, false, 1)).rate);
-      thr.raw64.push((await rawRun(N, false, 64)).rate);
-      thr.r1.push(b.rate / thr.raw1.at(-1)!);
-      thr.r64.push(b.rate / thr.raw64.at(-1)!);
-      console.log(`rep ${i}: bridge ${(b.rate / 1000).toFixed(0)}k/s, raw w=1 ${(thr.raw1.at(-1)! / 1000).toFixed(0)}k/s, raw w=64 ${(thr.raw64.at(-1)! / 1000).toFixed(0)}k/s`);
-    }
-    const mb = median(thr.bridge);
-    const m1 = median(thr.raw1);
-    const m64 = median(thr.raw64);
-    rows.push(['ring → stream → ring, elements/s', `${(mb / 1000).toFixed(0)}k`, `${median(thr.r1).toFixed(2)}× raw (1 ack in flight), ${median(thr.r64).toFixed(2)}× raw (64 in flight) (medians of the per-run ratios)`]);
-    rows.push(['ref: raw JetStream publish + consume, 1 ack in flight', `${(m1 / 1000).toFixed(0)}k`, '']);
-    rows.push(['ref: raw JetStream publish + consume, 64 acks in flight', `${(m64 / 1000).toFixed(0)}k`, '']);
+    const thr = new Samples();
+    await rounds({ rounds: REPS, into: thr }, [
+      ['bridge', async (record) => {
+        const b = await bridgeRun(N, false);
+        if (b.dups !== 0 || b.got !== N) bench.note(`!! bridge run: ${b.got} of ${N}, ${b.dups} duplicates`);
+        record('bridge', b.rate);
+      }],
+      ['raw1', async () => (await rawRun(N, false, 1)).rate],
+      ['raw64', async (record, i) => {
+        record('raw64', (await rawRun(N, false, 64)).rate);
+        const [b, r1, r64] = [thr.all('bridge').at(-1)!, thr.all('raw1').at(-1)!, thr.all('raw64').at(-1)!];
+        record('r1', b / r1);
+        record('r64', b / r64);
+        bench.note(`rep ${i}: bridge ${(b / 1000).toFixed(0)}k/s, raw w=1 ${(r1 / 1000).toFixed(0)}k/s, raw w=64 ${(r64 / 1000).toFixed(0)}k/s`);
+      }],
+    ]);
+    const RAW1 = 'raw JetStream, 1 ack in flight';
+    const RAW64 = 'raw JetStream, 64 acks in flight';
+    const k = (x: number): number => x / 1000;
+    bench.table({ title: `@mp/bridge-nats throughput (N=${N}, median of ${REPS})`, ours: '@mp/bridge-nats', unit: 'k elements/s', refs: [RAW1, RAW64], digits: 0, rounds: true }, [
+      {
+        op: 'ring → stream → ring',
+        ours: k(thr.median('bridge')),
+        refs: { [RAW1]: k(thr.median('raw1')), [RAW64]: k(thr.median('raw64')) },
+        samples: thr.all('bridge').map(k),
+        note: `medians of the per-run ratios: ${median(thr.all('r1')).toFixed(2)}× / ${median(thr.all('r64')).toFixed(2)}×`,
+      },
+    ]);
 
     const latCount = LAT_BURSTS * 16;
     const lb = await bridgeRun(latCount, true);
     const lbs = await bridgeRun(latCount, true, 1_000_000);
     const lr = await rawRun(latCount, true, 1);
     const lr64 = await rawRun(latCount, true, 64);
-    const f = (r: Res): string => `${(r.p50Us / 1000).toFixed(2)} / ${(r.p99Us / 1000).toFixed(2)} ms`;
-    rows.push(['latency p50 / p99, 16 elements every 2 ms, bridge (idleSpinUs 200, default)', f(lb), `+${((lb.p50Us - lr.p50Us) / 1000).toFixed(2)} ms p50 over raw`]);
-    rows.push(['latency p50 / p99, bridge with idleSpinUs 10⁶ (A polls its ring)', f(lbs), `+${((lbs.p50Us - lr.p50Us) / 1000).toFixed(2)} ms p50 over raw`]);
-    rows.push(['ref: latency p50 / p99, raw publish → consume, each publish after the previous ack', f(lr), '']);
-    rows.push(['ref: latency p50 / p99, raw publish → consume, publishes not waiting for acks', f(lr64), `bridge p50 +${((lb.p50Us - lr64.p50Us) / 1000).toFixed(2)} ms over this`]);
-
-    console.log(`\n@mp/bridge-nats (N=${N}, median of ${REPS}; two namespaces, 2 clustered servers, R2, batch ${BATCH}, 16-byte elements)`);
-    console.log('| measure | value | ratio |\n|---|---|---|');
-    for (const [m, v, r] of rows) console.log(`| ${m} | ${v} | ${r} |`);
+    const ms = (r: Res): number[] => [r.p50Us / 1000, r.p99Us / 1000];
+    const diff = (a: Res, b: Res): string => `${a.p50Us >= b.p50Us ? '+' : '−'}${(Math.abs(a.p50Us - b.p50Us) / 1000).toFixed(2)} ms`;
+    const over = (a: Res, b: Res): string => `p50 ${diff(a, b)} over raw (after ack), ${diff(a, lr64)} over raw (not waiting)`;
+    const LR = 'raw publish → consume, each publish after the previous ack';
+    const LR64 = 'raw, publishes not waiting for acks';
+    const refs = { [LR]: ms(lr), [LR64]: ms(lr64) };
+    bench.table({ title: 'latency p50 / p99, 16 elements every 2 ms (one run each)', ours: '@mp/bridge-nats', unit: 'ms', refs: [LR, LR64] }, [
+      { op: 'bridge (idleSpinUs 200, default)', ours: ms(lb), refs, note: over(lb, lr) },
+      { op: 'bridge with idleSpinUs 10⁶ (A polls its ring)', ours: ms(lbs), refs, note: over(lbs, lr) },
+    ]);
   } finally {
     await cleanup();
+    bench.end();
   }
 }
 

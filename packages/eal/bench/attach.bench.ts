@@ -2,30 +2,28 @@
  * @mp/eal + @mp/memory benchmark: secondary attach time and memzone reserve/lookup rates.
  * Run: pnpm --filter @mp/eal bench   (prints a table; never asserts)
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { median, rounds, runPeer, startBench } from '@mp/bench-utils';
+import type { Row } from '@mp/bench-utils';
 import { init, memzone } from '../src/index.js';
 
 const ROUNDS = 15;
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
-function run(args: string[]): Promise<{ ms: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const c = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('exit', (code) => {
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (code !== 0) reject(new Error(`${args.join(' ')} exited ${code}`));
-      else resolve({ ms, out });
-    });
-  });
+/** Spawn `node args…` to its exit: wall ms from spawn to exit, and its stdout. */
+async function run(args: string[]): Promise<{ ms: number; out: string }> {
+  const r = await runPeer([process.execPath, ...args], { stderr: 'inherit' });
+  if (r.code !== 0) throw new Error(`${args.join(' ')} exited ${r.code}`);
+  return r;
 }
 
+const N = 2000;
+const bench = startBench({
+  package: '@mp/eal',
+  what: 'secondary attach time and memzone reserve/lookup rates',
+  memory: '/dev/shm, 4 KiB pages (--no-huge)',
+  pinning: 'none',
+  params: `median of ${ROUNDS} interleaved spawns per figure; ${N} memzones in the table`,
+});
 const prefix = `bench${process.pid}`;
 const e = init([`--file-prefix=${prefix}`, '--no-huge']);
 const zone = memzone.reserve('bench-zone', 4096);
@@ -41,20 +39,23 @@ const insideCjs: Inside[] = [];
 const insideEsm: Inside[] = [];
 const child = join(import.meta.dirname, 'attach-child.mjs');
 const childCjs = join(import.meta.dirname, 'attach-child.cjs');
-for (let i = 0; i < ROUNDS; i++) {
-  bare.push((await run(['-e', '0'])).ms);
-  bareEsm.push((await run([join(import.meta.dirname, 'empty.mjs')])).ms);
-  bareExports.push((await run([join(import.meta.dirname, 'exports-ref.cjs')])).ms);
-  let r = await run([childCjs, prefix]);
-  attachCjs.push(r.ms);
-  insideCjs.push(JSON.parse(r.out) as Inside);
-  r = await run([child, prefix]);
-  attachEsm.push(r.ms);
-  insideEsm.push(JSON.parse(r.out) as Inside);
-}
+await rounds({ rounds: ROUNDS }, [
+  ['bare', async () => bare.push((await run(['-e', '0'])).ms)],
+  ['bare esm', async () => bareEsm.push((await run([join(import.meta.dirname, 'empty.mjs')])).ms)],
+  ['bare exports', async () => bareExports.push((await run([join(import.meta.dirname, 'exports-ref.cjs')])).ms)],
+  ['attach cjs', async () => {
+    const r = await run([childCjs, prefix]);
+    attachCjs.push(r.ms);
+    insideCjs.push(JSON.parse(r.out) as Inside);
+  }],
+  ['attach esm', async () => {
+    const r = await run([child, prefix]);
+    attachEsm.push(r.ms);
+    insideEsm.push(JSON.parse(r.out) as Inside);
+  }],
+]);
 
 // Reserve rate in this process, then first lookups (scan + map) in secondaries, then cached lookups here.
-const N = 2000;
 let t = process.hrtime.bigint();
 for (let i = 0; i < N; i++) memzone.reserve(`r${i}`, 64);
 const reserveUs = Number(process.hrtime.bigint() - t) / 1e3 / N;
@@ -84,22 +85,30 @@ const cjsMs = median(attachCjs);
 const esmMs = median(attachEsm);
 const fmt = (x: number, d = 2): string => x.toFixed(d);
 const part = (xs: Inside[], k: keyof Inside): number => median(xs.map((x) => x[k]));
-console.log(`\n@mp/eal attach and memzone figures (median of ${ROUNDS} spawns; ${N} memzones in the table)\n`);
-console.log('| figure | @mp | reference | ratio |');
-console.log('|---|---|---|---|');
-console.log(`| bare \`node -e 0\` start, spawn → exit | ${fmt(bareMs, 1)} ms | — | — |`);
-console.log(`| empty ES module \`node empty.mjs\` | ${fmt(bareEsmMs, 1)} ms (+${fmt(bareEsmMs - bareMs, 1)} ms: Node's ESM entry) | — | — |`);
-console.log(`| CommonJS start resolving one package through an exports map | ${fmt(bareExportsMs, 1)} ms (+${fmt(bareExportsMs - bareMs, 1)} ms: Node's package resolver) | — | — |`);
-console.log(`| secondary (CommonJS) spawn → require → init → lookup → exit | ${fmt(cjsMs, 1)} ms | — | — |`);
-console.log(`| **attach overhead beyond a bare node start (CommonJS)** | ${fmt(cjsMs - bareMs, 1)} ms | DPDK secondary rte_eal_init 60–95 ms | ${fmt((cjsMs - bareMs) / 60, 3)}× of 60 ms (goal ≤ 5 ms) |`);
-console.log(`| attach overhead beyond that resolver-loaded start (CommonJS) | ${fmt(cjsMs - bareExportsMs, 1)} ms | DPDK 60–95 ms | ${fmt((cjsMs - bareExportsMs) / 60, 3)}× |`);
-console.log(`| … require @mp/eal + @mp/memory + addon / init() / first lookup | ${fmt(part(insideCjs, 'importMs'))} / ${fmt(part(insideCjs, 'initMs'))} / ${fmt(part(insideCjs, 'lookupMs'), 3)} ms | | |`);
-console.log(`| secondary (ES module) spawn → import → init → lookup → exit | ${fmt(esmMs, 1)} ms | — | — |`);
-console.log(`| attach overhead beyond a bare node start (ES module) | ${fmt(esmMs - bareMs, 1)} ms (${fmt(esmMs - bareEsmMs, 1)} ms beyond an empty ES module) | DPDK 60–95 ms | ${fmt((esmMs - bareMs) / 60, 3)}× |`);
-console.log(`| … import / init() / first lookup | ${fmt(part(insideEsm, 'importMs'))} / ${fmt(part(insideEsm, 'initMs'))} / ${fmt(part(insideEsm, 'lookupMs'), 3)} ms | | |`);
-console.log(`| memzone.reserve (64 B, table of ≤ ${N}) | ${fmt(reserveUs)} µs/op | — | — |`);
-console.log(`| memzone.lookup of a memzone not yet mapped here, warmed code, 16 near the table's start | ${fmt(warmFewUs, 2)} µs/op | DPDK memzone + ring lookup ≈ 15 µs | ${fmt(warmFewUs / 15, 3)}× (goal ≤ 0.2×) |`);
-console.log(`| the same, the very first lookups of a fresh process (cold code, interpreter) | ${fmt(firstFewUs, 2)} µs/op | DPDK ≈ 15 µs | ${fmt(firstFewUs / 15, 3)}× |`);
-console.log(`| memzone.lookup in a fresh secondary, first time, all ${N} (scan + map), mean | ${fmt(firstLookupUs, 2)} µs/op | DPDK ≈ 15 µs | ${fmt(firstLookupUs / 15, 3)}× |`);
-console.log(`| memzone.lookup, already mapped here, 64 names among ${N} | ${fmt(lookupUs, 3)} µs/op | DPDK ≈ 15 µs | ${fmt(lookupUs / 15, 4)}× |`);
-console.log(`| memzone.lookup, already mapped, the last of ${N} | ${fmt(lookupLastUs, 3)} µs/op | DPDK ≈ 15 µs | ${fmt(lookupLastUs / 15, 4)}× |`);
+const parts = (xs: Inside[]): number[] => [part(xs, 'importMs'), part(xs, 'initMs'), part(xs, 'lookupMs')];
+const DPDK_ATTACH = 'DPDK secondary rte_eal_init';
+const DPDK_LOOKUP = 'DPDK memzone + ring lookup';
+// Ratios to the 60 ms end of DPDK's 60–95 ms (as before); the range is in the note.
+const attach = (op: string, v: number, note: string): Row => ({ op, ours: v, unit: 'ms', anchors: { [DPDK_ATTACH]: 60 }, note, digits: 1 });
+const lookup = (op: string, v: number, d: number, note = ''): Row => ({ op, ours: v, anchors: { [DPDK_LOOKUP]: 15 }, note, digits: d });
+bench.table({ title: `@mp/eal attach (median of ${ROUNDS} spawns)`, ours: '@mp', unit: 'ms', anchors: [DPDK_ATTACH], digits: 1 }, [
+  { op: 'bare `node -e 0` start, spawn → exit', ours: bareMs },
+  { op: 'empty ES module `node empty.mjs`', ours: bareEsmMs, note: `+${fmt(bareEsmMs - bareMs, 1)} ms: Node's ESM entry` },
+  { op: 'CommonJS start resolving one package through an exports map', ours: bareExportsMs, note: `+${fmt(bareExportsMs - bareMs, 1)} ms: Node's package resolver` },
+  { op: 'secondary (CommonJS) spawn → require → init → lookup → exit', ours: cjsMs },
+  attach('**attach overhead beyond a bare node start (CommonJS)**', cjsMs - bareMs, 'DPDK 60–95 ms; goal ≤ 5 ms'),
+  attach('attach overhead beyond that resolver-loaded start (CommonJS)', cjsMs - bareExportsMs, 'DPDK 60–95 ms'),
+  { op: '… require @mp/eal + @mp/memory + addon / init() / first lookup', ours: parts(insideCjs), digits: 3 },
+  { op: 'secondary (ES module) spawn → import → init → lookup → exit', ours: esmMs },
+  attach('attach overhead beyond a bare node start (ES module)', esmMs - bareMs, `${fmt(esmMs - bareEsmMs, 1)} ms beyond an empty ES module; DPDK 60–95 ms`),
+  { op: '… import / init() / first lookup', ours: parts(insideEsm), digits: 3 },
+]);
+bench.table({ title: `memzone reserve and lookup (${N} memzones in the table)`, ours: '@mp', unit: 'µs/op', anchors: [DPDK_LOOKUP] }, [
+  { op: `memzone.reserve (64 B, table of ≤ ${N})`, ours: reserveUs },
+  lookup("memzone.lookup of a memzone not yet mapped here, warmed code, 16 near the table's start", warmFewUs, 2, 'goal ≤ 0.2×'),
+  lookup('the same, the very first lookups of a fresh process (cold code, interpreter)', firstFewUs, 2),
+  lookup(`memzone.lookup in a fresh secondary, first time, all ${N} (scan + map), mean`, firstLookupUs, 2),
+  lookup(`memzone.lookup, already mapped here, 64 names among ${N}`, lookupUs, 3),
+  lookup(`memzone.lookup, already mapped, the last of ${N}`, lookupLastUs, 3),
+]);
+bench.end();

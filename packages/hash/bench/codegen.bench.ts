@@ -6,6 +6,7 @@
  * words — what the code would be without generation); and the generic path (read.ts, what runs under
  * --disallow-code-generation-from-strings). Prints Mops/s and ratios of one run. Never asserts time.
  */
+import { roundsSync, startBench, timed } from '@mp/bench-utils';
 import { init, eal } from '@mp/eal';
 import { Hash } from '../src/index.js';
 import { compileProbe } from '../src/codegen.js';
@@ -68,36 +69,44 @@ function keys(n: number): Uint8Array[] {
     return k;
   });
 }
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-
+const bench = startBench({
+  package: '@mp/hash',
+  what: 'is run-time code generation worth it? (lookupWithHash through three probes)',
+  memory: '/dev/shm, 4 KiB pages (--no-huge)',
+  pinning: 'none (one process)',
+  params: `${N} keys of ${KEY_LEN} bytes (crc32c), median of ${ROUNDS} interleaved rounds`,
+});
 init([`--file-prefix=hcg${process.pid}`, '--proc-type=primary', '--no-huge', '-m', '1024']);
 const h = Hash.create('cg', { entries: Math.ceil(N * 1.25), keyLen: KEY_LEN, hashFunc: 'crc32c' });
 const ks = keys(N);
 ks.forEach((k, i) => h.add(k, i));
 const sigs = Uint32Array.from(ks, (k) => h.hash(k));
 const t = (h as unknown as { t: TableView }).t;
+const GENERATED = 'generated (codegen.ts)';
 const probes: Array<[string, (key: Uint8Array, h: number) => number]> = [
-  ['generated (codegen.ts)', compileProbe(t, false, findKey)!],
+  [GENERATED, compileProbe(t, false, findKey)!],
   ['closure-specialised', closureProbe(t)],
   ['generic (read.ts; codegen disallowed)', (key, sig) => findKey(t, key, sig)],
 ];
-const rates = new Map<string, number[]>();
 // Interleaved rounds: the machine's noise hits each variant alike.
-for (let r = 0; r < ROUNDS; r++) {
-  for (const [name, probe] of probes) {
-    let s = 0;
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < N; i++) s += probe(ks[i]!, sigs[i]!);
-    const mops = N / (Number(process.hrtime.bigint() - t0) / 1e3);
-    if (s === Math.PI) console.log(s); // keep the sum alive
-    rates.set(name, [...(rates.get(name) ?? []), mops]);
-  }
-}
-const base = median(rates.get(probes[0]![0])!);
-console.log(`\nlookupWithHash, ${N} keys of ${KEY_LEN} bytes (crc32c), median of ${ROUNDS} interleaved rounds, node ${process.version}`);
-console.log('| probe | Mops/s | ratio to generated |\n|---|---|---|');
-for (const [name] of probes) {
-  const m = median(rates.get(name)!);
-  console.log(`| ${name} | ${m.toFixed(2)} | ${(m / base).toFixed(2)}× |`);
-}
+const rates = roundsSync(
+  { rounds: ROUNDS },
+  probes.map(([name, probe]) => [
+    name,
+    () => {
+      const r = timed(() => {
+        let s = 0;
+        for (let i = 0; i < N; i++) s += probe(ks[i]!, sigs[i]!);
+        return s;
+      });
+      if (r.value === Math.PI) console.log(r.value); // keep the sum alive
+      return N / r.us;
+    },
+  ]),
+);
+bench.table(
+  { title: `lookupWithHash, ${N} keys of ${KEY_LEN} bytes (crc32c), median of ${ROUNDS} interleaved rounds`, ours: 'probe', unit: 'Mops/s', refs: [GENERATED], rounds: true },
+  probes.map(([name]) => ({ op: name, ours: rates.median(name), refs: { [GENERATED]: rates.median(GENERATED) }, samples: rates.all(name) })),
+);
 eal().cleanup();
+bench.end();

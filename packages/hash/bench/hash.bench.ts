@@ -5,12 +5,13 @@
  * DPDK's rte_hash (a C program compiled against libdpdk, when installed). Prints ratios to
  * ../shared/bench/ANCHORS.md. Never asserts time.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { buildDpdkC, median, mops, startBench } from '@mp/bench-utils';
 import { init, eal, memzone } from '@mp/eal';
 import { hugepageInfo } from '@mp/memory';
 import { Hash } from '../src/index.js';
@@ -39,22 +40,8 @@ function makeKeys(n: number, seed: number): Uint8Array {
 const views = (packed: Uint8Array): Uint8Array[] =>
   Array.from({ length: packed.length / KEY_LEN }, (_, i) => packed.subarray(i * KEY_LEN, (i + 1) * KEY_LEN));
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
-/** Mops/s of `ops` operations done by `fn`, median of `rounds`. */
-function rate(ops: number, fn: () => number, rounds = ROUNDS): number {
-  const r: number[] = [];
-  let sink = 0;
-  for (let i = 0; i < rounds; i++) {
-    const t = process.hrtime.bigint();
-    sink += fn();
-    r.push(ops / (Number(process.hrtime.bigint() - t) / 1e3));
-  }
-  if (sink === Math.PI) console.log(sink);
-  return median(r);
-}
+/** Mops/s of `ops` operations done by `fn`, median of `rounds` consecutive runs. */
+const rate = (ops: number, fn: () => number, rounds = ROUNDS): number => median(Array.from({ length: rounds }, () => mops(ops, fn)));
 
 function lookups(h: Hash, ks: Uint8Array[], packed: Uint8Array, sigs: Uint32Array) {
   const pos = new Int32Array(32);
@@ -123,13 +110,9 @@ let dpdkMode = '';
 const hugeFree = hugepageInfo().sizes.reduce((a, x) => a + x.free * x.pageSize, 0);
 const cDir = mkdtempSync(join(tmpdir(), 'mp-hash-dpdk-'));
 try {
-  const pc = spawnSync('pkg-config', ['--cflags', '--libs', 'libdpdk'], { encoding: 'utf8' });
-  if (pc.status !== 0) throw new Error('libdpdk not installed (pkg-config libdpdk failed)');
-  const flags = pc.stdout.trim().split(/\s+/);
-  const cflags = flags.filter((f) => !f.startsWith('-l') && !f.startsWith('-Wl'));
-  const libs = flags.filter((f) => f.startsWith('-l') || f.startsWith('-Wl'));
-  const exe = join(cDir, 'hash_lookup');
-  execFileSync('gcc', ['-O3', ...cflags, join(import.meta.dirname, 'dpdk/hash_lookup.c'), ...libs, '-o', exe], { stdio: 'pipe' });
+  const built = buildDpdkC(join(import.meta.dirname, 'dpdk/hash_lookup.c'), cDir);
+  if (built.bin === undefined) throw new Error(built.skipped);
+  const exe = built.bin;
   const keyFile = join(cDir, 'keys.bin');
   writeFileSync(keyFile, packed);
   const app = ['--no-pci', `--file-prefix=hbc${process.pid}`, '-l', '0', '--log-level=error', '--', keyFile, String(KEY_LEN), String(ENTRIES), '0', String(ROUNDS)];
@@ -154,8 +137,13 @@ try {
 
 const prefix = `hbench${process.pid}`;
 init([`--file-prefix=${prefix}`, '--proc-type=primary', ...mem]);
-console.log(`@mp/hash bench: ${N} keys of ${KEY_LEN} bytes, table of ${ENTRIES} entries (crc32c), node ${process.version}`);
-console.log(huge ? `memory: hugetlbfs ${huge.path} (${huge.pageSize >> 20} MiB pages)` : 'memory: /dev/shm, 4 KiB pages (no hugetlbfs mount with enough free pages)');
+const bench = startBench({
+  package: '@mp/hash',
+  what: 'add and lookups in one process and from a second one, beside DPDK rte_hash, lmdb and a JS Map',
+  memory: huge ? `hugetlbfs ${huge.path} (${huge.pageSize >> 20} MiB pages)` : '/dev/shm, 4 KiB pages (no hugetlbfs mount with enough free pages)',
+  pinning: 'none',
+  params: `${N} keys of ${KEY_LEN} bytes, table of ${ENTRIES} entries (crc32c), medians of ${ROUNDS} consecutive runs per op`,
+});
 
 const ks = views(packed);
 const h = Hash.create('bench', { entries: ENTRIES, keyLen: KEY_LEN, hashFunc: 'crc32c', initVal: 0 });
@@ -247,8 +235,6 @@ interface CResult {
 }
 // ANCHORS.md, rte_hash at 2.45 GHz, 16-byte keys (midpoints of the ranges).
 const ANCHOR = { add: 2450 / 317, lookup: 5.7, lookupWithHash: 2450 / 250, lookupBulk: 27, lookupBulkWithHash: 31 };
-const f = (x: number | undefined, d = 2): string => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
-const ratio = (a: number, b: number | undefined): string => (b === undefined || Number.isNaN(b) ? '—' : `${(a / b).toFixed(2)}×`);
 const rows: Array<[string, number, number | undefined, number]> = [
   ['add (single writer)', addRate, dpdk?.add, ANCHOR.add],
   ['lookup', single.lookup, dpdk?.lookup, ANCHOR.lookup],
@@ -257,19 +243,26 @@ const rows: Array<[string, number, number | undefined, number]> = [
   ['lookupBulkWithHash (32), per key', single.lookupBulkWithHash, undefined, ANCHOR.lookupBulkWithHash],
   [`lookupBulk (32), per key, TypeScript path${h.nativeBulk ? '' : ' (native not loaded)'}`, single.lookupBulkTs, dpdk?.lookupBulk, ANCHOR.lookupBulk],
 ];
-console.log('\n| op | @mp/hash Mops/s | DPDK C, this run | ratio | ANCHORS rte_hash | ratio | lmdb get | ratio | JS Map get | ratio |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
-for (const [name, v, c, a] of rows) {
-  const isLookup = name.startsWith('lookup');
-  console.log(
-    `| ${name} | ${f(v)} | ${f(c)} | ${ratio(v, c)} | ${f(a)} | ${ratio(v, a)} | ${isLookup ? f(lmdbGet) : '—'} | ${isLookup ? ratio(v, lmdbGet) : '—'} | ${isLookup ? f(mapGet) : '—'} | ${isLookup ? ratio(v, mapGet) : '—'} |`,
-  );
-}
-console.log(`\nmulti-writer table (${MW} keys): add with the lock per call ${f(addLocked)} Mops/s; in one writeBatch ${f(addBatch)} Mops/s`);
-console.log(
-  `second process, while this one writes (${f(writeRate)} M adds+deletes/s): lookup ${f(cross.lookup)}, lookupWithHash ${f(cross.lookupWithHash)}, ` +
-    `lookupBulk ${f(cross.lookupBulk)}, lookupBulkWithHash ${f(cross.lookupBulkWithHash)} Mops/s`,
+const DPDK_REF = 'DPDK C rte_hash, this run';
+bench.table(
+  { title: `@mp/hash, one process, ${N} keys`, ours: '@mp/hash', unit: 'Mops/s', refs: [DPDK_REF, 'lmdb get', 'JS Map get'], anchors: ['rte_hash'] },
+  rows.map(([op, v, c, a]) => {
+    const isLookup = op.startsWith('lookup');
+    return { op, ours: v, refs: { [DPDK_REF]: c, ...(isLookup ? { 'lmdb get': lmdbGet, 'JS Map get': mapGet } : {}) }, anchors: { rte_hash: a } };
+  }),
 );
-console.log(dpdk ? `DPDK C: rte_hash ${ENTRIES} entries, RW_CONCURRENCY_LF, ${dpdkMode}, ${dpdk.failed} failed adds` : `DPDK C: skipped (${dpdkWhy})`);
-console.log('(machine: 2 shared vCPUs, noisy — compare within one run; medians of rounds)');
+bench.table(
+  { title: `multi-writer table (${MW} keys), and a second process looking up while this one writes (${writeRate.toFixed(2)} M adds+deletes/s)`, ours: '@mp/hash', unit: 'Mops/s', refs: ['same op, one process, no writer'] },
+  [
+    { op: 'add, multi-writer table, the lock per call', ours: addLocked, refs: { 'same op, one process, no writer': addRate } },
+    { op: 'add, multi-writer table, in one writeBatch', ours: addBatch, refs: { 'same op, one process, no writer': addRate } },
+    ...(['lookup', 'lookupWithHash', 'lookupBulk', 'lookupBulkWithHash'] as const).map((k) => ({
+      op: `${k}${k.includes('Bulk') ? ' (32), per key' : ''}, second process while this one writes`,
+      ours: cross[k],
+      refs: { 'same op, one process, no writer': single[k] },
+    })),
+  ],
+);
+bench.note(dpdk ? `DPDK C: rte_hash ${ENTRIES} entries, RW_CONCURRENCY_LF, ${dpdkMode}, ${dpdk.failed} failed adds` : `DPDK C: skipped (${dpdkWhy})`);
 eal().cleanup();
+bench.end();

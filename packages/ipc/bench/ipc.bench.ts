@@ -6,15 +6,15 @@
  * ../shared/bench/ANCHORS.md.
  * Medians of RUNS runs. Never asserts time.
  */
-import { execFileSync, fork, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { median, percentile, rounds, spawnPeer, startBench } from '@mp/bench-utils';
+import type { Peer, Row } from '@mp/bench-utils';
 import { init } from '@mp/eal';
 import * as ipc from '../src/index.js';
 
@@ -27,54 +27,30 @@ const BUSY_POLL_US = Number(process.env.BENCH_BUSY_POLL_US ?? 50);
 const MODES = { spin: { busyPollUs: BUSY_POLL_US }, coalesce: { coalesce: true }, sockets: { inbox: false } } as const;
 const here = import.meta.dirname;
 
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-const pct = (a: Float64Array, p: number): number => a[Math.min(a.length - 1, Math.floor(a.length * p))]!;
 const enc = (o: unknown): Uint8Array => new Uint8Array(Buffer.from(JSON.stringify(o)));
 const dec = <T>(u: Uint8Array): T => JSON.parse(Buffer.from(u).toString()) as T;
 
-function waitLine(child: ChildProcess, word: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => l === word && resolve());
-    child.once('exit', (c) => reject(new Error(`child exited ${c}`)));
-  });
-}
-
-/** Close a bench child's stdin (it then leaves its group and exits) and wait for its exit. */
-async function endChild(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  const exited = once(c, 'exit');
-  c.stdin!.end();
-  await exited;
-}
-
-/** The next stdout lines of a child, one at a time. */
-function lines(child: ChildProcess): () => Promise<string> {
-  const queued: string[] = [];
-  const waiting: Array<(l: string) => void> = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => (waiting.length > 0 ? waiting.shift()!(l) : queued.push(l)));
-  return () => (queued.length > 0 ? Promise.resolve(queued.shift()!) : new Promise((resolve) => waiting.push(resolve)));
+/** A bench child (child.mjs) of group `prefix`, started and ready. */
+async function benchChild(prefix: string, procType?: string, opts?: object): Promise<Peer> {
+  const c = spawnPeer([process.execPath, join(here, 'child.mjs'), prefix, ...(procType === undefined ? [] : [procType, JSON.stringify(opts)])]);
+  if ((await c.next()) !== 'ready') throw new Error(`bench ${procType ?? 'secondary'} did not start`);
+  return c;
 }
 
 /** A group of two bench children started with `opts`; commands go to its secondary. */
 async function modeGroup(opts: object): Promise<{ cmd<T>(c: object): Promise<T>; close(): Promise<void> }> {
   const prefix = `benchm${process.pid}_${randomBytes(3).toString('hex')}`;
-  const start = async (procType: string): Promise<[ChildProcess, () => Promise<string>]> => {
-    const c = spawn(process.execPath, [join(here, 'child.mjs'), prefix, procType, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const next = lines(c);
-    if ((await next()) !== 'ready') throw new Error(`bench ${procType} did not start`);
-    return [c, next];
-  };
-  const [pri] = await start('primary');
-  const [sec, next] = await start('secondary');
+  const pri = await benchChild(prefix, 'primary', opts);
+  const sec = await benchChild(prefix, 'secondary', opts);
   return {
     async cmd<T>(c: object): Promise<T> {
-      sec.stdin!.write(`${JSON.stringify(c)}\n`);
-      return JSON.parse(await next()) as T;
+      sec.child.stdin!.write(`${JSON.stringify(c)}\n`);
+      return JSON.parse(await sec.next()) as T;
     },
-    // The secondary leaves first, then the primary, which then ends the group (its runtime dir goes too).
+    // The secondary leaves first (its stdin closed), then the primary, which then ends the group (its runtime dir goes too).
     async close() {
-      await endChild(sec);
-      await endChild(pri);
+      await sec.end({ ms: 60_000 });
+      await pri.end({ ms: 60_000 });
     },
   };
 }
@@ -102,6 +78,19 @@ function runCPingPong(bin: string, dir: string, n: number): { p50: number; p99: 
 async function main(): Promise<void> {
   const prefix = `bench${process.pid}_${randomBytes(3).toString('hex')}`;
   init([`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge']);
+  let qlen = '?';
+  try {
+    qlen = readFileSync('/proc/sys/net/unix/max_dgram_qlen', 'utf8').trim();
+  } catch {
+    // not Linux, or no procfs
+  }
+  const bench = startBench({
+    package: '@mp/ipc',
+    what: 'request/reply round trips and one-way rates between a primary and a secondary',
+    memory: '/dev/shm, 4 KiB pages (--no-huge)',
+    pinning: 'none',
+    params: `${N} round trips, ${FLOOD} one-way messages, median of ${RUNS} interleaved runs; net.unix.max_dgram_qlen = ${qlen}`,
+  });
   ipc.start();
   let sunk = 0;
   ipc.actionRegister('echo', (msg) => msg);
@@ -112,9 +101,8 @@ async function main(): Promise<void> {
     const u = process.cpuUsage();
     return { name: msg.name, param: enc(u.user + u.system) };
   });
-  const sec = spawn(process.execPath, [join(here, 'child.mjs'), prefix], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await waitLine(sec, 'ready');
-  const to = sec.pid!;
+  const sec = await benchChild(prefix);
+  const to = sec.child.pid!;
 
   const rows = { asyncCpu: [] as number[], async: [] as number[], asyncP99: [] as number[], sync: [] as number[], syncP99: [] as number[], pToS: [] as number[], pToSP99: [] as number[], oneWayUp: [] as number[], oneWayDown: [] as number[] };
   const cp = { p50: [] as number[], p99: [] as number[], rate: [] as number[] };
@@ -135,35 +123,36 @@ async function main(): Promise<void> {
   await once(ref, 'spawn');
   const sockPath = join(tmpdir(), `mp-bench-${process.pid}.sock`);
   rmSync(sockPath, { force: true });
-  const netChild = spawn(process.execPath, [join(here, 'ref-child.mjs'), 'net', sockPath], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await waitLine(netChild, 'ready');
+  const netChild = spawnPeer([process.execPath, join(here, 'ref-child.mjs'), 'net', sockPath]);
+  await netChild.waitFor('ready');
   const sock = connect(sockPath);
   sock.setNoDelay(true);
   await once(sock, 'connect');
 
-  for (let run = 0; run < RUNS; run++) {
+  await rounds({ rounds: RUNS }, [
     // @mp/ipc, secondary → primary (measured in the secondary).
-    for (const mode of ['async', 'sync'] as const) {
-      const r = await ipc.request({ name: 'latency', param: enc({ n: N, mode }) }, { to, timeoutMs: 120_000 });
-      const v = dec<{ p50: number; p99: number; cpu: number; peerCpu: number }>(r.msgs[0]!.param);
-      if (mode === 'async') rows.asyncCpu.push(v.cpu + v.peerCpu);
-      rows[mode].push(v.p50);
-      rows[mode === 'async' ? 'asyncP99' : 'syncP99'].push(v.p99);
-    }
+    ['sec→pri latency', async () => {
+      for (const mode of ['async', 'sync'] as const) {
+        const r = await ipc.request({ name: 'latency', param: enc({ n: N, mode }) }, { to, timeoutMs: 120_000 });
+        const v = dec<{ p50: number; p99: number; cpu: number; peerCpu: number }>(r.msgs[0]!.param);
+        if (mode === 'async') rows.asyncCpu.push(v.cpu + v.peerCpu);
+        rows[mode].push(v.p50);
+        rows[mode === 'async' ? 'asyncP99' : 'syncP99'].push(v.p99);
+      }
+    }],
     // @mp/ipc, primary → secondary async request.
-    {
+    ['pri→sec request', async () => {
       const t = new Float64Array(N);
       for (let i = 0; i < N; i++) {
         const t0 = performance.now();
         await ipc.request({ name: 'echo', param }, { to, timeoutMs: 5000 });
         t[i] = performance.now() - t0;
       }
-      t.sort();
-      rows.pToS.push(pct(t, 0.5) * 1000);
-      rows.pToSP99.push(pct(t, 0.99) * 1000);
-    }
+      rows.pToS.push(percentile(t, 0.5) * 1000);
+      rows.pToSP99.push(percentile(t, 0.99) * 1000);
+    }],
     // One-way: secondary floods the primary.
-    {
+    ['one-way up', async () => {
       sunk = 0;
       const t0 = performance.now();
       const done = new Promise<void>((resolve) => {
@@ -177,40 +166,46 @@ async function main(): Promise<void> {
       await ipc.request({ name: 'flood', param: enc({ n: FLOOD }) }, { to, timeoutMs: 120_000 });
       await done;
       rows.oneWayUp.push(FLOOD / ((performance.now() - t0) / 1000));
-    }
+    }],
     // One-way: primary → secondary, then ask how many arrived (all: sends wait for room, never drop).
-    {
+    ['one-way down', async () => {
       const base = dec<number>((await ipc.request({ name: 'sunk' }, { to })).msgs[0]!.param);
       const t0 = performance.now();
       for (let i = 0; i < FLOOD; i++) ipc.sendMsg({ name: 'sink', param }, { to });
       const got = dec<number>((await ipc.request({ name: 'sunk' }, { to, timeoutMs: 60_000 })).msgs[0]!.param) - base;
       if (got !== FLOOD) console.error(`one-way: ${got} of ${FLOOD} arrived`);
       rows.oneWayDown.push(FLOOD / ((performance.now() - t0) / 1000));
-    }
+    }],
     // Poll mode (busyPollUs on both sides), secondary → primary.
-    for (const mode of ['async', 'sync'] as const) {
-      const v = await spinGroup.cmd<{ p50: number; p99: number; cpu: number; peerCpu: number }>({ cmd: 'latency', n: N, mode });
-      if (mode === 'async') spin.asyncCpu.push(v.cpu + v.peerCpu);
-      spin[mode].push(v.p50);
-      spin[mode === 'async' ? 'asyncP99' : 'syncP99'].push(v.p99);
-    }
+    ['busyPollUs latency', async () => {
+      for (const mode of ['async', 'sync'] as const) {
+        const v = await spinGroup.cmd<{ p50: number; p99: number; cpu: number; peerCpu: number }>({ cmd: 'latency', n: N, mode });
+        if (mode === 'async') spin.asyncCpu.push(v.cpu + v.peerCpu);
+        spin[mode].push(v.p50);
+        spin[mode === 'async' ? 'asyncP99' : 'syncP99'].push(v.p99);
+      }
+    }],
     // Coalesced one-way messages, both ways.
-    for (const dir of ['up', 'down'] as const) {
-      const v = await coalGroup.cmd<{ rate: number; got: number }>({ cmd: dir, n: FLOOD });
-      if (v.got !== FLOOD) console.error(`coalesced one-way ${dir}: ${v.got} of ${FLOOD} arrived`);
-      coal[dir].push(v.rate);
-    }
+    ['coalesce one-way', async () => {
+      for (const dir of ['up', 'down'] as const) {
+        const v = await coalGroup.cmd<{ rate: number; got: number }>({ cmd: dir, n: FLOOD });
+        if (v.got !== FLOOD) console.error(`coalesced one-way ${dir}: ${v.got} of ${FLOOD} arrived`);
+        coal[dir].push(v.rate);
+      }
+    }],
     // Reference: the same group with inboxes off (sockets only, as before inboxes).
-    for (const mode of ['async', 'sync'] as const) {
-      sockets[mode].push((await socketGroup.cmd<{ p50: number }>({ cmd: 'latency', n: N, mode })).p50);
-    }
-    {
-      const v = await socketGroup.cmd<{ rate: number; got: number }>({ cmd: 'up', n: FLOOD });
-      if (v.got !== FLOOD) console.error(`sockets-only one-way: ${v.got} of ${FLOOD} arrived`);
-      sockets.up.push(v.rate);
-    }
+    ['sockets only', async () => {
+      for (const mode of ['async', 'sync'] as const) {
+        sockets[mode].push((await socketGroup.cmd<{ p50: number }>({ cmd: 'latency', n: N, mode })).p50);
+      }
+      {
+        const v = await socketGroup.cmd<{ rate: number; got: number }>({ cmd: 'up', n: FLOOD });
+        if (v.got !== FLOOD) console.error(`sockets-only one-way: ${v.got} of ${FLOOD} arrived`);
+        sockets.up.push(v.rate);
+      }
+    }],
     // Reference: child_process IPC round trip and one-way.
-    {
+    ['child_process', async () => {
       const t = new Float64Array(N);
       for (let i = 0; i < N; i++) {
         const t0 = performance.now();
@@ -218,9 +213,8 @@ async function main(): Promise<void> {
         await once(ref, 'message');
         t[i] = performance.now() - t0;
       }
-      t.sort();
-      cp.p50.push(pct(t, 0.5) * 1000);
-      cp.p99.push(pct(t, 0.99) * 1000);
+      cp.p50.push(percentile(t, 0.5) * 1000);
+      cp.p99.push(percentile(t, 0.99) * 1000);
       const t0 = performance.now();
       for (let i = 0; i < FLOOD; i++) ref.send('one-way');
       ref.send('count?');
@@ -229,21 +223,23 @@ async function main(): Promise<void> {
         if (typeof m === 'number') break;
       }
       cp.rate.push(FLOOD / ((performance.now() - t0) / 1000));
-    }
+    }],
     // Reference: C ping-pong over unix datagram sockets, both sides sleeping (issue 18's goal: request (async) p50 ≤ 1.2× this).
-    if (cBin !== undefined) {
-      const v = runCPingPong(cBin, cDir, N);
-      cpp.p50.push(v.p50);
-      cpp.p99.push(v.p99);
-    }
+    ['C ping-pong', async () => {
+      if (cBin !== undefined) {
+        const v = runCPingPong(cBin, cDir, N);
+        cpp.p50.push(v.p50);
+        cpp.p99.push(v.p99);
+      }
+    }],
     // Reference: the Node floor — the same addon ping-pong with no channel logic (bench/floor-child.mjs).
-    {
+    ['Node floor', async () => {
       const v = JSON.parse(execFileSync(process.execPath, [join(here, 'floor-child.mjs'), cDir, String(N)], { encoding: 'utf8' })) as { p50: number; p99: number };
       floor.p50.push(v.p50);
       floor.p99.push(v.p99);
-    }
+    }],
     // Reference: net unix stream ping-pong.
-    {
+    ['net stream', async () => {
       const t = new Float64Array(N);
       for (let i = 0; i < N; i++) {
         const t0 = performance.now();
@@ -251,62 +247,62 @@ async function main(): Promise<void> {
         await once(sock, 'data');
         t[i] = performance.now() - t0;
       }
-      t.sort();
-      net.p50.push(pct(t, 0.5) * 1000);
-      net.p99.push(pct(t, 0.99) * 1000);
-    }
-  }
+      net.p50.push(percentile(t, 0.5) * 1000);
+      net.p99.push(percentile(t, 0.99) * 1000);
+    }],
+  ]);
 
+  const m = median;
+  const pair = (p50: number[], p99: number[]): number[] => [m(p50), m(p99)];
   const us = (v: number): string => `${v.toFixed(1)} µs`;
+  const k = (v: number): number => v / 1000;
+  const C = 'C ping-pong';
+  const CP = 'child_process';
+  const RS = 'DPDK rte_mp_request_sync p50';
+  const SM = 'DPDK rte_mp_sendmsg';
+  const NODE = 'Node peers';
+  const cRef = cpp.p50.length > 0 ? pair(cpp.p50, cpp.p99) : undefined;
+  const cpRef = pair(cp.p50, cp.p99);
+  bench.table({ title: `@mp/ipc round trips, p50 / p99 (${N} per run, median of ${RUNS} runs)`, ours: '@mp/ipc', unit: 'µs', refs: [C, CP], anchors: [RS, NODE], digits: 1 }, [
+    { op: 'request (async), sec→pri', ours: pair(rows.async, rows.asyncP99), refs: { [C]: cRef, [CP]: cpRef }, anchors: { [RS]: DPDK.requestSyncP50 }, note: `goals ≤ 1.2× C, ≤ 1.0× child_process, ≤ 0.35× DPDK; CPU ${us(m(rows.asyncCpu))} per round trip (both processes)` },
+    { op: 'requestSync, sec→pri', ours: pair(rows.sync, rows.syncP99), anchors: { [RS]: DPDK.requestSyncP50 }, note: 'goal ≤ 0.15× DPDK' },
+    { op: 'request (async), pri→sec', ours: pair(rows.pToS, rows.pToSP99), refs: { [CP]: cpRef } },
+    { op: `opt-in busyPollUs ${BUSY_POLL_US}: request (async), sec→pri`, ours: pair(spin.async, spin.asyncP99), refs: { [CP]: cpRef }, anchors: { [RS]: DPDK.requestSyncP50 }, note: `CPU ${us(m(spin.asyncCpu))} per round trip (both processes)` },
+    { op: `opt-in busyPollUs ${BUSY_POLL_US}: requestSync, sec→pri`, ours: pair(spin.sync, spin.syncP99), anchors: { [RS]: DPDK.requestSyncP50 } },
+    { op: 'ref: inboxes off (`inbox: false`, sockets only): request (async), p50 only', ours: m(sockets.async), refs: { [C]: cRef }, note: 'the transport before inboxes; every message in its datagram (the bound of sending messages inline)' },
+    { op: 'ref: inboxes off: requestSync, p50 only', ours: m(sockets.sync) },
+    { op: 'ref: C ping-pong, unix datagram sockets (332 B, SO_PASSCRED), both sides sleeping in epoll', ours: cRef ?? 'n/a (no gcc)', note: 'bench/c/pingpong.c, built with gcc in this run' },
+    { op: 'ref: Node floor — the @mp/ipc addon ping-pong without channel logic (uv_poll → one JS callback → sendmsg), both sides sleeping', ours: pair(floor.p50, floor.p99), refs: { [C]: cRef }, note: 'what event-loop wake-ups cost beyond C; the rest of request (async) is channel work in JS' },
+    { op: 'ref: child_process process.send round trip', ours: cpRef, anchors: { [NODE]: [28.5, 132] } },
+    { op: 'ref: net unix stream ping-pong', ours: pair(net.p50, net.p99), anchors: { [NODE]: 31.7 } },
+  ]);
+  bench.table({ title: `@mp/ipc one-way messages (${FLOOD} per run, median of ${RUNS} runs)`, ours: '@mp/ipc', unit: 'k msg/s', refs: [CP], anchors: [SM, NODE], digits: 0 }, [
+    { op: 'sendMsg one-way, sec→pri', ours: k(m(rows.oneWayUp)), refs: { [CP]: k(m(cp.rate)) }, anchors: { [SM]: k(DPDK.sendmsgPerSec) }, note: 'goal ≥ 5× DPDK' },
+    { op: 'sendMsg one-way, pri→sec', ours: k(m(rows.oneWayDown)), anchors: { [SM]: k(DPDK.sendmsgPerSec) } },
+    { op: 'opt-in coalesce: sendMsg one-way, sec→pri', ours: k(m(coal.up)), refs: { [CP]: k(m(cp.rate)) }, anchors: { [SM]: k(DPDK.sendmsgPerSec) } },
+    { op: 'opt-in coalesce: sendMsg one-way, pri→sec', ours: k(m(coal.down)), anchors: { [SM]: k(DPDK.sendmsgPerSec) } },
+    { op: 'ref: inboxes off (`inbox: false`, sockets only), sec→pri', ours: k(m(sockets.up)) },
+    { op: 'ref: child_process one-way', ours: k(m(cp.rate)), anchors: { [NODE]: 68 } },
+  ]);
+  bench.note('ANCHORS.md, DPDK rte_mp (C, same machine class): request_sync p50 ≈ 80 µs, p99 0.4–1.6 ms; request_async callback 350–600 µs; sendmsg ≈ 70k msg/s');
+  const per = (xs: number[]): string => xs.map((v) => v.toFixed(1)).join(', ');
   const rate = (v: number): string => `${(v / 1000).toFixed(0)}k msg/s`;
-  const cpP50 = median(cp.p50);
-  const cP50 = cpp.p50.length > 0 ? median(cpp.p50) : NaN;
-  const vsC = (v: number): string => (Number.isNaN(cP50) ? 'C ping-pong n/a' : `${(v / cP50).toFixed(2)}× C ping-pong`);
-  const table: Array<[string, string, string]> = [
-    ['request (async), sec→pri, p50 / p99', `${us(median(rows.async))} / ${us(median(rows.asyncP99))}`, `${vsC(median(rows.async))} (goal ≤ 1.2), ${(median(rows.async) / cpP50).toFixed(2)}× child_process (goal ≤ 1.0), ${(median(rows.async) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.35); CPU ${us(median(rows.asyncCpu))} per round trip (both processes)`],
-    ['requestSync, sec→pri, p50 / p99', `${us(median(rows.sync))} / ${us(median(rows.syncP99))}`, `${(median(rows.sync) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.15)`],
-    ['request (async), pri→sec, p50 / p99', `${us(median(rows.pToS))} / ${us(median(rows.pToSP99))}`, `${(median(rows.pToS) / cpP50).toFixed(2)}× child_process`],
-    ['sendMsg one-way, sec→pri', rate(median(rows.oneWayUp)), `${(median(rows.oneWayUp) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg (goal ≥ 5), ${(median(rows.oneWayUp) / median(cp.rate)).toFixed(2)}× child_process`],
-    ['sendMsg one-way, pri→sec', rate(median(rows.oneWayDown)), `${(median(rows.oneWayDown) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg`],
-    [`opt-in busyPollUs ${BUSY_POLL_US}: request (async), sec→pri, p50 / p99`, `${us(median(spin.async))} / ${us(median(spin.asyncP99))}`, `${(median(spin.async) / cpP50).toFixed(2)}× child_process, ${(median(spin.async) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync; CPU ${us(median(spin.asyncCpu))} per round trip (both processes)`],
-    [`opt-in busyPollUs ${BUSY_POLL_US}: requestSync, sec→pri, p50 / p99`, `${us(median(spin.sync))} / ${us(median(spin.syncP99))}`, `${(median(spin.sync) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync`],
-    ['opt-in coalesce: sendMsg one-way, sec→pri', rate(median(coal.up)), `${(median(coal.up) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg, ${(median(coal.up) / median(cp.rate)).toFixed(2)}× child_process`],
-    ['opt-in coalesce: sendMsg one-way, pri→sec', rate(median(coal.down)), `${(median(coal.down) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg`],
-    ['ref: same with inboxes off (`inbox: false`, sockets only): request (async) / requestSync p50, one-way sec→pri', `${us(median(sockets.async))} / ${us(median(sockets.sync))}, ${rate(median(sockets.up))}`, `the transport before inboxes; every message in its datagram (the bound of sending messages inline); async ${vsC(median(sockets.async))}`],
-    ['ref: C ping-pong, unix datagram sockets (332 B, SO_PASSCRED), both sides sleeping in epoll, p50 / p99', Number.isNaN(cP50) ? 'n/a (no gcc)' : `${us(cP50)} / ${us(median(cpp.p99))}`, 'bench/c/pingpong.c, built with gcc in this run'],
-    ['ref: Node floor — the @mp/ipc addon ping-pong without channel logic (uv_poll → one JS callback → sendmsg), both sides sleeping, p50 / p99', `${us(median(floor.p50))} / ${us(median(floor.p99))}`, `${vsC(median(floor.p50))}: what event-loop wake-ups cost beyond C; the rest of request (async) is channel work in JS`],
-    ['ref: child_process process.send round trip p50 / p99', `${us(cpP50)} / ${us(median(cp.p99))}`, 'ANCHORS: p50 28.5 µs, p99 132 µs'],
-    ['ref: child_process one-way', rate(median(cp.rate)), 'ANCHORS: 68k msg/s'],
-    ['ref: net unix stream ping-pong p50 / p99', `${us(median(net.p50))} / ${us(median(net.p99))}`, 'ANCHORS: p50 31.7 µs'],
-    ['DPDK rte_mp_request_sync (ANCHORS.md)', 'p50 ≈ 80 µs, p99 0.4–1.6 ms', 'C, same machine class'],
-    ['DPDK rte_mp_request_async callback (ANCHORS.md)', '350–600 µs', ''],
-    ['DPDK rte_mp_sendmsg (ANCHORS.md)', '≈ 70k msg/s', ''],
-  ];
-  let qlen = '?';
-  try {
-    qlen = readFileSync('/proc/sys/net/unix/max_dgram_qlen', 'utf8').trim();
-  } catch {
-    // not Linux, or no procfs
-  }
-  console.log(`\n@mp/ipc — ${N} round trips, ${FLOOD} one-way messages, median of ${RUNS} runs; net.unix.max_dgram_qlen = ${qlen}\n`);
-  console.log('| measure | value | ratio |');
-  console.log('|---|---|---|');
-  for (const [a, b, c] of table) console.log(`| ${a} | ${b} | ${c} |`);
-  console.log(`\nper run: async p50 ${rows.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${rows.sync.map((v) => v.toFixed(1)).join(', ')} µs; child_process p50 ${cp.p50.map((v) => v.toFixed(1)).join(', ')} µs`);
-  console.log(`per run: C ping-pong p50 ${cpp.p50.map((v) => v.toFixed(1)).join(', ')} µs; Node floor p50 ${floor.p50.map((v) => v.toFixed(1)).join(', ')} µs; sockets-only async p50 ${sockets.async.map((v) => v.toFixed(1)).join(', ')} µs`);
-  console.log(`per run: busyPollUs async p50 ${spin.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${spin.sync.map((v) => v.toFixed(1)).join(', ')} µs; one-way sec→pri ${rows.oneWayUp.map(rate).join(', ')}, coalesced ${coal.up.map(rate).join(', ')}`);
+  bench.note(`per run: async p50 ${per(rows.async)} µs; sync p50 ${per(rows.sync)} µs; child_process p50 ${per(cp.p50)} µs`);
+  bench.note(`per run: C ping-pong p50 ${per(cpp.p50)} µs; Node floor p50 ${per(floor.p50)} µs; sockets-only async p50 ${per(sockets.async)} µs`);
+  bench.note(`per run: busyPollUs async p50 ${per(spin.async)} µs; sync p50 ${per(spin.sync)} µs; one-way sec→pri ${rows.oneWayUp.map(rate).join(', ')}, coalesced ${coal.up.map(rate).join(', ')}`);
 
   await spinGroup.close();
   await coalGroup.close();
   await socketGroup.close();
   sock.destroy();
   ref.kill();
-  netChild.stdin!.end();
+  await netChild.end();
   // Our secondary leaves before we do, so this primary's exit ends the group and removes its files.
-  await endChild(sec);
+  await sec.end({ ms: 60_000 });
   rmSync(sockPath, { force: true });
   rmSync(cDir, { recursive: true, force: true });
   ipc.stop();
+  bench.end();
 }
 
 await main();

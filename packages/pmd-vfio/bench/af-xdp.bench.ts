@@ -9,20 +9,17 @@
  * Medians of per-second rates after a warm-up, paths taking turns ROUNDS times. Never asserts.
  * Needs root and AF_XDP; the testpmd rows need dpdk-testpmd (Debian package `dpdk`).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { median, pinningNote, rounds, spawnPeer, startBench } from '@mp/bench-utils';
+import type { Peer } from '@mp/bench-utils';
 import { afXdpUnavailable } from '../src/internal.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const WARMUP = 2;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const here = import.meta.dirname;
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
-const fmt = (pps: number): string => (Number.isFinite(pps) ? `${(pps / 1e6).toFixed(3)} Mpps` : 'n/a');
 const which = (cmd: string): string | undefined => {
   try {
     return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || undefined;
@@ -30,53 +27,13 @@ const which = (cmd: string): string | undefined => {
     return undefined;
   }
 };
-const TASKSET = which('taskset');
 const TESTPMD = which('dpdk-testpmd');
 const STDBUF = which('stdbuf');
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
 
-/** A process in namespace `ns`, pinned to `cpu` when taskset exists; its stdout as lines. */
-function proc(ns: string, cpu: number | undefined, argv: string[]): { c: ChildProcess; lines: string[]; next: () => Promise<string>; skip: () => void } {
-  const cmd = ['netns', 'exec', ns, ...(TASKSET !== undefined && cpu !== undefined ? [TASKSET, '-c', String(cpu)] : []), ...argv];
-  const c = spawn('ip', cmd, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const waiting: Array<{ ok: (l: string) => void; ko: (e: Error) => void }> = [];
-  let seen = 0;
-  const push = (l: string): void => {
-    lines.push(l);
-    const w = waiting.shift();
-    if (w !== undefined) {
-      seen++;
-      w.ok(l);
-    }
-  };
-  createInterface({ input: c.stdout! }).on('line', push);
-  createInterface({ input: c.stderr! }).on('line', (l) => lines.push(`stderr: ${l}`));
-  c.on('exit', (code) => {
-    for (const w of waiting.splice(0)) w.ko(new Error(`${argv.join(' ')} exited (${code}):\n${lines.slice(-20).join('\n')}`));
-  });
-  const next = (): Promise<string> => {
-    // Only stdout lines count (stderr lines are kept for the error message).
-    while (seen < lines.length && lines[seen]!.startsWith('stderr: ')) seen++;
-    if (seen < lines.length) return Promise.resolve(lines[seen++]!);
-    if (c.exitCode !== null) return Promise.reject(new Error(`${argv.join(' ')} has exited:\n${lines.slice(-20).join('\n')}`));
-    return new Promise((ok, ko) => waiting.push({ ok, ko }));
-  };
-  /** Forget the lines printed so far (rates measured before the other side was up). */
-  const skip = (): void => {
-    seen = lines.length;
-  };
-  return { c, lines, next, skip };
-}
-
-async function end(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  const ex = once(c, 'exit');
-  c.stdin!.end();
-  const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-  await ex;
-  clearTimeout(t);
-}
+/** A process in namespace `ns`, pinned to `cpu` when taskset exists; its stdout as lines, stderr kept for errors. */
+const proc = (ns: string, cpu: number | undefined, argv: string[]): Peer => spawnPeer(argv, { netns: ns, cpu, stderr: 'pipe' });
+const end = (p: Peer): Promise<unknown> => p.end();
 
 async function rxRates(next: () => Promise<string>): Promise<number[]> {
   const rates: number[] = [];
@@ -99,10 +56,10 @@ async function pair(nsA: string, nsB: string, txArgs: string[], rxArgs: string[]
       rx.skip();
       return median(await rxRates(rx.next));
     } finally {
-      await end(tx.c);
+      await end(tx);
     }
   } finally {
-    await end(rx.c);
+    await end(rx);
   }
 }
 
@@ -110,7 +67,7 @@ function expect(got: string, want: string): void {
   if (got !== want) throw new Error(`bench child said '${got}', expected '${want}'`);
 }
 
-function testpmd(ns: string, prefix: string, iface: string, nq: number, forward: string, mainLcore: number): ReturnType<typeof proc> {
+function testpmd(ns: string, prefix: string, iface: string, nq: number, forward: string, mainLcore: number): Peer {
   const eal = ['--no-pci', '--no-huge', '-m', '512', `--file-prefix=${prefix}`, `--vdev=net_af_xdp0,iface=${iface},start_queue=0,queue_count=${nq}`, '-l', '0,1', `--main-lcore=${mainLcore}`];
   const app = [`--forward-mode=${forward}`, '--auto-start', '--total-num-mbufs=16384', `--rxq=${nq}`, `--txq=${nq}`, '--txpkts=64', '--stats-period=1'];
   const argv = [...(STDBUF !== undefined ? [STDBUF, '-o0', '-e0'] : []), TESTPMD!, ...eal, '--', ...app];
@@ -123,7 +80,7 @@ async function testpmdPair(nsA: string, nsB: string, nq: number): Promise<number
   try {
     const t0 = Date.now();
     while (!rx.lines.some((l) => /Press enter to exit|Port 0: /.test(l))) {
-      if (Date.now() - t0 > 30_000 || rx.c.exitCode !== null) throw new Error(`testpmd rxonly did not start:\n${rx.lines.slice(-20).join('\n')}`);
+      if (Date.now() - t0 > 30_000 || rx.child.exitCode !== null) throw new Error(`testpmd rxonly did not start:\n${rx.lines.slice(-20).join('\n')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const tx = testpmd(nsA, `xdptx${tag}`, 'va', nq, 'txonly', 1);
@@ -140,10 +97,10 @@ async function testpmdPair(nsA: string, nsB: string, nq: number): Promise<number
       }
       return median(rates.slice(WARMUP));
     } finally {
-      await end(tx.c);
+      await end(tx);
     }
   } finally {
-    await end(rx.c);
+    await end(rx);
     // A testpmd that did not get to its own cleanup leaves libxdp's program on the link.
     for (const [ns, dev] of [[nsA, 'va'], [nsB, 'vb']] as const) {
       try {
@@ -155,9 +112,16 @@ async function testpmdPair(nsA: string, nsB: string, nq: number): Promise<number
   }
 }
 
+const bench = startBench({
+  package: '@mp/pmd-vfio',
+  what: 'net_af_xdp: 64-byte frames per second over a veth pair, beside testpmd net_af_xdp and Node dgram',
+  memory: 'UMEM in a memzone, /dev/shm 4 KiB pages (--no-huge); testpmd --no-huge',
+  pinning: pinningNote('sender core 0, receiver core 1; testpmd its forwarding lcores'),
+  params: `${ROUNDS} rounds × ${SECONDS} s after ${WARMUP} s warm-up (medians of per-second rates at the receiver), paths in turn`,
+});
 const why = afXdpUnavailable();
 if (why !== undefined) {
-  console.log(`net_af_xdp bench skipped: ${why}`);
+  bench.note(`net_af_xdp bench skipped: ${why}`);
   process.exit(0);
 }
 const tag = `${process.pid}${randomBytes(2).toString('hex')}`;
@@ -182,29 +146,31 @@ try {
   // veth ("rxq 2 invalid"). Its 1-queue row is the reference for both @mp rows.
   if (TESTPMD !== undefined) paths.push(['testpmd net_af_xdp, 1 queue(s) (reference)', () => testpmdPair(nsA, nsB, 1)]);
   paths.push(['Node dgram UDP pair (reference)', () => pair(nsA, nsB, ['udp', 'tx', '10.99.0.2', '9000'], ['udp', 'rx', '10.99.0.2', '9000'])]);
-  if (TESTPMD === undefined) console.log('dpdk-testpmd not installed: testpmd rows skipped (apt-get install dpdk)');
-  const got = new Map<string, number[]>(paths.map(([n]) => [n, []]));
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, run] of paths) {
+  if (TESTPMD === undefined) bench.note('dpdk-testpmd not installed: testpmd rows skipped (apt-get install dpdk)');
+  const got = await rounds(
+    { rounds: ROUNDS },
+    paths.map(([name, run]) => [name, async () => {
       try {
-        got.get(name)!.push(await run());
+        return await run();
       } catch (err) {
-        console.log(`${name}: ${(err as Error).message}`);
-        got.get(name)!.push(NaN);
+        bench.note(`${name}: ${(err as Error).message}`);
+        return undefined; // a failed run is left out of the median
       }
-    }
-  }
-  const m = (name: string): number => median(got.get(name)?.filter(Number.isFinite) ?? []);
-  const udp = m('Node dgram UDP pair (reference)');
-  console.log(`\nnet_af_xdp over a veth pair, 64-byte frames, bursts of 32, ${ROUNDS} rounds × ${SECONDS} s after ${WARMUP} s warm-up (medians of per-second rates at the receiver)`);
-  console.log('| path | frames/s | × testpmd af_xdp (1 queue) | × dgram | rounds |');
-  console.log('|---|---:|---:|---:|---|');
-  for (const [name] of paths) {
-    const ref = name.includes('queue') ? m('testpmd net_af_xdp, 1 queue(s) (reference)') : NaN;
-    const v = m(name);
-    console.log(`| ${name} | ${fmt(v)} | ${Number.isFinite(ref) ? (v / ref).toFixed(2) : 'n/a'} | ${Number.isFinite(udp) ? (v / udp).toFixed(2) : 'n/a'} | ${got.get(name)!.map(fmt).join(', ')} |`);
-  }
-  console.log('goals: @mp ≥ 0.8× testpmd af_xdp; @mp ≥ 5× dgram. testpmd has no 2-queue row: DPDK 22.11 af_xdp reads the combined channel count, 0 on veth, and refuses a second queue.');
+    }] as const),
+  );
+  const REF = 'testpmd net_af_xdp, 1 queue(s) (reference)';
+  const UDP = 'Node dgram UDP pair (reference)';
+  const PMD = 'testpmd af_xdp (1 queue)';
+  bench.table(
+    { title: `net_af_xdp over a veth pair, 64-byte frames, bursts of 32, ${ROUNDS} rounds × ${SECONDS} s after ${WARMUP} s warm-up (medians of per-second rates at the receiver)`, ours: 'frames/s', unit: 'Mpps', refs: [PMD, 'dgram'], digits: 3, rounds: true },
+    paths.map(([name]) => ({
+      op: name,
+      ours: got.median(name) / 1e6,
+      refs: { ...(name.includes('queue') ? { [PMD]: got.median(REF) / 1e6 } : {}), dgram: got.median(UDP) / 1e6 },
+      samples: got.all(name).map((x) => x / 1e6),
+    })),
+  );
+  bench.note('goals: @mp ≥ 0.8× testpmd af_xdp; @mp ≥ 5× dgram. testpmd has no 2-queue row: DPDK 22.11 af_xdp reads the combined channel count, 0 on veth, and refuses a second queue.');
 } finally {
   for (const ns of [nsA, nsB]) {
     try {
@@ -214,3 +180,4 @@ try {
     }
   }
 }
+bench.end();

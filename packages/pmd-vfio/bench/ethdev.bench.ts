@@ -3,8 +3,9 @@
 // receives and frees, pinned to cores 0 and 1 — against, in the same run, the same two processes moving
 // bare handles through an @mp/ring (what the port and the mempool add). Median of REPS runs after a
 // warm-up, per burst size. The memif figures come from bench/memif.bench.ts. Benches never assert.
-import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pinningNote, rounds, runPeer, startBench } from '@mp/bench-utils';
+import type { Row } from '@mp/bench-utils';
 import { eal, init } from '@mp/eal';
 import { pktmbufPoolCreate } from '@mp/mempool';
 import { Ring } from '@mp/ring';
@@ -16,24 +17,10 @@ const BURSTS = [8, 32, 128];
 const PEER = join(import.meta.dirname, 'ring-peer.mjs');
 const prefix = `ethbench_${process.pid}`;
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-function side(mode: string, role: string, n: number, burst: number): Promise<string> {
-  const args = [PEER, prefix, mode, role, String(n), String(burst)];
-  const [cmd, argv] = hasTaskset ? ['taskset', ['-c', role === 'tx' ? '0' : '1', process.execPath, ...args]] : [process.execPath, args];
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd as string, argv as string[], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${mode} ${role} exited ${code}`))));
-  });
+async function side(mode: string, role: string, n: number, burst: number): Promise<string> {
+  const r = await runPeer([process.execPath, PEER, prefix, mode, role, String(n), String(burst)], { cpu: role === 'tx' ? 0 : 1, stderr: 'inherit' });
+  if (r.code !== 0) throw new Error(`${mode} ${role} exited ${r.code}`);
+  return r.out;
 }
 
 async function once(mode: string, n: number, burst: number): Promise<number> {
@@ -42,8 +29,6 @@ async function once(mode: string, n: number, burst: number): Promise<number> {
   if (ok !== '1') throw new Error(`${mode} burst ${burst}: count mismatch`);
   return Number(mpps);
 }
-
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
 init([`--file-prefix=${prefix}`, '--no-huge', '-m', '256']);
 const pool = pktmbufPoolCreate('bench', 16383, { cacheSize: 256 });
@@ -57,20 +42,26 @@ for (const p of [a, b]) {
 }
 Ring.create('bench_raw', 1024, { flags: 0x3, elemSize: 4 });
 
-console.log(`net_ring between two processes${hasTaskset ? ' (pinned to cores 0 and 1)' : ''}: ${N} packets per run, median of ${REPS}`);
-console.log('burst | port Mpps (alloc+tx / rx+free) | bare @mp/ring Mhandles/s | port / ring | goal ≥ 10 Mpps at burst 32');
+const bench = startBench({
+  package: '@mp/pmd-vfio',
+  what: 'ethdev net_ring port pair between two processes, beside the same processes moving bare handles through an @mp/ring',
+  memory: '/dev/shm, 4 KiB pages (--no-huge)',
+  pinning: pinningNote('sender core 0, receiver core 1'),
+  params: `${N} packets per run, median of ${REPS} alternating runs after a warm-up, per burst`,
+});
+const RING = 'bare @mp/ring Mhandles/s';
+const rows: Row[] = [];
 for (const burst of BURSTS) {
-  const port: number[] = [];
-  const ring: number[] = [];
-  await once('port', Math.min(N, 500_000), burst); // warm-up
-  for (let r = 0; r < REPS; r++) {
-    // Alternate, so drift on a shared machine hits both alike.
-    port.push(await once('port', N, burst));
-    ring.push(await once('ring', N, burst));
-  }
-  const mp = median(port);
-  const mr = median(ring);
-  console.log(`${String(burst).padStart(5)} | ${mp.toFixed(2).padStart(8)} [${port.map((x) => x.toFixed(2)).join(', ')}] | ${mr.toFixed(2).padStart(8)} [${ring.map((x) => x.toFixed(2)).join(', ')}] | ${(mp / mr).toFixed(2)}× | ${burst === 32 ? (mp >= 10 ? '✔' : '✘') : ''}`);
+  // One warm-up run of the port (shorter), then alternate, so drift on a shared machine hits both alike.
+  const s = await rounds({ rounds: REPS, warmup: 1 }, [
+    ['port', (_rec, r) => once('port', r < 0 ? Math.min(N, 500_000) : N, burst)],
+    ['ring', (_rec, r) => (r < 0 ? undefined : once('ring', N, burst))],
+  ]);
+  const ringRounds = `ring rounds ${s.all('ring').map((x) => x.toFixed(2)).join(', ')}`;
+  const goal = burst === 32 ? `goal ≥ 10 Mpps ${s.median('port') >= 10 ? '✔' : '✘'}; ` : '';
+  rows.push({ op: `burst ${burst}`, ours: s.median('port'), refs: { [RING]: s.median('ring') }, samples: s.all('port'), note: `${goal}${ringRounds}` });
 }
+bench.table({ title: `net_ring between two processes: ${N} packets per run, median of ${REPS}`, ours: 'port Mpps (alloc+tx / rx+free)', unit: 'Mpps', refs: [RING], rounds: true }, rows);
 for (const p of [a, b]) p.close();
 eal().cleanup();
+bench.end();

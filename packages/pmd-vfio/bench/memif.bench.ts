@@ -6,13 +6,11 @@
  * testpmd's rate is its own `Rx-pps` (--stats-period=1). Medians of the per-second rates after a
  * warm-up. Never asserts time. Needs dpdk-testpmd (Debian package `dpdk`) for the reference rows.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { median, pinningNote, rounds, spawnPeer, startBench } from '@mp/bench-utils';
+import type { Peer } from '@mp/bench-utils';
 import { TESTPMD, Testpmd } from '../test/fixtures/testpmd.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -20,51 +18,10 @@ const WARMUP = 2;
 const here = import.meta.dirname;
 /** Each run gets its own socket path and testpmd prefixes (a SIGKILLed testpmd leaves its socket file). */
 let runs = 0;
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
-const fmt = (pps: number): string => (Number.isFinite(pps) ? `${(pps / 1e6).toFixed(2)} Mpps` : 'n/a');
-
-const TASKSET: string | undefined = (() => {
-  try {
-    return execFileSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-})();
 
 /** A bench child pinned to `cpu` (as testpmd pins its forwarding lcore), when taskset exists. */
-function child(cpu: number, args: string[], script = 'child.mjs'): { c: ChildProcess; next: () => Promise<string> } {
-  const argv = [process.execPath, join(here, script), ...args];
-  const c = TASKSET !== undefined
-    ? spawn(TASKSET, ['-c', String(cpu), ...argv], { stdio: ['pipe', 'pipe', 'inherit'] })
-    : spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
-  const queued: string[] = [];
-  const waiting: Array<(l: string) => void> = [];
-  let exited = false;
-  const failed: Array<(e: Error) => void> = [];
-  createInterface({ input: c.stdout! }).on('line', (l) => (waiting.length > 0 ? (failed.shift(), waiting.shift()!(l)) : queued.push(l)));
-  c.on('exit', (code) => {
-    exited = true;
-    for (const f of failed.splice(0)) f(new Error(`bench child ${args.join(' ')} exited (${code})`));
-  });
-  const next = (): Promise<string> => {
-    if (queued.length > 0) return Promise.resolve(queued.shift()!);
-    if (exited) return Promise.reject(new Error(`bench child ${args.join(' ')} has exited`));
-    return new Promise((resolve, reject) => {
-      waiting.push(resolve);
-      failed.push(reject);
-    });
-  };
-  return { c, next };
-}
-
-async function end(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  const ex = once(c, 'exit');
-  c.stdin!.end();
-  const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-  await ex;
-  clearTimeout(t);
-}
+const child = (cpu: number, args: string[], script = 'child.mjs'): Peer => spawnPeer([process.execPath, join(here, script), ...args], { cpu });
+const end = (p: Peer): Promise<unknown> => p.end();
 
 /** Collect per-second rates from an @mp rx child. */
 async function rxRates(next: () => Promise<string>): Promise<number[]> {
@@ -76,30 +33,20 @@ async function rxRates(next: () => Promise<string>): Promise<number[]> {
   return rates;
 }
 
-async function mpToMp(dir: string): Promise<number> {
-  const socket = join(dir, `mp${++runs}.sock`);
-  const rx = child(1, ['server', 'rx', socket]);
-  const tx = child(0, ['client', 'tx', socket]);
+/**
+ * Two @mp processes over one memif socket, receiver on core 1: `child.mjs` (the memif layer on a plain
+ * buffer) or `ethdev-child.mjs` (two groups, each probing a net_memif port and polling it: alloc+tx / rx+free).
+ */
+async function mpPair(dir: string, script: 'child.mjs' | 'ethdev-child.mjs'): Promise<number> {
+  const socket = join(dir, `${script === 'child.mjs' ? 'mp' : 'eth'}${++runs}.sock`);
+  const rx = child(1, ['server', 'rx', socket], script);
+  const tx = child(0, ['client', 'tx', socket], script);
   try {
     await rx.next();
     await tx.next();
     return median(await rxRates(rx.next));
   } finally {
-    await Promise.all([end(tx.c), end(rx.c)]);
-  }
-}
-
-/** The same through ethdev: two groups, each probing a net_memif port and polling it (alloc+tx / rx+free). */
-async function ethdevToEthdev(dir: string): Promise<number> {
-  const socket = join(dir, `eth${++runs}.sock`);
-  const rx = child(1, ['server', 'rx', socket], 'ethdev-child.mjs');
-  const tx = child(0, ['client', 'tx', socket], 'ethdev-child.mjs');
-  try {
-    await rx.next();
-    await tx.next();
-    return median(await rxRates(rx.next));
-  } finally {
-    await Promise.all([end(tx.c), end(rx.c)]);
+    await Promise.all([end(tx), end(rx)]);
   }
 }
 
@@ -127,7 +74,7 @@ async function mpToTestpmd(dir: string): Promise<number> {
     await tx.next();
     return median(await testpmdRates(tp));
   } finally {
-    await end(tx.c);
+    await end(tx);
     await tp.kill();
   }
 }
@@ -147,29 +94,34 @@ async function testpmdToTestpmd(dir: string): Promise<number> {
 }
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const bench = startBench({
+  package: '@mp/pmd-vfio',
+  what: 'memif: 64-byte frames per second between two processes, bursts of 32, one queue',
+  memory: '/dev/shm, 4 KiB pages (--no-huge), testpmd too',
+  pinning: pinningNote('receiver core 1, sender core 0; testpmd forwarding lcores likewise'),
+  params: `${ROUNDS} rounds × ${SECONDS} s after ${WARMUP} s warm-up (medians of per-second rates)`,
+});
 const dir = mkdtempSync(join(tmpdir(), 'memif-bench-'));
 try {
   // The paths take turns, ROUNDS times, so a change in the machine's other load hits them alike.
+  const REF = 'testpmd txonly → testpmd rxonly (reference)';
   const paths: Array<[string, () => Promise<number>]> = [
-    ['@mp → @mp (2 node processes)', () => mpToMp(dir)],
-    ['@mp ethdev net_memif → @mp ethdev net_memif (mbufs: alloc+tx / rx+free)', () => ethdevToEthdev(dir)],
+    ['@mp → @mp (2 node processes)', () => mpPair(dir, 'child.mjs')],
+    ['@mp ethdev net_memif → @mp ethdev net_memif (mbufs: alloc+tx / rx+free)', () => mpPair(dir, 'ethdev-child.mjs')],
   ];
   if (TESTPMD !== undefined) {
     paths.push(['@mp → testpmd rxonly', () => mpToTestpmd(dir)]);
-    paths.push(['testpmd txonly → testpmd rxonly (reference)', () => testpmdToTestpmd(dir)]);
+    paths.push([REF, () => testpmdToTestpmd(dir)]);
   } else {
-    console.log('dpdk-testpmd not installed: reference rows skipped (apt-get install dpdk)');
+    bench.note('dpdk-testpmd not installed: reference rows skipped (apt-get install dpdk)');
   }
-  const got = new Map<string, number[]>(paths.map(([n]) => [n, []]));
-  for (let r = 0; r < ROUNDS; r++) for (const [name, run] of paths) got.get(name)!.push(await run());
-  const rows = paths.map(([name]) => [name, median(got.get(name)!)] as const);
-  const ref = rows.find((r) => r[0].includes('reference'))?.[1] ?? NaN;
-  console.log(`\nmemif, 64-byte frames, bursts of 32, one queue, ${ROUNDS} rounds × ${SECONDS} s after ${WARMUP} s warm-up (medians of per-second rates)`);
-  console.log('| path | frames/s | × reference | rounds |');
-  console.log('|---|---:|---:|---|');
-  for (const [name, pps] of rows) {
-    console.log(`| ${name} | ${fmt(pps)} | ${Number.isFinite(ref) ? (pps / ref).toFixed(2) : 'n/a'} | ${got.get(name)!.map(fmt).join(', ')} |`);
-  }
+  const got = await rounds({ rounds: ROUNDS }, paths.map(([name, run]) => [name, () => run()] as const));
+  const ref = got.median(REF);
+  bench.table(
+    { title: `memif, 64-byte frames, bursts of 32, one queue, ${ROUNDS} rounds × ${SECONDS} s after ${WARMUP} s warm-up`, ours: 'frames/s', unit: 'Mpps', refs: [REF], rounds: true },
+    paths.map(([name]) => ({ op: name, ours: got.median(name) / 1e6, refs: { [REF]: ref / 1e6 }, samples: got.all(name).map((x) => x / 1e6) })),
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
+  bench.end();
 }

@@ -7,31 +7,29 @@
 // 1 and 2 queues (the @mp sender spreads flows over its queues; the receiver polls all its queues in
 // one process, as testpmd's one forwarding core does). Each figure: the median of the receiver's
 // per-second rates after a warm-up second, over ROUNDS rounds taken in turn. Benches never assert.
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { hasCommand, median, pinningNote, rounds, spawnPeer, startBench } from '@mp/bench-utils';
+import type { Peer, Row as TableRow } from '@mp/bench-utils';
 
 const ROUNDS = Number(process.env.NET_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.NET_BENCH_SECONDS ?? 5);
 const CHILD = join(import.meta.dirname, 'net-child.mjs');
 const tag = `${process.pid}`;
 
-const has = (cmd: string): boolean => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-if (process.getuid?.() !== 0 || !has('ip')) {
-  console.log('net.bench: skipped (needs root and iproute2 to make network namespaces)');
+const bench = startBench({
+  package: '@mp/pmd-vfio',
+  what: 'net_af_packet and net_tap: 64-byte frames per second over a veth pair / a bridge, beside testpmd and Node dgram',
+  memory: '/dev/shm, 4 KiB pages (--no-huge), testpmd too',
+  pinning: pinningNote('sender core 0, receiver core 1'),
+  params: `${SECONDS} s per run, ${ROUNDS} rounds in turn; the median of the receiver's per-second rates after a warm-up second`,
+});
+if (process.getuid?.() !== 0 || !hasCommand('ip')) {
+  bench.note('net.bench: skipped (needs root and iproute2 to make network namespaces)');
   process.exit(0);
 }
-const TESTPMD = has('dpdk-testpmd');
-const TASKSET = has('taskset');
+const TESTPMD = hasCommand('dpdk-testpmd');
 
 const ip = (...a: string[]): string => execFileSync('ip', a, { encoding: 'utf8' });
 const nsA = `mpbA${tag}`;
@@ -73,65 +71,27 @@ ip('-n', nsT, 'link', 'set', 'br0', 'up');
 // Frames cross the bridge as frames (no br_netfilter: it would run them through iptables and checks).
 execFileSync('ip', ['netns', 'exec', nsT, 'sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0', 'net.bridge.bridge-nf-call-arptables=0']);
 
-/** A process in `ns` pinned to `core`; resolves when it printed a line matching `ready`. */
-function run(ns: string, core: number, argv: string[]): ChildProcessWithoutNullStreams {
-  const cmd = TASKSET ? ['taskset', '-c', String(core), ...argv] : argv;
-  return spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'pipe' });
-}
-
-function lines(c: ChildProcessWithoutNullStreams, on: (l: string) => void): void {
-  let buf = '';
-  c.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      on(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
-}
-
-function waitLine(c: ChildProcessWithoutNullStreams, re: RegExp, ms = 20_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no ${re} in ${ms} ms`)), ms);
-    lines(c, (l) => {
-      if (re.test(l)) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    c.on('exit', (code) => reject(new Error(`exited ${code} before ${re}`)));
-  });
-}
-
-async function stop(c: ChildProcessWithoutNullStreams): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  const gone = new Promise((r) => c.on('exit', r));
-  c.stdin.end();
-  c.kill('SIGINT');
-  const t = setTimeout(() => c.kill('SIGKILL'), 3000);
-  await gone;
-  clearTimeout(t);
-}
-
-const median = (a: number[]): number => (a.length === 0 ? 0 : [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!);
+/** A process in `ns` pinned to `core`. */
+const run = (ns: string, core: number, argv: string[]): Peer => spawnPeer(argv, { netns: ns, cpu: core, stderr: 'pipe' });
+const stop = (p: Peer): Promise<unknown> => p.end({ signal: 'SIGINT', ms: 3000 });
 
 /** Start the receiver, then the sender; the receiver's per-second rates (the first dropped). */
 async function measure(rx: { ns: string; argv: string[]; parse: (l: string) => number | undefined; ready: RegExp }, tx: { ns: string; argv: string[]; ready: RegExp }): Promise<number> {
   const r = run(rx.ns, 1, rx.argv);
   const rates: number[] = [];
-  lines(r, (l) => {
+  r.onLine((l) => {
     const v = rx.parse(l);
     if (v !== undefined) rates.push(v);
   });
-  let s: ChildProcessWithoutNullStreams | undefined;
+  let s: Peer | undefined;
   try {
-    await waitLine(r, rx.ready);
+    await r.waitFor(rx.ready, 20_000);
     s = run(tx.ns, 0, tx.argv);
-    await waitLine(s, tx.ready);
+    await s.waitFor(tx.ready, 20_000);
     const from = rates.length;
     await new Promise((res) => setTimeout(res, (SECONDS + 1) * 1000));
-    return median(rates.slice(from + 1));
+    const after = rates.slice(from + 1);
+    return after.length === 0 ? 0 : median(after);
   } finally {
     if (s) await stop(s);
     await stop(r);
@@ -180,29 +140,38 @@ for (const q of [1, 2]) {
 }
 rows.push({ name: 'Node dgram UDP → Node dgram UDP', q: 1, run: () => measure({ ns: nsB, argv: node('dgram-rx', '10.9.0.2', '9999'), parse: mpParse, ready: /^up$/ }, { ns: nsA, argv: node('dgram-tx', '10.9.0.2', '9999'), ready: /^up$/ }) });
 
-const results = new Map<Row, number[]>();
-console.log(`veth / bridge in network namespaces, 64-byte frames, sender core 0, receiver core 1, ${SECONDS} s per run, ${ROUNDS} rounds in turn${TESTPMD ? '' : ' (dpdk-testpmd missing: no testpmd rows)'}`);
-for (let r = 0; r < ROUNDS; r++) {
-  for (const row of rows) {
-    let v = 0;
+const got = await rounds(
+  { rounds: ROUNDS },
+  rows.map((row) => [`${row.name} ${row.q}`, async () => {
     try {
-      v = await row.run();
+      return await row.run();
     } catch (err) {
-      console.log(`  ${row.name} (${row.q}q): failed: ${(err as Error).message}`);
+      bench.note(`  ${row.name} (${row.q}q): failed: ${(err as Error).message}`);
+      return 0;
     }
-    results.set(row, [...(results.get(row) ?? []), v]);
-  }
-}
+  }] as const),
+);
 const med = (name: string, q: number): number => {
-  for (const [row, v] of results) if (row.name.startsWith(name) && row.q === q) return median(v);
+  for (const row of rows) if (row.name.startsWith(name) && row.q === q) return got.median(`${row.name} ${row.q}`);
   return 0;
 };
 const dgram = med('Node dgram', 1);
-console.log('path | queues | frames/s (median) | rounds | × testpmd same driver | × dgram | goal ≥ 0.8× testpmd');
-for (const [row, v] of results) {
-  const m = median(v);
-  const ref = row.ref === undefined ? 0 : med(row.ref.startsWith('testpmd af') ? 'testpmd af_packet' : 'testpmd tap', row.q);
-  const x = ref > 0 ? m / ref : NaN; // no reference figure (testpmd missing or failed): n/a
-  console.log(`${row.name} | ${row.q} | ${(m / 1e6).toFixed(3)} Mpps | ${v.map((y) => (y / 1e6).toFixed(3)).join(', ')} | ${row.ref ? (ref > 0 ? `${x.toFixed(2)}×` : 'n/a') : ''} | ${dgram > 0 ? `${(m / dgram).toFixed(2)}×` : 'n/a'} | ${row.ref ? (x >= 0.8 ? '✔' : '✘') : ''}`);
-}
+const SAME = 'testpmd, same driver';
+const DGRAM = 'Node dgram';
+bench.table(
+  { title: `veth / bridge in network namespaces, 64-byte frames, ${SECONDS} s per run, ${ROUNDS} rounds in turn${TESTPMD ? '' : ' (dpdk-testpmd missing: no testpmd rows)'}`, ours: 'frames/s (median)', unit: 'Mpps', refs: [SAME, DGRAM], digits: 3, rounds: true },
+  rows.map((row): TableRow => {
+    const v = got.all(`${row.name} ${row.q}`);
+    const m = median(v);
+    const ref = row.ref === undefined ? 0 : med(row.ref.startsWith('testpmd af') ? 'testpmd af_packet' : 'testpmd tap', row.q);
+    return {
+      op: `${row.name}, ${row.q} queue(s)`,
+      ours: m / 1e6,
+      refs: { ...(row.ref && ref > 0 ? { [SAME]: ref / 1e6 } : {}), ...(dgram > 0 ? { [DGRAM]: dgram / 1e6 } : {}) },
+      samples: v.map((y) => y / 1e6),
+      note: row.ref ? `goal ≥ 0.8× testpmd ${ref > 0 && m / ref >= 0.8 ? '✔' : '✘'}` : '',
+    };
+  }),
+);
 cleanup();
+bench.end();

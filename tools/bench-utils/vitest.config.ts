@@ -1,0 +1,9 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  test: {
+    name: 'bench-utils',
+    pool: 'forks',
+    testTimeout: 60_000,
+  },
+});
