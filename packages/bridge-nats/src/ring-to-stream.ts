@@ -2,26 +2,32 @@
  * ringToStream: drain a ring into a JetStream stream, losing nothing and duplicating nothing across
  * server, connection and bridge faults.
  *
- * How (one peek at a time):
- *  1. Peek up to `batch × window` elements (`dequeueBurstStart`: the elements stay in the ring) and read
- *     the ring's consumer position `pos` of the first one.
- *  2. Publish them as messages of up to `batch` elements, all at once, message j with id
- *     `<group>/<ring>/<seq>` and an expectation: on a stream of our own "the stream's last sequence is
- *     L + j" (L: the last ack), else (window 1) "the last message on my subject is L".
- *  3. When every ack is back: release them from the ring (`dequeueFinish`), seq += count, L = last ack.
+ * How (a pipeline: publish as soon as elements are there, release as the acks come back):
+ *  1. Peek (zero-copy, `dequeueZcBurstStart` + `dequeueZcFinish(0)`: nothing leaves the ring) the
+ *     elements past the ones already in flight, up to the room left in the window (`window` messages of
+ *     up to `batch` elements); the bridge is the ring's only consumer, so they are the ring's oldest and
+ *     their positions follow the consumer tail.
+ *  2. Publish each new message at once, with id `<group>/<ring>/<seq>` and an expectation: on a stream
+ *     of our own "the stream's last sequence is L + j" (L: the last acked message's sequence, j: messages
+ *     in flight before it), else (window 1) "the last message on my subject is L".
+ *  3. As acks come back, oldest first: release that message's elements from the ring, L = its sequence.
+ *  Idle (window full, or nothing new): wait for the oldest ack or for one more element than in flight
+ *  (`ring.dequeueWaitAsync`, a futex wait in the libuv pool), after a short spin (`idleSpinUs`).
  * On any failure (timeout, no leader, connection lost, wrong last sequence, a duplicate ack) the bridge
- * waits (backoff), re-reads the last message of its subject from the stream (`Mp-Seq`, `Mp-Count`,
- * `Mp-Pos`: what the stream really holds), releases from its peek the elements the stream already has,
- * and publishes the rest again. The expectation makes the stream refuse a batch that would land after a
- * lost one (so order holds when a leader dies with batches in flight); the message id makes the stream
- * drop a batch that landed although its ack was lost.
- * A bridge SIGKILLed between 1 and 3 leaves its peek in the ring: the next bridge on that ring calls
- * `ring.recover()` (which hands the peeked elements out again), reads the last message the same way and
- * skips what the stream already holds. So the stream receives every element once, in ring order.
+ * lets the rest of the flight settle, waits (backoff), re-reads the last message of its subject from the
+ * stream (`Mp-Seq`, `Mp-Count`, `Mp-Pos`: what the stream really holds), releases the elements the
+ * stream already has, and publishes the rest again. The expectation makes the stream refuse a message
+ * that would land after a lost one (so order holds when a leader dies with messages in flight); the
+ * message id makes the stream drop a message that landed although its ack was lost.
+ * A bridge SIGKILLed anywhere leaves its elements in the ring (nothing is released before its ack; a
+ * peek cut short is rolled back by `ring.recover()`): the next bridge on that ring reads the last
+ * message the same way and skips what the stream already holds. So the stream receives every element
+ * once, in ring order.
  */
 import { EventEmitter } from 'node:events';
 import { eal } from '@mp/eal';
 import { MpError } from '@mp/memory';
+import { FAULTS, faultPoint } from '@mp/memory/internal';
 import type { Ring } from '@mp/ring';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, JetStreamPublishOptions } from '@nats-io/jetstream';
@@ -42,7 +48,7 @@ export interface RingToStreamOptions extends ConnectionOptions, StreamCreateOpti
   /** Most elements per message; default 256. */
   batch?: number;
   /**
-   * Messages in flight at once (each `batch` elements; one ring peek of up to `batch × window`); default 8.
+   * Messages in flight at once (each up to `batch` elements; at most `batch × window` elements unacked); default 8.
    * Used only when the stream captures nothing but `subject` (a stream of this bridge's own, as
    * `create` makes it): the expectation of each message is then the stream's last sequence, which is
    * predictable. On a shared stream the window is 1.
@@ -52,7 +58,7 @@ export interface RingToStreamOptions extends ConnectionOptions, StreamCreateOpti
   group?: string;
   /** Publish ack timeout in ms before the batch is retried; default 2000. */
   ackTimeoutMs?: number;
-  /** How long an empty ring is re-checked on every event-loop turn before the bridge sleeps 1 ms per check; default 200 µs. */
+  /** How long an empty ring is re-checked on every event-loop turn before the bridge sleeps on it (futex); default 200 µs. */
   idleSpinUs?: number;
 }
 
@@ -152,7 +158,10 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
       if (consumerReserved(this.ring) !== 0) await sleep(25);
     }
     await this.resync();
-    this.loop = this.run();
+    // The loop ends only at close(); anything thrown out of it is a bug made visible.
+    this.loop = this.run().catch((err: unknown) => {
+      this.emit('status', { status: 'error', error: err as Error });
+    });
   }
 
   /** Read what the stream holds of this source: last stream sequence, next seq, ring position after it. */
@@ -215,13 +224,12 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
     await Promise.race(waits);
   }
 
-  /** Release `n` elements (the oldest held, all acked) from the ring. */
+  /** Release the ring's `n` oldest elements (acked, or already in the stream); the caller adjusts `held`. */
   private release(n: number): void {
     const zc = this.ring.dequeueZcBulkStart(n);
-    if (zc.n !== n) throw new MpError('EPROTO', `ring '${this.ring.name}': ${n} held elements are no longer there (another consumer?)`);
+    if (zc.n !== n) throw new MpError('EPROTO', `ring '${this.ring.name}': ${n} elements seen are no longer there (another consumer?)`);
     this.ring.dequeueZcFinish(n);
     this.tailPos = (this.tailPos + n) >>> 0;
-    this.held -= n;
   }
 
   /**
@@ -310,7 +318,9 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
         this.inflight.shift();
         this.lastSeq = m.ackSeq!;
         this.posEnd = undefined;
+        if (FAULTS) faultPoint('ring-to-stream-acked');
         this.release(m.count);
+        this.held -= m.count;
         this.counters.acked += m.count;
         this.counters.messages++;
         this.retried = false;

@@ -52,8 +52,9 @@ describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespa
     await a2.call('init', { prefix: pa });
     await b1.call('init', { prefix: pb });
     await b1.call('create', { name: 'dst', count: dstCount, opts: { elemSize: 8, producer: dstProducer } });
-    const startBridgeA = async (): Promise<Agent> => {
-      const ab = spawn({}, [], opts);
+    /** A ringToStream process on A (`env`: its fault point, if any). */
+    const startBridgeA = async (env: Record<string, string> = {}): Promise<Agent> => {
+      const ab = spawn(env, [], opts);
       await ab.call('init', { prefix: pa });
       await ab.call('r2s', { name: 'src', servers: hosts.urlsA, stream: 'MPS', subject: 'mp.src', batch: 256, create: true, replicas: hosts.servers.length, retryMs: 20_000 }, 40_000);
       return ab;
@@ -108,7 +109,7 @@ describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespa
     expect(after.leader).not.toBe(leader);
   }, 240_000);
 
-  it('the ring → stream bridge SIGKILLed and restarted mid-transfer: all arrive, none twice', async () => {
+  it('the ring → stream bridge SIGKILLed mid-transfer, then its successor right after an ack (before the release), a third finishes: all arrive, none twice', async () => {
     const hosts = await twoHosts(makeNs, { three: true });
     const { a1, a2, ab, b1, startBridgeA } = await setup(hosts);
     await b1.call('consumeBg', { name: 'dst', expect: 2 * PER, progressEvery: Math.floor(PER / 3) });
@@ -116,12 +117,15 @@ describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespa
     await a2.call('produceBg', { name: 'src', producer: 2, count: PER });
     await b1.waitEvent((e) => e.event === 'progress', 120_000);
     await ab.kill('SIGKILL');
-    const ab2 = await startBridgeA();
+    const ab2 = await startBridgeA({ MP_TEST_CRASH: 'ring-to-stream-acked', MP_TEST_CRASH_AFTER: '20' });
+    expect((await ab2.exited).signal).toBe('SIGKILL');
+    const ab3 = await startBridgeA();
     const res = (await b1.waitEvent((e) => e.event === 'consumed', 150_000)) as unknown as Consumed;
     checkAll(res);
-    const st = await ab2.call<{ acked: number; duplicates: number }>('stats');
-    console.log(`bridge A restarted: ${JSON.stringify(st)}`);
-    // The new bridge sent only what was left (its first batch may have been in the stream already).
+    const st = await ab3.call<{ acked: number; duplicates: number }>('stats');
+    console.log(`bridge A restarted twice: ${JSON.stringify(st)}`);
+    // The second victim's last acked message was still in the ring: the third bridge released it unsent.
+    expect(st.duplicates).toBeGreaterThan(0);
     expect(st.acked).toBeLessThan(2 * PER);
   }, 240_000);
 
