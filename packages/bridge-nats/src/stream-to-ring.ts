@@ -73,6 +73,8 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
   private readonly next = new Map<string, number>();
   /** Per source subject: a gap in front of the messages delivered (the sequence expected, since when). */
   private readonly gaps = new Map<string, { expected: number; since: number }>();
+  /** Per source subject: messages delivered ahead of a gap, by first sequence, held unacked until it closes. */
+  private readonly held = new Map<string, Map<number, { m: JsMsg; seq: number; count: number }>>();
   private readonly words: number;
   private stopFetch: (() => void) | undefined;
   /** The ring's producer side is `single`: this bridge is its only producer (exactly-once across a restart). */
@@ -186,38 +188,60 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     this.counters.published += b.count;
     if (m.redelivered) this.counters.redelivered += b.count;
     const expected = this.next.get(m.subject);
-    const skip = expected === undefined ? 0 : Math.max(0, Math.min(b.count, expected - b.seq));
-    if (skip === b.count) {
-      this.counters.duplicates += b.count;
+    if (expected !== undefined && b.seq > expected) {
+      // Elements before this message are not in the ring yet: they are pending elsewhere (delivered to a
+      // bridge that died; the server redelivers them after the ack wait). Hold this one (unacked: at most
+      // `window` are, so memory stays bounded) until they come — for up to twice the ack wait (the held
+      // messages' own redeliveries bring us back here); after that the stream no longer holds them (its
+      // limits removed them): say so and go on in order.
+      let held = this.held.get(m.subject);
+      if (held === undefined) this.held.set(m.subject, (held = new Map()));
+      held.set(b.seq, { m, seq: b.seq, count: b.count });
+      this.counters.waits++;
+      const now = Date.now();
+      const gap = this.gaps.get(m.subject);
+      if (gap === undefined || gap.expected !== expected) {
+        this.gaps.set(m.subject, { expected, since: now });
+        return;
+      }
+      if (now - gap.since <= 2 * this.o.ackWaitMs) return;
+      const first = Math.min(...held.keys());
+      this.emit('status', {
+        status: 'error',
+        error: new MpError('EPROTO', `stream '${this.o.stream}' subject '${m.subject}': elements ${expected}..${first - 1} are missing (the stream no longer holds them)`),
+      });
+      this.next.set(m.subject, first);
+    } else {
+      await this.put(m, b.seq, b.count);
+    }
+    // The gap closed (or was given up): what was held follows, in order.
+    const held = this.held.get(m.subject);
+    while (held !== undefined && held.size > 0 && !this.stopped) {
+      const first = Math.min(...held.keys());
+      if (first > this.next.get(m.subject)!) break;
+      const h = held.get(first)!;
+      held.delete(first);
+      await this.put(h.m, h.seq, h.count);
+    }
+  }
+
+  /** Enqueue message `m` (elements `seq`..) whole, less what the ring already has, then ack it. */
+  private async put(m: JsMsg, seq: number, count: number): Promise<void> {
+    const elemSize = this.ring.elemSize;
+    const expected = this.next.get(m.subject);
+    const skip = expected === undefined ? 0 : Math.max(0, Math.min(count, expected - seq));
+    if (skip === count) {
+      this.counters.duplicates += count;
       m.ack();
       return;
     }
-    if (expected !== undefined && b.seq > expected) {
-      // Elements before this message are not in the ring yet: they are pending elsewhere (delivered to a
-      // bridge that died; the server redelivers them after the ack wait). This message waits (nak'd, to
-      // come again) so that order holds — for up to twice the ack wait; after that the stream really no
-      // longer holds them (its limits removed them): say so and go on.
-      const now = Date.now();
-      const gap = this.gaps.get(m.subject);
-      if (gap === undefined || gap.expected !== expected) this.gaps.set(m.subject, { expected, since: now });
-      else if (now - gap.since > 2 * this.o.ackWaitMs) this.gaps.delete(m.subject);
-      if (this.gaps.has(m.subject)) {
-        this.counters.waits++;
-        m.nak(Math.min(1000, Math.max(50, this.o.ackWaitMs / 20)));
-        return;
-      }
-      this.emit('status', {
-        status: 'error',
-        error: new MpError('EPROTO', `stream '${this.o.stream}' subject '${m.subject}': elements ${expected}..${b.seq - 1} are missing (the stream no longer holds them)`),
-      });
-    }
     this.counters.duplicates += skip;
-    const n = b.count - skip;
+    const n = count - skip;
     const data = new Uint32Array(n * this.words);
     new Uint8Array(data.buffer).set(m.data.subarray(skip * elemSize));
     this.counters.pending = n;
     // Single producer: record the enqueue before it happens (the restart reads the tail to tell).
-    if (this.single) this.record!.write(this.next, { subject: m.subject, seq: b.seq + skip, count: n, pos: this.prodPos });
+    if (this.single) this.record!.write(this.next, { subject: m.subject, seq: seq + skip, count: n, pos: this.prodPos });
     if (FAULTS) faultPoint('stream-to-ring-recorded');
     let k = this.ring.enqueueBulk(data, n);
     while (k === 0) {
@@ -230,7 +254,7 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
         return; // not acked: redelivered to the next bridge
       }
     }
-    this.next.set(m.subject, b.seq + b.count);
+    this.next.set(m.subject, seq + count);
     this.gaps.delete(m.subject);
     if (this.single) this.prodPos = (this.prodPos + n) >>> 0;
     else this.record!.write(this.next);

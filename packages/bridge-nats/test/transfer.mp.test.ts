@@ -39,7 +39,7 @@ describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespa
   });
 
   /** Group A: primary (creates ring `src`, producer 1), secondary producer 2, secondary bridge. Group B: primary (ring `dst`, consumer), secondary bridge. */
-  async function setup(hosts: Hosts, { dstCount = 8192, srcConsumer = 'single', dstProducer = 'single' } = {}) {
+  async function setup(hosts: Hosts, { dstCount = 8192, srcConsumer = 'single', dstProducer = 'single', ackWaitMs = 10_000 } = {}) {
     const pa = uniquePrefix('nba');
     const pb = uniquePrefix('nbb');
     const opts = { netns: hosts.a.name };
@@ -65,7 +65,7 @@ describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespa
     const startBridgeB = async (env: Record<string, string> = {}): Promise<Agent> => {
       const bb = spawn(env, [], optsB);
       await bb.call('init', { prefix: pb });
-      await bb.call('s2r', { name: 'dst', servers: hosts.urlsB, stream: 'MPS', durable: 'toB', stateDir, retryMs: 20_000 }, 40_000);
+      await bb.call('s2r', { name: 'dst', servers: hosts.urlsB, stream: 'MPS', durable: 'toB', stateDir, ackWaitMs, retryMs: 20_000 }, 40_000);
       return bb;
     };
     const b2 = await startBridgeB();
@@ -143,7 +143,8 @@ describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespa
 
   it('the stream → ring bridge SIGKILLed after an enqueue (before its ack), its successor after a record (before the enqueue), a third finishes: all arrive, none twice', async () => {
     const hosts = await twoHosts(makeNs);
-    const { a1, a2, b1, b2, startBridgeB } = await setup(hosts);
+    // A short ack wait: what a dead bridge held unacked comes again sooner.
+    const { a1, a2, b1, b2, startBridgeB } = await setup(hosts, { ackWaitMs: 3000 });
     // The first bridge runs without a fault point: replace it by one armed to die after its 40th enqueue.
     await b2.kill('SIGKILL');
     const b3 = await startBridgeB({ MP_TEST_CRASH: 'stream-to-ring-enqueued', MP_TEST_CRASH_AFTER: '40' });
