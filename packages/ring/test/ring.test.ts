@@ -262,6 +262,7 @@ const PUBLIC_CALLS: Record<string, (r: Ring) => unknown> = {
   enqueueBurstAsync: (r) => r.enqueueBurstAsync(u32(8), 2),
   dequeueBulkAsync: (r) => r.dequeueBulkAsync(u32(8), 1, { timeoutMs: 10 }),
   dequeueBurstAsync: (r) => r.dequeueBurstAsync(u32(8), 2, { timeoutMs: 10 }),
+  dequeueWaitAsync: (r) => r.dequeueWaitAsync(1, { timeoutMs: 10 }),
   enqueueBulkStart: (r) => r.enqueueBulkStart(1),
   enqueueBurstStart: (r) => r.enqueueBurstStart(1),
   enqueueFinish: (r) => r.enqueueFinish(u32(2), 0),
