@@ -1,14 +1,14 @@
 // @mp/bridge-nats benchmark (`pnpm --filter @mp/bridge-nats bench`, root). Two network namespaces A and B
 // joined by a veth, a nats-server in each (clustered, streams R2: every write crosses the veth). Measures
 //   bridge: ring (A) → ringToStream → JetStream → streamToRing → ring (B), 16-byte elements, batch 256
-//   raw:    @nats-io/jetstream publish (A) + durable pull consume (B) of the same payloads (256 elements a
-//           message), one ack in flight (as the bridge) and 64 in flight
+//   raw:    @nats-io/jetstream publish (A) + durable pull consume() (B) of the same payloads (256 elements a
+//           message), one ack in flight and 64 in flight; for latency also with the bridge's headers
 // Throughput: BENCH_N elements flat out, median of BENCH_REPS runs. Latency: 16 elements every 2 ms,
-// p50/p99 from the send time stamped in each element to its arrival in B (one clock: same host); raw
-// stamps right before its publish (after the previous ack with 1 in flight: the wait for that ack is not
-// counted there, while the bridge's elements wait in the ring for it — see the README).
+// p50/p99 from the send time stamped in each element to its arrival in B's ring consumer (one clock:
+// same host); raw stamps right before its publish. BENCH_REPS rounds of bridge + raw back to back.
 // Prints absolutes and ratios to raw; benches never assert.
 import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
 import { createNetns } from '@mp/test-utils/netns';
 import type { Netns } from '@mp/test-utils/netns';
 import { spawnAgent } from '@mp/test-utils/host';
@@ -21,6 +21,9 @@ const N = Number(process.env.BENCH_N ?? 200_000);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const LAT_BURSTS = Number(process.env.BENCH_LAT_BURSTS ?? 1000);
 const BATCH = 256;
+/** The bridges' window (messages in flight A → stream, unacked stream → B); default theirs (8). */
+const WINDOW = process.env.BENCH_WINDOW === undefined ? undefined : Number(process.env.BENCH_WINDOW);
+const win = WINDOW === undefined ? {} : { window: WINDOW };
 
 interface Res {
   got: number;
@@ -70,8 +73,8 @@ async function main(): Promise<void> {
       await b1.call('create', { name: 'dst', count: 16384, opts: { elemSize: 16, producer: 'single' } });
       await b2.call('init', { prefix: `${prefix()}b` });
       const stream = `BR${run}`;
-      await a2.call('r2s', { name: 'src', servers: hosts.urlsA, stream, subject: `br.${run}`, batch: BATCH, create: true, replicas: 2, ...(idleSpinUs === undefined ? {} : { idleSpinUs }) });
-      await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream, durable: 'b' });
+      await a2.call('r2s', { name: 'src', servers: hosts.urlsA, stream, subject: `br.${run}`, batch: BATCH, create: true, replicas: 2, ...win, ...(idleSpinUs === undefined ? {} : { idleSpinUs }) });
+      await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream, durable: 'b', ...win });
       const consumed = b1.call<Res>('consume', { name: 'dst', count }, 300_000);
       await a1.call('produce', paced ? { name: 'src', count, burst: 16, everyMs: 2 } : { name: 'src', count, burst: 64 }, 300_000);
       const r = await consumed;
@@ -81,13 +84,13 @@ async function main(): Promise<void> {
     }
 
     /** One raw JetStream run: same payloads, `window` publish acks in flight. */
-    async function rawRun(count: number, paced: boolean, window: number): Promise<Res> {
+    async function rawRun(count: number, paced: boolean, window: number, bridgeHeaders = false): Promise<Res> {
       run++;
       const [pub, sub] = [spawn(hosts.a), spawn(hosts.b)];
       const stream = `RW${run}`;
       await pub.call('rawStream', { servers: hosts.urlsA, stream, subject: `rw.${run}`, replicas: 2 });
       const consumed = sub.call<Res>('rawConsume', { servers: hosts.urlsB, stream, durable: 'b', count }, 300_000);
-      await pub.call('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, ...(paced ? { burst: 16, everyMs: 2 } : {}) }, 300_000);
+      await pub.call('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, bridgeHeaders, ...(paced ? { burst: 16, everyMs: 2 } : {}) }, 300_000);
       const r = await consumed;
       await Promise.all([pub.kill(), sub.kill()]);
       return r;
@@ -112,18 +115,32 @@ async function main(): Promise<void> {
     rows.push(['ref: raw JetStream publish + consume, 1 ack in flight', `${(m1 / 1000).toFixed(0)}k`, '']);
     rows.push(['ref: raw JetStream publish + consume, 64 acks in flight', `${(m64 / 1000).toFixed(0)}k`, '']);
 
+    // Latency: REPS rounds, each a bridge run and raw runs back to back (the machine's load moves between
+    // rounds; ratios and differences are taken within a round, then the median over rounds).
     const latCount = LAT_BURSTS * 16;
-    const lb = await bridgeRun(latCount, true);
-    const lbs = await bridgeRun(latCount, true, 1_000_000);
-    const lr = await rawRun(latCount, true, 1);
-    const lr64 = await rawRun(latCount, true, 64);
-    const f = (r: Res): string => `${(r.p50Us / 1000).toFixed(2)} / ${(r.p99Us / 1000).toFixed(2)} ms`;
-    rows.push(['latency p50 / p99, 16 elements every 2 ms, bridge (idleSpinUs 200, default)', f(lb), `+${((lb.p50Us - lr.p50Us) / 1000).toFixed(2)} ms p50 over raw`]);
-    rows.push(['latency p50 / p99, bridge with idleSpinUs 10⁶ (A polls its ring)', f(lbs), `+${((lbs.p50Us - lr.p50Us) / 1000).toFixed(2)} ms p50 over raw`]);
-    rows.push(['ref: latency p50 / p99, raw publish → consume, each publish after the previous ack', f(lr), '']);
-    rows.push(['ref: latency p50 / p99, raw publish → consume, publishes not waiting for acks', f(lr64), `bridge p50 +${((lb.p50Us - lr64.p50Us) / 1000).toFixed(2)} ms over this`]);
+    const lat = { b: [] as Res[], r: [] as Res[], rh: [] as Res[], added: [] as number[], addedH: [] as number[] };
+    for (let i = 0; i < REPS; i++) {
+      const b = await bridgeRun(latCount, true);
+      const r = await rawRun(latCount, true, 1);
+      const rh = await rawRun(latCount, true, 1, true);
+      lat.b.push(b);
+      lat.r.push(r);
+      lat.rh.push(rh);
+      lat.added.push(b.p50Us - r.p50Us);
+      lat.addedH.push(b.p50Us - rh.p50Us);
+      console.log(`lat rep ${i}: p50 bridge ${(b.p50Us / 1000).toFixed(2)} ms, raw ${(r.p50Us / 1000).toFixed(2)} ms, raw + bridge headers ${(rh.p50Us / 1000).toFixed(2)} ms`);
+    }
+    const f = (xs: Res[]): string => `${(median(xs.map((x) => x.p50Us)) / 1000).toFixed(2)} / ${(median(xs.map((x) => x.p99Us)) / 1000).toFixed(2)} ms`;
+    rows.push(['latency p50 / p99, 16 elements every 2 ms, bridge (medians over rounds)', f(lat.b), `+${(median(lat.added) / 1000).toFixed(2)} ms p50 over raw (median of the per-round differences)`]);
+    rows.push(['ref: latency p50 / p99, raw publish → consume, each publish after the previous ack', f(lat.r), '']);
+    rows.push(['ref: raw as above, with the headers the bridge adds (msg id, expected last sequence, Mp-*)', f(lat.rh), `bridge p50 +${(median(lat.addedH) / 1000).toFixed(2)} ms over this`]);
+    if (process.env.BENCH_SPIN === '1') {
+      const lbs = await bridgeRun(latCount, true, 1_000_000);
+      const lr = await rawRun(latCount, true, 1);
+      rows.push(['latency p50 / p99, bridge with idleSpinUs 10⁶ (A polls its ring; one round)', f([lbs]), `+${((lbs.p50Us - lr.p50Us) / 1000).toFixed(2)} ms p50 over raw in the same round (${f([lr])})`]);
+    }
 
-    console.log(`\n@mp/bridge-nats (N=${N}, median of ${REPS}; two namespaces, 2 clustered servers, R2, batch ${BATCH}, 16-byte elements)`);
+    console.log(`\n@mp/bridge-nats (N=${N}, median of ${REPS}; two namespaces, 2 clustered servers, R2, batch ${BATCH}, 16-byte elements, bridge window ${WINDOW ?? 'default (8)'}; load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
     console.log('| measure | value | ratio |\n|---|---|---|');
     for (const [m, v, r] of rows) console.log(`| ${m} | ${v} | ${r} |`);
   } finally {
