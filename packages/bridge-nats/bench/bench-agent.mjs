@@ -4,7 +4,7 @@
 import { init } from '@mp/eal';
 import { Ring } from '@mp/ring';
 import { ringToStream, streamToRing } from '@mp/bridge-nats';
-import { connect } from '@nats-io/transport-node';
+import { connect, headers } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { serve } from '@mp/test-utils/agent';
 
@@ -26,6 +26,15 @@ function stamp(f64, seq, n) {
     f64[2 * i] = seq + i;
     f64[2 * i + 1] = t;
   }
+}
+
+function bridgeHeadersOf(seq, n) {
+  const h = headers();
+  h.set('Mp-Seq', String(seq));
+  h.set('Mp-Count', String(n));
+  h.set('Mp-Pos', String(seq));
+  h.set('Mp-Elem-Size', '16');
+  return h;
 }
 
 /** Wait `ms` between paced bursts (a timer; the event loop stays free for the bridge in this process). */
@@ -120,16 +129,21 @@ const ops = {
     return true;
   },
   /** Raw JetStream: publish `count` elements as messages of `batch` (the bridge's payloads), `window` acks in flight. */
-  async rawPublish({ servers, subject, count, batch, window = 1, burst = 0, everyMs = 0 }) {
+  async rawPublish({ servers, subject, count, batch, window = 1, burst = 0, everyMs = 0, bridgeHeaders = false }) {
     const nc = await connect({ servers });
     const js = jetstream(nc);
     const f64 = new Float64Array(batch * 2);
     const inflight = new Set();
     let seq = 0;
+    let published = 0;
     while (seq < count) {
       const n = Math.min(everyMs ? burst : batch, count - seq);
       stamp(f64, seq, n);
-      const p = js.publish(subject, new Uint8Array(f64.buffer, 0, n * 16).slice());
+      // bridgeHeaders: what ringToStream adds to each message (a de-duplication id, the expected last
+      // sequence, four Mp-* headers) — isolates the server's cost of them from the bridge's own.
+      const opts = bridgeHeaders ? { msgID: `raw/${subject}/${seq}`, expect: { lastSequence: published }, headers: bridgeHeadersOf(seq, n) } : undefined;
+      const p = js.publish(subject, new Uint8Array(f64.buffer, 0, n * 16).slice(), opts);
+      published++;
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
       if (inflight.size >= window) await Promise.race(inflight);
@@ -140,21 +154,21 @@ const ops = {
     await nc.close();
     return seq;
   },
-  /** Raw JetStream: a durable pull consumer (created here) reading `count` elements, acking each message. */
+  /** Raw JetStream: a durable pull consumer (created here, `max_ack_pending` window) reading `count` elements with consume(), acking each message. */
   async rawConsume({ servers, stream, durable, count, window = 8 }) {
     const nc = await connect({ servers });
     const jsm = await jetstreamManager(nc);
     await jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.Explicit, max_ack_pending: window });
     const c = collect(count);
     const consumer = await jetstream(nc).consumers.get(stream, durable);
-    while (!c.done()) {
-      const it = await consumer.fetch({ max_messages: window, expires: 5000 });
-      for await (const m of it) {
-        const f64 = new Float64Array(m.data.length / 8);
-        new Uint8Array(f64.buffer).set(m.data);
-        c.add(f64, m.data.length / 16);
-        m.ack();
-      }
+    // consume(): pulls kept outstanding, as streamToRing does.
+    const it = await consumer.consume({ max_messages: window, expires: 5000 });
+    for await (const m of it) {
+      const f64 = new Float64Array(m.data.length / 8);
+      new Uint8Array(f64.buffer).set(m.data);
+      c.add(f64, m.data.length / 16);
+      m.ack();
+      if (c.done()) break;
     }
     await nc.close();
     return c.result();

@@ -1,12 +1,11 @@
 // @mp/bridge-nats benchmark (`pnpm --filter @mp/bridge-nats bench`, root). Two network namespaces A and B
 // joined by a veth, a nats-server in each (clustered, streams R2: every write crosses the veth). Measures
 //   bridge: ring (A) → ringToStream → JetStream → streamToRing → ring (B), 16-byte elements, batch 256
-//   raw:    @nats-io/jetstream publish (A) + durable pull consume (B) of the same payloads (256 elements a
-//           message), one ack in flight (as the bridge) and 64 in flight
+//   raw:    @nats-io/jetstream publish (A) + durable pull consume() (B) of the same payloads (256 elements a
+//           message), one ack in flight and 64 in flight; for latency also with the bridge's headers
 // Throughput: BENCH_N elements flat out, median of BENCH_REPS runs. Latency: 16 elements every 2 ms,
-// p50/p99 from the send time stamped in each element to its arrival in B (one clock: same host); raw
-// stamps right before its publish (after the previous ack with 1 in flight: the wait for that ack is not
-// counted there, while the bridge's elements wait in the ring for it — see the README).
+// p50/p99 from the send time stamped in each element to its arrival in B's ring consumer (one clock:
+// same host); raw stamps right before its publish. BENCH_REPS rounds of bridge + raw back to back.
 // Prints absolutes and ratios to raw; benches never assert.
 import { fileURLToPath } from 'node:url';
 import { Samples, median, rounds, startBench } from '@mp/bench-utils';
@@ -22,6 +21,9 @@ const N = Number(process.env.BENCH_N ?? 200_000);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const LAT_BURSTS = Number(process.env.BENCH_LAT_BURSTS ?? 1000);
 const BATCH = 256;
+/** The bridges' window (messages in flight A → stream, unacked stream → B); default theirs (8). */
+const WINDOW = process.env.BENCH_WINDOW === undefined ? undefined : Number(process.env.BENCH_WINDOW);
+const win = WINDOW === undefined ? {} : { window: WINDOW };
 
 interface Res {
   got: number;
@@ -76,8 +78,8 @@ async function main(): Promise<void> {
       await b1.call('create', { name: 'dst', count: 16384, opts: { elemSize: 16, producer: 'single' } });
       await b2.call('init', { prefix: `${prefix()}b` });
       const stream = `BR${run}`;
-      await a2.call('r2s', { name: 'src', servers: hosts.urlsA, stream, subject: `br.${run}`, batch: BATCH, create: true, replicas: 2, ...(idleSpinUs === undefined ? {} : { idleSpinUs }) });
-      await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream, durable: 'b' });
+      await a2.call('r2s', { name: 'src', servers: hosts.urlsA, stream, subject: `br.${run}`, batch: BATCH, create: true, replicas: 2, ...win, ...(idleSpinUs === undefined ? {} : { idleSpinUs }) });
+      await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream, durable: 'b', ...win });
       const consumed = b1.call<Res>('consume', { name: 'dst', count }, 300_000);
       await a1.call('produce', paced ? { name: 'src', count, burst: 16, everyMs: 2 } : { name: 'src', count, burst: 64 }, 300_000);
       const r = await consumed;
@@ -87,13 +89,13 @@ async function main(): Promise<void> {
     }
 
     /** One raw JetStream run: same payloads, `window` publish acks in flight. */
-    async function rawRun(count: number, paced: boolean, window: number): Promise<Res> {
+    async function rawRun(count: number, paced: boolean, window: number, bridgeHeaders = false): Promise<Res> {
       run++;
       const [pub, sub] = [spawn(hosts.a), spawn(hosts.b)];
       const stream = `RW${run}`;
       await pub.call('rawStream', { servers: hosts.urlsA, stream, subject: `rw.${run}`, replicas: 2 });
       const consumed = sub.call<Res>('rawConsume', { servers: hosts.urlsB, stream, durable: 'b', count }, 300_000);
-      await pub.call('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, ...(paced ? { burst: 16, everyMs: 2 } : {}) }, 300_000);
+      await pub.call('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, bridgeHeaders, ...(paced ? { burst: 16, everyMs: 2 } : {}) }, 300_000);
       const r = await consumed;
       await Promise.all([pub.kill(), sub.kill()]);
       return r;
@@ -128,21 +130,38 @@ async function main(): Promise<void> {
       },
     ]);
 
+    // Latency: REPS rounds, each a bridge run and raw runs back to back (the machine's load moves between
+    // rounds; ratios and differences are taken within a round, then the median over rounds).
     const latCount = LAT_BURSTS * 16;
-    const lb = await bridgeRun(latCount, true);
-    const lbs = await bridgeRun(latCount, true, 1_000_000);
-    const lr = await rawRun(latCount, true, 1);
-    const lr64 = await rawRun(latCount, true, 64);
-    const ms = (r: Res): number[] => [r.p50Us / 1000, r.p99Us / 1000];
-    const diff = (a: Res, b: Res): string => `${a.p50Us >= b.p50Us ? '+' : '−'}${(Math.abs(a.p50Us - b.p50Us) / 1000).toFixed(2)} ms`;
-    const over = (a: Res, b: Res): string => `p50 ${diff(a, b)} over raw (after ack), ${diff(a, lr64)} over raw (not waiting)`;
+    const lat = { b: [] as Res[], r: [] as Res[], rh: [] as Res[], added: [] as number[], addedH: [] as number[] };
+    for (let i = 0; i < REPS; i++) {
+      const b = await bridgeRun(latCount, true);
+      const r = await rawRun(latCount, true, 1);
+      const rh = await rawRun(latCount, true, 1, true);
+      lat.b.push(b);
+      lat.r.push(r);
+      lat.rh.push(rh);
+      lat.added.push(b.p50Us - r.p50Us);
+      lat.addedH.push(b.p50Us - rh.p50Us);
+      bench.note(`lat rep ${i}: p50 bridge ${(b.p50Us / 1000).toFixed(2)} ms, raw ${(r.p50Us / 1000).toFixed(2)} ms, raw + bridge headers ${(rh.p50Us / 1000).toFixed(2)} ms`);
+    }
+    const ms = (xs: Res[]): number[] => [median(xs.map((x) => x.p50Us)) / 1000, median(xs.map((x) => x.p99Us)) / 1000];
     const LR = 'raw publish → consume, each publish after the previous ack';
-    const LR64 = 'raw, publishes not waiting for acks';
-    const refs = { [LR]: ms(lr), [LR64]: ms(lr64) };
-    bench.table({ title: 'latency p50 / p99, 16 elements every 2 ms (one run each)', ours: '@mp/bridge-nats', unit: 'ms', refs: [LR, LR64] }, [
-      { op: 'bridge (idleSpinUs 200, default)', ours: ms(lb), refs, note: over(lb, lr) },
-      { op: 'bridge with idleSpinUs 10⁶ (A polls its ring)', ours: ms(lbs), refs, note: over(lbs, lr) },
-    ]);
+    const LRH = 'raw as that, with the headers the bridge adds';
+    const rowsLat = [
+      {
+        op: 'bridge, 16 elements every 2 ms',
+        ours: ms(lat.b),
+        refs: { [LR]: ms(lat.r), [LRH]: ms(lat.rh) },
+        note: `p50 +${(median(lat.added) / 1000).toFixed(2)} ms over raw, +${(median(lat.addedH) / 1000).toFixed(2)} ms over raw with headers (medians of per-round differences)`,
+      },
+    ];
+    if (process.env.BENCH_SPIN === '1') {
+      const lbs = await bridgeRun(latCount, true, 1_000_000);
+      const lr = await rawRun(latCount, true, 1);
+      rowsLat.push({ op: 'bridge with idleSpinUs 10⁶ (A polls its ring; one round)', ours: ms([lbs]), refs: { [LR]: ms([lr]), [LRH]: [NaN, NaN] }, note: `p50 +${((lbs.p50Us - lr.p50Us) / 1000).toFixed(2)} ms over raw in the same round` });
+    }
+    bench.table({ title: `latency p50 / p99, medians over ${REPS} rounds (bridge, raw, raw with headers back to back)`, ours: '@mp/bridge-nats', unit: 'ms', refs: [LR, LRH] }, rowsLat);
   } finally {
     await cleanup();
     bench.end();

@@ -2,29 +2,35 @@
  * ringToStream: drain a ring into a JetStream stream, losing nothing and duplicating nothing across
  * server, connection and bridge faults.
  *
- * How (one peek at a time):
- *  1. Peek up to `batch × window` elements (`dequeueBurstStart`: the elements stay in the ring) and read
- *     the ring's consumer position `pos` of the first one.
- *  2. Publish them as messages of up to `batch` elements, all at once, message j with id
- *     `<group>/<ring>/<seq>` and an expectation: on a stream of our own "the stream's last sequence is
- *     L + j" (L: the last ack), else (window 1) "the last message on my subject is L".
- *  3. When every ack is back: release them from the ring (`dequeueFinish`), seq += count, L = last ack.
+ * How (a pipeline: publish as soon as elements are there, release as the acks come back):
+ *  1. Peek (zero-copy, `dequeueZcBurstStart` + `dequeueZcFinish(0)`: nothing leaves the ring) the
+ *     elements past the ones already in flight, up to the room left in the window (`window` messages of
+ *     up to `batch` elements); the bridge is the ring's only consumer, so they are the ring's oldest and
+ *     their positions follow the consumer tail.
+ *  2. Publish each new message at once, with id `<group>/<ring>/<seq>` and an expectation: on a stream
+ *     of our own "the stream's last sequence is L + j" (L: the last acked message's sequence, j: messages
+ *     in flight before it), else (window 1) "the last message on my subject is L".
+ *  3. As acks come back, oldest first: release that message's elements from the ring, L = its sequence.
+ *  Idle (window full, or nothing new): wait for the oldest ack or for one more element than in flight
+ *  (`ring.dequeueWaitAsync`, a futex wait in the libuv pool), after a short spin (`idleSpinUs`).
  * On any failure (timeout, no leader, connection lost, wrong last sequence, a duplicate ack) the bridge
- * waits (backoff), re-reads the last message of its subject from the stream (`Mp-Seq`, `Mp-Count`,
- * `Mp-Pos`: what the stream really holds), releases from its peek the elements the stream already has,
- * and publishes the rest again. The expectation makes the stream refuse a batch that would land after a
- * lost one (so order holds when a leader dies with batches in flight); the message id makes the stream
- * drop a batch that landed although its ack was lost.
- * A bridge SIGKILLed between 1 and 3 leaves its peek in the ring: the next bridge on that ring calls
- * `ring.recover()` (which hands the peeked elements out again), reads the last message the same way and
- * skips what the stream already holds. So the stream receives every element once, in ring order.
+ * lets the rest of the flight settle, waits (backoff), re-reads the last message of its subject from the
+ * stream (`Mp-Seq`, `Mp-Count`, `Mp-Pos`: what the stream really holds), releases the elements the
+ * stream already has, and publishes the rest again. The expectation makes the stream refuse a message
+ * that would land after a lost one (so order holds when a leader dies with messages in flight); the
+ * message id makes the stream drop a message that landed although its ack was lost.
+ * A bridge SIGKILLed anywhere leaves its elements in the ring (nothing is released before its ack; a
+ * peek cut short is rolled back by `ring.recover()`): the next bridge on that ring reads the last
+ * message the same way and skips what the stream already holds. So the stream receives every element
+ * once, in ring order.
  */
 import { EventEmitter } from 'node:events';
 import { eal } from '@mp/eal';
 import { MpError } from '@mp/memory';
+import { FAULTS, faultPoint } from '@mp/memory/internal';
 import type { Ring } from '@mp/ring';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { JetStreamClient, JetStreamManager, JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JetStreamPublishOptions } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Backoff, intOption, jetStreamSetup, nameOption, openConnection, sleep } from './connection.js';
 import type { BridgeStatus, ConnectionOptions } from './connection.js';
@@ -42,7 +48,7 @@ export interface RingToStreamOptions extends ConnectionOptions, StreamCreateOpti
   /** Most elements per message; default 256. */
   batch?: number;
   /**
-   * Messages in flight at once (each `batch` elements; one ring peek of up to `batch × window`); default 8.
+   * Messages in flight at once (each up to `batch` elements; at most `batch × window` elements unacked); default 8.
    * Used only when the stream captures nothing but `subject` (a stream of this bridge's own, as
    * `create` makes it): the expectation of each message is then the stream's last sequence, which is
    * predictable. On a shared stream the window is 1.
@@ -52,7 +58,7 @@ export interface RingToStreamOptions extends ConnectionOptions, StreamCreateOpti
   group?: string;
   /** Publish ack timeout in ms before the batch is retried; default 2000. */
   ackTimeoutMs?: number;
-  /** How long an empty ring is re-checked on every event-loop turn before the bridge sleeps 1 ms per check; default 200 µs. */
+  /** How long an empty ring is re-checked on every event-loop turn before the bridge sleeps on it (futex); default 200 µs. */
   idleSpinUs?: number;
 }
 
@@ -76,6 +82,23 @@ function consumerReserved(ring: Ring): number {
   return (ch - ct) >>> 0;
 }
 
+/** One message published and not yet released. */
+interface InFlight {
+  /** Elements in it. */
+  count: number;
+  /** Source sequence of its first element. */
+  seq: number;
+  /** Ring position of its first element. */
+  pos: number;
+  /** Settled: acked as new (ok), or failed / a duplicate (error). */
+  done: boolean;
+  ok: boolean;
+  ackSeq?: number;
+  error?: Error;
+  /** Resolves when settled (never rejects). */
+  settled: Promise<void>;
+}
+
 /** A running ring → stream bridge (see {@link ringToStream}). */
 export class RingToStream extends EventEmitter<RingBridgeEvents> {
   private readonly counters = emptyStats();
@@ -90,7 +113,16 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
   private posEnd: number | undefined;
   private readonly js: JetStreamClient;
   private readonly words: number;
-  private readonly buf: Uint32Array;
+  /** Messages published and not yet released, oldest first (their elements are the ring's oldest). */
+  private readonly inflight: InFlight[] = [];
+  /** Elements of the messages in flight (still in the ring, in front of anything new). */
+  private held = 0;
+  /** The ring's consumer position of the oldest element held (the ring's consumer tail: we are its only consumer). */
+  private tailPos = 0;
+  /** Set after a failure until a message is acked again: published elements count as redelivered. */
+  private retried = false;
+  /** The futex wait on the ring in progress, if any. */
+  private ringWait: Promise<unknown> | undefined;
 
   /** @internal use {@link ringToStream} */
   constructor(
@@ -104,7 +136,6 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
     super();
     this.js = jetstream(nc);
     this.words = ring.elemSize / 4;
-    this.buf = new Uint32Array(o.batch * o.window * this.words);
     this.counters.connected = true;
     this.on('status', (s) => {
       if (s.status === 'disconnected' || s.status === 'closed') this.counters.connected = false;
@@ -127,11 +158,15 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
       if (consumerReserved(this.ring) !== 0) await sleep(25);
     }
     await this.resync();
-    this.loop = this.run();
+    // The loop ends only at close(); anything thrown out of it is a bug made visible.
+    this.loop = this.run().catch((err: unknown) => {
+      this.emit('status', { status: 'error', error: err as Error });
+    });
   }
 
   /** Read what the stream holds of this source: last stream sequence, next seq, ring position after it. */
   private async resync(): Promise<void> {
+    this.tailPos = consumerTail(this.ring);
     const backoff = new Backoff(this.o.minBackoffMs, this.o.maxBackoffMs);
     for (;;) {
       try {
@@ -160,86 +195,159 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
     }
   }
 
-  private async idle(spinUntil: number): Promise<void> {
+  /**
+   * Wait until a message in flight settles or (when the window has room) the ring holds more than the
+   * bridge has published: a short spin on the event loop first (`idleSpinUs`), then one futex wait on the
+   * ring (in the libuv pool; kept across turns, its need re-read at every wake-up as `held` changes).
+   */
+  private async idle(spinUntil: number, room: boolean): Promise<void> {
+    const head = this.inflight[0]?.settled;
+    if (room && performance.now() < spinUntil) {
+      // Spinning: come back on the next turn (acks are handled meanwhile: they are I/O callbacks).
+      await new Promise<void>((r) => setImmediate(r));
+      return;
+    }
     this.counters.waits++;
-    if (performance.now() < spinUntil) await new Promise<void>((r) => setImmediate(r));
-    else await sleep(1, this.abort.signal);
+    const waits: Array<Promise<unknown>> = [];
+    if (head !== undefined) waits.push(head);
+    if (room) {
+      this.ringWait ??= this.ring
+        .dequeueWaitAsync(() => (this.stopped ? 0 : Math.min(this.held + 1, this.ring.capacity)), { timeoutMs: 250 })
+        .catch((err: unknown) => {
+          this.emit('status', { status: 'error', error: err as Error });
+          return sleep(this.o.minBackoffMs, this.abort.signal);
+        })
+        .finally(() => (this.ringWait = undefined));
+      waits.push(this.ringWait);
+    }
+    if (waits.length === 0) return;
+    await Promise.race(waits);
+  }
+
+  /** Release the ring's `n` oldest elements (acked, or already in the stream); the caller adjusts `held`. */
+  private release(n: number): void {
+    const zc = this.ring.dequeueZcBulkStart(n);
+    if (zc.n !== n) throw new MpError('EPROTO', `ring '${this.ring.name}': ${n} elements seen are no longer there (another consumer?)`);
+    this.ring.dequeueZcFinish(n);
+    this.tailPos = (this.tailPos + n) >>> 0;
+  }
+
+  /**
+   * Publish the elements the ring holds past the ones in flight, as messages of up to `batch`, while the
+   * window has room. Returns the elements published (0: nothing new).
+   */
+  private publishMore(): number {
+    const { ring, words } = this;
+    const { batch, window } = this.o;
+    const room = window - this.inflight.length;
+    const zc = ring.dequeueZcBurstStart(this.held + room * batch);
+    const have = zc.n;
+    if (have <= this.held) {
+      if (have > 0) ring.dequeueZcFinish(0);
+      return 0;
+    }
+    let first = this.held;
+    // Elements the stream already holds (after a restart or a fault): release them unpublished.
+    if (this.posEnd !== undefined && this.held === 0) {
+      const skip = Math.min((this.posEnd - this.tailPos) | 0, have);
+      if (skip > 0) {
+        ring.dequeueZcFinish(0);
+        this.release(skip);
+        this.counters.duplicates += skip;
+        return skip;
+      }
+      this.posEnd = undefined;
+    }
+    const elemSize = ring.elemSize;
+    let published = 0;
+    while (first < have && this.inflight.length < window) {
+      const cnt = Math.min(batch, have - first);
+      const data = new Uint32Array(cnt * words);
+      // Copy out of the zero-copy views (the run may wrap round the ring's end).
+      const a = Math.max(0, Math.min(cnt, zc.n1 - first));
+      if (a > 0) data.set(zc.ptr1.subarray(first * words, (first + a) * words));
+      if (a < cnt) data.set(zc.ptr2.subarray((first + a - zc.n1) * words, (first + cnt - zc.n1) * words), a * words);
+      const seq = this.nextSeq;
+      const pos = (this.tailPos + first) >>> 0;
+      const j = this.inflight.length;
+      const opts: Partial<JetStreamPublishOptions> = {
+        msgID: `${this.o.group}/${ring.name}/${seq}`,
+        headers: batchHeaders(seq, cnt, pos, elemSize),
+        timeout: this.o.ackTimeoutMs,
+        // A stream of our own: the stream-wide last sequence is predictable for every message in flight;
+        // else only the subject's, for the one message in flight.
+        expect: this.dedicated ? { lastSequence: this.lastSeq + j } : { lastSubjectSequence: this.lastSeq },
+      };
+      const m: InFlight = { count: cnt, seq, pos, ok: false, done: false, settled: Promise.resolve() };
+      m.settled = this.js.publish(this.o.subject, new Uint8Array(data.buffer), opts).then(
+        (ack) => {
+          m.ok = !ack.duplicate;
+          m.ackSeq = ack.seq;
+          if (ack.duplicate) m.error = new MpError('EPROTO', `stream '${this.o.stream}' already held message ${opts.msgID}`);
+        },
+        (err: unknown) => {
+          m.error = err as Error;
+        },
+      );
+      void m.settled.finally(() => (m.done = true));
+      this.inflight.push(m);
+      this.nextSeq += cnt;
+      this.held += cnt;
+      first += cnt;
+      published += cnt;
+    }
+    ring.dequeueZcFinish(0);
+    this.counters.published += published;
+    if (this.retried) this.counters.redelivered += published;
+    this.counters.pending = this.held;
+    return published;
   }
 
   private async run(): Promise<void> {
-    const { ring, buf, words } = this;
-    const { batch, window } = this.o;
-    const elemSize = ring.elemSize;
     const backoff = new Backoff(this.o.minBackoffMs, this.o.maxBackoffMs);
     let spinUntil = performance.now() + this.o.idleSpinUs / 1000;
-    let retried = false;
     while (!this.stopped) {
-      const n = ring.dequeueBurstStart(buf, batch * window);
-      if (n === 0) {
-        await this.idle(spinUntil);
-        continue;
-      }
-      spinUntil = performance.now() + this.o.idleSpinUs / 1000;
-      const pos = consumerTail(ring);
-      this.counters.pending = n;
-      // Elements the stream already holds (after a restart or a fault): release them unpublished; the
-      // rest (if any) is peeked again with its own position.
-      if (this.posEnd !== undefined) {
-        const have = (this.posEnd - pos) | 0;
-        if (have > 0) {
-          const k = Math.min(have, n);
-          ring.dequeueFinish(k);
-          this.counters.duplicates += k;
-          this.counters.pending = 0;
-          continue;
+      // Acked messages, oldest first: release their elements.
+      let failed: InFlight | undefined;
+      while (this.inflight.length > 0 && this.inflight[0]!.done) {
+        const m = this.inflight[0]!;
+        if (!m.ok) {
+          failed = m;
+          break;
         }
-      }
-      // One message per `batch` elements, all in flight at once (window), each expecting its predecessor.
-      const seq0 = this.nextSeq;
-      const sends: Array<Promise<PubAck>> = [];
-      for (let off = 0, j = 0; off < n; off += batch, j++) {
-        const cnt = Math.min(batch, n - off);
-        const seq = seq0 + off;
-        const opts: Partial<JetStreamPublishOptions> = {
-          msgID: `${this.o.group}/${ring.name}/${seq}`,
-          headers: batchHeaders(seq, cnt, (pos + off) >>> 0, elemSize),
-          timeout: this.o.ackTimeoutMs,
-          // A stream of our own: the stream-wide last sequence is predictable for every message of the
-          // window; else only the subject's, for the one message in flight.
-          expect: this.dedicated ? { lastSequence: this.lastSeq + j } : { lastSubjectSequence: this.lastSeq },
-        };
-        sends.push(this.js.publish(this.o.subject, new Uint8Array(buf.buffer, off * elemSize, cnt * words * 4).slice(), opts));
-      }
-      this.counters.published += n;
-      if (retried) this.counters.redelivered += n;
-      const acks = await Promise.allSettled(sends);
-      const ok = acks.every((a) => a.status === 'fulfilled' && !a.value.duplicate);
-      if (ok) {
-        const last = acks[acks.length - 1] as PromiseFulfilledResult<PubAck>;
-        this.lastSeq = last.value.seq;
-        this.nextSeq = seq0 + n;
-        this.posEnd = (pos + n) >>> 0;
-        ring.dequeueFinish(n);
-        this.counters.acked += n;
-        this.counters.messages += acks.length;
-        this.counters.pending = 0;
-        retried = false;
+        this.inflight.shift();
+        this.lastSeq = m.ackSeq!;
+        this.posEnd = undefined;
+        if (FAULTS) faultPoint('ring-to-stream-acked');
+        this.release(m.count);
+        this.held -= m.count;
+        this.counters.acked += m.count;
+        this.counters.messages++;
+        this.retried = false;
         backoff.reset();
+      }
+      this.counters.pending = this.held;
+      if (failed !== undefined) {
+        // A message failed (or was a duplicate): let the others settle, forget the flight (its elements
+        // are still in the ring), wait, read what the stream holds, and go round (publishMore skips what
+        // is there and publishes the rest again).
+        await Promise.allSettled(this.inflight.map((m) => m.settled));
+        this.inflight.length = 0;
+        this.held = 0;
+        this.counters.pending = 0;
+        if (this.stopped) return;
+        this.counters.retries++;
+        this.emit('status', { status: 'error', error: failed.error ?? new Error('publish failed') });
+        await sleep(backoff.next(), this.abort.signal);
+        this.retried = true;
+        await this.resync();
         continue;
       }
-      // Some message failed (or was a duplicate): give the peek back, wait, read what the stream holds,
-      // and go round (the skip above releases what is there; the rest is published again).
-      ring.dequeueFinish(0);
-      this.counters.pending = 0;
-      if (this.stopped) return;
-      const failed = acks.find((a) => a.status === 'rejected') as PromiseRejectedResult | undefined;
-      if (failed !== undefined) {
-        this.counters.retries++;
-        this.emit('status', { status: 'error', error: failed.reason as Error });
-        await sleep(backoff.next(), this.abort.signal);
+      if (this.inflight.length < this.o.window && this.publishMore() > 0) {
+        spinUntil = performance.now() + this.o.idleSpinUs / 1000;
+        continue;
       }
-      retried = true;
-      await this.resync();
+      await this.idle(spinUntil, this.inflight.length < this.o.window);
     }
   }
 

@@ -7,14 +7,18 @@
  *   server it is still working on the message, so nothing is fetched, redelivered or dropped meanwhile.
  *   Memory stays bounded by `window × batch × elemSize` bytes whatever the backlog.
  * - Duplicates: each message names its elements' source sequence numbers (`Mp-Seq`, `Mp-Count`). The
- *   bridge remembers, per source subject, the next sequence it expects (initialised at start from the
- *   consumer's ack floor), and drops elements it has already enqueued — so a redelivery after a lost ack
- *   or a reconnect adds nothing twice. Limit: a bridge SIGKILLed after an enqueue and before that
- *   message's ack re-enqueues that one message's elements when restarted (the ring has no record of
- *   who put what): at-least-once for that window only.
+ *   bridge remembers, per source subject, the next sequence it expects and drops elements it has already
+ *   enqueued — so a redelivery after a lost ack or a reconnect adds nothing twice. Across a restart the
+ *   expectation comes from the progress record (progress.ts, a file in the group's runtime directory,
+ *   written before each enqueue) and from the consumer's ack floor. On a ring whose producer side is
+ *   `single` the record names the enqueue in progress and its ring position, so a bridge SIGKILLed
+ *   anywhere and restarted enqueues nothing twice; on other rings (other producers may move the tail)
+ *   the record is written after each enqueue, and a kill between the two re-enqueues that one message.
  */
 import { EventEmitter } from 'node:events';
+import { eal } from '@mp/eal';
 import { MpError } from '@mp/memory';
+import { FAULTS, faultPoint } from '@mp/memory/internal';
 import type { Ring } from '@mp/ring';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Consumer, JetStreamManager, JsMsg } from '@nats-io/jetstream';
@@ -22,6 +26,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Backoff, intOption, jetStreamSetup, nameOption, openConnection, sleep } from './connection.js';
 import type { ConnectionOptions } from './connection.js';
 import { ensureStream, readBatch } from './format.js';
+import { ProgressRecord } from './progress.js';
 import type { StreamCreateOptions } from './format.js';
 import type { RingBridgeEvents } from './ring-to-stream.js';
 import { emptyStats } from './stats.js';
@@ -39,6 +44,23 @@ export interface StreamToRingOptions extends ConnectionOptions, StreamCreateOpti
   window?: number;
   /** Ack wait of a created consumer in ms (a message unacked that long is redelivered); default 10000. */
   ackWaitMs?: number;
+  /**
+   * Directory of the progress record (what this bridge has enqueued, read after a restart; deleted by a
+   * clean close); default `<os.tmpdir()>/mp-bridge-nats-<uid>`, made 0700.
+   */
+  stateDir?: string;
+}
+
+/** A word of the ring's dump (`pt`, `ph`: producer tail and head), as a u32. */
+function ringWord(ring: Ring, word: 'pt' | 'ph'): number {
+  const m = new RegExp(`\\b${word}=(\\d+)`).exec(ring.dump());
+  if (m === null) throw new MpError('EPROTO', `ring '${ring.name}': its dump has no ${word}`);
+  return Number(m[1]) >>> 0;
+}
+
+/** Producer head minus tail (slots reserved by a producer and not published). */
+function producerReserved(ring: Ring): number {
+  return (ringWord(ring, 'ph') - ringWord(ring, 'pt')) >>> 0;
 }
 
 /** A running stream → ring bridge (see {@link streamToRing}). */
@@ -49,8 +71,17 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
   private loop: Promise<void> = Promise.resolve();
   /** Per source subject: the next source sequence number expected. */
   private readonly next = new Map<string, number>();
+  /** Per source subject: a gap in front of the messages delivered (the sequence expected, since when). */
+  private readonly gaps = new Map<string, { expected: number; since: number }>();
+  /** Per source subject: messages delivered ahead of a gap, by first sequence, held unacked until it closes. */
+  private readonly held = new Map<string, Map<number, { m: JsMsg; seq: number; count: number }>>();
   private readonly words: number;
   private stopFetch: (() => void) | undefined;
+  /** The ring's producer side is `single`: this bridge is its only producer (exactly-once across a restart). */
+  private readonly single: boolean;
+  /** Single producer: the ring's producer tail (where the next enqueue goes). */
+  private prodPos = 0;
+  private record: ProgressRecord | undefined;
 
   /** @internal use {@link streamToRing} */
   constructor(
@@ -58,10 +89,11 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly consumer: Consumer,
-    private readonly o: { stream: string; durable: string; window: number; ackWaitMs: number; minBackoffMs: number; maxBackoffMs: number },
+    private readonly o: { stream: string; durable: string; window: number; ackWaitMs: number; minBackoffMs: number; maxBackoffMs: number; stateDir: string | undefined },
   ) {
     super();
     this.words = ring.elemSize / 4;
+    this.single = ring.producerMode === 'single';
     this.counters.connected = true;
     this.on('status', (s) => {
       if (s.status === 'disconnected' || s.status === 'closed') this.counters.connected = false;
@@ -77,11 +109,41 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
   /** @internal */
   async start(): Promise<void> {
     const info = await this.consumer.info();
+    if (this.single) {
+      // A previous bridge SIGKILLed mid-enqueue left its reservation: roll it back (a single producer
+      // side is rolled back once head and tail have stayed apart 100 ms: retry for a while).
+      const deadline = Date.now() + 2000;
+      while (producerReserved(this.ring) !== 0 && Date.now() < deadline) {
+        this.ring.recover();
+        if (producerReserved(this.ring) !== 0) await sleep(25);
+      }
+      this.prodPos = ringWord(this.ring, 'pt');
+    }
     const floor = info.ack_floor.stream_seq;
     if (floor > 0) {
       const m = await this.jsm.streams.getMessage(this.o.stream, { seq: floor }).catch(() => null);
       const b = m === null ? undefined : readBatch(m.header);
       if (m !== null && b !== undefined) this.next.set(m.subject, b.seq + b.count);
+    }
+    this.record = ProgressRecord.open(this.o.stateDir, eal().filePrefix, this.o.stream, this.o.durable, this.ring.name, info.created);
+    const rec = this.record.found;
+    if (rec !== undefined) {
+      const later = (subject: string, next: number): void => {
+        if (next > (this.next.get(subject) ?? 0)) this.next.set(subject, next);
+      };
+      for (const [subject, next] of Object.entries(rec.next)) later(subject, next);
+      const it = rec.intent;
+      if (it !== undefined && this.single) {
+        // The tail is where that enqueue started (it did not happen) or past it (it did).
+        const moved = (this.prodPos - it.pos) >>> 0;
+        if (moved === it.count) later(it.subject, it.seq + it.count);
+        else if (moved !== 0) {
+          this.emit('status', {
+            status: 'error',
+            error: new MpError('EPROTO', `ring '${this.ring.name}': its producer tail moved ${moved} elements since the last enqueue recorded (${it.count}): another producer? elements ${it.seq}.. of '${it.subject}' may arrive twice`),
+          });
+        }
+      }
     }
     this.loop = this.run();
   }
@@ -90,7 +152,10 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     const backoff = new Backoff(this.o.minBackoffMs, this.o.maxBackoffMs);
     while (!this.stopped) {
       try {
-        const iter = await this.consumer.fetch({ max_messages: this.o.window, expires: 1000 });
+        // consume(): pull requests stay outstanding (refilled before they run out), so a message stored
+        // meanwhile is delivered at once, never waiting for the next fetch; the server sends at most
+        // `window` unacked (max_ack_pending), which bounds what waits here while the ring is full.
+        const iter = await this.consumer.consume({ max_messages: this.o.window, expires: 5000 });
         this.stopFetch = () => iter.stop();
         for await (const m of iter) {
           await this.deliver(m);
@@ -123,23 +188,61 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     this.counters.published += b.count;
     if (m.redelivered) this.counters.redelivered += b.count;
     const expected = this.next.get(m.subject);
-    const skip = expected === undefined ? 0 : Math.max(0, Math.min(b.count, expected - b.seq));
-    if (skip === b.count) {
-      this.counters.duplicates += b.count;
+    if (expected !== undefined && b.seq > expected) {
+      // Elements before this message are not in the ring yet: they are pending elsewhere (delivered to a
+      // bridge that died; the server redelivers them after the ack wait). Hold this one (unacked: at most
+      // `window` are, so memory stays bounded) until they come — for up to twice the ack wait (the held
+      // messages' own redeliveries bring us back here); after that the stream no longer holds them (its
+      // limits removed them): say so and go on in order.
+      let held = this.held.get(m.subject);
+      if (held === undefined) this.held.set(m.subject, (held = new Map()));
+      held.set(b.seq, { m, seq: b.seq, count: b.count });
+      this.counters.waits++;
+      const now = Date.now();
+      const gap = this.gaps.get(m.subject);
+      if (gap === undefined || gap.expected !== expected) {
+        this.gaps.set(m.subject, { expected, since: now });
+        return;
+      }
+      if (now - gap.since <= 2 * this.o.ackWaitMs) return;
+      const first = Math.min(...held.keys());
+      this.emit('status', {
+        status: 'error',
+        error: new MpError('EPROTO', `stream '${this.o.stream}' subject '${m.subject}': elements ${expected}..${first - 1} are missing (the stream no longer holds them)`),
+      });
+      this.next.set(m.subject, first);
+    } else {
+      await this.put(m, b.seq, b.count);
+    }
+    // The gap closed (or was given up): what was held follows, in order.
+    const held = this.held.get(m.subject);
+    while (held !== undefined && held.size > 0 && !this.stopped) {
+      const first = Math.min(...held.keys());
+      if (first > this.next.get(m.subject)!) break;
+      const h = held.get(first)!;
+      held.delete(first);
+      await this.put(h.m, h.seq, h.count);
+    }
+  }
+
+  /** Enqueue message `m` (elements `seq`..) whole, less what the ring already has, then ack it. */
+  private async put(m: JsMsg, seq: number, count: number): Promise<void> {
+    const elemSize = this.ring.elemSize;
+    const expected = this.next.get(m.subject);
+    const skip = expected === undefined ? 0 : Math.max(0, Math.min(count, expected - seq));
+    if (skip === count) {
+      this.counters.duplicates += count;
       m.ack();
       return;
     }
-    if (expected !== undefined && b.seq > expected) {
-      this.emit('status', {
-        status: 'error',
-        error: new MpError('EPROTO', `stream '${this.o.stream}' subject '${m.subject}': elements ${expected}..${b.seq - 1} are missing (the stream no longer holds them)`),
-      });
-    }
     this.counters.duplicates += skip;
-    const n = b.count - skip;
+    const n = count - skip;
     const data = new Uint32Array(n * this.words);
     new Uint8Array(data.buffer).set(m.data.subarray(skip * elemSize));
     this.counters.pending = n;
+    // Single producer: record the enqueue before it happens (the restart reads the tail to tell).
+    if (this.single) this.record!.write(this.next, { subject: m.subject, seq: seq + skip, count: n, pos: this.prodPos });
+    if (FAULTS) faultPoint('stream-to-ring-recorded');
     let k = this.ring.enqueueBulk(data, n);
     while (k === 0) {
       // Full ring: wait for room, keep the message ours (working() restarts its ack wait), fetch nothing.
@@ -151,7 +254,11 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
         return; // not acked: redelivered to the next bridge
       }
     }
-    this.next.set(m.subject, b.seq + b.count);
+    this.next.set(m.subject, seq + count);
+    this.gaps.delete(m.subject);
+    if (this.single) this.prodPos = (this.prodPos + n) >>> 0;
+    else this.record!.write(this.next);
+    if (FAULTS) faultPoint('stream-to-ring-enqueued');
     m.ack();
     this.counters.pending = 0;
     this.counters.acked += n;
@@ -165,7 +272,12 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     this.abort.abort();
     this.stopFetch?.();
     await this.loop.catch(() => undefined);
-    await this.nc.drain().catch(() => undefined);
+    const drained = await this.nc.drain().then(
+      () => true,
+      () => false,
+    );
+    // After the drain the server has every ack: the record is no longer needed.
+    this.record?.close(drained);
   }
 }
 
@@ -177,6 +289,7 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
  * @throws {MpError} EPROTO — the stream carries elements of another size or encoding (both named), or records none
  * @throws {MpError} ENOTCONN — no server answered (addresses named) and `waitForServer` not set
  * @throws {MpError} ETIMEDOUT — JetStream did not answer (with `waitForServer`: within JETSTREAM_READY_MS)
+ * @throws {MpError} EPERM — `stateDir` is not a directory of this uid that only it can write
  */
 export async function streamToRing(ring: Ring, opts: StreamToRingOptions): Promise<StreamToRing> {
   if (opts === null || typeof opts !== 'object') throw new MpError('EINVAL', 'streamToRing needs an options object');
@@ -187,6 +300,9 @@ export async function streamToRing(ring: Ring, opts: StreamToRingOptions): Promi
   const ackWaitMs = intOption('ackWaitMs', opts.ackWaitMs, 10_000, 100);
   const minBackoffMs = intOption('minBackoffMs', opts.minBackoffMs, 50);
   const maxBackoffMs = intOption('maxBackoffMs', opts.maxBackoffMs, 2000);
+  if (opts.stateDir !== undefined && (typeof opts.stateDir !== 'string' || !opts.stateDir.startsWith('/'))) {
+    throw new MpError('EINVAL', `stateDir must be an absolute path (got ${JSON.stringify(opts.stateDir)})`);
+  }
   const events = new EventEmitter<RingBridgeEvents>();
   const nc = await openConnection({ ...opts, name: opts.name ?? `mp-stream-to-ring-${ring.name}` }, events);
   try {
@@ -208,7 +324,7 @@ export async function streamToRing(ring: Ring, opts: StreamToRingOptions): Promi
       });
     }
     const consumer = await jetstream(nc).consumers.get(stream, durable);
-    const bridge = new StreamToRing(ring, nc, jsm, consumer, { stream, durable, window, ackWaitMs, minBackoffMs, maxBackoffMs });
+    const bridge = new StreamToRing(ring, nc, jsm, consumer, { stream, durable, window, ackWaitMs, minBackoffMs, maxBackoffMs, stateDir: opts.stateDir });
     events.on('status', (s) => bridge.emit('status', s));
     await bridge.start();
     return bridge;

@@ -61,12 +61,13 @@ describe.skipIf(skip !== undefined)(`actions across hosts${skip ? ` (skipped: ${
     }
 
     await b.kill('SIGKILL');
-    const t0 = Date.now();
+    // B's share is sent and never answered: the request ends (at its timeout) with C's reply only, and
+    // no error stands in for B's.
     const half = await a.call<Result>('request', { action: 'stats', text: 'q3', timeoutMs: 800 });
     expect(half.nbSent).toBe(2);
     expect(half.nbReceived).toBe(1);
+    expect(half.msgs).toHaveLength(1);
     expect(half.msgs[0]).toMatch(/^okC:\d+:q3$/);
-    // It ended at its timeout (not earlier: B's share stayed open until then).
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(800);
+    expect(half.errors).toEqual([]);
   }, 120_000);
 });

@@ -4,6 +4,7 @@
  * element-size mismatch → EPROTO naming both, fds → ENOTSUP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
 import { init, eal } from '@mp/eal';
 import { Ring } from '@mp/ring';
 import { bridgeActions, ringToStream, streamToRing } from '@mp/bridge-nats';
@@ -84,15 +85,25 @@ describe.skipIf(missing !== undefined)(`bridge options and start-up errors${miss
     const e = await code(ringToStream(ring8, { servers: `127.0.0.1:${port}`, stream: 'SW', subject: 'sw', create: true }));
     expect(e.code).toBe('ENOTCONN');
     expect(e.message).toContain(`127.0.0.1:${port}`);
+    // Something that is not a NATS server listens there first: it counts the attempts and hangs up.
+    let attempts = 0;
+    let attempted: () => void = () => undefined;
+    const twoAttempts = new Promise<void>((r) => (attempted = () => ++attempts >= 2 && r()));
+    const impostor = createServer((sock) => {
+      attempted();
+      sock.destroy();
+    });
+    await new Promise<void>((r) => impostor.listen(port, '127.0.0.1', r));
     let settled = false;
     const waiting = ringToStream(ring8, { servers: `127.0.0.1:${port}`, stream: 'SW', subject: 'sw', create: true, waitForServer: true, maxBackoffMs: 200 });
     void waiting.then(
       () => (settled = true),
       () => (settled = true),
     );
-    // Still waiting once a reconnect attempt has surely failed: it neither resolved nor rejected.
-    await new Promise((r) => setTimeout(r, 500));
+    // Two attempts failed (the second one is a retry): the call neither resolved nor rejected.
+    await twoAttempts;
     expect(settled).toBe(false);
+    await new Promise<void>((r) => impostor.close(() => r()));
     await startServer({ name: 'late', host: '127.0.0.1', port });
     const bridge = await waiting;
     expect(bridge.stats().connected).toBe(true);

@@ -3,13 +3,14 @@
  * and nats-server(s), the servers clustered over the veth. Two producer processes on A number their
  * elements; B's consumer checks that every element arrives, in order per producer, none twice — plain,
  * with the stream's leader SIGKILLed mid-transfer, with the ring → stream bridge SIGKILLed and restarted
- * mid-transfer, and with B's ring full for a while (the bridge's memory stays bounded).
+ * mid-transfer, with the stream → ring bridge SIGKILLed at both sides of its enqueue and restarted, with
+ * HTS rings on both sides, and with B's ring full for a while (the bridge's memory stays bounded).
  *
  * Elements: MP_BRIDGE_COUNT (default 100 000; MP_BRIDGE_FULL=1 → 1 000 000, the issue's figure).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { netnsUnavailable, uniquePrefix, useAgents, useNetns } from '@mp/test-utils';
+import { netnsUnavailable, uniquePrefix, useAgents, useNetns, useTempDir } from '@mp/test-utils';
 import type { Agent } from '@mp/test-utils';
 import { natsServerMissing, stopAll } from './nats-servers.js';
 import { twoHosts } from './hosts.js';
@@ -32,12 +33,13 @@ interface Consumed {
 describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespaces${skip ? ` (skipped: ${skip})` : ''}`, () => {
   const spawn = useAgents(AGENT);
   const makeNs = useNetns();
+  const makeTemp = useTempDir('nbstate');
   afterEach(async () => {
     await stopAll();
   });
 
   /** Group A: primary (creates ring `src`, producer 1), secondary producer 2, secondary bridge. Group B: primary (ring `dst`, consumer), secondary bridge. */
-  async function setup(hosts: Hosts, { dstCount = 8192 } = {}) {
+  async function setup(hosts: Hosts, { dstCount = 8192, srcConsumer = 'single', dstProducer = 'single', ackWaitMs = 10_000 } = {}) {
     const pa = uniquePrefix('nba');
     const pb = uniquePrefix('nbb');
     const opts = { netns: hosts.a.name };
@@ -45,22 +47,29 @@ describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespa
     const a1 = spawn({}, [], opts);
     const a2 = spawn({}, [], opts);
     const b1 = spawn({}, [], optsB);
-    const b2 = spawn({}, [], optsB);
     await a1.call('init', { prefix: pa });
-    await a1.call('create', { name: 'src', count: 8192, opts: { elemSize: 8, consumer: 'single' } });
+    await a1.call('create', { name: 'src', count: 8192, opts: { elemSize: 8, consumer: srcConsumer } });
     await a2.call('init', { prefix: pa });
     await b1.call('init', { prefix: pb });
-    await b1.call('create', { name: 'dst', count: dstCount, opts: { elemSize: 8, producer: 'single' } });
-    await b2.call('init', { prefix: pb });
-    const startBridgeA = async (): Promise<Agent> => {
-      const ab = spawn({}, [], opts);
+    await b1.call('create', { name: 'dst', count: dstCount, opts: { elemSize: 8, producer: dstProducer } });
+    /** A ringToStream process on A (`env`: its fault point, if any). */
+    const startBridgeA = async (env: Record<string, string> = {}): Promise<Agent> => {
+      const ab = spawn(env, [], opts);
       await ab.call('init', { prefix: pa });
       await ab.call('r2s', { name: 'src', servers: hosts.urlsA, stream: 'MPS', subject: 'mp.src', batch: 256, create: true, replicas: hosts.servers.length, retryMs: 20_000 }, 40_000);
       return ab;
     };
     const ab = await startBridgeA();
-    await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream: 'MPS', durable: 'toB', retryMs: 20_000 }, 40_000);
-    return { a1, a2, ab, b1, b2, startBridgeA };
+    /** A streamToRing process on B (`env`: its fault point, if any); its progress record in a temp dir. */
+    const stateDir = makeTemp();
+    const startBridgeB = async (env: Record<string, string> = {}): Promise<Agent> => {
+      const bb = spawn(env, [], optsB);
+      await bb.call('init', { prefix: pb });
+      await bb.call('s2r', { name: 'dst', servers: hosts.urlsB, stream: 'MPS', durable: 'toB', stateDir, ackWaitMs, retryMs: 20_000 }, 40_000);
+      return bb;
+    };
+    const b2 = await startBridgeB();
+    return { a1, a2, ab, b1, b2, startBridgeA, startBridgeB };
   }
 
   function checkAll(res: Consumed): void {
@@ -100,7 +109,7 @@ describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespa
     expect(after.leader).not.toBe(leader);
   }, 240_000);
 
-  it('the ring → stream bridge SIGKILLed and restarted mid-transfer: all arrive, none twice', async () => {
+  it('the ring → stream bridge SIGKILLed mid-transfer, then its successor right after an ack (before the release), a third finishes: all arrive, none twice', async () => {
     const hosts = await twoHosts(makeNs, { three: true });
     const { a1, a2, ab, b1, startBridgeA } = await setup(hosts);
     await b1.call('consumeBg', { name: 'dst', expect: 2 * PER, progressEvery: Math.floor(PER / 3) });
@@ -108,13 +117,51 @@ describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespa
     await a2.call('produceBg', { name: 'src', producer: 2, count: PER });
     await b1.waitEvent((e) => e.event === 'progress', 120_000);
     await ab.kill('SIGKILL');
-    const ab2 = await startBridgeA();
+    const ab2 = await startBridgeA({ MP_TEST_CRASH: 'ring-to-stream-acked', MP_TEST_CRASH_AFTER: '20' });
+    expect((await ab2.exited).signal).toBe('SIGKILL');
+    const ab3 = await startBridgeA();
     const res = (await b1.waitEvent((e) => e.event === 'consumed', 150_000)) as unknown as Consumed;
     checkAll(res);
-    const st = await ab2.call<{ acked: number; duplicates: number }>('stats');
-    console.log(`bridge A restarted: ${JSON.stringify(st)}`);
-    // The new bridge sent only what was left (its first batch may have been in the stream already).
+    const st = await ab3.call<{ acked: number; duplicates: number }>('stats');
+    console.log(`bridge A restarted twice: ${JSON.stringify(st)}`);
+    // The second victim's last acked message was still in the ring: the third bridge released it unsent.
+    expect(st.duplicates).toBeGreaterThan(0);
     expect(st.acked).toBeLessThan(2 * PER);
+  }, 240_000);
+
+  it(`HTS rings on both sides (A's consumer, B's producer): all ${2 * PER} arrive, in order per producer, none twice`, async () => {
+    const hosts = await twoHosts(makeNs);
+    const { a1, a2, b1, ab, b2 } = await setup(hosts, { srcConsumer: 'hts', dstProducer: 'hts' });
+    await b1.call('consumeBg', { name: 'dst', expect: 2 * PER });
+    await Promise.all([a1.call('produce', { name: 'src', producer: 1, count: PER }, 120_000), a2.call('produce', { name: 'src', producer: 2, count: PER }, 120_000)]);
+    const res = (await b1.waitEvent((e) => e.event === 'consumed', 120_000)) as unknown as Consumed;
+    checkAll(res);
+    // Both bridges moved every element (nothing skipped as a duplicate on the way).
+    expect((await ab.call<{ acked: number }>('stats')).acked).toBe(2 * PER);
+    expect((await b2.call<{ acked: number; duplicates: number }>('stats')).acked).toBe(2 * PER);
+  }, 180_000);
+
+  it('the stream → ring bridge SIGKILLed after an enqueue (before its ack), its successor after a record (before the enqueue), a third finishes: all arrive, none twice', async () => {
+    const hosts = await twoHosts(makeNs);
+    // A short ack wait: what a dead bridge held unacked comes again sooner.
+    const { a1, a2, b1, b2, startBridgeB } = await setup(hosts, { ackWaitMs: 3000 });
+    // The first bridge runs without a fault point: replace it by one armed to die after its 40th enqueue.
+    await b2.kill('SIGKILL');
+    const b3 = await startBridgeB({ MP_TEST_CRASH: 'stream-to-ring-enqueued', MP_TEST_CRASH_AFTER: '40' });
+    await b1.call('consumeBg', { name: 'dst', expect: 2 * PER });
+    await a1.call('produceBg', { name: 'src', producer: 1, count: PER });
+    await a2.call('produceBg', { name: 'src', producer: 2, count: PER });
+    expect((await b3.exited).signal).toBe('SIGKILL');
+    // The 41st message is in B's ring and was never acked: the server redelivers it to the next bridge.
+    const b4 = await startBridgeB({ MP_TEST_CRASH: 'stream-to-ring-recorded', MP_TEST_CRASH_AFTER: '5' });
+    expect((await b4.exited).signal).toBe('SIGKILL');
+    const b5 = await startBridgeB();
+    const res = (await b1.waitEvent((e) => e.event === 'consumed', 150_000)) as unknown as Consumed;
+    checkAll(res);
+    const st = await b5.call<{ duplicates: number; redelivered: number }>('stats');
+    console.log(`bridge B restarted twice: ${JSON.stringify(st)}`);
+    // The last bridge got again what the second one held unacked when it died.
+    expect(st.redelivered).toBeGreaterThan(0);
   }, 240_000);
 
   it(`B's ring full for ${FULL_MS} ms: the bridge waits with bounded memory, nothing is lost`, async () => {

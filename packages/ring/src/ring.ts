@@ -49,6 +49,7 @@ import { words } from './copy.js';
 import { participantLines, recoverRing, release, resetRecords } from './participants.js';
 import { peekFinish, peekStart } from './peek.js';
 import { RingHandle } from './handle.js';
+import { ASYNC_WATCH_MS, runAsync, waitLoop } from './blocking.js';
 import { ringState } from './state.js';
 import type { RingData, RingData64, RingDescriptor, RingOpOptions, RingRecovery, RingZcData } from './types.js';
 
@@ -455,6 +456,53 @@ export class Ring extends RingHandle {
    */
   dequeueBurstAsync(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
     return this.asyncOp(false, dst, n, opts, false);
+  }
+
+  /**
+   * Wait, without blocking the event loop, until at least `n` elements are there for this side's
+   * consumers; reserves and copies nothing. Resolves with the elements available (≥ n), or 0 at the
+   * timeout (default: wait forever). For a consumer that peeks (single or HTS side) and holds elements it
+   * has seen but not released: it waits for one more than it holds, then peeks again. `n` may be a
+   * function, read again at every wake-up, for a caller whose need changes while it waits (a peeker that
+   * releases elements meanwhile); a function returning 0 ends the wait at the next wake-up (with 0).
+   * The wait sleeps on a futex in the libuv pool, woken by every enqueue, like {@link dequeueBurstAsync}.
+   *
+   * @throws {MpError} (rejects) EINVAL — n (or its first value) not an integer in 1..capacity, a bad `timeoutMs`; ESTALE
+   *   ({@link RingStaleError}) — the producer side's tail is stuck behind a dead peer's reservation; EBADF
+   * @see rte_ring_count (DPDK has no blocking form)
+   */
+  async dequeueWaitAsync(n: number | (() => number), opts?: Pick<RingOpOptions, 'timeoutMs'>): Promise<number> {
+    this.check();
+    const need = typeof n === 'function' ? n : (): number => n;
+    const first = need();
+    if (!Number.isInteger(first) || first < 1 || first > this.capacity) {
+      throw new MpError('EINVAL', `ring '${this.name}': wait for ${first} elements (an integer in 1..${this.capacity})`);
+    }
+    const timeoutMs = opts?.timeoutMs ?? Infinity;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+      throw new MpError('EINVAL', `timeoutMs ${String(timeoutMs)} is not a number ≥ 0 (Infinity waits until done)`);
+    }
+    const i32 = this.i32;
+    const c = this.c;
+    return runAsync(
+      waitLoop({
+        own: c,
+        other: this.p,
+        get need(): number {
+          return need();
+        },
+        deadline: timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs,
+        watchMs: ASYNC_WATCH_MS,
+        attempt: () => {
+          const e = (Atomics.load(i32, W_PROD_TAIL) - Atomics.load(i32, W_CONS_HEAD)) >>> 0;
+          const k = need();
+          return k > 0 && e >= k ? e : 0;
+        },
+        recheck: () => {
+          if (i32[W_EPOCH] !== this.epoch) this.resync();
+        },
+      }),
+    );
   }
 
   // ---- peek (two-step) and zero-copy API (peek.ts) ------------------------------------------------------

@@ -262,6 +262,7 @@ const PUBLIC_CALLS: Record<string, (r: Ring) => unknown> = {
   enqueueBurstAsync: (r) => r.enqueueBurstAsync(u32(8), 2),
   dequeueBulkAsync: (r) => r.dequeueBulkAsync(u32(8), 1, { timeoutMs: 10 }),
   dequeueBurstAsync: (r) => r.dequeueBurstAsync(u32(8), 2, { timeoutMs: 10 }),
+  dequeueWaitAsync: (r) => r.dequeueWaitAsync(1, { timeoutMs: 10 }),
   enqueueBulkStart: (r) => r.enqueueBulkStart(1),
   enqueueBurstStart: (r) => r.enqueueBurstStart(1),
   enqueueFinish: (r) => r.enqueueFinish(u32(2), 0),
@@ -581,6 +582,37 @@ describe.each([
     expect(code(() => r.enqueueBulkStart(1))).toBe('ENOTSUP');
     expect(code(() => r.enqueueZcBurstStart(1))).toBe('ENOTSUP');
     expect(code(() => r.dequeueZcBurstStart(1))).toBe('ENOTSUP');
+  });
+});
+
+describe('dequeueWaitAsync', () => {
+  it('resolves once n elements are there, taking none; 0 at its timeout; a need function is re-read at each wake-up', async () => {
+    const r = Ring.create(fresh(), 16, { consumer: 'single' });
+    const three = r.dequeueWaitAsync(3);
+    r.enqueue(1);
+    r.enqueue(2);
+    r.enqueue(3);
+    expect(await three).toBe(3);
+    expect(r.count()).toBe(3);
+    // A peeker holding 3 waits for a 4th; it times out with 0 when none comes.
+    expect(await r.dequeueWaitAsync(4, { timeoutMs: 20 })).toBe(0);
+    // The need drops while waiting (the peeker released 2): the next enqueue ends the wait.
+    let need = 5;
+    const changing = r.dequeueWaitAsync(() => need);
+    expect(r.dequeueBurst(new Uint32Array(2), 2)).toBe(2);
+    need = 2;
+    r.enqueue(4);
+    expect(await changing).toBe(2);
+    // A need of 0 ends the wait at the next wake-up, with 0.
+    need = 9;
+    const ended = r.dequeueWaitAsync(() => need);
+    need = 0;
+    r.enqueue(5);
+    expect(await ended).toBe(0);
+    expect(r.count()).toBe(3);
+    await expect(r.dequeueWaitAsync(0)).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(r.dequeueWaitAsync(r.capacity + 1)).rejects.toMatchObject({ code: 'EINVAL' });
+    r.free();
   });
 });
 
