@@ -65,6 +65,7 @@ export class Receiver {
     const owner = ch.owner;
     if (owner !== undefined) {
       const c0 = owner.inbox.pubCount();
+      owner.inbox.sawSocket(n);
       if (n > 0) this.takeSocket(this.records, n, false, false, true);
       owner.drain();
       // Work left (a drain queued for later): a poll loop must call again at once, not wait for a publish.
@@ -102,6 +103,7 @@ export class Receiver {
   /** Pull whatever is queued on our socket (and inbox) into the backlog (during a blocked send or requestSync). */
   drainToBacklog(): void {
     const n = binding.recv(this.ch.transport.fd, this.aside.buffer, 0);
+    this.ch.owner?.inbox.sawSocket(n);
     this.toBacklog(this.aside, n);
     this.ch.owner?.toBacklog();
     this.scheduleBacklog();
@@ -113,12 +115,22 @@ export class Receiver {
    * or queued (toBacklog, or a backlog is waiting: order is kept).
    */
   takeSocket(b: RecordBuffer, n: number, toBacklog: boolean, onlyReplies = false, drainFollows = false): void {
+    const ds = this.socketMessages(b, n, drainFollows);
+    if (ds.length > 0) this.dispatch(ds, toBacklog, onlyReplies);
+  }
+
+  /**
+   * The messages among `n` socket datagrams of `b` (with an inbox), in the order read: wake-ups and
+   * carriers are taken aside. A message that came inline as a wake (EXT_WAKE) rang our doorbell: read
+   * where no drain follows, it queues one (as a bare wake does), or the doorbell would stay rung.
+   */
+  socketMessages(b: RecordBuffer, n: number, drainFollows: boolean, ds: Decoded[] = []): Decoded[] {
     const owner = this.ch.owner!;
     const { u8, dv } = b;
-    const ds: Decoded[] = [];
+    const uid = this.ch.uid;
     for (let i = 0; i < n; i++) {
       const rec = i * RECORD.size;
-      if (isWake(u8, dv, rec, this.ch.uid)) {
+      if (isWake(u8, dv, rec, uid)) {
         // The common datagram between inbox peers: no decoding needed.
         if (!drainFollows) owner.queueDrain();
         continue;
@@ -126,10 +138,15 @@ export class Receiver {
       const k = recordParts(dv, rec, TRUNC);
       for (let j = 0; j < k; j++) {
         const d = decodeRecord(u8, dv, rec, TRUNC, j);
-        if (!owner.internalDatagram(d, drainFollows)) ds.push(d);
+        if (owner.internalDatagram(d, drainFollows)) continue;
+        if (d.ok && d.ext !== null && (d.ext.flags & EXT_WAKE) !== 0 && d.uid === uid) {
+          this.ch.stats.inlineReceived++;
+          if (!drainFollows) owner.queueDrain();
+        }
+        ds.push(d);
       }
     }
-    if (ds.length > 0) this.dispatch(ds, toBacklog, onlyReplies);
+    return ds;
   }
 
   /** Handle decoded messages now, or queue them behind the backlog (toBacklog: always; onlyReplies: all but replies). */

@@ -231,6 +231,7 @@ export class Requests {
           if (p.done) break;
           const us = Math.min((spinUntil - now) * 1000, SYNC_SPIN_SLICE_US);
           const n = binding.recv(ch.transport.fd, b.buffer, 0, us, ib.mz.buffer, INBOX.offPubCount, c0);
+          ib.sawSocket(n);
           if (n > 0) rx.takeSocket(b, n, false, true);
         } else {
           if (polling) {
@@ -242,6 +243,7 @@ export class Requests {
           if (p.done) break;
           if (ib.nonEmpty()) continue;
           const n = binding.recv(ch.transport.fd, b.buffer, Math.min(deadline - now, PROBE_MS));
+          ib.sawSocket(n);
           if (n > 0) rx.takeSocket(b, n, false, true);
         }
         // Replies a descriptor pull parked in the backlog.
