@@ -427,10 +427,17 @@ inline void CpuRelax() {
 #endif
 }
 
+// epoch (optional): the inbox's readEpoch, advanced before every read of the socket (senders order
+// their datagrams against their inbox cells by it; src/layout.ts "Inline").
+inline void BeforeRead(int32_t* epoch) {
+  if (epoch != nullptr) __atomic_add_fetch(epoch, 1, __ATOMIC_SEQ_CST);
+}
+
 int SpinDrain(int fd, uint8_t* buf, size_t len, double limitUs, const int32_t* word = nullptr,
-              int32_t expected = 0, bool* changed = nullptr) {
+              int32_t expected = 0, bool* changed = nullptr, int32_t* epoch = nullptr) {
   double t0 = NowUs();
   for (;;) {
+    BeforeRead(epoch);
     int n = DrainInto(fd, buf, len);
     if (n != 0) return n;
     if (word != nullptr) {
@@ -525,6 +532,7 @@ struct Watch {
   double busyPollUs = 0;  // after a batch, poll this long for the next one before epoll (0: never)
   int32_t* pub = nullptr;      // the inbox's pubCount (watched while polling), or nullptr
   int32_t* polling = nullptr;  // the inbox's polling flag (1 while this spins)
+  int32_t* epoch = nullptr;    // the inbox's readEpoch (advanced before every read)
   Napi::ObjectReference inboxKeep;
   bool closed = false;
   bool uvClosed = false;
@@ -549,6 +557,7 @@ void CloseWatch(Watch* w, bool removeHook = true) {
   w->inboxKeep.Reset();
   w->pub = nullptr;
   w->polling = nullptr;
+  w->epoch = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatchClosed);
 }
 
@@ -576,11 +585,12 @@ void OnReadable(uv_poll_t* h, int status, int) {
     int n;
     bool last = false;
     if (round == 0) {
+      BeforeRead(w->epoch);
       n = DrainInto(w->fd, w->buf, w->len);
     } else {
       bool changed = false;
       if (w->polling != nullptr) __atomic_store_n(w->polling, 1, __ATOMIC_SEQ_CST);
-      n = SpinDrain(w->fd, w->buf, w->len, w->busyPollUs, w->pub, expected, &changed);
+      n = SpinDrain(w->fd, w->buf, w->len, w->busyPollUs, w->pub, expected, &changed, w->epoch);
       if (w->polling != nullptr) __atomic_store_n(w->polling, 0, __ATOMIC_SEQ_CST);
       last = n == 0 && !changed;
     }
@@ -662,13 +672,15 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
     if (w->closed) return ci.Env().Undefined();
     int32_t* pub = WordArg(ci[0], ci[1]);
     int32_t* polling = WordArg(ci[0], ci[2]);
-    if (pub == nullptr || polling == nullptr) {
-      Napi::TypeError::New(ci.Env(), "inbox(buffer, pubOffset, pollOffset)").ThrowAsJavaScriptException();
+    int32_t* epoch = WordArg(ci[0], ci[3]);
+    if (pub == nullptr || polling == nullptr || epoch == nullptr) {
+      Napi::TypeError::New(ci.Env(), "inbox(buffer, pubOffset, pollOffset, epochOffset)").ThrowAsJavaScriptException();
       return ci.Env().Undefined();
     }
     w->inboxKeep = Napi::Persistent(ci[0].As<Napi::Object>());
     w->pub = pub;
     w->polling = polling;
+    w->epoch = epoch;
     return ci.Env().Undefined();
   }));
   handle.Set("unref", Napi::Function::New(env, [w](const Napi::CallbackInfo& ci) {

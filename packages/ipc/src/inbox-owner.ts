@@ -144,17 +144,24 @@ export class InboxOwner {
    */
   private carrierOf(pid: number, tag: number, pulled: Decoded[]): number[] | undefined {
     const key = `${pid}:${tag}`;
+    // After a read that came back full, read on before returning to the cells (Inbox.beforeRead).
+    let full = false;
     for (let round = 0; round < CARRIER_READS_MAX; round++) {
       const fds = this.carriers.get(key);
-      if (fds !== undefined) {
+      if (fds !== undefined && !full) {
         this.carriers.delete(key);
         return fds;
       }
-      const n = binding.recv(this.ch.transport.fd, this.pull.buffer, 0);
-      this.inbox.sawSocket(n);
-      if (n === 0) break;
+      const n = this.ch.receiver.readOwn(this.pull);
+      full = n === RECORDS_PER_BATCH;
       // Everything else read here follows the records of this take, in order.
-      this.ch.receiver.socketMessages(this.pull, n, false, pulled);
+      if (n > 0) this.ch.receiver.socketMessages(this.pull, n, false, pulled);
+      else if (fds === undefined) break;
+    }
+    const fds = this.carriers.get(key);
+    if (fds !== undefined) {
+      this.carriers.delete(key);
+      return fds;
     }
     warnLimited('carrier lost', `an inbox record from pid ${pid} lost its descriptors (carrier ${tag} not on the socket)`);
     return undefined;

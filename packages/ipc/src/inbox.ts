@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { MpError, memzone } from '@mp/memory';
 import { FAULTS, faultPoint, log, processGone, sleepSync } from '@mp/memory/internal';
 import type { Memzone } from '@mp/memory';
-import { EXT, INBOX, INBOX_BYTES, RECORD, RECORDS_PER_BATCH, SUN_PATH_MAX, WIRE, inboxName } from './layout.js';
+import { EXT, INBOX, INBOX_BYTES, RECORD, SUN_PATH_MAX, WIRE, inboxName } from './layout.js';
 
 const I = {
   magic: INBOX.offMagic / 4,
@@ -142,13 +142,13 @@ export class Inbox {
   }
 
   /**
-   * A read of our socket returned `n` datagrams: fewer than a batch means it left the queue empty, so
-   * every datagram sent before that read began has been read (senders wait for 2 of these after their
-   * last datagram before they write into a cell again; layout.ts "Inline").
+   * We are about to read our socket: advance readEpoch. A sender that sees it move after its datagram
+   * went knows a read began after that, and this process drains no cell before that read — and the
+   * reads after it, while they come back full — have taken its datagram (layout.ts "Inline").
    */
-  sawSocket(n: number): void {
-    // SYNC: after the read; pairs with InboxRef.inlineRead().
-    if (n >= 0 && n < RECORDS_PER_BATCH) Atomics.add(this.i32, I.readEpoch, 1);
+  beforeRead(): void {
+    // SYNC: before the read; pairs with InboxRef.inlineRead().
+    Atomics.add(this.i32, I.readEpoch, 1);
   }
 
   /** Is a published record waiting (or a stuck cell worth a look)? One shared load. */
@@ -401,13 +401,14 @@ export class InboxRef {
   }
 
   /**
-   * Our last inline datagram has been read: the owner's read epoch moved by 2 since it was sent (one
-   * empty read could have begun before the send; the second began after it). A cell written now
-   * cannot overtake it.
+   * Our last inline datagram will be read before any cell we write now is drained: the owner's read
+   * epoch moved since the datagram was sent, so a read of its socket began after it was queued, and
+   * the owner drains no cell until that read (and the reads after it, while they come back full) are
+   * done.
    */
   inlineRead(): boolean {
-    // SYNC: pairs with Inbox.sawSocket.
-    return !this.inlineLast || ((Atomics.load(this.i32, I.readEpoch) - this.inlineEpoch) | 0) >= 2;
+    // SYNC: pairs with Inbox.beforeRead.
+    return !this.inlineLast || Atomics.load(this.i32, I.readEpoch) !== this.inlineEpoch;
   }
 
   /** Does the owner sleep, and did we win its doorbell (so the message itself can be its wake datagram)? */

@@ -163,9 +163,9 @@ export function extCheck(id: number, flags: number): number {
  * | 256 |    4 | polling      | owner: 1 while it spins on pubCount               own cache line |
  * | 260 |    4 | doorbell     | producers CAS 0→1 before a wake datagram; owner stores 0         |
  * | 320 |    4 | head         | owner: next position to consume (informational)  own cache line |
- * | 324 |    4 | readEpoch    | owner: +1 after each read of its socket that left it empty (fewer |
- * |     |      |              | than a batch came); a sender whose last message went as a datagram |
- * |     |      |              | writes into the inbox again only once this moved by 2 (see Order)  |
+ * | 324 |    4 | readEpoch    | owner: +1 before each read of its socket; a sender whose last     |
+ * |     |      |              | message went as a datagram writes into a cell again only once this |
+ * |     |      |              | moved since (see "Inline" below)                                   |
  * | 384 | 4 × MAX_PROCS | senders | one word per process-table slot: the sender's pid while it is |
  * |     |      |              | between its state check and its publish, else 0. A process      |
  * |     |      |              | re-arming the inbox stores CLOSED, then waits for every live    |
@@ -199,8 +199,10 @@ export function extCheck(id: number, flags: number): number {
  * CAS(doorbell 0 → 1)) goes *as* the wake datagram — the message itself, its ext flags with EXT_WAKE —
  * instead of into a cell. Order per sender across the two paths: a message goes by datagram only once
  * this sender's last cell was consumed (its seq moved past pos+1), and into a cell again only once
- * readEpoch moved by 2 since its last datagram was sent (an empty read that began after the send: the
- * datagram was read). The owner handles what it reads in the order it read it.
+ * readEpoch moved since its last datagram was sent: the owner advances it before each socket read and
+ * drains no cell between a read that came back full (RECORDS_PER_BATCH) and the next read, so that
+ * read takes the datagram before any later cell is drained. The owner handles what it reads in the
+ * order it read it.
  */
 export const INBOX = {
   magic: 0x4249504d,

@@ -11,7 +11,7 @@ import { decodeRecord, recordParts } from './codec.js';
 import type { Decoded } from './codec.js';
 import type { Channel } from './channel.js';
 import { MSG_CTRUNC, MSG_TRUNC } from './binding.js';
-import { EXT, EXT_WAKE, MP_MAX_NAME_LEN, MP_MSG, RECORD, RECV_BUFFER_BYTES, WAKE_ACTION, WIRE } from './layout.js';
+import { EXT, EXT_WAKE, MP_MAX_NAME_LEN, MP_MSG, RECORD, RECORDS_PER_BATCH, RECV_BUFFER_BYTES, WAKE_ACTION, WIRE } from './layout.js';
 
 export const TRUNC = MSG_TRUNC | MSG_CTRUNC;
 
@@ -65,8 +65,12 @@ export class Receiver {
     const owner = ch.owner;
     if (owner !== undefined) {
       const c0 = owner.inbox.pubCount();
-      owner.inbox.sawSocket(n);
       if (n > 0) this.takeSocket(this.records, n, false, false, true);
+      // A full batch may have left datagrams queued: read on before any cell is drained (Inbox.beforeRead).
+      while (n === RECORDS_PER_BATCH && !ch.isClosed) {
+        n = this.readOwn(this.records);
+        if (n > 0) this.takeSocket(this.records, n, false, false, true);
+      }
       owner.drain();
       // Work left (a drain queued for later): a poll loop must call again at once, not wait for a publish.
       return owner.drainQueued ? (c0 - 1) | 0 : c0;
@@ -102,11 +106,29 @@ export class Receiver {
 
   /** Pull whatever is queued on our socket (and inbox) into the backlog (during a blocked send or requestSync). */
   drainToBacklog(): void {
-    const n = binding.recv(this.ch.transport.fd, this.aside.buffer, 0);
-    this.ch.owner?.inbox.sawSocket(n);
-    this.toBacklog(this.aside, n);
-    this.ch.owner?.toBacklog();
+    const owner = this.ch.owner;
+    let n: number;
+    // With an inbox: on while the reads come back full, before any cell is drained (Inbox.beforeRead).
+    do {
+      n = this.readOwn(this.aside);
+      this.toBacklog(this.aside, n);
+    } while (owner !== undefined && n === RECORDS_PER_BATCH);
+    owner?.toBacklog();
     this.scheduleBacklog();
+  }
+
+  /**
+   * One non-blocking read of our socket into `b`: the count (0: none; a failed read is logged, 0).
+   * With an inbox, its readEpoch is advanced first (senders order datagrams against cells by it).
+   */
+  readOwn(b: RecordBuffer): number {
+    this.ch.owner?.inbox.beforeRead();
+    try {
+      return binding.recv(this.ch.transport.fd, b.buffer, 0);
+    } catch (err) {
+      warnLimited('recv own', `reading the IPC socket ${this.ch.path} failed: ${(err as Error).message}`);
+      return 0;
+    }
   }
 
   /**
