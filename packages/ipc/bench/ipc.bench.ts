@@ -24,7 +24,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DPDK = { requestSyncP50: 80, sendmsgPerSec: 70_000 }; // ANCHORS.md: rte_mp_request_sync p50 ≈ 80 µs; rte_mp_sendmsg ≈ 70k msg/s
 /** Opt-in modes, each measured in a group of its own (a primary and a secondary child, both with these options). */
 const BUSY_POLL_US = Number(process.env.BENCH_BUSY_POLL_US ?? 50);
-const MODES = { spin: { busyPollUs: BUSY_POLL_US }, coalesce: { coalesce: true }, sockets: { inbox: false } } as const;
+const MODES = { dflt: {}, spin: { busyPollUs: BUSY_POLL_US }, coalesce: { coalesce: true }, sockets: { inbox: false } } as const;
 const here = import.meta.dirname;
 
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
@@ -121,6 +121,9 @@ async function main(): Promise<void> {
   const spin = { asyncCpu: [] as number[], async: [] as number[], asyncP99: [] as number[], sync: [] as number[], syncP99: [] as number[] };
   const coal = { up: [] as number[], down: [] as number[] };
   const sockets = { async: [] as number[], sync: [] as number[], up: [] as number[] };
+  // Default options, both ends bench children (as the sockets-only and C references are): the C ratio.
+  const dflt = { async: [] as number[], asyncP99: [] as number[], asyncCpu: [] as number[], sync: [] as number[] };
+  const dfltGroup = await modeGroup(MODES.dflt);
   const spinGroup = await modeGroup(MODES.spin);
   const coalGroup = await modeGroup(MODES.coalesce);
   const socketGroup = await modeGroup(MODES.sockets);
@@ -200,6 +203,15 @@ async function main(): Promise<void> {
       if (v.got !== FLOOD) console.error(`coalesced one-way ${dir}: ${v.got} of ${FLOOD} arrived`);
       coal[dir].push(v.rate);
     }
+    // Default mode between two bench children.
+    for (const mode of ['async', 'sync'] as const) {
+      const v = await dfltGroup.cmd<{ p50: number; p99: number; cpu: number; peerCpu: number }>({ cmd: 'latency', n: N, mode });
+      dflt[mode].push(v.p50);
+      if (mode === 'async') {
+        dflt.asyncP99.push(v.p99);
+        dflt.asyncCpu.push(v.cpu + v.peerCpu);
+      }
+    }
     // Reference: the same group with inboxes off (sockets only, as before inboxes).
     for (const mode of ['async', 'sync'] as const) {
       sockets[mode].push((await socketGroup.cmd<{ p50: number }>({ cmd: 'latency', n: N, mode })).p50);
@@ -263,7 +275,8 @@ async function main(): Promise<void> {
   const cP50 = cpp.p50.length > 0 ? median(cpp.p50) : NaN;
   const vsC = (v: number): string => (Number.isNaN(cP50) ? 'C ping-pong n/a' : `${(v / cP50).toFixed(2)}× C ping-pong`);
   const table: Array<[string, string, string]> = [
-    ['request (async), sec→pri, p50 / p99', `${us(median(rows.async))} / ${us(median(rows.asyncP99))}`, `${vsC(median(rows.async))} (goal ≤ 1.2), ${(median(rows.async) / cpP50).toFixed(2)}× child_process (goal ≤ 1.0), ${(median(rows.async) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.35); CPU ${us(median(rows.asyncCpu))} per round trip (both processes)`],
+    ['request (async), default mode, sec→pri, both ends bench children, p50 / p99', `${us(median(dflt.async))} / ${us(median(dflt.asyncP99))}`, `${vsC(median(dflt.async))} (goal ≤ 1.2); requestSync ${us(median(dflt.sync))}; CPU ${us(median(dflt.asyncCpu))} per round trip (both processes)`],
+    ['request (async), sec→pri (primary: this bench process), p50 / p99', `${us(median(rows.async))} / ${us(median(rows.asyncP99))}`, `${vsC(median(rows.async))}, ${(median(rows.async) / cpP50).toFixed(2)}× child_process (goal ≤ 1.0), ${(median(rows.async) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.35); CPU ${us(median(rows.asyncCpu))} per round trip (both processes)`],
     ['requestSync, sec→pri, p50 / p99', `${us(median(rows.sync))} / ${us(median(rows.syncP99))}`, `${(median(rows.sync) / DPDK.requestSyncP50).toFixed(2)}× DPDK rte_mp_request_sync (goal ≤ 0.15)`],
     ['request (async), pri→sec, p50 / p99', `${us(median(rows.pToS))} / ${us(median(rows.pToSP99))}`, `${(median(rows.pToS) / cpP50).toFixed(2)}× child_process`],
     ['sendMsg one-way, sec→pri', rate(median(rows.oneWayUp)), `${(median(rows.oneWayUp) / DPDK.sendmsgPerSec).toFixed(1)}× DPDK rte_mp_sendmsg (goal ≥ 5), ${(median(rows.oneWayUp) / median(cp.rate)).toFixed(2)}× child_process`],
@@ -293,9 +306,10 @@ async function main(): Promise<void> {
   console.log('|---|---|---|');
   for (const [a, b, c] of table) console.log(`| ${a} | ${b} | ${c} |`);
   console.log(`\nper run: async p50 ${rows.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${rows.sync.map((v) => v.toFixed(1)).join(', ')} µs; child_process p50 ${cp.p50.map((v) => v.toFixed(1)).join(', ')} µs`);
-  console.log(`per run: C ping-pong p50 ${cpp.p50.map((v) => v.toFixed(1)).join(', ')} µs; Node floor p50 ${floor.p50.map((v) => v.toFixed(1)).join(', ')} µs; sockets-only async p50 ${sockets.async.map((v) => v.toFixed(1)).join(', ')} µs`);
+  console.log(`per run: C ping-pong p50 ${cpp.p50.map((v) => v.toFixed(1)).join(', ')} µs; Node floor p50 ${floor.p50.map((v) => v.toFixed(1)).join(', ')} µs; sockets-only async p50 ${sockets.async.map((v) => v.toFixed(1)).join(', ')} µs; default (children) async p50 ${dflt.async.map((v) => v.toFixed(1)).join(', ')} µs`);
   console.log(`per run: busyPollUs async p50 ${spin.async.map((v) => v.toFixed(1)).join(', ')} µs; sync p50 ${spin.sync.map((v) => v.toFixed(1)).join(', ')} µs; one-way sec→pri ${rows.oneWayUp.map(rate).join(', ')}, coalesced ${coal.up.map(rate).join(', ')}`);
 
+  await dfltGroup.close();
   await spinGroup.close();
   await coalGroup.close();
   await socketGroup.close();

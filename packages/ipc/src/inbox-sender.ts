@@ -78,6 +78,13 @@ export class InboxSender {
   trySend(path: string, pid: number, out: Uint8Array, lenParam: number, fds: Int32Array | null): number | undefined {
     const ref = this.inboxOf(path, pid);
     if (ref === undefined) return undefined;
+    // Order per sender across datagrams and cells (layout.ts "Inline"): after a datagram the owner
+    // has not begun to read yet, this one goes as a datagram too (a cell could be drained before it).
+    // Nothing is written into the inbox for it, so no enter/leave.
+    if (!ref.inlineRead()) {
+      this.stats.inboxSends++;
+      return this.sendForcedInline(ref, path, out, fds);
+    }
     if (ref.enter(this.slot, process.pid)) {
       this.stats.inboxSends++;
       try {
@@ -139,9 +146,6 @@ export class InboxSender {
    * when it sleeps. 0 or -errno (EAGAIN: the inbox stayed full).
    */
   private send(ref: InboxRef, path: string, out: Uint8Array, lenParam: number, fds: Int32Array | null): number {
-    // Order per sender across datagrams and cells (layout.ts "Inline"): after a datagram the owner
-    // has not read yet, this one goes as a datagram too (a cell could be drained before it).
-    if (!ref.inlineRead()) return this.sendForcedInline(ref, path, out, fds);
     let mustWake = false;
     // A request or reply to a sleeping owner goes *as* its wake datagram (no cell, no carrier): only
     // once our last cell was consumed (the datagram cannot overtake it) and we won the doorbell.
