@@ -3,7 +3,6 @@
  * each wake-up (doorbell cleared first, so a later sender rings again), match records with the
  * descriptors their carrier datagrams brought, and look again at a cell whose claimer may have died.
  */
-import { binding } from './binding.js';
 import { decodeRecord } from './codec.js';
 import type { Decoded } from './codec.js';
 import type { Channel } from './channel.js';
