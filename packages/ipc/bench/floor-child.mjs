@@ -4,6 +4,7 @@
 //   node floor-child.mjs <dir> <n>   → prints {"p50":µs,"p99":µs} of n round trips (after n/10 warm-up)
 // The parent (this process) measures; it forks its echo peer (this file with 'echo').
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -22,6 +23,7 @@ const pa = join(dir, 'floor_a');
 const pb = join(dir, 'floor_b');
 
 if (arg === 'echo') {
+  rmSync(pb, { force: true }); // a socket file left by the previous run
   const fd = b.open(pb, 0o600);
   const to = sockaddr(pa);
   const w = b.watch(fd, new ArrayBuffer(RECV_BYTES), (n) => {
@@ -36,6 +38,7 @@ if (arg === 'echo') {
 } else {
   const n = Number(arg);
   const warm = Math.floor(n / 10);
+  rmSync(pa, { force: true }); // a socket file left by the previous run
   const fd = b.open(pa, 0o600);
   const peer = spawn(process.execPath, [import.meta.filename, dir, 'echo'], { stdio: ['pipe', 'pipe', 'inherit'] });
   await new Promise((r) => peer.stdout.once('data', r));
@@ -63,6 +66,8 @@ if (arg === 'echo') {
   await done;
   peer.stdin.end();
   b.close(fd);
+  rmSync(pa, { force: true });
+  rmSync(pb, { force: true });
   t.sort();
   process.stdout.write(`${JSON.stringify({ p50: t[Math.floor(n / 2)] * 1000, p99: t[Math.floor(n * 0.99)] * 1000 })}\n`);
   process.exit(0);

@@ -330,10 +330,17 @@ inline void CpuRelax() {
 #endif
 }
 
+// epoch (optional): the inbox's readEpoch, advanced before every read of the socket (senders order
+// their datagrams against their inbox cells by it; src/layout.ts "Inline").
+inline void BeforeRead(int32_t* epoch) {
+  if (epoch != nullptr) __atomic_add_fetch(epoch, 1, __ATOMIC_SEQ_CST);
+}
+
 int SpinDrain(int fd, uint8_t* buf, size_t len, double limitUs, const int32_t* word = nullptr,
-              int32_t expected = 0, bool* changed = nullptr) {
+              int32_t expected = 0, bool* changed = nullptr, int32_t* epoch = nullptr) {
   double t0 = NowUs();
   for (;;) {
+    BeforeRead(epoch);
     int n = DrainInto(fd, buf, len);
     if (n != 0) return n;
     if (word != nullptr) {
@@ -423,6 +430,7 @@ struct IpcWatch : mp::Watch {
   double busyPollUs = 0;       // after a batch, poll this long for the next one before epoll (0: never)
   int32_t* pub = nullptr;      // the inbox's pubCount (watched while polling), or nullptr
   int32_t* polling = nullptr;  // the inbox's polling flag (1 while this spins)
+  int32_t* epoch = nullptr;    // the inbox's readEpoch (advanced before every read)
   Napi::ObjectReference inboxKeep;
 
   void OnClose() override {
@@ -430,6 +438,7 @@ struct IpcWatch : mp::Watch {
     inboxKeep.Reset();
     pub = nullptr;
     polling = nullptr;
+    epoch = nullptr;
   }
   void OnEvent(int status, int revents) override;
 };
@@ -451,11 +460,12 @@ void IpcWatch::OnEvent(int status, int) {
     int n;
     bool last = false;
     if (round == 0) {
+      BeforeRead(epoch);
       n = DrainInto(fd, buf, len);
     } else {
       bool changed = false;
       if (polling != nullptr) __atomic_store_n(polling, 1, __ATOMIC_SEQ_CST);
-      n = SpinDrain(fd, buf, len, busyPollUs, pub, expected, &changed);
+      n = SpinDrain(fd, buf, len, busyPollUs, pub, expected, &changed, epoch);
       if (polling != nullptr) __atomic_store_n(polling, 0, __ATOMIC_SEQ_CST);
       last = n == 0 && !changed;
     }
@@ -502,9 +512,13 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
     int32_t* pub = nullptr;
     int32_t* polling = nullptr;
     if (!WordArg(ci, 0, 1, "pubOffset", &pub) || !WordArg(ci, 0, 2, "pollOffset", &polling)) return ci.Env().Undefined();
+    // epochOffset may be left out (no readEpoch: builds of the JS before it, as the bench compares).
+    int32_t* epoch = nullptr;
+    if (ci.Length() > 3 && !ci[3].IsUndefined() && !WordArg(ci, 0, 3, "epochOffset", &epoch)) return ci.Env().Undefined();
     w->inboxKeep = Napi::Persistent(ci[0].As<Napi::Object>());
     w->pub = pub;
     w->polling = polling;
+    w->epoch = epoch;
     return ci.Env().Undefined();
   }));
   return handle;

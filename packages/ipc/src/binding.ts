@@ -45,9 +45,10 @@ export interface WatchHandle {
   /**
    * The channel's inbox: while poll mode spins, also watch the 32-bit word at `pubOffset` (returning
    * to JS when it moves from the value onBatch returned) with `polling` (at `pollOffset`) set to 1.
-   * onBatch's return value is the pubCount it read before draining the inbox.
+   * onBatch's return value is the pubCount it read before draining the inbox. The word at
+   * `epochOffset` (readEpoch) is advanced before every read of the socket.
    */
-  inbox(buffer: ArrayBuffer, pubOffset: number, pollOffset: number): void;
+  inbox(buffer: ArrayBuffer, pubOffset: number, pollOffset: number, epochOffset: number): void;
 }
 
 function load(): IpcBinding {

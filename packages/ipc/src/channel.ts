@@ -77,8 +77,8 @@ export class Channel {
   readonly procType: 'primary' | 'secondary';
   /** This process's socket path. */
   readonly path: string;
-  /** @internal counters for tests and the bench: messages sent into inboxes / as datagrams, wake datagrams sent. */
-  readonly stats: SendStats = { inboxSends: 0, socketSends: 0, wakes: 0, inboxReceived: 0 };
+  /** @internal counters for tests and the bench: messages sent to inbox owners (inline: of those, as datagrams) / to sockets, wake datagrams sent, messages received from the inbox / inline. */
+  readonly stats: SendStats = { inboxSends: 0, inlineSends: 0, socketSends: 0, wakes: 0, inboxReceived: 0, inlineReceived: 0 };
   /** @internal this process's uid: every datagram and record must carry it */
   readonly uid = process.getuid?.() ?? 0;
   /** @internal the encode buffer of the message being sent */
@@ -95,6 +95,8 @@ export class Channel {
   private readonly coalescer: Coalescer | undefined;
   private readonly watch: WatchHandle;
   private closed = false;
+  /** The watch keeps the event loop alive (see refresh). */
+  private refd = false;
   private readonly onExit = (): void => this.close();
   /** Called before the socket closes (the event forwarder announces a primary's exit). */
   beforeClose: (() => void) | undefined;
@@ -150,7 +152,7 @@ export class Channel {
     this.coalescer = coalesce && mpGroup ? new Coalescer(this.transport) : undefined;
     this.watch = binding.watch(fd, this.receiver.records.buffer, (n) => this.receiver.onBatch(n));
     this.watch.unref();
-    if (this.owner !== undefined) this.watch.inbox(this.owner.inbox.mz.buffer, INBOX.offPubCount, INBOX.offPolling);
+    if (this.owner !== undefined) this.watch.inbox(this.owner.inbox.mz.buffer, INBOX.offPubCount, INBOX.offPolling, INBOX.offReadEpoch);
     if (busyPollUs > 0) this.watch.busyPoll(busyPollUs);
     // A DPDK primary's memory-map syncs wait for every secondary's answer (5 s, also at its exit).
     if (!mpGroup && this.procType === 'secondary') for (const [name, h] of dpdkMallocActions()) this.handlers.internalAction(name, h);
@@ -205,7 +207,10 @@ export class Channel {
   /** @internal Keep the event loop alive while actions are registered or requests are pending. */
   refresh(): void {
     if (this.closed) return;
-    if (this.handlers.actions.size > 0 || this.requests.pending.size > 0) this.watch.ref();
+    const want = this.handlers.actions.size > 0 || this.requests.pending.size > 0;
+    if (want === this.refd) return;
+    this.refd = want;
+    if (want) this.watch.ref();
     else this.watch.unref();
   }
 

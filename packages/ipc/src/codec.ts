@@ -193,21 +193,20 @@ export function decodeRecord(u8: Uint8Array, dv: DataView, rec: number, truncFla
   const uid = dv.getInt32(rec + RECORD.uid, true);
   const pathLen = Math.min(Math.max(dv.getInt32(rec + RECORD.pathLen, true), 0), SUN_PATH_MAX);
   const path = pathOf(u8, rec + RECORD.path, pathLen);
-  const bad = (reason: string): Decoded => ({ ok: false, reason, fds, pid, uid, path });
   const len = dv.getInt32(rec + RECORD.len, true);
   const flags = dv.getInt32(rec + RECORD.flags, true);
   let d = rec + RECORD.data;
   let type: number;
   if (len !== WIRE.size) {
-    if (recordParts(dv, rec, truncFlags) === 1) return bad(`length ${len} (a DPDK datagram is ${WIRE.size} bytes)`);
+    if (recordParts(dv, rec, truncFlags) === 1) return badRecord(fds, pid, uid, path, `length ${len} (a DPDK datagram is ${WIRE.size} bytes)`);
     if (part > 0) d = dv.getInt32(rec + RECORD.spill, true) + (part - 1) * WIRE.size;
     type = dv.getInt32(d + WIRE.type, true);
-    if (type !== MP_MSG) return bad(`type ${type} in a coalesced datagram (only MSG)`);
+    if (type !== MP_MSG) return badRecord(fds, pid, uid, path, `type ${type} in a coalesced datagram (only MSG)`);
   } else {
-    if (flags & RX_FD_OVERFLOW) return bad('more than 8 file descriptors');
-    if (flags & truncFlags) return bad('truncated (MSG_TRUNC/MSG_CTRUNC)');
+    if (flags & RX_FD_OVERFLOW) return badRecord(fds, pid, uid, path, 'more than 8 file descriptors');
+    if (flags & truncFlags) return badRecord(fds, pid, uid, path, 'truncated (MSG_TRUNC/MSG_CTRUNC)');
     type = dv.getInt32(d + WIRE.type, true);
-    if (type < 0 || type > MP_IGN) return bad(`type ${type}`);
+    if (type < 0 || type > MP_IGN) return badRecord(fds, pid, uid, path, `type ${type}`);
   }
   let nameLen = -1;
   let ascii = true;
@@ -219,26 +218,26 @@ export function decodeRecord(u8: Uint8Array, dv: DataView, rec: number, truncFla
     }
     if (c < 0x20 || c >= 0x7f || c === 0x2f || c === 0x5c) ascii = false;
   }
-  if (nameLen < 0) return bad('name not NUL-terminated');
-  if (nameLen === 0) return bad('empty name');
+  if (nameLen < 0) return badRecord(fds, pid, uid, path, 'name not NUL-terminated');
+  if (nameLen === 0) return badRecord(fds, pid, uid, path, 'empty name');
   const nb = u8.subarray(d + WIRE.name, d + WIRE.name + nameLen);
   let name: string;
   if (ascii) {
     name = String.fromCharCode.apply(null, nb as unknown as number[]);
-    if (name.includes('..')) return bad('forbidden name');
+    if (name.includes('..')) return badRecord(fds, pid, uid, path, 'forbidden name');
   } else {
     try {
       name = fatalUtf8.decode(nb);
       validateName('action', name, MP_MAX_NAME_LEN - 1);
     } catch {
-      return bad('forbidden or non-UTF-8 name');
+      return badRecord(fds, pid, uid, path, 'forbidden or non-UTF-8 name');
     }
   }
   const lenParam = dv.getInt32(d + WIRE.lenParam, true);
-  if (lenParam < 0 || lenParam > MP_MAX_PARAM_LEN) return bad(`len_param ${lenParam}`);
+  if (lenParam < 0 || lenParam > MP_MAX_PARAM_LEN) return badRecord(fds, pid, uid, path, `len_param ${lenParam}`);
   const numFds = dv.getInt32(d + WIRE.numFds, true);
-  if (numFds < 0 || numFds > MP_MAX_FD_NUM) return bad(`num_fds ${numFds}`);
-  if (numFds !== fds.length) return bad(`num_fds ${numFds} but ${fds.length} descriptors came`);
+  if (numFds < 0 || numFds > MP_MAX_FD_NUM) return badRecord(fds, pid, uid, path, `num_fds ${numFds}`);
+  if (numFds !== fds.length) return badRecord(fds, pid, uid, path, `num_fds ${numFds} but ${fds.length} descriptors came`);
   const param = u8.slice(d + WIRE.param, d + WIRE.param + lenParam);
   let ext: Ext | null = null;
   const xo = extOffset(nameLen, lenParam);
@@ -251,6 +250,11 @@ export function decodeRecord(u8: Uint8Array, dv: DataView, rec: number, truncFla
     }
   }
   return { ok: true, type, name, param, fds, ext, pid, uid, path };
+}
+
+/** A dropped record: why, and what it brought (its descriptors are closed by the caller). */
+function badRecord(fds: number[], pid: number, uid: number, path: string, reason: string): Decoded {
+  return { ok: false, reason, fds, pid, uid, path };
 }
 
 /** Param of an error reply: `code NUL message`, cut to `max` bytes. */

@@ -3,7 +3,6 @@
  * each wake-up (doorbell cleared first, so a later sender rings again), match records with the
  * descriptors their carrier datagrams brought, and look again at a cell whose claimer may have died.
  */
-import { binding } from './binding.js';
 import { decodeRecord } from './codec.js';
 import type { Decoded } from './codec.js';
 import type { Channel } from './channel.js';
@@ -12,6 +11,7 @@ import { CARRIER_ACTION, EXT_CARRIER, EXT_WAKE, INBOX, MP_MSG, RECORD, RECORDS_P
 import { RecordBuffer, TRUNC, closeAll } from './receive.js';
 import { warnLimited } from './warn.js';
 
+const NONE: Decoded[] = [];
 /** Carriers held at most (senders that died between carrier and record leave theirs behind). */
 const CARRIERS_MAX = 4096;
 /** Drain passes per wake-up before I/O and timers get their turn. */
@@ -30,6 +30,8 @@ export class InboxOwner {
   private readonly pull = new RecordBuffer();
   private queued = false;
   private stuckTimer = false;
+  /** Cells the last take() took. */
+  taken = 0;
 
   constructor(
     readonly inbox: Inbox,
@@ -55,8 +57,9 @@ export class InboxOwner {
     // back short of a full batch is the last one needed.
     for (let round = 0; round < DRAIN_ROUNDS && !this.ch.isClosed; round++) {
       const ds = this.take(force);
+      const taken = this.taken;
       this.ch.receiver.dispatch(ds, false, false);
-      if (ds.length < RECORDS_PER_BATCH) {
+      if (taken < RECORDS_PER_BATCH) {
         // Stopped at a claimed, unpublished cell: its claimer rings when it publishes — unless it
         // died first, so look again in 2 ms (the drain then asks whether it lives).
         if (ib.stuck && !this.stuckTimer) {
@@ -90,17 +93,24 @@ export class InboxOwner {
     // At most one inbox's worth per call (senders keep filling it): the rest is drained later.
     for (let round = 0; round <= INBOX.capacity / RECORDS_PER_BATCH; round++) {
       const ds = this.take();
-      if (ds.length === 0) return;
       for (const d of ds) this.ch.receiver.backlog.push(d);
+      if (this.taken === 0) return;
     }
     this.queueDrain();
   }
 
-  /** Take up to one batch of records from our inbox, decoded (carriers' descriptors attached). */
+  /**
+   * Take up to one batch of records from our inbox, decoded (carriers' descriptors attached), in
+   * order; then the messages a carrier's search read off the socket meanwhile (read after these
+   * records were: they follow them). `taken` tells how many cells were taken.
+   */
   take(force = false): Decoded[] {
     const n = this.inbox.drain(this.inU8, RECORDS_PER_BATCH, force);
+    this.taken = n;
+    if (n === 0) return NONE;
     this.ch.stats.inboxReceived += n;
     const ds: Decoded[] = [];
+    const pulled: Decoded[] = [];
     const u8 = this.inU8;
     const dv = this.inDv;
     for (let i = 0; i < n; i++) {
@@ -116,30 +126,41 @@ export class InboxOwner {
       if ((flags & RX_INBOX_CARRIER) !== 0) {
         const pid = dv.getInt32(rec + RECORD.pid, true);
         const tag = dv.getInt32(rec + RECORD.carrier, true);
-        const fds = this.carrierOf(pid, tag) ?? [];
+        const fds = this.carrierOf(pid, tag, pulled) ?? [];
         dv.setInt32(rec + RECORD.nfds, fds.length, true);
         for (let f = 0; f < fds.length; f++) dv.setInt32(rec + RECORD.fds + 4 * f, fds[f]!, true);
       }
       // Not a datagram: a record from an inbox is never coalesced (part 0 only).
       ds.push(decodeRecord(u8, dv, rec, TRUNC, 0));
     }
+    for (const d of pulled) ds.push(d);
     return ds;
   }
 
-  /** The descriptors of carrier `tag` from `pid`: already taken, or read off the socket now (it was queued first). */
-  private carrierOf(pid: number, tag: number): number[] | undefined {
+  /**
+   * The descriptors of carrier `tag` from `pid`: already taken, or read off the socket now (it was
+   * queued first; the messages read meanwhile go to `pulled`, in order).
+   */
+  private carrierOf(pid: number, tag: number, pulled: Decoded[]): number[] | undefined {
     const key = `${pid}:${tag}`;
+    // After a read that came back full, read on before returning to the cells (Inbox.beforeRead).
+    let full = false;
     for (let round = 0; round < CARRIER_READS_MAX; round++) {
       const fds = this.carriers.get(key);
-      if (fds !== undefined) {
+      if (fds !== undefined && !full) {
         this.carriers.delete(key);
         return fds;
       }
-      const n = binding.recv(this.ch.transport.fd, this.pull.buffer, 0);
-      if (n === 0) break;
-      // Everything else read here waits in the backlog, in order.
-      this.ch.receiver.takeSocket(this.pull, n, true);
-      this.ch.receiver.scheduleBacklog();
+      const n = this.ch.receiver.readOwn(this.pull);
+      full = n === RECORDS_PER_BATCH;
+      // Everything else read here follows the records of this take, in order.
+      if (n > 0) this.ch.receiver.socketMessages(this.pull, n, false, pulled);
+      else if (fds === undefined) break;
+    }
+    const fds = this.carriers.get(key);
+    if (fds !== undefined) {
+      this.carriers.delete(key);
+      return fds;
     }
     warnLimited('carrier lost', `an inbox record from pid ${pid} lost its descriptors (carrier ${tag} not on the socket)`);
     return undefined;

@@ -9,7 +9,7 @@ import { binding } from './binding.js';
 import { encode } from './codec.js';
 import { EAGAIN, ECONNREFUSED, ENOENT } from './errors.js';
 import { InboxRef, senderHeader } from './inbox.js';
-import { CARRIER_ACTION, EXT_CARRIER, EXT_WAKE, MP_MSG, RX_INBOX_CARRIER, RX_INBOX_VOID, WAKE_ACTION, WIRE } from './layout.js';
+import { CARRIER_ACTION, EXT, EXT_CARRIER, EXT_WAKE, MP_MAX_NAME_LEN, MP_MAX_PARAM_LEN, MP_MSG, MP_REP, MP_REQ, RX_INBOX_CARRIER, RX_INBOX_VOID, WAKE_ACTION, WIRE, extCheck } from './layout.js';
 import { pidOfSocket } from './peers.js';
 import type { Peers } from './peers.js';
 import type { Transport } from './transport.js';
@@ -26,9 +26,13 @@ const RETRY_SLOW_MS = 50;
 /** Counters shared with the channel (telemetry, tests, the bench). */
 export interface SendStats {
   inboxSends: number;
+  /** Of inboxSends: messages that went as datagrams (inline wakes, or after one not read yet). */
+  inlineSends: number;
   socketSends: number;
   wakes: number;
   inboxReceived: number;
+  /** Messages received inline (as their own wake datagram, EXT_WAKE) by this inbox's owner. */
+  inlineReceived: number;
 }
 
 export class InboxSender {
@@ -43,6 +47,9 @@ export class InboxSender {
   private readonly wakeOut = new Uint8Array(WIRE.size);
   private readonly carrierOut = new Uint8Array(WIRE.size);
   private readonly carrierDv = new DataView(this.carrierOut.buffer);
+  /** An inline message: the caller's encoded message with EXT_WAKE in its flags. */
+  private readonly inlineOut = new Uint8Array(WIRE.size);
+  private readonly inlineDv = new DataView(this.inlineOut.buffer);
   /** Carrier tags start at random, so a restarted channel of this pid never meets an old tag's leftovers. */
   private nextCarrier = 1 + Math.floor(Math.random() * 0x3fffffff);
 
@@ -71,6 +78,13 @@ export class InboxSender {
   trySend(path: string, pid: number, out: Uint8Array, lenParam: number, fds: Int32Array | null): number | undefined {
     const ref = this.inboxOf(path, pid);
     if (ref === undefined) return undefined;
+    // Order per sender across datagrams and cells (layout.ts "Inline"): after a datagram the owner
+    // has not begun to read yet, this one goes as a datagram too (a cell could be drained before it).
+    // Nothing is written into the inbox for it, so no enter/leave.
+    if (!ref.inlineRead()) {
+      this.stats.inboxSends++;
+      return this.sendForcedInline(ref, path, out, fds);
+    }
     if (ref.enter(this.slot, process.pid)) {
       this.stats.inboxSends++;
       try {
@@ -132,6 +146,32 @@ export class InboxSender {
    * when it sleeps. 0 or -errno (EAGAIN: the inbox stayed full).
    */
   private send(ref: InboxRef, path: string, out: Uint8Array, lenParam: number, fds: Int32Array | null): number {
+    let mustWake = false;
+    // A request or reply to a sleeping owner goes *as* its wake datagram (no cell, no carrier): only
+    // once our last cell was consumed (the datagram cannot overtake it) and we won the doorbell.
+    const type = out[WIRE.type]!;
+    if ((type === MP_REQ || type === MP_REP) && out[WIRE.type + 1] === 0 && ref.lastConsumed()) {
+      const wire = this.inlineWire(out, lenParam);
+      if (wire !== undefined && ref.ringIfAsleep()) {
+        const r = binding.send(this.transport.fd, this.transport.addr(path), wire, fds, false);
+        if (r === 0) {
+          ref.sentInline();
+          this.stats.inlineSends++;
+          return 0;
+        }
+        if (r === ECONNREFUSED || r === ENOENT) {
+          ref.resetDoorbell();
+          return this.forget(ref, path, r);
+        }
+        // Not sent, and we hold the doorbell: a wake must still go (every later sender relies on it).
+        if (r !== EAGAIN) {
+          this.wake(ref, path);
+          return r; // a descriptor not open (EBADF): the message fails as over a socket
+        }
+        // The owner's queue is full (it is readable): into a cell instead, then the wake owed.
+        mustWake = true;
+      }
+    }
     let cell = ref.claim(this.myPidHi);
     if (cell < 0) {
       const deadline = Date.now() + this.sendTimeoutMs;
@@ -174,10 +214,42 @@ export class InboxSender {
     if (tag !== 0) ref.setCarrier(cell, RX_INBOX_CARRIER, tag);
     const ring = ref.publish(cell, this.myPidHi);
     if (ring === undefined) return this.forget(ref, path, ECONNREFUSED); // re-armed under us: its owner is gone
-    if (ring) return this.wake(ref, path);
+    if (ring || mustWake) return this.wake(ref, path);
     // No wake datagram (it polls, or one is pending): a dead owner would go unnoticed, so at most
     // once a millisecond per peer ask its socket (a SIGKILLed process's socket refuses at once).
     return this.probeOwner(ref, path);
+  }
+
+  /**
+   * A message after an inline datagram the owner has not read yet: a datagram too (plain, no wake
+   * flag: the doorbell is not ours), waiting for room as any socket send. 0 or -errno.
+   */
+  private sendForcedInline(ref: InboxRef, path: string, out: Uint8Array, fds: Int32Array | null): number {
+    const r = this.transport.send(path, out, fds);
+    if (r === 0) {
+      ref.sentInline();
+      this.stats.inlineSends++;
+      return 0;
+    }
+    return r === ECONNREFUSED || r === ENOENT ? this.forget(ref, path, r) : r;
+  }
+
+  /**
+   * The message `out` as an inline wake datagram: a copy with EXT_WAKE added to its extension's
+   * flags; undefined when it carries no extension (no room: it goes into a cell).
+   */
+  private inlineWire(out: Uint8Array, lenParam: number): Uint8Array | undefined {
+    const at = out[WIRE.name + EXT.nameRoomMax] === 0 ? WIRE.name + MP_MAX_NAME_LEN - EXT.size : lenParam <= EXT.paramRoomMax ? WIRE.param + MP_MAX_PARAM_LEN - EXT.size : -1;
+    if (at < 0) return undefined;
+    const w = this.inlineOut;
+    const dv = this.inlineDv;
+    w.set(out);
+    if (dv.getUint32(at, true) !== EXT.magic) return undefined;
+    const id = dv.getUint32(at + EXT.id, true);
+    const flags = dv.getUint16(at + EXT.flags, true) | EXT_WAKE;
+    dv.setUint16(at + EXT.flags, flags, true);
+    dv.setUint16(at + EXT.check, extCheck(id, flags), true);
+    return w;
   }
 
   /** At most once a ms per peer: is the owner's socket still live? 0, or the -errno that dropped the handle. */

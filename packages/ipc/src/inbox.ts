@@ -24,6 +24,7 @@ const I = {
   polling: INBOX.offPolling / 4,
   doorbell: INBOX.offDoorbell / 4,
   head: INBOX.offHead / 4,
+  readEpoch: INBOX.offReadEpoch / 4,
 } as const;
 const CELL_I32 = INBOX.cellSize / 4;
 // Fault points (armed test processes only; @mp/memory's fault.ts): 'ipc-inbox-claimed' between a
@@ -140,6 +141,16 @@ export class Inbox {
     Atomics.store(this.i32, I.doorbell, 0);
   }
 
+  /**
+   * We are about to read our socket: advance readEpoch. A sender that sees it move after its datagram
+   * went knows a read began after that, and this process drains no cell before that read — and the
+   * reads after it, while they come back full — have taken its datagram (layout.ts "Inline").
+   */
+  beforeRead(): void {
+    // SYNC: before the read; pairs with InboxRef.inlineRead().
+    Atomics.add(this.i32, I.readEpoch, 1);
+  }
+
   /** Is a published record waiting (or a stuck cell worth a look)? One shared load. */
   nonEmpty(): boolean {
     const c = this.head & this.mask;
@@ -233,6 +244,12 @@ export class InboxRef {
   private readonly mask: number;
   /** When the sender last asked the owner's socket whether it lives (see Channel.sendInbox). */
   probedAt = 0;
+  /** This sender's last cell in this inbox: its int32 index and position (-1: none yet). */
+  private lastSi = -1;
+  private lastPos = 0;
+  /** This sender's last message went inline (as a datagram), and readEpoch right after it was sent. */
+  inlineLast = false;
+  private inlineEpoch = 0;
 
   private constructor(pid: number, mz: Memzone, nonce: number) {
     this.pid = pid;
@@ -364,9 +381,40 @@ export class InboxRef {
     // reading polling.
     const want = BigInt(pos) | myPid;
     if (Atomics.compareExchange(this.i64, si / 2, want, BigInt((pos + 1) >>> 0) | myPid) !== want) return undefined;
+    this.lastSi = si;
+    this.lastPos = pos;
+    this.inlineLast = false;
     Atomics.add(i32, I.pubCount, 1);
     if (Atomics.load(i32, I.polling) !== 0) return false;
     return Atomics.compareExchange(i32, I.doorbell, 0, 1) === 0;
+  }
+
+  /** Our last cell has been consumed (or we have none): a datagram now cannot overtake it. */
+  lastConsumed(): boolean {
+    return this.lastSi < 0 || Atomics.load(this.i32, this.lastSi) >>> 0 !== ((this.lastPos + 1) >>> 0);
+  }
+
+  /** An inline datagram has just been sent: note the owner's read epoch (see inlineRead). */
+  sentInline(): void {
+    this.inlineLast = true;
+    this.inlineEpoch = Atomics.load(this.i32, I.readEpoch);
+  }
+
+  /**
+   * Our last inline datagram will be read before any cell we write now is drained: the owner's read
+   * epoch moved since the datagram was sent, so a read of its socket began after it was queued, and
+   * the owner drains no cell until that read (and the reads after it, while they come back full) are
+   * done.
+   */
+  inlineRead(): boolean {
+    // SYNC: pairs with Inbox.beforeRead.
+    return !this.inlineLast || Atomics.load(this.i32, I.readEpoch) !== this.inlineEpoch;
+  }
+
+  /** Does the owner sleep, and did we win its doorbell (so the message itself can be its wake datagram)? */
+  ringIfAsleep(): boolean {
+    const i32 = this.i32;
+    return Atomics.load(i32, I.polling) === 0 && Atomics.load(i32, I.doorbell) === 0 && Atomics.compareExchange(i32, I.doorbell, 0, 1) === 0;
   }
 
   /** Is the doorbell rung (a wake sent, the owner not drained since)? */

@@ -23,7 +23,8 @@
  * |   4 |    4 | requestId | u32, 0 = none (messages)                                           |
  * |   8 |    2 | flags     | EXT_ERROR: this REP is an error reply, param = code NUL message    |
  * |     |      |           | EXT_WAKE / EXT_CARRIER: inbox wake-up / descriptor carrier (MSG    |
- * |     |      |           | 'mp_ipc_wake' / 'mp_ipc_fds', @mp group peers with an inbox only)  |
+ * |     |      |           | 'mp_ipc_wake' / 'mp_ipc_fds', @mp group peers with an inbox only); |
+ * |     |      |           | EXT_WAKE on any other message: it went inline as an inbox's wake   |
  * |  10 |    2 | check     | (magic ^ id ^ id>>>16 ^ flags ^ 0x6d70) & 0xffff                    |
  * ```
  * It sits in the bytes after the name's NUL (name[52..64), when the name is ≤ 51 bytes) or else in the
@@ -162,6 +163,9 @@ export function extCheck(id: number, flags: number): number {
  * | 256 |    4 | polling      | owner: 1 while it spins on pubCount               own cache line |
  * | 260 |    4 | doorbell     | producers CAS 0→1 before a wake datagram; owner stores 0         |
  * | 320 |    4 | head         | owner: next position to consume (informational)  own cache line |
+ * | 324 |    4 | readEpoch    | owner: +1 before each read of its socket; a sender whose last     |
+ * |     |      |              | message went as a datagram writes into a cell again only once this |
+ * |     |      |              | moved since (see "Inline" below)                                   |
  * | 384 | 4 × MAX_PROCS | senders | one word per process-table slot: the sender's pid while it is |
  * |     |      |              | between its state check and its publish, else 0. A process      |
  * |     |      |              | re-arming the inbox stores CLOSED, then waits for every live    |
@@ -190,10 +194,19 @@ export function extCheck(id: number, flags: number): number {
  * also for a cell published empty because its send failed after the claim); senders[its slot] := 0.
  * Consumer: doorbell := 0, then take cells while seq == head+1 (copy the record, claimer := 0,
  * SYNC: seq := head+cap); a cell claimed by a dead pid is skipped (seq := head+cap).
+ *
+ * Inline (version 3): a request or reply to an owner that sleeps (polling == 0, and this sender wins
+ * CAS(doorbell 0 → 1)) goes *as* the wake datagram — the message itself, its ext flags with EXT_WAKE —
+ * instead of into a cell. Order per sender across the two paths: a message goes by datagram only once
+ * this sender's last cell was consumed (its seq moved past pos+1), and into a cell again only once
+ * readEpoch moved since its last datagram was sent: the owner advances it before each socket read and
+ * drains no cell between a read that came back full (RECORDS_PER_BATCH) and the next read, so that
+ * read takes the datagram before any later cell is drained. The owner handles what it reads in the
+ * order it read it.
  */
 export const INBOX = {
   magic: 0x4249504d,
-  version: 2,
+  version: 3,
   offMagic: 0,
   offVersion: 4,
   offOwnerPid: 8,
@@ -208,6 +221,7 @@ export const INBOX = {
   offPolling: 256,
   offDoorbell: 260,
   offHead: 320,
+  offReadEpoch: 324,
   offSenders: 384,
   /** one sender word per @mp/eal process-table slot */
   senders: MAX_PROCS,

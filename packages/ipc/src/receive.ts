@@ -11,7 +11,7 @@ import { decodeRecord, recordParts } from './codec.js';
 import type { Decoded } from './codec.js';
 import type { Channel } from './channel.js';
 import { MSG_CTRUNC, MSG_TRUNC } from './binding.js';
-import { EXT, EXT_WAKE, MP_MAX_NAME_LEN, MP_MSG, RECORD, RECV_BUFFER_BYTES, WAKE_ACTION, WIRE } from './layout.js';
+import { EXT, EXT_WAKE, MP_MAX_NAME_LEN, MP_MSG, RECORD, RECORDS_PER_BATCH, RECV_BUFFER_BYTES, WAKE_ACTION, WIRE } from './layout.js';
 
 export const TRUNC = MSG_TRUNC | MSG_CTRUNC;
 
@@ -66,6 +66,11 @@ export class Receiver {
     if (owner !== undefined) {
       const c0 = owner.inbox.pubCount();
       if (n > 0) this.takeSocket(this.records, n, false, false, true);
+      // A full batch may have left datagrams queued: read on before any cell is drained (Inbox.beforeRead).
+      while (n === RECORDS_PER_BATCH && !ch.isClosed) {
+        n = this.readOwn(this.records);
+        if (n > 0) this.takeSocket(this.records, n, false, false, true);
+      }
       owner.drain();
       // Work left (a drain queued for later): a poll loop must call again at once, not wait for a publish.
       return owner.drainQueued ? (c0 - 1) | 0 : c0;
@@ -101,10 +106,29 @@ export class Receiver {
 
   /** Pull whatever is queued on our socket (and inbox) into the backlog (during a blocked send or requestSync). */
   drainToBacklog(): void {
-    const n = binding.recv(this.ch.transport.fd, this.aside.buffer, 0);
-    this.toBacklog(this.aside, n);
-    this.ch.owner?.toBacklog();
+    const owner = this.ch.owner;
+    let n: number;
+    // With an inbox: on while the reads come back full, before any cell is drained (Inbox.beforeRead).
+    do {
+      n = this.readOwn(this.aside);
+      this.toBacklog(this.aside, n);
+    } while (owner !== undefined && n === RECORDS_PER_BATCH);
+    owner?.toBacklog();
     this.scheduleBacklog();
+  }
+
+  /**
+   * One non-blocking read of our socket into `b`: the count (0: none; a failed read is logged, 0).
+   * With an inbox, its readEpoch is advanced first (senders order datagrams against cells by it).
+   */
+  readOwn(b: RecordBuffer): number {
+    this.ch.owner?.inbox.beforeRead();
+    try {
+      return binding.recv(this.ch.transport.fd, b.buffer, 0);
+    } catch (err) {
+      warnLimited('recv own', `reading the IPC socket ${this.ch.path} failed: ${(err as Error).message}`);
+      return 0;
+    }
   }
 
   /**
@@ -113,12 +137,22 @@ export class Receiver {
    * or queued (toBacklog, or a backlog is waiting: order is kept).
    */
   takeSocket(b: RecordBuffer, n: number, toBacklog: boolean, onlyReplies = false, drainFollows = false): void {
+    const ds = this.socketMessages(b, n, drainFollows);
+    if (ds.length > 0) this.dispatch(ds, toBacklog, onlyReplies);
+  }
+
+  /**
+   * The messages among `n` socket datagrams of `b` (with an inbox), in the order read: wake-ups and
+   * carriers are taken aside. A message that came inline as a wake (EXT_WAKE) rang our doorbell: read
+   * where no drain follows, it queues one (as a bare wake does), or the doorbell would stay rung.
+   */
+  socketMessages(b: RecordBuffer, n: number, drainFollows: boolean, ds: Decoded[] = []): Decoded[] {
     const owner = this.ch.owner!;
     const { u8, dv } = b;
-    const ds: Decoded[] = [];
+    const uid = this.ch.uid;
     for (let i = 0; i < n; i++) {
       const rec = i * RECORD.size;
-      if (isWake(u8, dv, rec, this.ch.uid)) {
+      if (isWake(u8, dv, rec, uid)) {
         // The common datagram between inbox peers: no decoding needed.
         if (!drainFollows) owner.queueDrain();
         continue;
@@ -126,10 +160,15 @@ export class Receiver {
       const k = recordParts(dv, rec, TRUNC);
       for (let j = 0; j < k; j++) {
         const d = decodeRecord(u8, dv, rec, TRUNC, j);
-        if (!owner.internalDatagram(d, drainFollows)) ds.push(d);
+        if (owner.internalDatagram(d, drainFollows)) continue;
+        if (d.ok && d.ext !== null && (d.ext.flags & EXT_WAKE) !== 0 && d.uid === uid) {
+          this.ch.stats.inlineReceived++;
+          if (!drainFollows) owner.queueDrain();
+        }
+        ds.push(d);
       }
     }
-    if (ds.length > 0) this.dispatch(ds, toBacklog, onlyReplies);
+    return ds;
   }
 
   /** Handle decoded messages now, or queue them behind the backlog (toBacklog: always; onlyReplies: all but replies). */

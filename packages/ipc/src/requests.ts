@@ -11,7 +11,7 @@ import { checkMsg, decodeError, decodeRecord, encode, recordParts } from './code
 import type { Decoded, MpMsg, ReceivedMsg } from './codec.js';
 import type { Channel } from './channel.js';
 import { ECONNREFUSED, ENOENT, MpIpcRemoteError, sendError } from './errors.js';
-import { EXT_ERROR, INBOX, MP_IGN, MP_REP, MP_REQ, RECORD } from './layout.js';
+import { EXT_ERROR, INBOX, MP_IGN, MP_REP, MP_REQ, RECORD, RECORDS_PER_BATCH } from './layout.js';
 import { checkOptions, timeoutOption } from './options.js';
 import { TRUNC, closeAll } from './receive.js';
 import { logDrop } from './warn.js';
@@ -41,7 +41,8 @@ interface Pending {
   waiting: Map<string, number>;
   reply: MpReply;
   single: boolean;
-  timer: NodeJS.Timeout | undefined;
+  /** When an async request times out (performance.now() ms; Infinity: never; requestSync keeps its own). */
+  deadline: number;
   /** Async requests to peers of unknown pid: the timer that asks their sockets whether they live. */
   probe: NodeJS.Timeout | undefined;
   /** Set: the request fails with this error when it finishes (a requestSync to itself that cannot be answered). */
@@ -68,6 +69,9 @@ export class Requests {
   private readonly deathWatch = new Map<number, { close(): void }>();
   /** Ids of the requests requestSync calls (nested ones too) are blocked on. */
   private readonly syncWaits = new Set<number>();
+  /** The timeout timer of async requests (see armTimeout) and the deadline it is armed for. */
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
 
   constructor(
     private readonly ch: Channel,
@@ -113,7 +117,7 @@ export class Requests {
       waiting: new Map(),
       reply: { nbSent: 0, nbReceived: 0, msgs: [], errors: [] },
       single: o.to !== undefined || ch.procType === 'secondary',
-      timer: undefined,
+      deadline: sync || timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs,
       probe: undefined,
       lost: undefined,
       done: false,
@@ -122,16 +126,27 @@ export class Requests {
     };
     encode(ch.out, ch.outDv, MP_REQ, m.name, m.param, m.fds.length, { id, flags: 0 });
     const fds = m.fds.length === 0 ? null : Int32Array.from(m.fds);
+    // The bookkeeping goes before the sends: a peer woken by one may take this CPU at once, and what
+    // is left to do here would then wait for it (its reply is only handled from the event loop or
+    // requestSync's wait, never before this returns).
+    this.pending.set(id, p);
+    if (p.deadline !== Infinity) this.armTimeout(p.deadline);
     let firstErr = 0;
-    for (const [path, pid] of targets) {
-      const r = ch.sendOut(path, pid, fds);
-      if (r === 0) {
-        p.reply.nbSent++;
-        p.waiting.set(path, pid);
-      } else if (firstErr === 0) {
-        firstErr = r;
+    try {
+      for (const [path, pid] of targets) {
+        const r = ch.sendOut(path, pid, fds);
+        if (r === 0) {
+          p.reply.nbSent++;
+          p.waiting.set(path, pid);
+        } else if (firstErr === 0) {
+          firstErr = r;
+        }
       }
+    } catch (err) {
+      this.pending.delete(id);
+      throw err;
     }
+    if (p.reply.nbSent === 0) this.pending.delete(id);
     if (p.single && p.reply.nbSent === 0) {
       p.done = true;
       const path = targets[0]![0];
@@ -143,13 +158,15 @@ export class Requests {
       resolve(p.reply);
       return p;
     }
-    this.pending.set(id, p);
     if (!sync) {
-      if (timeoutMs !== Infinity) p.timer = setTimeout(() => this.finish(p, true), timeoutMs);
-      for (const pid of p.waiting.values()) this.watchDeath(pid);
+      let unknown = false;
+      for (const pid of p.waiting.values()) {
+        if (pid > 0) this.watchDeath(pid);
+        else unknown = true;
+      }
       // A peer whose pid is unknown (a DPDK primary nothing was received from yet) cannot be watched
       // by pid: ask its socket every 10 ms instead (a dead process's socket refuses at once).
-      if ([...p.waiting.values()].some((pid) => pid <= 0)) {
+      if (unknown) {
         p.probe = setInterval(() => this.checkSockets(p), PROBE_MS);
         p.probe.unref();
       }
@@ -157,6 +174,32 @@ export class Requests {
     }
     return p;
   }
+
+  /**
+   * One timer for every async request's timeout (a timer per request cost more than the rest of a
+   * request's bookkeeping): armed for the earliest deadline; when it fires, requests past theirs end
+   * with what they have and it is armed for the next. Unref'd: pending requests keep the event loop
+   * alive through the channel's watch, and a process with none left need not wait for it.
+   */
+  private armTimeout(deadline: number): void {
+    if (deadline >= this.timerAt) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(deadline - performance.now())));
+    this.timer.unref();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const p of [...this.pending.values()]) {
+      if (p.deadline <= now) this.finish(p, true);
+      else if (p.deadline < next) next = p.deadline;
+    }
+    if (next !== Infinity) this.armTimeout(next);
+  };
 
   /** requestSync's wait: until `p` is done (replies, deaths) or its timeout. */
   private waitSync(p: Pending, timeoutMs: number): void {
@@ -230,8 +273,10 @@ export class Requests {
           rx.dispatch(owner.take(), false, true);
           if (p.done) break;
           const us = Math.min((spinUntil - now) * 1000, SYNC_SPIN_SLICE_US);
+          ib.beforeRead();
           const n = binding.recv(ch.transport.fd, b.buffer, 0, us, ib.mz.buffer, INBOX.offPubCount, c0);
           if (n > 0) rx.takeSocket(b, n, false, true);
+          this.readOnWhileFull(n);
         } else {
           if (polling) {
             ib.setPolling(false);
@@ -241,8 +286,10 @@ export class Requests {
           rx.dispatch(owner.take(), false, true);
           if (p.done) break;
           if (ib.nonEmpty()) continue;
+          ib.beforeRead();
           const n = binding.recv(ch.transport.fd, b.buffer, Math.min(deadline - now, PROBE_MS));
           if (n > 0) rx.takeSocket(b, n, false, true);
+          this.readOnWhileFull(n);
         }
         // Replies a descriptor pull parked in the backlog.
         if (!p.done && rx.backlog.length !== parked) {
@@ -261,6 +308,15 @@ export class Requests {
       ib.setPolling(false);
       owner.toBacklog();
       rx.scheduleBacklog();
+    }
+  }
+
+  /** requestSync with an inbox: after a read that came back full, read on before any cell is drained (Inbox.beforeRead). */
+  private readOnWhileFull(n: number): void {
+    const rx = this.ch.receiver;
+    while (n === RECORDS_PER_BATCH) {
+      n = rx.readOwn(rx.aside);
+      if (n > 0) rx.takeSocket(rx.aside, n, false, true);
     }
   }
 
@@ -338,7 +394,6 @@ export class Requests {
   private finish(p: Pending, timedOut: boolean, closing = false): void {
     if (p.done) return;
     p.done = true;
-    if (p.timer) clearTimeout(p.timer);
     if (p.probe) clearInterval(p.probe);
     this.pending.delete(p.id);
     this.ch.refresh();
@@ -417,6 +472,9 @@ export class Requests {
 
   /** The channel closes: every request finishes with what it has; death watches end. */
   close(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
     for (const p of [...this.pending.values()]) {
       p.waiting.clear();
       this.finish(p, true, true);
