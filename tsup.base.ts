@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineConfig } from 'tsup';
@@ -59,7 +58,7 @@ export function esmWrapper(entries: readonly string[], dist = 'dist'): () => Pro
 /**
  * An `onSuccess` step for tsup: move each CommonJS file `dist/<name>.cjs` to `<name>.bundle.cjs` and put
  * in its place a stub that runs it through @mp/memory's V8 code cache (`runCached`,
- * packages/memory/src/code-cache.ts), with the bundle's SHA-256 as built. The stub falls back to a plain
+ * packages/memory/src/code-cache.ts). The stub falls back to a plain
  * `require` of the bundle — which is also what lets another bundler (esbuild, webpack) see and include it.
  *
  * Why: Node 20 has no `module.enableCompileCache`; a secondary's attach spent about a third of its time
@@ -71,7 +70,7 @@ export function esmWrapper(entries: readonly string[], dist = 'dist'): () => Pro
  * @param loader what a stub requires for `runCached`: `./code-cache.cjs` inside @mp/memory (that file
  *   and every chunk it requires stay as they are: they are the cache), `@mp/memory/internal` elsewhere
  */
-export function codeCache(loader: string, dist = 'dist', minBytes = 8192): () => Promise<void> {
+export function codeCache(loader: string, dist = 'dist', minBytes = 20_000): () => Promise<void> {
   return async () => {
     const keep = new Set<string>();
     for (const todo = loader.startsWith('./') ? [loader.slice(2)] : []; todo.length > 0; ) {
@@ -79,6 +78,13 @@ export function codeCache(loader: string, dist = 'dist', minBytes = 8192): () =>
       if (keep.has(f)) continue;
       keep.add(f);
       for (const m of readFileSync(join(dist, f), 'utf8').matchAll(/require\(["']\.\/([^"']+\.cjs)["']\)/g)) todo.push(m[1]!);
+    }
+    // A loader entry that only re-exports one chunk: the stubs require that chunk (one file fewer to load).
+    let from = loader;
+    if (loader.startsWith('./')) {
+      const text = readFileSync(join(dist, loader.slice(2)), 'utf8');
+      const chunks = [...text.matchAll(/require\(["']\.\/([^"']+\.cjs)["']\)/g)].map((m) => m[1]!);
+      if (chunks.length === 1 && /\bexports\.runCached = runCached;/.test(readFileSync(join(dist, chunks[0]!), 'utf8'))) from = `./${chunks[0]}`;
     }
     for (const f of readdirSync(dist)) {
       if (!f.endsWith('.cjs') || f.endsWith('.bundle.cjs') || keep.has(f)) continue;
@@ -93,7 +99,7 @@ export function codeCache(loader: string, dist = 'dist', minBytes = 8192): () =>
         `"use strict";\n` +
           `// Runs ./${bundle} with a V8 code cache when a valid one exists (runCached in @mp/memory's code-cache.ts;\n` +
           `// codeCache in the repository's tsup.base.ts), else requires it.\n` +
-          `if (!require(${JSON.stringify(loader)}).runCached(module, require, __dirname + "/${bundle}", "${createHash('sha256').update(code).digest('hex')}")) {\n` +
+          `if (!require(${JSON.stringify(from)}).runCached(module, require, __dirname + "/${bundle}")) {\n` +
           `  module.exports = require("./${bundle}");\n` +
           `}\n`,
       );

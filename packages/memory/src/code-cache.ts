@@ -5,8 +5,7 @@
  * cache, V8 takes the bytecode of all of them from one file per bundle.
  *
  * How a bundle is loaded: its entry file is a stub written at build time (`codeCache` in the repository's
- * tsup.base.ts) that calls {@link runCached} with the bundle beside it (`index.bundle.cjs`) and the
- * SHA-256 of that bundle as built. runCached compiles the bundle with `vm.Script` and the cached data of
+ * tsup.base.ts) that calls {@link runCached} with the bundle beside it (`index.bundle.cjs`). runCached compiles the bundle with `vm.Script` and the cached data of
  * an earlier run, runs it as the stub's module, and — when there was no usable cache — writes one at
  * process exit, after this process ran the code it needed (V8 then includes every function compiled so
  * far). When the bundle cannot be read (inside another bundler's output) the stub `require`s it.
@@ -21,18 +20,18 @@
  * - the file: opened with O_NOFOLLOW (a planted link is never followed), a regular file of this uid with
  *   mode 0600; written as `<name>.<pid>.tmp` (O_EXCL) and renamed into place, so a reader never sees a
  *   half-written file.
- * - its header: the build's SHA-256, the bundle's size, mtime and inode as this process found them (an
- *   edit of the bundle in place makes the cache stale), Node's version, and a checksum of the payload
+ * - its header: a checksum of the bundle's source as this process read it (another build, or an edit of
+ *   the bundle in place, makes the cache stale), Node's version, and a checksum of the payload
  *   (the addon's 64-bit FNV-1a: a corrupt payload is never handed to V8). V8's own rejection (another
  *   version or flags) is `rejected`, and the cache is written again at exit.
  *
  * ```
- * MPV8 1 {"build":…,"size":…,"mtimeMs":…,"ino":…,"node":…,"bytes":…,"checksum":…}\n<V8 cached data>
+ * MPV8 1 {"source":…,"node":…,"bytes":…,"checksum":…}\n<V8 cached data>
  * ```
  *
  * What happened to each bundle is in {@link codeCacheStatus} (tests read it).
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, writeSync, constants as fsc } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { binding } from './binding.js';
@@ -45,7 +44,7 @@ export interface CodeCacheEntry {
   /** The cache file, undefined when the cache is off. */
   readonly cache: string | undefined;
   /**
-   * `hit` (used) · `miss` (none yet) · `stale` (another build, an edited bundle, another Node) ·
+   * `hit` (used) · `miss` (none yet) · `stale` (another build or an edited bundle, another Node) ·
    * `corrupt` (bad header, length or checksum) · `rejected` (V8 refused it) · `refused` (the file or its
    * directory failed the safe file rules) · `off`. Then at exit: `written`, or `unwritable`.
    */
@@ -67,10 +66,8 @@ let where: { dir: string; from: string; explicit: boolean } | null | undefined;
 let dirChecked = false;
 
 interface Header {
-  build: string;
-  size: number;
-  mtimeMs: string;
-  ino: string;
+  /** Checksum of the bundle's source (the addon's, as the payload's). */
+  source: string;
   node: string;
   bytes: number;
   checksum: string;
@@ -109,10 +106,8 @@ function nameHash(text: string): string {
  * become the stub's; `require` is the stub's, in the same directory), compiled with the V8 cache when a
  * valid one exists. Returns false, having run nothing, when the bundle cannot be read or the cache is
  * off: the caller then `require`s the bundle. What the bundle throws propagates.
- *
- * @param build the bundle's SHA-256 (hex) as built
  */
-export function runCached(module: NodeJS.Module, require: NodeJS.Require, bundle: string, build: string): boolean {
+export function runCached(module: NodeJS.Module, require: NodeJS.Require, bundle: string): boolean {
   if (where === undefined) where = cacheDir();
   if (where === null || typeof binding.checksum !== 'function') {
     // (An addon built before checksum() existed: no cache rather than an unchecked one.)
@@ -122,9 +117,9 @@ export function runCached(module: NodeJS.Module, require: NodeJS.Require, bundle
   let source: string;
   let header: Omit<Header, 'bytes' | 'checksum'>;
   try {
-    const st = statSync(bundle);
-    source = readFileSync(bundle, 'utf8');
-    header = { build, size: st.size, mtimeMs: String(st.mtimeMs), ino: String(st.ino), node: process.version };
+    const text = readFileSync(bundle);
+    source = text.toString('utf8');
+    header = { source: checksum(text), node: process.version };
   } catch {
     return false;
   }
@@ -176,9 +171,9 @@ function readCache(entry: CodeCacheEntry, header: Omit<Header, 'bytes' | 'checks
     Object.assign(entry, { state: 'corrupt', why: `${path} has no valid header` });
     return undefined;
   }
-  for (const k of ['build', 'size', 'mtimeMs', 'ino', 'node'] as const) {
+  for (const k of ['source', 'node'] as const) {
     if (h[k] !== header[k]) {
-      Object.assign(entry, { state: 'stale', why: `its ${k} is ${String(h[k])}, the bundle's ${String(header[k])}` });
+      Object.assign(entry, { state: 'stale', why: `it was made for ${k === 'source' ? 'another build of the bundle' : `Node ${String(h[k])}`}` });
       return undefined;
     }
   }

@@ -83,14 +83,14 @@ describe('code cache of the CommonJS bundles', () => {
     expect(load(dir).find((x) => x.bundle === e!.bundle)!.state).toBe('hit');
   });
 
-  it('a cache of another build of the bundle is stale, and replaced', () => {
+  it('a cache of another build of the bundle (or of an edited bundle) is stale, and replaced', () => {
     const dir = join(temp(), 'cache');
     const [e] = load(dir);
     const text = readFileSync(e!.cache!, 'latin1');
-    writeFileSync(e!.cache!, text.replace(/"build":"[0-9a-f]/, (m) => m.slice(0, -1) + (m.endsWith('0') ? '1' : '0')), { encoding: 'latin1', mode: 0o600 });
+    writeFileSync(e!.cache!, text.replace(/"source":"[0-9a-f]/, (m) => m.slice(0, -1) + (m.endsWith('0') ? '1' : '0')), { encoding: 'latin1', mode: 0o600 });
     const again = load(dir).find((x) => x.bundle === e!.bundle)!;
     expect(again.state).toBe('stale');
-    expect(again.why).toMatch(/build/);
+    expect(again.why).toMatch(/another build/);
     expect(load(dir).find((x) => x.bundle === e!.bundle)!.state).toBe('hit');
   });
 
