@@ -20,7 +20,7 @@ const median = (xs: number[]): number => {
 // without it, the others with it, filled by one warm-up child.
 const cacheDir = mkdtempSync(join(tmpdir(), 'mp-bench-v8-'));
 const childEnv = (cache: boolean): NodeJS.ProcessEnv => {
-  const env = { ...process.env, MP_CODE_CACHE: cache ? cacheDir : '0' };
+  const env: NodeJS.ProcessEnv = { ...process.env, MP_CODE_CACHE: cache ? cacheDir : '0' };
   delete env.NODE_EXTRA_CA_CERTS;
   return env;
 };
