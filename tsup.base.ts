@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineConfig } from 'tsup';
 
@@ -10,6 +10,9 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   shims: true,
+  // The package's version as a constant (read at run time it cost a resolve + read + parse of package.json
+  // in every process start); code run from source falls back to reading package.json.
+  define: { __MP_VERSION__: JSON.stringify((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version) },
 });
 
 /** The names an esbuild ESM entry exports: its closing `export { a, b as c };`. */
@@ -49,5 +52,57 @@ export function esmWrapper(entries: readonly string[], dist = 'dist'): () => Pro
       );
     }
     for (const f of readdirSync(dist)) if (/^chunk-[A-Za-z0-9_-]+\.js$/.test(f)) unlinkSync(join(dist, f));
+  };
+}
+
+/**
+ * An `onSuccess` step for tsup: move each CommonJS file `dist/<name>.cjs` to `<name>.bundle.cjs` and put
+ * in its place a stub that runs it through @mp/memory's V8 code cache (`runCached`,
+ * packages/memory/src/code-cache.ts). The stub falls back to a plain
+ * `require` of the bundle — which is also what lets another bundler (esbuild, webpack) see and include it.
+ *
+ * Why: Node 20 has no `module.enableCompileCache`; a secondary's attach spent about a third of its time
+ * compiling these files and the functions it first ran (packages/eal/README.md, "Attach time").
+ *
+ * Files under `minBytes` stay as they are: a file of a few re-exports compiles faster than its cache is
+ * read and checked.
+ *
+ * @param loader what a stub requires for `runCached`: `./code-cache.cjs` inside @mp/memory (that file
+ *   and every chunk it requires stay as they are: they are the cache), `@mp/memory/internal` elsewhere
+ */
+export function codeCache(loader: string, dist = 'dist', minBytes = 20_000): () => Promise<void> {
+  return async () => {
+    const keep = new Set<string>();
+    for (const todo = loader.startsWith('./') ? [loader.slice(2)] : []; todo.length > 0; ) {
+      const f = todo.pop()!;
+      if (keep.has(f)) continue;
+      keep.add(f);
+      for (const m of readFileSync(join(dist, f), 'utf8').matchAll(/require\(["']\.\/([^"']+\.cjs)["']\)/g)) todo.push(m[1]!);
+    }
+    // A loader entry that only re-exports one chunk: the stubs require that chunk (one file fewer to load).
+    let from = loader;
+    if (loader.startsWith('./')) {
+      const text = readFileSync(join(dist, loader.slice(2)), 'utf8');
+      const chunks = [...text.matchAll(/require\(["']\.\/([^"']+\.cjs)["']\)/g)].map((m) => m[1]!);
+      if (chunks.length === 1 && /\bexports\.runCached = runCached;/.test(readFileSync(join(dist, chunks[0]!), 'utf8'))) from = `./${chunks[0]}`;
+    }
+    for (const f of readdirSync(dist)) {
+      if (!f.endsWith('.cjs') || f.endsWith('.bundle.cjs') || keep.has(f)) continue;
+      const code = readFileSync(join(dist, f), 'utf8');
+      // A file of a few re-exports compiles faster than a cache can be read and checked.
+      if (code.length < minBytes) continue;
+      if (/\bimport\(/.test(code)) throw new Error(`codeCache: ${f} holds a dynamic import(), which the vm.Script of runCached cannot resolve`);
+      const bundle = f.replace(/\.cjs$/, '.bundle.cjs');
+      renameSync(join(dist, f), join(dist, bundle));
+      writeFileSync(
+        join(dist, f),
+        `"use strict";\n` +
+          `// Runs ./${bundle} with a V8 code cache when a valid one exists (runCached in @mp/memory's code-cache.ts;\n` +
+          `// codeCache in the repository's tsup.base.ts), else requires it.\n` +
+          `if (!require(${JSON.stringify(from)}).runCached(module, require, __dirname + "/${bundle}")) {\n` +
+          `  module.exports = require("./${bundle}");\n` +
+          `}\n`,
+      );
+    }
   };
 }

@@ -2,6 +2,8 @@
  * @mp/eal + @mp/memory benchmark: secondary attach time and memzone reserve/lookup rates.
  * Run: pnpm --filter @mp/eal bench   (prints a table; never asserts)
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, rounds, runPeer, startBench } from '@mp/bench-utils';
 import type { Row } from '@mp/bench-utils';
@@ -9,9 +11,16 @@ import { init, memzone } from '../src/index.js';
 
 const ROUNDS = 15;
 
+// Children run without NODE_EXTRA_CA_CERTS: where it is set (this machine class sets it), Node parses the
+// CA bundle at every start (~100 ms here), which would drown the differences measured below. The V8 code
+// cache of the bundles (@mp/memory's code-cache.ts) lives in a temp dir of this run: `off` children load
+// without it, the others with it, filled by one warm-up child.
+const cacheDir = mkdtempSync(join(tmpdir(), 'mp-bench-v8-'));
+
 /** Spawn `node args…` to its exit: wall ms from spawn to exit, and its stdout. */
-async function run(args: string[]): Promise<{ ms: number; out: string }> {
-  const r = await runPeer([process.execPath, ...args], { stderr: 'inherit' });
+async function run(args: string[], cache = true): Promise<{ ms: number; out: string }> {
+  const env = { MP_CODE_CACHE: cache ? cacheDir : '0', NODE_EXTRA_CA_CERTS: undefined };
+  const r = await runPeer([process.execPath, ...args], { stderr: 'inherit', env });
   if (r.code !== 0) throw new Error(`${args.join(' ')} exited ${r.code}`);
   return r;
 }
@@ -37,8 +46,14 @@ const attachCjs: number[] = [];
 const attachEsm: number[] = [];
 const insideCjs: Inside[] = [];
 const insideEsm: Inside[] = [];
+const attachCjsOff: number[] = [];
+const attachEsmOff: number[] = [];
+const insideCjsOff: Inside[] = [];
+const insideEsmOff: Inside[] = [];
 const child = join(import.meta.dirname, 'attach-child.mjs');
 const childCjs = join(import.meta.dirname, 'attach-child.cjs');
+await run([childCjs, prefix]); // fills the code cache
+await run([child, prefix]);
 await rounds({ rounds: ROUNDS }, [
   ['bare', async () => bare.push((await run(['-e', '0'])).ms)],
   ['bare esm', async () => bareEsm.push((await run([join(import.meta.dirname, 'empty.mjs')])).ms)],
@@ -52,6 +67,16 @@ await rounds({ rounds: ROUNDS }, [
     const r = await run([child, prefix]);
     attachEsm.push(r.ms);
     insideEsm.push(JSON.parse(r.out) as Inside);
+  }],
+  ['attach cjs, no code cache', async () => {
+    const r = await run([childCjs, prefix], false);
+    attachCjsOff.push(r.ms);
+    insideCjsOff.push(JSON.parse(r.out) as Inside);
+  }],
+  ['attach esm, no code cache', async () => {
+    const r = await run([child, prefix], false);
+    attachEsmOff.push(r.ms);
+    insideEsmOff.push(JSON.parse(r.out) as Inside);
   }],
 ]);
 
@@ -77,12 +102,15 @@ t = process.hrtime.bigint();
 for (let i = 0; i < LOOKUPS; i++) memzone.find(`r${N - 1}`);
 const lookupLastUs = Number(process.hrtime.bigint() - t) / 1e3 / LOOKUPS;
 e.cleanup();
+rmSync(cacheDir, { recursive: true, force: true });
 
 const bareMs = median(bare);
 const bareEsmMs = median(bareEsm);
 const bareExportsMs = median(bareExports);
 const cjsMs = median(attachCjs);
 const esmMs = median(attachEsm);
+const cjsOffMs = median(attachCjsOff);
+const esmOffMs = median(attachEsmOff);
 const fmt = (x: number, d = 2): string => x.toFixed(d);
 const part = (xs: Inside[], k: keyof Inside): number => median(xs.map((x) => x[k]));
 const parts = (xs: Inside[]): number[] => [part(xs, 'importMs'), part(xs, 'initMs'), part(xs, 'lookupMs')];
@@ -102,6 +130,9 @@ bench.table({ title: `@mp/eal attach (median of ${ROUNDS} spawns)`, ours: '@mp',
   { op: 'secondary (ES module) spawn → import → init → lookup → exit', ours: esmMs },
   attach('attach overhead beyond a bare node start (ES module)', esmMs - bareMs, `${fmt(esmMs - bareEsmMs, 1)} ms beyond an empty ES module; DPDK 60–95 ms`),
   { op: '… import / init() / first lookup', ours: parts(insideEsm), digits: 3 },
+  { op: 'without the V8 code cache (`MP_CODE_CACHE=0`): attach beyond bare, CommonJS / ES module', ours: [cjsOffMs - bareMs, esmOffMs - bareMs], note: `with the cache: ${fmt(cjsMs - bareMs, 1)} / ${fmt(esmMs - bareMs, 1)} ms (${fmt((cjsMs - bareMs) / (cjsOffMs - bareMs), 2)}× / ${fmt((esmMs - bareMs) / (esmOffMs - bareMs), 2)}×)` },
+  { op: '… without the cache: require / init() / first lookup, CommonJS', ours: parts(insideCjsOff), digits: 3 },
+  { op: '… without the cache: import / init() / first lookup, ES module', ours: parts(insideEsmOff), digits: 3 },
 ]);
 bench.table({ title: `memzone reserve and lookup (${N} memzones in the table)`, ours: '@mp', unit: 'µs/op', anchors: [DPDK_LOOKUP] }, [
   { op: `memzone.reserve (64 B, table of ≤ ${N})`, ours: reserveUs },

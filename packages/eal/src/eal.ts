@@ -54,7 +54,9 @@ export interface EalEvents {
 }
 
 const WATCH_INTERVAL_MS = 100;
-const EAL_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+declare const __MP_VERSION__: string | undefined;
+// Set at build time (tsup.base.ts); from source, package.json.
+const EAL_VERSION = typeof __MP_VERSION__ === 'string' ? __MP_VERSION__ : (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 // The process's membership lives in a process-wide slot, not a module-level `let`: an ESM and a CJS copy
 // of this package (or two nested versions) share it (DESIGN §12). Layout 1: { current: Eal | undefined }.

@@ -97,15 +97,18 @@ describe('atomics and futex across processes', () => {
     await p.call('reserve', { name: 'word', len: 64 });
     const waiting = s.call<{ result: string; wokeAt: number }>('futexWaitAsync', { name: 'word', expected: 0, timeoutMs: 20_000 });
     // Wake only once the waiter sleeps (on the thread pool: late on a loaded machine): retry the wake until
-    // it reports a woken waiter, for as long as the waiter's own timeout allows.
+    // it reports a woken waiter, for as long as the waiter's own timeout allows. The word stays 0 until
+    // then: storing 1 with the first try made a waiter that had not reached the kernel yet return
+    // 'not-equal' at once, and every later wake find nobody.
     let woke: { woken: number; at: number } = { woken: 0, at: 0 };
     for (const end = Date.now() + 15_000; Date.now() < end && woke.woken === 0; ) {
       await new Promise((r) => setTimeout(r, 10));
-      woke = await p.call('futexWake', { name: 'word', value: 1 });
+      woke = await p.call('futexWake', { name: 'word' });
     }
     expect(woke.woken).toBe(1);
     const r = await waiting;
     expect(r.result).toBe('ok');
+    await p.call('futexWake', { name: 'word', value: 1 });
     // Not-equal and timeout outcomes are real too.
     expect(await s.call('futexWait', { name: 'word', expected: 0, timeoutMs: 1000 })).toBe('not-equal');
     expect(await s.call('futexWait', { name: 'word', expected: 1, timeoutMs: 50 })).toBe('timed-out');

@@ -25,6 +25,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -507,6 +508,36 @@ Napi::Value FdWatchNew(const Napi::CallbackInfo& info) {
   return mp::WatchNew(env, fd, UV_READABLE | UV_DISCONNECT, false, cb, ref, ErrnoError);
 }
 
+// checksum(bytes): a 64-bit FNV-1a over the bytes taken as little-endian 64-bit words (the tail as one
+// zero-padded word), then its length, as 16 hex digits. The code cache's integrity check (src/code-cache.ts):
+// V8 does not verify cached data in release builds, and node:crypto costs ~10 ms to load. Not a
+// cryptographic hash: the cache directory admits only this uid.
+Napi::Value Checksum(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array bytes;
+  if (!mp::ArgBytes(info, 0, "bytes", &bytes)) return info.Env().Undefined();
+  const uint8_t* p = bytes.Data();
+  const size_t n = bytes.ByteLength();
+  constexpr uint64_t kPrime = 0x100000001b3ULL;
+  uint64_t h = 0xcbf29ce484222325ULL;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * kPrime;
+    h ^= h >> 29;
+  }
+  if (i < n) {
+    uint64_t w = 0;
+    std::memcpy(&w, p + i, n - i);
+    h = (h ^ w) * kPrime;
+    h ^= h >> 29;
+  }
+  h = (h ^ static_cast<uint64_t>(n)) * kPrime;
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return Napi::String::New(info.Env(), out);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("map", Napi::Function::New(env, Map));
   exports.Set("mapSegment", Napi::Function::New(env, MapSegment));
@@ -524,6 +555,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("seqpacketRecv", Napi::Function::New(env, SeqpacketRecv));
   exports.Set("seqpacketSend", Napi::Function::New(env, SeqpacketSend));
   exports.Set("fdWatch", Napi::Function::New(env, FdWatchNew));
+  exports.Set("checksum", Napi::Function::New(env, Checksum));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   return exports;
 }

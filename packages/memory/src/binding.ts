@@ -35,6 +35,8 @@ export interface MemoryBinding {
   seqpacketSend(fd: number, data: Uint8Array): number;
   /** Call back on every readable event of fd until close(); the watch owns (and closes) fd. */
   fdWatch(fd: number, onReadable: () => void, ref?: boolean): { close(): void; pause(): void; resume(): void };
+  /** 64-bit FNV-1a over 64-bit words, as 16 hex digits: the code cache's integrity check (code-cache.ts). */
+  checksum(bytes: Uint8Array): string;
   readonly pageSize: number;
 }
 

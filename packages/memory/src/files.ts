@@ -64,11 +64,12 @@ function problem(st: Stats, kind: FileKind, forbiddenMode: number): string | und
 }
 
 /**
- * Check an open descriptor of `path`: a regular file owned by this uid with no group/other bits.
+ * Check an open descriptor of `path`: a regular file owned by this uid with no group/other bits. Returns
+ * its fstat.
  *
  * @throws {MpError} EPERM — anything else (the message names the path, what it is and its owner)
  */
-export function checkOwnedFd(fd: number, path: string): void {
+export function checkOwnedFd(fd: number, path: string): Stats {
   let st: Stats;
   try {
     st = fstatSync(fd);
@@ -77,6 +78,7 @@ export function checkOwnedFd(fd: number, path: string): void {
   }
   const why = problem(st, 'file', 0o077);
   if (why !== undefined) throw refuse(path, why);
+  return st;
 }
 
 /** Result of {@link openOwnedFile}. */

@@ -21,7 +21,9 @@ export interface MemoryState {
 
 /** Bump when a field of {@link MemoryState} changes meaning or type. */
 export const MEMORY_STATE_LAYOUT = 1;
-const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+declare const __MP_VERSION__: string | undefined;
+// Set at build time (tsup.base.ts); from source, package.json.
+const version = typeof __MP_VERSION__ === 'string' ? __MP_VERSION__ : (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** The state, shared by every copy of @mp/memory in this process. @throws {MpError} EPROTO — see processSlot */
 export const memoryState: MemoryState = processSlot<MemoryState>('@mp/memory', `@mp/memory@${version}`, MEMORY_STATE_LAYOUT, () => ({

@@ -28,7 +28,7 @@ describe('@mp/memory/internal', () => {
   // DESIGN §12 / issue 14 #6: no test hook or addon plumbing in the public API. Each name here was a public
   // export once; it must be reachable only through the internal subpath.
   const internalOnly = ['loadAddon', 'faultPoint', 'armFaultPoints', 'sleepSync', 'log', 'processSlot', 'attachMemory',
-    'detachMemory', 'memRegionSize', 'SEGMENT_CHUNK', 'checkOwnedFd', 'euid', 'processGone', 'processAlive'];
+    'detachMemory', 'memRegionSize', 'SEGMENT_CHUNK', 'checkOwnedFd', 'euid', 'processGone', 'processAlive', 'runCached', 'codeCacheStatus'];
   it.each(['index.js', 'index.cjs'])('the public %s exports none of the internal helpers; internal has them all', async (file) => {
     const load = (f: string): Promise<Record<string, unknown>> =>
       f.endsWith('.cjs') ? Promise.resolve(createRequire(import.meta.url)(join(import.meta.dirname, '..', 'dist', f)) as Record<string, unknown>)

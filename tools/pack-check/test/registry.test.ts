@@ -129,9 +129,11 @@ beforeAll(async () => {
     const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string };
     manifest.version = version;
     writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
+    // The version is compiled into the bundle (tsup.base.ts `define`): a build of that version has it there.
+    const built = JSON.stringify(String(memory.manifest.version));
     for (const f of readdirSync(join(dir, 'dist')).filter((n) => /\.(c?js)$/.test(n))) {
       const file = join(dir, 'dist', f);
-      writeFileSync(file, readFileSync(file, 'utf8').replace(/MEMORY_STATE_LAYOUT = 1;/, `MEMORY_STATE_LAYOUT = ${layout};`));
+      writeFileSync(file, readFileSync(file, 'utf8').replace(/MEMORY_STATE_LAYOUT = 1;/, `MEMORY_STATE_LAYOUT = ${layout};`).replaceAll(built, JSON.stringify(version)));
     }
     await registry.publish(dir);
   }
