@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { binding } from '../src/binding.js';
 import { RECORD, RECV_BUFFER_BYTES } from '../src/layout.js';
+import { thrown } from '@mp/test-utils';
 
 const dir = mkdtempSync(join(tmpdir(), 'mp-ipc-args-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,15 +27,6 @@ function sockaddr(path: string): Uint8Array {
   a[0] = 1;
   a.set(p, 2);
   return a;
-}
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
 }
 
 describe('native ipc arguments', () => {

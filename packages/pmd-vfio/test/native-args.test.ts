@@ -9,6 +9,7 @@ import { fstatSync } from 'node:fs';
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../src/binding.js';
+import { thrown } from '@mp/test-utils';
 
 type Fn = (...a: unknown[]) => unknown;
 const addon = binding as unknown as Record<string, Fn> & { Queue: new (...a: unknown[]) => unknown };
@@ -17,15 +18,6 @@ const u32 = new Uint32Array(4);
 const ab = new ArrayBuffer(4096);
 const noop = (): void => undefined;
 const afpOpts = { blockSize: 4096, blockNr: 2, frameSize: 2048, txFrameNr: 2, retireTovMs: 10, qdiscBypass: false, fanout: 0 };
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 describe('native pmd-vfio arguments', () => {
   it.each([

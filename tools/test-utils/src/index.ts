@@ -112,6 +112,16 @@ export function mpErrorCode(fn: () => unknown): string | undefined {
   return undefined;
 }
 
+/** What `fn` throws, or undefined when it returns (for asserting on the error's class and message). */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
 /** Files whose names start with `prefix` in `dir` (to prove nothing stale stays behind). */
 export function filesWithPrefix(dir: string, prefix: string): string[] {
   if (!existsSync(dir)) return [];
