@@ -131,7 +131,6 @@ export const EXIT = {
   slot: 12,
   startMs: 16,
   lcores: 24,
-  lcoreWords: PROC.lcoreWords,
   /** Offset of the log in the config: right after the process table. */
   log: CFG.procTable + PROC.size * MAX_PROCS,
 } as const;
