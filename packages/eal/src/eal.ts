@@ -10,6 +10,7 @@ import { startTelemetryServer } from './telemetry-server.js';
 import type { TelemetryServer } from './telemetry-server.js';
 import { removeEntries, runtimeDirPlan } from './runtime-dir.js';
 import { GroupEnding, attachSecondary, openPrimaryConfig, startPrimary } from './join.js';
+import { exitLogHead, logExit, readExits } from './exit-log.js';
 import type { Built } from './join.js';
 import type { EalOptions } from './args.js';
 import {
@@ -17,6 +18,7 @@ import {
   CFGF_NO_HUGE,
   CFGF_SINGLE_FILE,
   CFG_W,
+  EXIT_LOG_LEN,
   LOCK_PRIMARY,
   MAX_PROCS,
   PROC,
@@ -88,6 +90,8 @@ export class Eal extends EventEmitter<EalEvents> {
   private timer: NodeJS.Timeout | undefined;
   private primaryWatch: { close(): void } | undefined;
   private known = new Map<number, ProcessInfo>();
+  /** Sequence number of the last exit log entry this process reported (exit-log.ts). */
+  private exitSeq: number;
   private primaryGen: number;
   private primaryAliveSeen = true;
   private closed = false;
@@ -123,6 +127,8 @@ export class Eal extends EventEmitter<EalEvents> {
     this.adopted = p.adopted;
     this.slot = p.slot;
     this.primaryGen = this.u32[CFG_W.primaryGen]!;
+    // The log's head before the table: an exit logged in between is reported, never lost.
+    this.exitSeq = exitLogHead(this.u32);
     for (const info of this.processes()) if (info.alive) this.known.set(info.slot, info);
     this.timer = setInterval(() => this.watch(), WATCH_INTERVAL_MS);
     this.timer.unref();
@@ -281,8 +287,10 @@ export class Eal extends EventEmitter<EalEvents> {
     };
   }
 
+  /** Under the table lock: log the slot's exit for every process's watch, then free it. */
   private freeSlot(i: number): void {
     const e = procWord(i);
+    logExit(this.u32, i);
     Atomics.store(this.u32, e + PROC_W.state, PS_FREE);
     Atomics.add(this.u32, CFG_W.procGen, 1);
   }
@@ -310,6 +318,25 @@ export class Eal extends EventEmitter<EalEvents> {
     }
   }
 
+  /**
+   * Report the exits logged since the last look, whoever freed their slots — also of processes this one
+   * never saw alive (they joined and died between two looks, and another process reclaimed the slot).
+   * First in each look: an exit is reported before a new process's join in the same slot.
+   */
+  private reportLoggedExits(): void {
+    const { exits, head, lost } = readExits(this.u32, this.exitSeq);
+    if (lost > 0) log('warning', 'EAL', `group watch: ${lost} process exit(s) left the exit log (${EXIT_LOG_LEN} entries) before this process looked: only those it saw alive are reported`);
+    // Step by step: a listener that throws ends this look, and the next one starts after what was reported.
+    this.exitSeq = exits.length > 0 ? (exits[0]!.seq - 1) >>> 0 : head;
+    for (const { seq, ...x } of exits) {
+      const was = this.known.get(x.slot);
+      if (was !== undefined && was.pid === x.pid && was.startTime.getTime() === x.startTime.getTime()) this.known.delete(x.slot);
+      this.surface('proc-exit', { ...x, alive: false });
+      this.exitSeq = seq;
+    }
+    this.exitSeq = head;
+  }
+
   /** Periodic look at the tables: joins, deaths (reclaimed), a new primary. */
   private watch(): void {
     if (this.closed) return;
@@ -324,6 +351,7 @@ export class Eal extends EventEmitter<EalEvents> {
           this.surface('primary-restarted', this.primaryPid);
         }
       }
+      this.reportLoggedExits();
       const max = this.u32[CFG_W.maxProcs]!;
       const dead: number[] = [];
       for (let i = 0; i < max; i++) {

@@ -11,6 +11,7 @@ import { GroupMemory, faultPoint, log, memRegionSize, setU64, sleepSync } from '
 import type { MappedFile } from '@mp/memory';
 import type { validateOptions } from './args.js';
 import { CONFIG_NAME, checkEntries, prepareRuntimeDir, removeEntries } from './runtime-dir.js';
+import { logExit } from './exit-log.js';
 import type { RuntimeDirPlan } from './runtime-dir.js';
 import {
   CFG,
@@ -242,7 +243,8 @@ function claimSlot(cfg: MappedFile, type: number, lcores: number[]): number {
     const e = procWord(i);
     const state = u32[e + PROC_W.state];
     if (state !== PS_FREE && !ofdTest(cfg.fd, lockSlot(i), 1, 'w')) {
-      // Its process is dead: reclaim the slot.
+      // Its process is dead: reclaim the slot (an exit every watch reports; a half-claimed slot never joined).
+      if (state === PS_ALIVE) logExit(u32, i);
       u32[e + PROC_W.state] = PS_FREE;
       Atomics.add(u32, CFG_W.procGen, 1);
     }

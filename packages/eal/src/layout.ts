@@ -17,7 +17,9 @@
  * |  32 |    4 | process table generation| table-lock holder, bumped on join/leave      |
  * |  36 |    4 | owns runtime dir (0/1)  | primary, at format (inherited from a stale   |
  * |     |      |                         | config): the group made its dir, so removes it|
+ * |  40 |    4 | exit log head           | table-lock holder: seq of the last exit logged|
  * |  64 | 64·P | process table           | table-lock holder                            |
+ * |  EL | 64·X | exit log (ring)         | table-lock holder, one entry per freed slot  |
  * |  MR |   …  | @mp/memory region       | see @mp/memory layout.ts                     |
  *
  * Process entry (64 bytes)
@@ -30,6 +32,19 @@
  * |  24 |   16 | lcore bitmap (lcores 0..127)            |
  * |  40 |   24 | reserved                                |
  *
+ * Exit log entry (64 bytes; EL = 64 + 64·P, X = EXIT_LOG_LEN entries, entry of seq q at q mod X): the
+ * process entry of every slot freed (its process left or died, whoever reclaimed it), copied under the
+ * table lock before the slot can be claimed again, so that every process reports every exit — also of a
+ * process it never saw alive, whose slot somebody else reclaimed (Eal.watch, exit-log.ts).
+ * | off | size | field                                              |
+ * |   0 |    4 | seq (written first; the head is stored after the entry) |
+ * |   4 |    4 | pid                                                |
+ * |   8 |    4 | type                                               |
+ * |  12 |    4 | slot                                               |
+ * |  16 |    8 | start time, ms since the epoch (lo, hi)            |
+ * |  24 |   16 | lcore bitmap                                       |
+ * |  40 |   24 | reserved                                           |
+ *
  * OFD record-lock ranges on the config file (lock ranges, not data; far beyond EOF):
  * | byte          | held by                                    | meaning                       |
  * | LOCK_BASE     | the primary, exclusively, for its lifetime; | primary alive                 |
@@ -40,7 +55,8 @@
  * | @mp/memory LOCK_LIVE_BASE + pid | each process that took the table lock, read-locked, for its lifetime | pid alive (RobustLock takers ask) |
  * The table lock itself is the owner word at offset 20 (RobustLock: compare-and-swap + futex).
  *
- * Layout 3 (this): the last process out — a secondary too — ends the group, holding LOCK_BASE while it
+ * Layout 4 (this): the exit log (a layout-3 process would free slots without logging them).
+ * Layout 3: the last process out — a secondary too — ends the group, holding LOCK_BASE while it
  * removes the files; the owns-runtime-dir word. A layout-2 process would neither clean up nor wait.
  * Layout 2: the table lock became a futex word with liveness read locks (was an OFD lock at
  * LOCK_BASE+1); processes of layout 1 and 2 would not exclude each other, hence the version.
@@ -49,7 +65,7 @@
 import { wordsOf } from '@mp/memory/internal';
 
 export const CFG_MAGIC = 0x4643504d; // 'MPCF' little-endian
-export const CFG_VERSION = 3;
+export const CFG_VERSION = 4;
 
 export const CFGF_NO_HUGE = 1 << 0;
 export const CFGF_SINGLE_FILE = 1 << 1;
@@ -67,11 +83,12 @@ export const CFG = {
   memOffset: 28,
   procGen: 32,
   ownsDir: 36,
+  exitSeq: 40,
   procTable: 64,
 } as const;
 
 /** Word (Uint32Array) indices of the header's 32-bit fields. */
-export const CFG_W = wordsOf(CFG, ['magic', 'state', 'primaryPid', 'primaryGen', 'lockOwner', 'maxProcs', 'memOffset', 'procGen', 'ownsDir', 'procTable'] as const);
+export const CFG_W = wordsOf(CFG, ['magic', 'state', 'primaryPid', 'primaryGen', 'lockOwner', 'maxProcs', 'memOffset', 'procGen', 'ownsDir', 'exitSeq', 'procTable'] as const);
 
 export const ST_FORMATTING = 0;
 export const ST_READY = 1;
@@ -104,6 +121,23 @@ export const LOCK_BASE = 2 ** 40;
 export const LOCK_PRIMARY = LOCK_BASE;
 export const lockSlot = (i: number): number => LOCK_BASE + 64 + i;
 
-/** Offset of @mp/memory's region: after the process table, on a 4 KiB boundary. */
-export const memRegionOffset = (maxProcs = MAX_PROCS): number =>
-  Math.ceil((CFG.procTable + PROC.size * maxProcs) / 4096) * 4096;
+/** Entries of the exit log: exits a process can miss while it does not look (more are reported lost). */
+export const EXIT_LOG_LEN = 256;
+export const EXIT = {
+  size: 64,
+  seq: 0,
+  pid: 4,
+  type: 8,
+  slot: 12,
+  startMs: 16,
+  lcores: 24,
+  /** Offset of the log in the config: right after the process table. */
+  log: CFG.procTable + PROC.size * MAX_PROCS,
+} as const;
+/** Word indices of an exit log entry (`size`: words per entry; `log`: the log's first word). */
+export const EXIT_W = wordsOf(EXIT, ['size', 'seq', 'pid', 'type', 'slot', 'startMs', 'lcores', 'log'] as const);
+/** Word index of the exit log entry holding sequence number `seq`. */
+export const exitWord = (seq: number): number => EXIT_W.log + ((seq >>> 0) % EXIT_LOG_LEN) * EXIT_W.size;
+
+/** Offset of @mp/memory's region: after the process table and the exit log, on a 4 KiB boundary. */
+export const memRegionOffset = (): number => Math.ceil((EXIT.log + EXIT.size * EXIT_LOG_LEN) / 4096) * 4096;
