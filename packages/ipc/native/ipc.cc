@@ -74,19 +74,108 @@ constexpr size_t kWireSize = sizeof(mp_msg_internal_c) - sizeof(int) * kMaxFdNum
 // 168 i32 spill   byte offset in the buffer of the datagram's bytes beyond the first 332 (-1: none)
 // 172 i32 carrier inbox records only (written by TS senders): tag of the fds' carrier datagram
 // 176 u8  data[332] the datagram (first min(len, 332) bytes)
+// 508 i32 fast    what Classify found (below): 0, or FAST_OK | nameLen << 8 | FAST_EXT, or FAST_WAKE
 // A buffer is min(16, len / 512) records, then the spill area, kSpillMax bytes per record: @mp peers
 // may send datagrams of k * 332 bytes (k coalesced messages, k <= kMaxCoalesce); their bytes past the
 // first 332 go to the record's spill room.
 constexpr size_t kRecLen = 0, kRecFlags = 4, kRecPid = 8, kRecUid = 12, kRecGid = 16, kRecNfds = 20,
                  kRecFds = 24, kRecPathLen = 56, kRecPath = 60, kRecSpill = 168, kRecCarrier = 172, kRecData = 176,
-                 kRecSize = 512;
+                 kRecFast = 508, kRecSize = 512;
 constexpr size_t kRecsPerBatch = 16;
 constexpr size_t kMaxCoalesce = 32;
 constexpr size_t kSpillMax = (kMaxCoalesce - 1) * kWireSize;  // spill room per record
 constexpr int kRxFdOverflow = 0x40000000;  // more than 8 fds came: the extra ones were closed here
 constexpr int kSendSliceUs = 5000;          // SO_SNDTIMEO of every socket
-static_assert(kRecData + kWireSize <= kRecSize, "record too small");
+static_assert(kRecData + kWireSize <= kRecFast && kRecFast + 4 <= kRecSize, "record too small");
 static_assert(sizeof(((sockaddr_un*)nullptr)->sun_path) == 108, "sun_path");
+
+// ---- the receive fast path: each datagram checked here, once, as it is read -------------------------
+// Classify(record) writes the record's `fast` word, which src/codec.ts's decodeRecord trusts instead of
+// checking the datagram again in JavaScript (and which lets the channel skip wake-ups and match
+// replies without decoding them):
+//   FAST_OK | nameLen << 8 [| FAST_EXT]  one plain 332-byte DPDK datagram that decodeRecord would accept
+//          with an ASCII name: not truncated, <= 8 fds, type 0..3, name NUL-terminated, 1..63 printable
+//          ASCII bytes without '/', '\' or "..", len_param 0..256, num_fds 0..8 and equal to the
+//          descriptors that came. FAST_EXT: @mp's extension is there and its check word holds.
+//   FAST_WAKE  an intact @mp wake datagram (what receive.ts's isWake matched: 332 bytes, no fds, type
+//          MSG, name mp_ipc_wake, empty param, the extension's magic with flags exactly EXT_WAKE).
+//   0      anything else (coalesced, truncated, malformed, a name that is not plain ASCII): decoded
+//          and judged in TypeScript as before.
+// The sender's uid is not judged here: TypeScript compares it with its own (one load).
+constexpr int32_t kFastOk = 1, kFastWake = 2, kFastExt = 1 << 16;
+constexpr uint32_t kExtMagic = 0x3158504d;  // 'MPX1' (src/layout.ts EXT)
+constexpr size_t kExtSize = 12, kExtId = 4, kExtFlags = 8, kExtCheck = 10;
+constexpr int kNameRoomMax = kMaxNameLen - static_cast<int>(kExtSize) - 1;  // 51
+constexpr int kParamRoomMax = kMaxParamLen - static_cast<int>(kExtSize);     // 244
+constexpr uint16_t kExtWake = 2;
+constexpr int kMpMsg = 0, kMpIgn = 3;
+constexpr char kWakeName[] = "mp_ipc_wake";  // src/layout.ts WAKE_ACTION
+constexpr size_t kOffType = offsetof(mp_msg_internal_c, type);
+constexpr size_t kOffName = offsetof(mp_msg_internal_c, msg) + offsetof(rte_mp_msg_c, name);
+constexpr size_t kOffLenParam = offsetof(mp_msg_internal_c, msg) + offsetof(rte_mp_msg_c, len_param);
+constexpr size_t kOffNumFds = offsetof(mp_msg_internal_c, msg) + offsetof(rte_mp_msg_c, num_fds);
+constexpr size_t kOffParam = offsetof(mp_msg_internal_c, msg) + offsetof(rte_mp_msg_c, param);
+
+inline int32_t I32(const uint8_t* p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+inline uint32_t U32(const uint8_t* p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+inline uint16_t U16(const uint8_t* p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
+
+// src/layout.ts extCheck
+inline uint16_t ExtCheck(uint32_t id, uint32_t flags) {
+  return static_cast<uint16_t>((kExtMagic ^ (kExtMagic >> 16) ^ id ^ (id >> 16) ^ flags ^ 0x6d70u) & 0xffffu);
+}
+
+int32_t Classify(const uint8_t* rec) {
+  if (I32(rec + kRecLen) != static_cast<int32_t>(kWireSize) || I32(rec + kRecFlags) != 0) return 0;
+  const int32_t nfds = I32(rec + kRecNfds);
+  if (nfds < 0 || nfds > kMaxFdNum) return 0;
+  const uint8_t* d = rec + kRecData;
+  const int32_t type = I32(d + kOffType);
+  if (type < kMpMsg || type > kMpIgn) return 0;
+  const int32_t lenParam = I32(d + kOffLenParam);
+  const int32_t numFds = I32(d + kOffNumFds);
+  const uint8_t* name = d + kOffName;
+  // A wake first (the common datagram between inbox peers), exactly as isWake judged it.
+  if (nfds == 0 && type == kMpMsg && lenParam == 0 && numFds == 0 && memcmp(name, kWakeName, sizeof(kWakeName)) == 0) {
+    const uint8_t* x = name + kMaxNameLen - kExtSize;
+    if (U32(x) == kExtMagic && U16(x + kExtFlags) == kExtWake) return kFastWake;
+  }
+  int nameLen = -1;
+  for (int i = 0; i < kMaxNameLen; i++) {
+    const uint8_t c = name[i];
+    if (c == 0) {
+      nameLen = i;
+      break;
+    }
+    if (c < 0x20 || c >= 0x7f || c == '/' || c == '\\') return 0;
+    if (c == '.' && i > 0 && name[i - 1] == '.') return 0;
+  }
+  if (nameLen < 1) return 0;
+  if (lenParam < 0 || lenParam > kMaxParamLen || numFds < 0 || numFds > kMaxFdNum || numFds != nfds) return 0;
+  int32_t word = kFastOk | (nameLen << 8);
+  const uint8_t* x = nameLen <= kNameRoomMax ? name + kMaxNameLen - kExtSize
+                     : lenParam <= kParamRoomMax ? d + kOffParam + kMaxParamLen - kExtSize
+                                                 : nullptr;
+  if (x != nullptr && U32(x) == kExtMagic && U16(x + kExtCheck) == ExtCheck(U32(x + kExtId), U16(x + kExtFlags))) word |= kFastExt;
+  return word;
+}
+
+inline void SetFast(uint8_t* rec) {
+  const int32_t w = Classify(rec);
+  memcpy(rec + kRecFast, &w, 4);
+}
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& what) {
   std::string m = std::string(syscall) + ": " + strerror(err);
@@ -295,6 +384,7 @@ int DrainInto(int fd, uint8_t* buf, size_t bufLen) {
     }
     h[kRecPathLen / 4] = static_cast<int32_t>(pathLen);
     memcpy(rec + kRecPath, slots[n].from.sun_path, pathLen);
+    SetFast(rec);
   }
   return got;
 }
@@ -524,6 +614,19 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
   return handle;
 }
 
+// classify(records: ArrayBuffer, n) -> undefined: (re)writes the `fast` word of the first n records, as
+// every read does (tests compare it with the TypeScript decoder on crafted and fuzzed records).
+Napi::Value ClassifyRecords(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  mp::Span records;
+  uint32_t n = 0;
+  MP_ARG(Span, records, 0);
+  MP_ARG(Uint32, n, 1);
+  if (static_cast<size_t>(n) * kRecSize > records.len) return mp::ArgFail(info, 1, "n", "at most the records in the buffer", true), env.Undefined();
+  for (uint32_t i = 0; i < n; i++) SetFast(records.data + static_cast<size_t>(i) * kRecSize);
+  return env.Undefined();
+}
+
 // yieldCpu(): one sched_yield. How long to keep yielding is policy, in TypeScript (inbox-sender.ts).
 Napi::Value YieldCpu(const Napi::CallbackInfo& info) {
   sched_yield();  // always succeeds on Linux
@@ -560,6 +663,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("watch", Napi::Function::New(env, WatchNew));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("yieldCpu", Napi::Function::New(env, YieldCpu));
+  exports.Set("classify", Napi::Function::New(env, ClassifyRecords));
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   Napi::Object l = Napi::Object::New(env);
   l.Set("sizeofMsgInternal", static_cast<double>(sizeof(mp_msg_internal_c)));
@@ -577,6 +681,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   l.Set("recFds", static_cast<double>(kRecFds));
   l.Set("recSpill", static_cast<double>(kRecSpill));
   l.Set("recCarrier", static_cast<double>(kRecCarrier));
+  l.Set("recFast", static_cast<double>(kRecFast));
+  l.Set("fastOk", static_cast<double>(kFastOk));
+  l.Set("fastWake", static_cast<double>(kFastWake));
+  l.Set("fastExt", static_cast<double>(kFastExt));
   l.Set("recsPerBatch", static_cast<double>(kRecsPerBatch));
   l.Set("maxCoalesce", static_cast<double>(kMaxCoalesce));
   l.Set("rxFdOverflow", static_cast<double>(kRxFdOverflow));

@@ -33,6 +33,8 @@ export interface SendStats {
   inboxReceived: number;
   /** Messages received inline (as their own wake datagram, EXT_WAKE) by this inbox's owner. */
   inlineReceived: number;
+  /** Replies read off the socket and settled from their receive record, never decoded (RECORD.fast). */
+  fastReplies: number;
 }
 
 export class InboxSender {
