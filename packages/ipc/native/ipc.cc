@@ -3,7 +3,8 @@
 //   open        socket(AF_UNIX, SOCK_DGRAM) + bind(path) + chmod + SO_PASSCRED (or unbound)
 //   probe       is a socket path bound by a live process? (connect: 0, ECONNREFUSED, ENOENT)
 //   send        sendmsg to a sockaddr_un (built by TS) with SCM_RIGHTS; 0 or -errno, never throws
-//   recv        drain up to N datagrams into a record buffer (optionally poll() first, bounded)
+//   recv        drain up to N datagrams into a record buffer (optionally poll() first, bounded); each
+//               record's datagram checked as it is read (record.h Classify: RECORD.fast)
 //   watch       uv_poll on the socket: on readable, drain a batch and call back once with the count;
 //               optionally keep polling (bounded) for the next datagram before going back to epoll
 //   yieldCpu    one sched_yield (a sender waiting for room in a full inbox loops on it in TypeScript)
@@ -12,10 +13,13 @@
 // loops (requestSync's recv, poll mode's watch) also watch one 32-bit word of the inbox (pubCount)
 // with plain loads, so a message published there ends the spin without any system call.
 //   memfdCreate memfd_create (for fd passing in tests and examples)
+//   classify    re-run the check of record.h over records (tests hold it to the TypeScript decoder)
 //
-// The datagram layout is DPDK 22.11's struct mp_msg_internal; it is declared here only to export its
-// sizeof/offsetof so src/layout.ts can be checked against the compiler. All policy (validation, uid
-// check, dispatch) lives in TypeScript: this file moves bytes and descriptors.
+// The datagram layout is DPDK 22.11's struct mp_msg_internal, declared in record.h with the receive
+// record, exported as sizeof/offsetof so src/layout.ts can be checked against the compiler. The one
+// piece of validation here is record.h's check of each datagram read, with the TypeScript decoder's
+// rules (it only saves the decoder the work; test/fast.test.ts holds both to the same verdicts). All
+// other policy (the uid check, dispatch) lives in TypeScript: this file moves bytes and descriptors.
 
 #include <napi.h>
 #include <uv.h>
