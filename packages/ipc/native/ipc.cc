@@ -3,7 +3,8 @@
 //   open        socket(AF_UNIX, SOCK_DGRAM) + bind(path) + chmod + SO_PASSCRED (or unbound)
 //   probe       is a socket path bound by a live process? (connect: 0, ECONNREFUSED, ENOENT)
 //   send        sendmsg to a sockaddr_un (built by TS) with SCM_RIGHTS; 0 or -errno, never throws
-//   recv        drain up to N datagrams into a record buffer (optionally poll() first, bounded)
+//   recv        drain up to N datagrams into a record buffer (optionally poll() first, bounded); each
+//               record's datagram checked as it is read (record.h Classify: RECORD.fast)
 //   watch       uv_poll on the socket: on readable, drain a batch and call back once with the count;
 //               optionally keep polling (bounded) for the next datagram before going back to epoll
 //   yieldCpu    one sched_yield (a sender waiting for room in a full inbox loops on it in TypeScript)
@@ -12,10 +13,13 @@
 // loops (requestSync's recv, poll mode's watch) also watch one 32-bit word of the inbox (pubCount)
 // with plain loads, so a message published there ends the spin without any system call.
 //   memfdCreate memfd_create (for fd passing in tests and examples)
+//   classify    re-run the check of record.h over records (tests hold it to the TypeScript decoder)
 //
-// The datagram layout is DPDK 22.11's struct mp_msg_internal; it is declared here only to export its
-// sizeof/offsetof so src/layout.ts can be checked against the compiler. All policy (validation, uid
-// check, dispatch) lives in TypeScript: this file moves bytes and descriptors.
+// The datagram layout is DPDK 22.11's struct mp_msg_internal, declared in record.h with the receive
+// record, exported as sizeof/offsetof so src/layout.ts can be checked against the compiler. The one
+// piece of validation here is record.h's check of each datagram read, with the TypeScript decoder's
+// rules (it only saves the decoder the work; test/fast.test.ts holds both to the same verdicts). All
+// other policy (the uid check, dispatch) lives in TypeScript: this file moves bytes and descriptors.
 
 #include <napi.h>
 #include <uv.h>
@@ -23,6 +27,7 @@
 #include "args.h"
 #include "errno_name.h"
 #include "fds.h"
+#include "record.h"
 #include "watch.h"
 
 #include <cerrno>
@@ -42,51 +47,7 @@
 
 namespace {
 
-// ---- DPDK 22.11 wire layout (rte_eal.h: struct rte_mp_msg; eal_common_proc.c: mp_msg_internal) ----
-constexpr int kMaxNameLen = 64;   // RTE_MP_MAX_NAME_LEN
-constexpr int kMaxParamLen = 256; // RTE_MP_MAX_PARAM_LEN
-constexpr int kMaxFdNum = 8;      // RTE_MP_MAX_FD_NUM
-
-struct rte_mp_msg_c {
-  char name[kMaxNameLen];
-  int len_param;
-  int num_fds;
-  uint8_t param[kMaxParamLen];
-  int fds[kMaxFdNum];
-};
-struct mp_msg_internal_c {
-  int type;
-  rte_mp_msg_c msg;
-};
-// DPDK sends sizeof(mp_msg_internal) - sizeof(fds): the fds travel as SCM_RIGHTS.
-constexpr size_t kWireSize = sizeof(mp_msg_internal_c) - sizeof(int) * kMaxFdNum;
-
-// ---- receive records (native -> TS), one per datagram, kRecSize bytes each -----------------------
-//   0 i32 len     real datagram length (MSG_TRUNC), or -errno for a failed recvmsg (not used)
-//   4 i32 flags   msg_flags (MSG_TRUNC, MSG_CTRUNC) | kRxFdOverflow
-//   8 i32 pid     SCM_CREDENTIALS pid, -1 when absent
-//  12 i32 uid     SCM_CREDENTIALS uid, -1 when absent
-//  16 i32 gid
-//  20 i32 nfds    descriptors now owned by this process (<= 8), listed next
-//  24 i32 fds[8]
-//  56 i32 pathLen length of the sender's sun_path (0 = unbound sender)
-//  60 u8  path[108]
-// 168 i32 spill   byte offset in the buffer of the datagram's bytes beyond the first 332 (-1: none)
-// 172 i32 carrier inbox records only (written by TS senders): tag of the fds' carrier datagram
-// 176 u8  data[332] the datagram (first min(len, 332) bytes)
-// A buffer is min(16, len / 512) records, then the spill area, kSpillMax bytes per record: @mp peers
-// may send datagrams of k * 332 bytes (k coalesced messages, k <= kMaxCoalesce); their bytes past the
-// first 332 go to the record's spill room.
-constexpr size_t kRecLen = 0, kRecFlags = 4, kRecPid = 8, kRecUid = 12, kRecGid = 16, kRecNfds = 20,
-                 kRecFds = 24, kRecPathLen = 56, kRecPath = 60, kRecSpill = 168, kRecCarrier = 172, kRecData = 176,
-                 kRecSize = 512;
-constexpr size_t kRecsPerBatch = 16;
-constexpr size_t kMaxCoalesce = 32;
-constexpr size_t kSpillMax = (kMaxCoalesce - 1) * kWireSize;  // spill room per record
-constexpr int kRxFdOverflow = 0x40000000;  // more than 8 fds came: the extra ones were closed here
-constexpr int kSendSliceUs = 5000;          // SO_SNDTIMEO of every socket
-static_assert(kRecData + kWireSize <= kRecSize, "record too small");
-static_assert(sizeof(((sockaddr_un*)nullptr)->sun_path) == 108, "sun_path");
+constexpr int kSendSliceUs = 5000;  // SO_SNDTIMEO of every socket
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& what) {
   std::string m = std::string(syscall) + ": " + strerror(err);
@@ -295,6 +256,7 @@ int DrainInto(int fd, uint8_t* buf, size_t bufLen) {
     }
     h[kRecPathLen / 4] = static_cast<int32_t>(pathLen);
     memcpy(rec + kRecPath, slots[n].from.sun_path, pathLen);
+    SetFast(rec);
   }
   return got;
 }
@@ -524,6 +486,19 @@ Napi::Value WatchNew(const Napi::CallbackInfo& info) {
   return handle;
 }
 
+// classify(records: ArrayBuffer, n) -> undefined: (re)writes the `fast` word of the first n records, as
+// every read does (tests compare it with the TypeScript decoder on crafted and fuzzed records).
+Napi::Value ClassifyRecords(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  mp::Span records;
+  uint32_t n = 0;
+  MP_ARG(Span, records, 0);
+  MP_ARG(Uint32, n, 1);
+  if (static_cast<size_t>(n) * kRecSize > records.len) return mp::ArgFail(info, 1, "n", "at most the records in the buffer", true), env.Undefined();
+  for (uint32_t i = 0; i < n; i++) SetFast(records.data + static_cast<size_t>(i) * kRecSize);
+  return env.Undefined();
+}
+
 // yieldCpu(): one sched_yield. How long to keep yielding is policy, in TypeScript (inbox-sender.ts).
 Napi::Value YieldCpu(const Napi::CallbackInfo& info) {
   sched_yield();  // always succeeds on Linux
@@ -560,6 +535,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("watch", Napi::Function::New(env, WatchNew));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("yieldCpu", Napi::Function::New(env, YieldCpu));
+  exports.Set("classify", Napi::Function::New(env, ClassifyRecords));
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   Napi::Object l = Napi::Object::New(env);
   l.Set("sizeofMsgInternal", static_cast<double>(sizeof(mp_msg_internal_c)));
@@ -577,6 +553,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   l.Set("recFds", static_cast<double>(kRecFds));
   l.Set("recSpill", static_cast<double>(kRecSpill));
   l.Set("recCarrier", static_cast<double>(kRecCarrier));
+  l.Set("recFast", static_cast<double>(kRecFast));
+  l.Set("fastOk", static_cast<double>(kFastOk));
+  l.Set("fastWake", static_cast<double>(kFastWake));
+  l.Set("fastExt", static_cast<double>(kFastExt));
   l.Set("recsPerBatch", static_cast<double>(kRecsPerBatch));
   l.Set("maxCoalesce", static_cast<double>(kMaxCoalesce));
   l.Set("rxFdOverflow", static_cast<double>(kRxFdOverflow));

@@ -1,6 +1,6 @@
 import { MpError } from '@mp/memory';
 import { loadAddon } from '@mp/memory/internal';
-import { MAX_COALESCE, RECORD, RECORDS_PER_BATCH, RX_FD_OVERFLOW, SUN_PATH_MAX, WIRE } from './layout.js';
+import { FAST_EXT, FAST_OK, FAST_WAKE, MAX_COALESCE, RECORD, RECORDS_PER_BATCH, RX_FD_OVERFLOW, SUN_PATH_MAX, WIRE } from './layout.js';
 
 /**
  * What the native addon (native/ipc.cc) exports. Every argument is validated before it gets here; the
@@ -17,13 +17,15 @@ export interface IpcBinding {
   send(fd: number, addr: Uint8Array, data: Uint8Array, fds: Int32Array | null, wait: boolean): number;
   /**
    * Drain up to min(RECORDS_PER_BATCH, records.byteLength / RECORD.size) datagrams (the rest of the
-   * buffer is the spill area for coalesced datagrams). timeoutMs > 0 blocks until one comes:
+   * buffer is the spill area for coalesced datagrams), each record's RECORD.fast written. timeoutMs > 0 blocks until one comes:
    * re-trying for up to spinUs first, then in poll(). With `word`: while spinning, also watch the
    * 32-bit word at byte `wordOffset` of `word` (an inbox's pubCount) and return 0 as soon as it differs
    * from `expected` — plain loads, no system call per check; timeoutMs 0 with spinUs > 0 then spins
    * only, never sleeps. A failure of recvmmsg other than EAGAIN throws (code, errno, syscall).
    */
   recv(fd: number, records: ArrayBuffer, timeoutMs: number, spinUs?: number, word?: ArrayBuffer, wordOffset?: number, expected?: number): number;
+  /** (Re)write RECORD.fast of the first n records of `records` as every read does (for tests). */
+  classify(records: ArrayBuffer | Uint8Array, n: number): void;
   /** One sched_yield() (a sender waiting for room in a full inbox; its loop is in inbox-sender.ts). */
   yieldCpu(): void;
   /**
@@ -75,6 +77,10 @@ function checkLayout(l: Readonly<Record<string, number>>): void {
     recFds: RECORD.fds,
     recSpill: RECORD.spill,
     recCarrier: RECORD.carrier,
+    recFast: RECORD.fast,
+    fastOk: FAST_OK,
+    fastWake: FAST_WAKE,
+    fastExt: FAST_EXT,
     recsPerBatch: RECORDS_PER_BATCH,
     maxCoalesce: MAX_COALESCE,
     rxFdOverflow: RX_FD_OVERFLOW,

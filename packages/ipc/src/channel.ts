@@ -78,7 +78,7 @@ export class Channel {
   /** This process's socket path. */
   readonly path: string;
   /** @internal counters for tests and the bench: messages sent to inbox owners (inline: of those, as datagrams) / to sockets, wake datagrams sent, messages received from the inbox / inline. */
-  readonly stats: SendStats = { inboxSends: 0, inlineSends: 0, socketSends: 0, wakes: 0, inboxReceived: 0, inlineReceived: 0 };
+  readonly stats: SendStats = { inboxSends: 0, inlineSends: 0, socketSends: 0, wakes: 0, inboxReceived: 0, inlineReceived: 0, fastReplies: 0 };
   /** @internal this process's uid: every datagram and record must carry it */
   readonly uid = process.getuid?.() ?? 0;
   /** @internal the encode buffer of the message being sent */

@@ -6,6 +6,8 @@ import { MpError, validateName } from '@mp/memory';
 import {
   EXT,
   EXT_ERROR,
+  FAST_EXT,
+  FAST_OK,
   MAX_COALESCE,
   MP_IGN,
   MP_MAX_FD_NUM,
@@ -98,6 +100,8 @@ export interface Ext {
   flags: number;
 }
 
+const ZERO_WIRE = new Uint8Array(WIRE.size);
+
 /** Where the extension goes for a name of nameLen bytes and a param of paramLen bytes; -1: no room. */
 export function extOffset(nameLen: number, paramLen: number): number {
   if (nameLen <= EXT.nameRoomMax) return WIRE.name + MP_MAX_NAME_LEN - EXT.size;
@@ -110,7 +114,7 @@ export function extOffset(nameLen: number, paramLen: number): number {
  * Returns false when an extension was asked for but did not fit (the datagram is then plain DPDK).
  */
 export function encode(out: Uint8Array, dv: DataView, type: number, name: Uint8Array, param: Uint8Array, numFds: number, ext: Ext | null, at = 0): boolean {
-  out.fill(0, at, at + WIRE.size);
+  out.set(ZERO_WIRE, at); // a copy: fill() is a runtime call, set() of a same-typed array a plain memmove
   dv.setInt32(at + WIRE.type, type, true);
   out.set(name, at + WIRE.name);
   dv.setInt32(at + WIRE.lenParam, param.byteLength, true);
@@ -148,7 +152,8 @@ const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
 // Most datagrams come from a few peers: keep the last path and compare bytes instead of decoding.
 let lastPathBytes = new Uint8Array(0);
 let lastPath = '';
-function pathOf(u8: Uint8Array, at: number, len: number): string {
+/** The sender path of a record (`len` bytes at `at`), as a string (the last one is kept). */
+export function pathOf(u8: Uint8Array, at: number, len: number): string {
   if (len === 0) return '';
   if (len === lastPathBytes.length) {
     let same = true;
@@ -163,6 +168,57 @@ function pathOf(u8: Uint8Array, at: number, len: number): string {
   lastPathBytes = u8.slice(at, at + len);
   lastPath = Buffer.from(lastPathBytes.buffer, 0, len).toString('utf8');
   return lastPath;
+}
+
+/** A record's sender path length, clamped to sun_path. */
+export function pathLenOf(dv: DataView, rec: number): number {
+  return Math.min(Math.max(dv.getInt32(rec + RECORD.pathLen, true), 0), SUN_PATH_MAX);
+}
+
+// Action names checked by the addon (printable ASCII): a few recent ones kept as strings, found by their bytes.
+const NAME_CACHE = 16;
+const nameKeys: Uint8Array[] = [];
+const nameVals: string[] = [];
+let nameNext = 0;
+function asciiName(u8: Uint8Array, at: number, len: number): string {
+  for (let k = 0; k < nameKeys.length; k++) {
+    const key = nameKeys[k]!;
+    if (key.length !== len) continue;
+    let i = 0;
+    while (i < len && u8[at + i] === key[i]) i++;
+    if (i === len) return nameVals[k]!;
+  }
+  const bytes = u8.slice(at, at + len);
+  const name = String.fromCharCode.apply(null, bytes as unknown as number[]);
+  nameKeys[nameNext] = bytes;
+  nameVals[nameNext] = name;
+  nameNext = (nameNext + 1) % NAME_CACHE;
+  return name;
+}
+
+/**
+ * A record whose datagram the addon checked (RECORD.fast has FAST_OK): every check of decodeRecord
+ * held there (native/ipc.cc Classify), so this only reads the fields.
+ */
+function decodeChecked(u8: Uint8Array, dv: DataView, rec: number, fast: number): Decoded {
+  const nfds = dv.getInt32(rec + RECORD.nfds, true);
+  const fds: number[] = [];
+  for (let i = 0; i < nfds; i++) fds.push(dv.getInt32(rec + RECORD.fds + 4 * i, true));
+  const pid = dv.getInt32(rec + RECORD.pid, true);
+  const uid = dv.getInt32(rec + RECORD.uid, true);
+  const path = pathOf(u8, rec + RECORD.path, pathLenOf(dv, rec));
+  const d = rec + RECORD.data;
+  const type = dv.getInt32(d + WIRE.type, true);
+  const nameLen = (fast >>> 8) & 0xff;
+  const name = asciiName(u8, d + WIRE.name, nameLen);
+  const lenParam = dv.getInt32(d + WIRE.lenParam, true);
+  const param = u8.slice(d + WIRE.param, d + WIRE.param + lenParam);
+  let ext: Ext | null = null;
+  if ((fast & FAST_EXT) !== 0) {
+    const at = d + extOffset(nameLen, lenParam);
+    ext = { id: dv.getUint32(at + EXT.id, true), flags: dv.getUint16(at + EXT.flags, true) };
+  }
+  return { ok: true, type, name, param, fds, ext, pid, uid, path };
 }
 
 /**
@@ -183,16 +239,20 @@ export function recordParts(dv: DataView, rec: number, truncFlags: number): numb
  * `u8`/`dv` (layout.ts RECORD). Never throws. Checks, in order: length exactly 332 (or a coalesced
  * datagram, whose parts must be type MSG without descriptors), no truncation, ≤ 8 fds, type 0..3, name
  * NUL-terminated, non-empty, UTF-8 and of the allowed charset, len_param 0..256, num_fds 0..8 and equal
- * to the number of descriptors that came.
+ * to the number of descriptors that came. A record the addon checked already (RECORD.fast: FAST_OK)
+ * is only read.
  */
 export function decodeRecord(u8: Uint8Array, dv: DataView, rec: number, truncFlags: number, part = 0): Decoded {
+  if (part === 0) {
+    const fast = dv.getInt32(rec + RECORD.fast, true);
+    if ((fast & FAST_OK) !== 0) return decodeChecked(u8, dv, rec, fast);
+  }
   const nfds = part === 0 ? dv.getInt32(rec + RECORD.nfds, true) : 0;
   const fds: number[] = [];
   for (let i = 0; i < nfds && i < MP_MAX_FD_NUM; i++) fds.push(dv.getInt32(rec + RECORD.fds + 4 * i, true));
   const pid = dv.getInt32(rec + RECORD.pid, true);
   const uid = dv.getInt32(rec + RECORD.uid, true);
-  const pathLen = Math.min(Math.max(dv.getInt32(rec + RECORD.pathLen, true), 0), SUN_PATH_MAX);
-  const path = pathOf(u8, rec + RECORD.path, pathLen);
+  const path = pathOf(u8, rec + RECORD.path, pathLenOf(dv, rec));
   const len = dv.getInt32(rec + RECORD.len, true);
   const flags = dv.getInt32(rec + RECORD.flags, true);
   let d = rec + RECORD.data;

@@ -123,6 +123,7 @@ export class InboxOwner {
       dv.setInt32(rec + RECORD.flags, 0, true);
       dv.setInt32(rec + RECORD.nfds, 0, true);
       dv.setInt32(rec + RECORD.spill, -1, true);
+      dv.setInt32(rec + RECORD.fast, 0, true); // checked in full by decodeRecord (never by the addon)
       if ((flags & RX_INBOX_CARRIER) !== 0) {
         const pid = dv.getInt32(rec + RECORD.pid, true);
         const tag = dv.getInt32(rec + RECORD.carrier, true);

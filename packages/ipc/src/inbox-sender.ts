@@ -33,6 +33,8 @@ export interface SendStats {
   inboxReceived: number;
   /** Messages received inline (as their own wake datagram, EXT_WAKE) by this inbox's owner. */
   inlineReceived: number;
+  /** Replies read off the socket and settled from their receive record, never decoded (RECORD.fast). */
+  fastReplies: number;
 }
 
 export class InboxSender {
@@ -47,9 +49,6 @@ export class InboxSender {
   private readonly wakeOut = new Uint8Array(WIRE.size);
   private readonly carrierOut = new Uint8Array(WIRE.size);
   private readonly carrierDv = new DataView(this.carrierOut.buffer);
-  /** An inline message: the caller's encoded message with EXT_WAKE in its flags. */
-  private readonly inlineOut = new Uint8Array(WIRE.size);
-  private readonly inlineDv = new DataView(this.inlineOut.buffer);
   /** Carrier tags start at random, so a restarted channel of this pid never meets an old tag's leftovers. */
   private nextCarrier = 1 + Math.floor(Math.random() * 0x3fffffff);
 
@@ -151,9 +150,21 @@ export class InboxSender {
     // once our last cell was consumed (the datagram cannot overtake it) and we won the doorbell.
     const type = out[WIRE.type]!;
     if ((type === MP_REQ || type === MP_REP) && out[WIRE.type + 1] === 0 && ref.lastConsumed()) {
-      const wire = this.inlineWire(out, lenParam);
-      if (wire !== undefined && ref.ringIfAsleep()) {
-        const r = binding.send(this.transport.fd, this.transport.addr(path), wire, fds, false);
+      const x = inlineExt(out, lenParam);
+      if (x >= 0 && ref.ringIfAsleep()) {
+        // The message itself, its flags with EXT_WAKE for this one send (patched in place, then put back:
+        // flags and check are the extension's last 4 bytes).
+        const saved = (out[x + EXT.flags]! | (out[x + EXT.flags + 1]! << 8) | (out[x + EXT.check]! << 16) | (out[x + EXT.check + 1]! << 24)) >>> 0;
+        setWakeFlag(out, x);
+        let r: number;
+        try {
+          r = binding.send(this.transport.fd, this.transport.addr(path), out, fds, false);
+        } finally {
+          out[x + EXT.flags] = saved & 0xff;
+          out[x + EXT.flags + 1] = (saved >>> 8) & 0xff;
+          out[x + EXT.check] = (saved >>> 16) & 0xff;
+          out[x + EXT.check + 1] = saved >>> 24;
+        }
         if (r === 0) {
           ref.sentInline();
           this.stats.inlineSends++;
@@ -232,24 +243,6 @@ export class InboxSender {
       return 0;
     }
     return r === ECONNREFUSED || r === ENOENT ? this.forget(ref, path, r) : r;
-  }
-
-  /**
-   * The message `out` as an inline wake datagram: a copy with EXT_WAKE added to its extension's
-   * flags; undefined when it carries no extension (no room: it goes into a cell).
-   */
-  private inlineWire(out: Uint8Array, lenParam: number): Uint8Array | undefined {
-    const at = out[WIRE.name + EXT.nameRoomMax] === 0 ? WIRE.name + MP_MAX_NAME_LEN - EXT.size : lenParam <= EXT.paramRoomMax ? WIRE.param + MP_MAX_PARAM_LEN - EXT.size : -1;
-    if (at < 0) return undefined;
-    const w = this.inlineOut;
-    const dv = this.inlineDv;
-    w.set(out);
-    if (dv.getUint32(at, true) !== EXT.magic) return undefined;
-    const id = dv.getUint32(at + EXT.id, true);
-    const flags = dv.getUint16(at + EXT.flags, true) | EXT_WAKE;
-    dv.setUint16(at + EXT.flags, flags, true);
-    dv.setUint16(at + EXT.check, extCheck(id, flags), true);
-    return w;
   }
 
   /** At most once a ms per peer: is the owner's socket still live? 0, or the -errno that dropped the handle. */
@@ -346,4 +339,23 @@ function yieldFor(us: number): void {
   do {
     binding.yieldCpu();
   } while (performance.now() < until);
+}
+
+/** Where the encoded message `out` carries its extension (byte offset), or -1: none (no room: it goes into a cell). */
+function inlineExt(out: Uint8Array, lenParam: number): number {
+  const at = out[WIRE.name + EXT.nameRoomMax] === 0 ? WIRE.name + MP_MAX_NAME_LEN - EXT.size : lenParam <= EXT.paramRoomMax ? WIRE.param + MP_MAX_PARAM_LEN - EXT.size : -1;
+  if (at < 0) return -1;
+  const magic = (out[at]! | (out[at + 1]! << 8) | (out[at + 2]! << 16) | (out[at + 3]! << 24)) >>> 0;
+  return magic === EXT.magic ? at : -1;
+}
+
+/** EXT_WAKE into the flags of the extension at `x` of `out`, its check word recomputed (little-endian, as encode wrote them). */
+function setWakeFlag(out: Uint8Array, x: number): void {
+  const id = (out[x + EXT.id]! | (out[x + EXT.id + 1]! << 8) | (out[x + EXT.id + 2]! << 16) | (out[x + EXT.id + 3]! << 24)) >>> 0;
+  const flags = (out[x + EXT.flags]! | (out[x + EXT.flags + 1]! << 8) | EXT_WAKE) & 0xffff;
+  const check = extCheck(id, flags);
+  out[x + EXT.flags] = flags & 0xff;
+  out[x + EXT.flags + 1] = flags >>> 8;
+  out[x + EXT.check] = check & 0xff;
+  out[x + EXT.check + 1] = check >>> 8;
 }

@@ -46,6 +46,8 @@
  * | 168 |    4 | spill    byte offset in the buffer of the bytes past the first 332 (-1: none)      |
  * | 172 |    4 | carrier  inbox records with RX_INBOX_CARRIER: tag of the socket datagram with the fds |
  * | 176 |  332 | data     the datagram (its first 332 bytes)                                        |
+ * | 508 |    4 | fast     socket reads: what the addon's check of the datagram found (FAST_*);     |
+ * |     |      |          | inbox records: 0 (decoded in full)                                         |
  * ```
  * A receive buffer is RECORDS_PER_BATCH records, then the spill area: (MAX_COALESCE - 1) × 332 bytes
  * per record, in record order.
@@ -116,8 +118,19 @@ export const RECORD = {
   spill: 168,
   carrier: 172,
   data: 176,
+  fast: 508,
   size: 512,
 } as const;
+/**
+ * RECORD.fast, written by the addon for every datagram it reads (native/ipc.cc Classify):
+ * FAST_OK | nameLen << 8 (| FAST_EXT): one plain 332-byte datagram that decodeRecord accepts, with a
+ * printable-ASCII name — decodeRecord then checks nothing again; FAST_EXT: @mp's extension is there,
+ * its check word holds. FAST_WAKE: an intact wake datagram (from any uid: the reader compares it).
+ * 0: decoded and checked in TypeScript.
+ */
+export const FAST_OK = 1;
+export const FAST_WAKE = 2;
+export const FAST_EXT = 1 << 16;
 /** Records per batch: one read (recvmmsg) takes at most this many datagrams. */
 export const RECORDS_PER_BATCH = 16;
 /** Messages per coalesced datagram, at most. */

@@ -11,27 +11,12 @@ import { decodeRecord, recordParts } from './codec.js';
 import type { Decoded } from './codec.js';
 import type { Channel } from './channel.js';
 import { MSG_CTRUNC, MSG_TRUNC } from './binding.js';
-import { EXT, EXT_WAKE, MP_MAX_NAME_LEN, MP_MSG, RECORD, RECORDS_PER_BATCH, RECV_BUFFER_BYTES, WAKE_ACTION, WIRE } from './layout.js';
+import { EXT_WAKE, FAST_EXT, FAST_OK, FAST_WAKE, MP_REP, RECORD, RECORDS_PER_BATCH, RECV_BUFFER_BYTES, WIRE } from './layout.js';
 
 export const TRUNC = MSG_TRUNC | MSG_CTRUNC;
 
-/** The bytes of a wake datagram after its type word: name 'mp_ipc_wake' NUL … (checked up to the NUL). */
-const WAKE_NAME = new Uint8Array(Buffer.from(`${WAKE_ACTION}\0`));
-
-/**
- * Is receive record `rec` an intact wake datagram from this uid (exactly what `encode` made of it: 332
- * bytes, no descriptors, type MSG, name mp_ipc_wake, EXT_WAKE in the extension)? Checked on the raw
- * bytes so the usual datagram between inbox peers costs no decoding.
- */
-function isWake(u8: Uint8Array, dv: DataView, rec: number, uid: number): boolean {
-  if (dv.getInt32(rec + RECORD.len, true) !== WIRE.size || dv.getInt32(rec + RECORD.nfds, true) !== 0) return false;
-  if (dv.getInt32(rec + RECORD.flags, true) !== 0 || dv.getInt32(rec + RECORD.uid, true) !== uid) return false;
-  const d = rec + RECORD.data;
-  if (dv.getInt32(d + WIRE.type, true) !== MP_MSG || dv.getInt32(d + WIRE.lenParam, true) !== 0 || dv.getInt32(d + WIRE.numFds, true) !== 0) return false;
-  for (let i = 0; i < WAKE_NAME.length; i++) if (u8[d + WIRE.name + i] !== WAKE_NAME[i]) return false;
-  const x = d + WIRE.name + MP_MAX_NAME_LEN - EXT.size;
-  return dv.getUint32(x, true) === EXT.magic && dv.getUint16(x + EXT.flags, true) === EXT_WAKE;
-}
+/** RECORD.fast of a reply the addon checked, carrying @mp's extension (a request id): matched without decoding. */
+const FAST_REPLY = FAST_OK | FAST_EXT;
 
 export function closeAll(fds: number[]): void {
   for (const fd of fds) binding.close(fd);
@@ -137,7 +122,8 @@ export class Receiver {
    * or queued (toBacklog, or a backlog is waiting: order is kept).
    */
   takeSocket(b: RecordBuffer, n: number, toBacklog: boolean, onlyReplies = false, drainFollows = false): void {
-    const ds = this.socketMessages(b, n, drainFollows);
+    // A reply may be settled as it is read when nothing read before it still waits to be handled.
+    const ds = this.socketMessages(b, n, drainFollows, [], !toBacklog && (onlyReplies || this.backlog.length === 0));
     if (ds.length > 0) this.dispatch(ds, toBacklog, onlyReplies);
   }
 
@@ -145,17 +131,33 @@ export class Receiver {
    * The messages among `n` socket datagrams of `b` (with an inbox), in the order read: wake-ups and
    * carriers are taken aside. A message that came inline as a wake (EXT_WAKE) rang our doorbell: read
    * where no drain follows, it queues one (as a bare wake does), or the doorbell would stay rung.
+   * replyNow: a reply with a request id that comes before any message of `ds` is settled here, from
+   * the record (the addon checked it: RECORD.fast), without decoding it.
    */
-  socketMessages(b: RecordBuffer, n: number, drainFollows: boolean, ds: Decoded[] = []): Decoded[] {
+  socketMessages(b: RecordBuffer, n: number, drainFollows: boolean, ds: Decoded[] = [], replyNow = false): Decoded[] {
     const owner = this.ch.owner!;
     const { u8, dv } = b;
     const uid = this.ch.uid;
     for (let i = 0; i < n; i++) {
       const rec = i * RECORD.size;
-      if (isWake(u8, dv, rec, uid)) {
+      const fast = dv.getInt32(rec + RECORD.fast, true);
+      if ((fast & (FAST_WAKE | FAST_REPLY)) !== 0 && dv.getInt32(rec + RECORD.uid, true) === uid) {
         // The common datagram between inbox peers: no decoding needed.
-        if (!drainFollows) owner.queueDrain();
-        continue;
+        if (fast === FAST_WAKE) {
+          if (!drainFollows) owner.queueDrain();
+          continue;
+        }
+        // The usual datagram of a round trip between sleeping processes: the reply, inline.
+        if ((fast & FAST_REPLY) === FAST_REPLY && replyNow && ds.length === 0 && dv.getInt32(rec + RECORD.data + WIRE.type, true) === MP_REP) {
+          const xf = this.ch.requests.replyFromRecord(u8, dv, rec, fast);
+          if (xf >= 0) {
+            if ((xf & EXT_WAKE) !== 0) {
+              this.ch.stats.inlineReceived++;
+              if (!drainFollows) owner.queueDrain();
+            }
+            continue;
+          }
+        }
       }
       const k = recordParts(dv, rec, TRUNC);
       for (let j = 0; j < k; j++) {

@@ -7,11 +7,11 @@
 import { MpError } from '@mp/memory';
 import { processGone, watchPid } from '@mp/memory/internal';
 import { binding } from './binding.js';
-import { checkMsg, decodeError, decodeRecord, encode, recordParts } from './codec.js';
+import { checkMsg, decodeError, decodeRecord, encode, extOffset, pathLenOf, pathOf, recordParts } from './codec.js';
 import type { Decoded, MpMsg, ReceivedMsg } from './codec.js';
 import type { Channel } from './channel.js';
 import { ECONNREFUSED, ENOENT, MpIpcRemoteError, sendError } from './errors.js';
-import { EXT_ERROR, INBOX, MP_IGN, MP_REP, MP_REQ, RECORD, RECORDS_PER_BATCH } from './layout.js';
+import { EXT, EXT_ERROR, INBOX, MP_IGN, MP_REP, MP_REQ, RECORD, RECORDS_PER_BATCH, WIRE } from './layout.js';
 import { checkOptions, timeoutOption } from './options.js';
 import { TRUNC, closeAll } from './receive.js';
 import { logDrop } from './warn.js';
@@ -37,6 +37,8 @@ export interface RequestOptions {
 interface Pending {
   id: number;
   name: string;
+  /** The name's bytes (a reply read from a record is matched by them). */
+  nameBytes: Uint8Array;
   /** path → pid (-1 unknown) of peers that have not answered */
   waiting: Map<string, number>;
   reply: MpReply;
@@ -114,6 +116,7 @@ export class Requests {
     const p: Pending = {
       id,
       name: msg.name,
+      nameBytes: m.name,
       waiting: new Map(),
       reply: { nbSent: 0, nbReceived: 0, msgs: [], errors: [] },
       single: o.to !== undefined || ch.procType === 'secondary',
@@ -357,6 +360,38 @@ export class Requests {
     backlog.unshift(...rest);
   }
 
+  /**
+   * A reply read off the socket, settled from its receive record without decoding it: the addon
+   * checked the datagram (RECORD.fast: FAST_OK | FAST_EXT, type REP), the caller that it comes from
+   * this uid. Only when it carries the id of a pending request that waits on its sender, under the
+   * request's name; returns its extension flags, or -1 (not taken: decode it and go through
+   * handlers as any message — onReply then decides as before).
+   */
+  replyFromRecord(u8: Uint8Array, dv: DataView, rec: number, fast: number): number {
+    const ch = this.ch;
+    if (ch.isClosed) return -1;
+    const d = rec + RECORD.data;
+    const nameLen = (fast >>> 8) & 0xff;
+    const lenParam = dv.getInt32(d + WIRE.lenParam, true);
+    const x = d + extOffset(nameLen, lenParam);
+    const id = dv.getUint32(x + EXT.id, true);
+    const p = id === 0 ? undefined : this.pending.get(id);
+    if (p === undefined || p.nameBytes.length !== nameLen) return -1;
+    const nb = p.nameBytes;
+    for (let i = 0; i < nameLen; i++) if (u8[d + WIRE.name + i] !== nb[i]) return -1;
+    const path = pathOf(u8, rec + RECORD.path, pathLenOf(dv, rec));
+    if (!p.waiting.has(path)) return -1;
+    const pid = dv.getInt32(rec + RECORD.pid, true);
+    const flags = dv.getUint16(x + EXT.flags, true);
+    const nfds = dv.getInt32(rec + RECORD.nfds, true);
+    const fds: number[] = [];
+    for (let i = 0; i < nfds; i++) fds.push(dv.getInt32(rec + RECORD.fds + 4 * i, true));
+    ch.peers.saw(pid, path);
+    ch.stats.fastReplies++;
+    this.settle(p, path, pid, false, flags, u8.slice(d + WIRE.param, d + WIRE.param + lenParam), fds);
+    return flags;
+  }
+
   /** A reply (or DPDK's MP_IGN) came: it goes to its request. */
   onReply(d: Extract<Decoded, { ok: true }>): void {
     let p: Pending | undefined;
@@ -377,14 +412,19 @@ export class Requests {
       logDrop(`reply '${d.name}' matches no pending request`, ` (from pid ${d.pid})`);
       return;
     }
-    p.waiting.delete(d.path);
-    if (d.type === MP_IGN) {
+    this.settle(p, d.path, d.pid, d.type === MP_IGN, d.ext?.flags ?? 0, d.param, d.fds);
+  }
+
+  /** The answer of the peer at `path` to `p` (its name is p's): counted, then `p` finishes when none is left. */
+  private settle(p: Pending, path: string, pid: number, ignore: boolean, extFlags: number, param: Uint8Array, fds: number[]): void {
+    p.waiting.delete(path);
+    if (ignore) {
       p.reply.nbSent--;
-    } else if (d.ext !== null && (d.ext.flags & EXT_ERROR) !== 0) {
-      const { code, message } = decodeError(d.param);
-      p.reply.errors.push(new MpIpcRemoteError(d.name, d.pid, code, message));
+    } else if ((extFlags & EXT_ERROR) !== 0) {
+      const { code, message } = decodeError(param);
+      p.reply.errors.push(new MpIpcRemoteError(p.name, pid, code, message));
     } else {
-      p.reply.msgs.push({ name: d.name, param: d.param, fds: d.fds });
+      p.reply.msgs.push({ name: p.name, param, fds });
       p.reply.nbReceived++;
     }
     if (p.waiting.size === 0) this.finish(p, false);

@@ -20,6 +20,7 @@ interface Stats {
   socketSends: number;
   inboxReceived: number;
   inlineReceived: number;
+  fastReplies: number;
 }
 interface Order {
   count: number;
@@ -127,5 +128,34 @@ describe('inline requests and replies', () => {
     expect(m.wrong).toBe(0);
     const r = await p.call<{ ok: boolean; msgs: Array<{ text: string }> }>('request', { name: 'echo', text: 'after', to: s2!.pid });
     expect(r).toMatchObject({ ok: true, msgs: [{ text: `echo:after:${s2!.pid}` }] });
+  });
+});
+
+describe('replies read off the socket, settled from their receive record (RECORD.fast)', () => {
+  it('plain, with descriptors and error replies take that path; a reply under another name still matches nothing', async () => {
+    const { p, s: [s1] } = await startGroup(agent, 1, { tag: 'fr' });
+    for (const [name, mode] of [['echo', 'echo'], ['givefd', 'giveFd'], ['boom', 'throw'], ['renamed', 'renamed']]) await p.call('register', { name, mode });
+    const fast = async (): Promise<number> => (await s1!.call<Stats>('ipcStats')).fastReplies;
+    // Each step's replies go inline to a sleeping requester (or, now and then, into its inbox): some must come this way.
+    let before = await fast();
+    expect(await s1!.call('pingPong', { name: 'echo', n: 50, to: p.pid })).toBe(50);
+    expect(await fast()).toBeGreaterThan(before);
+    before = await fast();
+    for (let i = 0; i < 10; i++) {
+      const g = await s1!.call<{ ok: boolean; msgs: Array<{ fdTexts: string[] }> }>('request', { name: 'givefd', text: `x${i}`, to: p.pid });
+      expect(g).toMatchObject({ ok: true, msgs: [{ fdTexts: [`memfd from ${p.pid}: x${i}`] }] });
+    }
+    expect(await fast()).toBeGreaterThan(before);
+    before = await fast();
+    for (let i = 0; i < 10; i++) {
+      const e = await s1!.call<{ message: string }>('request', { name: 'boom', to: p.pid });
+      expect(e).toMatchObject({ ok: false, name: 'MpIpcRemoteError', code: 'EPERM', remoteCode: 'EPERM', peerPid: p.pid });
+      expect(e.message).toContain('handler says no');
+    }
+    expect(await fast()).toBeGreaterThan(before);
+    // The request id matches, the name does not: dropped as before, so the request waits out its timeout.
+    before = await fast();
+    expect(await s1!.call('request', { name: 'renamed', to: p.pid, timeoutMs: 300 })).toMatchObject({ ok: false, code: 'ETIMEDOUT' });
+    expect(await fast()).toBe(before);
   });
 });
