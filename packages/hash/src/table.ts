@@ -67,6 +67,8 @@ export class Hash {
   private readonly native: NativeBulk | undefined;
   /** The fast path of lookupWithHash (codegen.ts), or the generic search. */
   private readonly probe: Probe;
+  /** Validate a key, leave its words in t.kw, return its hash: add's and delete's first step (codegen.ts). */
+  private readonly loadHash: (key: Uint8Array) => number;
   /** The writer side: lock or writer mark, the freed-table check (writer.ts). */
   private readonly w: TableWriter;
   private fd: number;
@@ -91,6 +93,12 @@ export class Hash {
     if (hashing !== undefined) (this as { lookup: (key: Uint8Array) => number }).lookup = hashing as (key: Uint8Array) => number;
     const hash = compileHash(t);
     if (hash !== undefined) (this as { hash: (key: Uint8Array) => number }).hash = hash;
+    this.loadHash =
+      compileHash(t, true) ??
+      ((key) => {
+        t.loadKey(key, t.kw, 0);
+        return t.hashWords(t.kw, 0);
+      });
     this.passes = { primary: compilePrimaryPass(t), hash: compileHashPass(t) };
     this.native = nativeBulk(t);
     const path = memzone.describe(mz).path;
@@ -454,8 +462,7 @@ export class Hash {
    * @see rte_hash_add_key_data
    */
   add(key: Uint8Array, data = 0): number {
-    this.t.loadKey(key, this.t.kw, 0);
-    return this.w.add(this.t.hashWords(this.t.kw, 0), data);
+    return this.w.add(this.loadHash(key), data);
   }
 
   /**
@@ -478,8 +485,8 @@ export class Hash {
    * @see rte_hash_del_key
    */
   delete(key: Uint8Array): number {
-    this.t.loadKey(key, this.t.kw, 0);
-    return this.w.run(() => delLocked(this.t, this.t.hashWords(this.t.kw, 0)));
+    const h = this.loadHash(key);
+    return this.w.run(() => delLocked(this.t, h));
   }
 
   /**
