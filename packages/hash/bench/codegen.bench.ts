@@ -10,9 +10,9 @@ import { roundsSync, startBench, timed } from '@mp/bench-utils';
 import { init, eal } from '@mp/eal';
 import { Hash } from '../src/index.js';
 import { compileProbe } from '../src/codegen.js';
-import { findKey } from '../src/read.js';
+import { ctz, findKey, sigMatches } from '../src/read.js';
 import { loadWords } from '../src/hashfn.js';
-import { BUCKET, BUCKET_ENTRIES, SLOT } from '../src/layout.js';
+import { BUCKET, SLOT } from '../src/layout.js';
 import { reread, type TableView } from '../src/view.js';
 
 const N = Number(process.env.HASH_BENCH_KEYS ?? 1_000_000);
@@ -21,21 +21,18 @@ const ROUNDS = 5;
 
 /** The probe of compileProbe, written as a closure: geometry captured as constants, loops over words. */
 function closureProbe(t: TableView): (key: Uint8Array, h: number) => number {
-  const { u32, r32, u16, mask, bw, kw0, slotWords, kWords, keyLen } = t;
+  const { u32, r32, mask, bw, kw0, slotWords, kWords, keyLen } = t;
   const kw = new Uint32Array(kWords);
   return (key, h) => {
     h >>>= 0;
     const sig = h >>> 16;
-    let b = h & mask;
-    let w = bw + b * BUCKET.words;
-    let s16 = w * 2;
-    const first = u16[s16];
+    let w = bw + (h & mask) * BUCKET.words;
+    let mk = sigMatches(u32, w, sig);
     if (!(key instanceof Uint8Array) || key.length !== keyLen) t.badKey(key);
     loadWords(key, 0, keyLen, kw, 0);
     for (let pass = 0; pass < 2; pass++) {
-      for (let i = 0; i < BUCKET_ENTRIES; i++) {
-        if ((i === 0 && pass === 0 ? first : u16[s16 + i]) !== sig) continue;
-        const k = u32[w + BUCKET.keyIdxW + i]!;
+      for (; mk !== 0; mk &= mk - 1) {
+        const k = u32[w + BUCKET.keyIdxW + ctz(mk)]!;
         const s = kw0 + k * slotWords;
         const v = u32[s]!;
         const kk = s + SLOT.keyW;
@@ -46,11 +43,10 @@ function closureProbe(t: TableView): (key: Uint8Array, h: number) => number {
         t.dLo = u32[d]!;
         t.dHi = u32[d + 1]!;
         if (reread(u32, r32, s) === v) return k - 1;
-        break;
+        return findKey(t, key, h);
       }
-      b = (b ^ sig) & mask;
-      w = bw + b * BUCKET.words;
-      s16 = w * 2;
+      w = bw + (((h & mask) ^ sig) & mask) * BUCKET.words;
+      mk = sigMatches(u32, w, sig);
     }
     return findKey(t, key, h);
   };

@@ -137,61 +137,86 @@ function keyCode(keyLen: number): { validate: Code; load: Code; cmp: Code } {
 /**
  * The table's hash(), compiled from the same snippets as its lookup (so the tests of hash() against the
  * standalone crc32c/jhash, themselves checked against DPDK's vectors, cover the lookup's inlined hash).
+ * With `intoKw`, it also leaves the key's words in t.kw (what the writers search and store): the
+ * validated load and the hash of add/delete in one call.
  */
-export function compileHash(t: TableView): ((key: Uint8Array) => number) | undefined {
+export function compileHash(t: TableView, intoKw = false): ((key: Uint8Array) => number) | undefined {
   if (t.kWords > PROBE_UNROLL_WORDS) return undefined;
   const k = keyCode(t.keyLen);
-  const make = compile<(t: TableView, tab: Uint32Array) => (key: Uint8Array) => number>(
-    ['t', 'tab'],
-    js`return function hash(key) {
+  const store = intoKw ? Array.from({ length: t.kWords }, (_, j) => js`kw[${j}] = ${kvar(j)};`) : [];
+  const make = compile<(t: TableView, tab: Uint32Array, kw: Uint32Array) => (key: Uint8Array) => number>(
+    ['t', 'tab', 'kw'],
+    js`return function ${intoKw ? js`loadHash` : js`hash`}(key) {
     ${k.validate}
     ${k.load}
+    ${store}
     let h = 0;
     ${hashCode(t.fnId, t.keyLen, t.initVal, kvar)}
     return h;
   };`,
   );
-  return make?.(t, CRC32C_TABLES);
+  return make?.(t, CRC32C_TABLES, t.kw);
 }
 
 /** A whole lookup of one table: with the key's hash given (`probe`), or hashing it (`lookup`). */
 export type Probe = (key: Uint8Array, h: number) => number;
 
 /**
- * The fast path of a lookup, compiled for table t: search both main buckets, compare and read the data
- * under the slot's seqlock; when that does not settle it (not there, a chain, a slot being rewritten, a
- * miss that must be checked against the change counter) `slow` (read.ts findKey: the full protocol).
- * Sets t.dLo/dHi on a hit. Undefined for keys longer than PROBE_UNROLL_WORDS words.
+ * Entry bits of the bucket whose four signature words (u32 index w…w+3) are loaded into `a0`…`a3`
+ * already XORed with sig·0x10001: read.ts sigMatches's exact zero-lane test, with no loop and no branch
+ * (the bucket's cache miss then feeds arithmetic, not a branch the CPU must guess). Lane j of word i
+ * lands on bit 2i + 16j; {@link entryOf} maps a bit back to the entry.
+ */
+function sigBits(): Code {
+  const lane = (a: Code, shift: number): Code => js`((~(((${a} & 0x7fff7fff) + 0x7fff7fff) | ${a}) & 0x80008000) >>> ${shift})`;
+  return js`(${lane(js`a0`, 15)} | ${lane(js`a1`, 13)} | ${lane(js`a2`, 11)} | ${lane(js`a3`, 9)})`;
+}
+
+/** The bucket entry of bit `e` of {@link sigBits}: lane 0 of a word is entry 2i on a little-endian CPU. */
+const entryOf = LITTLE_ENDIAN ? js`(e & 15) + (e >>> 4)` : js`(e & 15) + 1 - (e >>> 4)`;
+
+/**
+ * The fast path of a lookup, compiled for table t: the signatures of the primary, then the secondary
+ * bucket matched without a branch ({@link sigBits}), each candidate's key compared word by word against
+ * the key's words held in locals, the data read under the slot's seqlock; when that does not settle it
+ * (not there, a chain, a slot being rewritten, a miss that must be checked against the change counter)
+ * `slow` (read.ts findKey: the full protocol). Sets t.dLo/dHi on a hit. Undefined for keys longer than
+ * PROBE_UNROLL_WORDS words.
  */
 export function compileProbe(t: TableView, hashing: boolean, slow: (t: TableView, key: Uint8Array, h: number) => number): Probe | undefined {
   if (t.kWords > PROBE_UNROLL_WORDS) return undefined;
   const k = keyCode(t.keyLen);
+  const sigs = js`
+      const a0 = u32[w] ^ two;
+      const a1 = u32[w + 1] ^ two;
+      const a2 = u32[w + 2] ^ two;
+      const a3 = u32[w + 3] ^ two;`;
   const bucket = js`
     const sig = h >>> 16;
+    const two = sig * 0x10001;
     let b = h & ${t.mask};
-    let w = ${t.bw} + b * ${BUCKET.words};
-    let s16 = w * 2;
-    const first = u16[s16];`;
-  // Without hashing, the primary bucket's first signature word is loaded before anything else, so its
-  // cache miss is under way while the key is validated and loaded.
+    let w = ${t.bw} + b * ${BUCKET.words};`;
+  // Without hashing, the primary bucket's signatures are loaded before anything else, so its cache miss
+  // is under way while the key is validated and loaded.
   const head = hashing
     ? js`
     ${k.validate}
     ${k.load}
     let h = 0;
     ${hashCode(t.fnId, t.keyLen, t.initVal, kvar)}
-    ${bucket}`
+    ${bucket}
+    ${sigs}`
     : js`
     h >>>= 0;
     ${bucket}
+    ${sigs}
     ${k.validate}
     ${k.load}`;
   const body = js`return function ${hashing ? js`lookup(key)` : js`probe(key, h)`} {
     ${head}
-    for (let pass = 0; pass < 2; pass++) {
-      for (let i = 0; i < ${BUCKET_ENTRIES}; i++) {
-        if ((i === 0 && pass === 0 ? first : u16[s16 + i]) !== sig) continue;
-        const k = u32[w + ${BUCKET.keyIdxW} + i];
+      for (let z = ${sigBits()}; z !== 0; z &= z - 1) {
+        const e = 31 - Math.clz32(z & -z);
+        const k = u32[w + ${BUCKET.keyIdxW} + ${entryOf}];
         const s = ${t.kw0} + k * ${t.slotWords};
         const v = u32[s];
         const kk = s + ${SLOT.keyW};
@@ -200,19 +225,32 @@ export function compileProbe(t: TableView, hashing: boolean, slow: (t: TableView
         t.dLo = u32[d];
         t.dHi = u32[d + 1];
         if (${CLOSE} === v) return k - 1;
-        break;
+        return slow(t, key, h);
       }
-      b = (b ^ sig) & ${t.mask};
-      w = ${t.bw} + b * ${BUCKET.words};
-      s16 = w * 2;
-    }
+      w = ${t.bw} + ((b ^ sig) & ${t.mask}) * ${BUCKET.words};
+      {
+        ${sigs}
+        for (let z = ${sigBits()}; z !== 0; z &= z - 1) {
+          const e = 31 - Math.clz32(z & -z);
+          const k = u32[w + ${BUCKET.keyIdxW} + ${entryOf}];
+          const s = ${t.kw0} + k * ${t.slotWords};
+          const v = u32[s];
+          const kk = s + ${SLOT.keyW};
+          if (!(${k.cmp}) || k === 0 || (v & 1) !== 0) continue;
+          const d = s + ${SLOT.dataW} + (v & 2);
+          t.dLo = u32[d];
+          t.dHi = u32[d + 1];
+          if (${CLOSE} === v) return k - 1;
+          break;
+        }
+      }
     return slow(t, key, h);
   };`;
-  type Make = (t: TableView, slow: unknown, u32: Uint32Array, r32: Uint32Array, i32: Int32Array, u16: Uint16Array, tab: Uint32Array) => Probe;
-  const make = compile<Make>(['t', 'slow', 'u32', 'r32', 'i32', 'u16', 'tab'], body);
+  type Make = (t: TableView, slow: unknown, u32: Uint32Array, r32: Uint32Array, i32: Int32Array, tab: Uint32Array) => Probe;
+  const make = compile<Make>(['t', 'slow', 'u32', 'r32', 'i32', 'tab'], body);
   if (make === undefined) return undefined;
   const buf = t.buf;
-  return make(t, slow, new Uint32Array(buf), new Uint32Array(buf), new Int32Array(buf), new Uint16Array(buf), CRC32C_TABLES);
+  return make(t, slow, new Uint32Array(buf), new Uint32Array(buf), new Int32Array(buf), CRC32C_TABLES);
 }
 
 /** The bulk lookup's {@link PrimaryPass} for table t, compiled as {@link compileProbe} is. */
@@ -223,7 +261,7 @@ export function compilePrimaryPass(t: TableView): PrimaryPass | undefined {
   const lanes: Code[] = [];
   for (let j = 0; j < BUCKET_ENTRIES / 2; j++) {
     const [lo, hi] = LITTLE_ENDIAN ? [2 * j, 2 * j + 1] : [2 * j + 1, 2 * j];
-    lanes.push(js`{ const x = u32[w + ${BUCKET.sigU16 / 2 + j}] ^ two; const z = (x - 0x10001) & ~x & 0x80008000; mk |= (((z >>> 15) & 1) << ${lo}) | ((z >>> 31) << ${hi}); }`);
+    lanes.push(js`{ const x = u32[w + ${BUCKET.sigU16 / 2 + j}] ^ two; const z = ~(((x & 0x7fff7fff) + 0x7fff7fff) | x) & 0x80008000; mk |= (((z >>> 15) & 1) << ${lo}) | ((z >>> 31) << ${hi}); }`);
   }
   const body = js`return function primaryPass(kv, kb, m, positions, start, data) {
     let touch = 0;

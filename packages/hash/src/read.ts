@@ -22,17 +22,17 @@ export const ctz = (x: number): number => 31 - Math.clz32(x & -x);
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * Bit i set when entry i of the bucket at u32 index `w` may hold signature `sig`: the eight 16-bit
- * signatures are compared two per word (SWAR zero-lane test on word ^ sig·0x10001). A lane just above a
- * matching one can be flagged falsely (borrow); a key compare settles every candidate, so that costs only
- * a compare, and a real match is never missed.
+ * Bit i set when entry i of the bucket at u32 index `w` holds signature `sig`: the eight 16-bit
+ * signatures are compared two per word (SWAR zero-lane test on x = word ^ sig·0x10001: a lane's low 15
+ * bits plus 0x7fff carry into its bit 15 unless they are all zero, and never into the next lane, so bit
+ * 15 of each lane of `((x & 0x7fff7fff) + 0x7fff7fff) | x` is clear exactly when that lane is zero).
  */
 export function sigMatches(u32: Uint32Array, w: number, sig: number): number {
   const two = sig * 0x10001;
   let mk = 0;
   for (let j = 0; j < BUCKET_ENTRIES / 2; j++) {
     const x = u32[w + BUCKET.sigU16 / 2 + j]! ^ two;
-    const z = (x - 0x10001) & ~x & 0x80008000;
+    const z = ~(((x & 0x7fff7fff) + 0x7fff7fff) | x) & 0x80008000;
     // Lane 0 (bit 15) is entry 2j on a little-endian CPU, entry 2j + 1 on a big-endian one.
     const lo = (z >>> 15) & 1;
     const hi = (z >>> 31) & 1;

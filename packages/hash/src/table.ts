@@ -1,14 +1,14 @@
 /**
  * class Hash: a table's lifecycle (create, attach by name, free) and its public API. The work is done by
  * the functions of read.ts (lock-free lookups), bulk.ts (bulk lookups), write.ts (add, delete, cuckoo
- * moves) and repair.ts over this process's {@link TableView}; codegen.ts specialises the hot paths per
+ * moves), writer.ts (the writer lock or mark) and repair.ts over this process's {@link TableView}; codegen.ts specialises the hot paths per
  * table; native.ts offers the native bulk lookup when its addon is loaded.
  */
 import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { MpError, RobustLock, memzone, openOwnedFile, validateName } from '@mp/memory';
+import { MpError, memzone, openOwnedFile, validateName } from '@mp/memory';
 import { groupMemory } from '@mp/memory/internal';
-import { processAlive, processSlot, sleepSync } from '@mp/memory/internal';
+import { processSlot, sleepSync } from '@mp/memory/internal';
 import type { Memzone } from '@mp/memory';
 import type { GroupMemory } from '@mp/memory/internal';
 import { lookupBulk, type BulkPasses } from './bulk.js';
@@ -18,9 +18,12 @@ import { HASH_FUNC_IDS, HASH_MAGIC, HASH_VERSION, HDR_H, HDR_W, F_EXT, F_LF, F_M
 import { nativeBulk, type NativeBulk } from './native.js';
 import { HASH_MZ_PREFIX, HASH_NAME_MAX, validateOptions, type HashEntry, type HashFunc, type HashOptions, type KeyBatch } from './options.js';
 import { TWO32, copyKey, dataOf, entries, find, findKey, isLinked } from './read.js';
-import { audit, repair } from './repair.js';
-import { TableView, publish } from './view.js';
-import { addLocked, delLocked, rebuildFree, resetLocked } from './write.js';
+import { audit } from './repair.js';
+import { TableView } from './view.js';
+import { delLocked, rebuildFree, resetLocked } from './write.js';
+import { TableWriter } from './writer.js';
+
+export { HashWriterBusyError } from './writer.js';
 
 const HASH_PKG_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -40,16 +43,6 @@ function cacheOf(): Map<string, Hash> {
   let m = state.attached.get(g);
   if (m === undefined) state.attached.set(g, (m = new Map()));
   return m;
-}
-
-/** EBUSY of a single-writer table another live process is writing: {@link pid} is that writer. */
-export class HashWriterBusyError extends MpError {
-  constructor(
-    readonly table: string,
-    readonly pid: number,
-  ) {
-    super('EBUSY', `hash '${table}' is single-writer and pid ${pid} is writing (create it with multiWriter: true for concurrent writers)`);
-  }
 }
 
 /**
@@ -74,10 +67,11 @@ export class Hash {
   private readonly native: NativeBulk | undefined;
   /** The fast path of lookupWithHash (codegen.ts), or the generic search. */
   private readonly probe: Probe;
-  private readonly lock: RobustLock;
+  /** Validate a key, leave its words in t.kw, return its hash: add's and delete's first step (codegen.ts). */
+  private readonly loadHash: (key: Uint8Array) => number;
+  /** The writer side: lock or writer mark, the freed-table check (writer.ts). */
+  private readonly w: TableWriter;
   private fd: number;
-  private wdepth = 0;
-  private readonly pid = process.pid;
 
   private constructor(
     readonly name: string,
@@ -99,13 +93,18 @@ export class Hash {
     if (hashing !== undefined) (this as { lookup: (key: Uint8Array) => number }).lookup = hashing as (key: Uint8Array) => number;
     const hash = compileHash(t);
     if (hash !== undefined) (this as { hash: (key: Uint8Array) => number }).hash = hash;
+    this.loadHash =
+      compileHash(t, true) ??
+      ((key) => {
+        t.loadKey(key, t.kw, 0);
+        return t.hashWords(t.kw, 0);
+      });
     this.passes = { primary: compilePrimaryPass(t), hash: compileHashPass(t) };
     this.native = nativeBulk(t);
     const path = memzone.describe(mz).path;
     // Safe file rules (@mp/memory): never through a link, only a file of this uid.
     this.fd = openOwnedFile(path).fd;
-    this.lock = new RobustLock(this.fd, new Int32Array(mz.buffer), HDR_W.lockOwner);
-    this.lock.onRepair((pid) => repair(t, pid));
+    this.w = new TableWriter(t, this.fd);
   }
 
   // ---- create / attach / free ------------------------------------------------------------------------
@@ -185,7 +184,7 @@ export class Hash {
     const mz = memzone.find(HASH_MZ_PREFIX + name);
     if (mz === undefined) return undefined;
     const known = cache.get(name);
-    if (known !== undefined && known.mz.offset === mz.offset && known.mz.segment === mz.segment && known.live) return known;
+    if (known !== undefined && known.mz.offset === mz.offset && known.mz.segment === mz.segment && known.w.live) return known;
     const u32 = new Uint32Array(mz.buffer);
     // A creator in another process may still be formatting the table: wait for its magic (bounded).
     const deadline = Date.now() + ATTACH_WAIT_MS;
@@ -227,7 +226,7 @@ export class Hash {
    * @see rte_hash_free
    */
   free(): void {
-    this.run(() => {
+    this.w.run(() => {
       Atomics.store(this.t.u32, HDR_W.magic, 0);
       Atomics.store(this.t.u32, HDR_W.instance, 0);
     });
@@ -254,10 +253,6 @@ export class Hash {
       if (d !== undefined && typeof d.value !== 'function') continue;
       Object.defineProperty(this, k, { value: stub, configurable: true, writable: true, enumerable: false });
     }
-  }
-
-  private get live(): boolean {
-    return Atomics.load(this.t.u32, HDR_W.magic) === HASH_MAGIC && this.t.u32[HDR_W.instance] === this.t.instance;
   }
 
   private closeFd(): void {
@@ -467,8 +462,7 @@ export class Hash {
    * @see rte_hash_add_key_data
    */
   add(key: Uint8Array, data = 0): number {
-    this.t.loadKey(key, this.t.kw, 0);
-    return this.addH(this.t.hashWords(this.t.kw, 0), data);
+    return this.w.add(this.loadHash(key), data);
   }
 
   /**
@@ -480,7 +474,7 @@ export class Hash {
    */
   addWithHash(key: Uint8Array, sig: number, data = 0): number {
     this.t.loadKey(key, this.t.kw, 0);
-    return this.addH(sig >>> 0, data);
+    return this.w.add(sig >>> 0, data);
   }
 
   /**
@@ -491,8 +485,8 @@ export class Hash {
    * @see rte_hash_del_key
    */
   delete(key: Uint8Array): number {
-    this.t.loadKey(key, this.t.kw, 0);
-    return this.run(() => delLocked(this.t, this.t.hashWords(this.t.kw, 0)));
+    const h = this.loadHash(key);
+    return this.w.run(() => delLocked(this.t, h));
   }
 
   /**
@@ -503,7 +497,7 @@ export class Hash {
    */
   deleteWithHash(key: Uint8Array, sig: number): number {
     this.t.loadKey(key, this.t.kw, 0);
-    return this.run(() => delLocked(this.t, sig >>> 0));
+    return this.w.run(() => delLocked(this.t, sig >>> 0));
   }
 
   /**
@@ -513,7 +507,7 @@ export class Hash {
    * @see rte_hash_reset
    */
   reset(): void {
-    this.run(() => resetLocked(this.t));
+    this.w.run(() => resetLocked(this.t));
   }
 
   /**
@@ -523,7 +517,7 @@ export class Hash {
    * @throws {MpError} EBADF / EBUSY / ETIMEDOUT — as add; and whatever `fn` throws
    */
   writeBatch<T>(fn: () => T): T {
-    return this.run(fn);
+    return this.w.run(fn);
   }
 
   /**
@@ -534,74 +528,5 @@ export class Hash {
    */
   audit(): string[] {
     return audit(this.t);
-  }
-
-  private addH(h: number, data: number): number {
-    if (!Number.isSafeInteger(data) || data < 0) {
-      throw new MpError('EINVAL', `hash data must be a safe integer ≥ 0 (a 64-bit value), got ${data}`);
-    }
-    const lo = data >>> 0;
-    const hi = (data - lo) / TWO32;
-    if (this.wdepth > 0) return addLocked(this.t, h, lo, hi);
-    this.beginWrite();
-    try {
-      return addLocked(this.t, h, lo, hi);
-    } finally {
-      this.endWrite();
-    }
-  }
-
-  /** Run fn as the writer: the robust lock (multi-writer) or the writer mark (single writer). */
-  private run<T>(fn: () => T): T {
-    if (this.wdepth > 0) return fn();
-    this.beginWrite();
-    try {
-      return fn();
-    } finally {
-      this.endWrite();
-    }
-  }
-
-  /** Become the writer: the robust lock (multi-writer tables) or the writer mark (single writer). */
-  private beginWrite(): void {
-    // A table freed by another process: refuse before the lock or the writer mark writes into memory that
-    // may already be another memzone's.
-    this.enter();
-    if (this.multiWriter) {
-      this.lock.lock();
-      try {
-        this.enter();
-      } catch (err) {
-        this.lock.unlock();
-        throw err;
-      }
-    } else {
-      this.markWriter();
-    }
-    this.wdepth = 1;
-  }
-
-  private endWrite(): void {
-    this.wdepth = 0;
-    if (this.multiWriter) this.lock.unlock();
-    else publish(this.t.u32, HDR_W.writerPid, 0);
-  }
-
-  /** Single-writer tables: check no other live process is writing, repair after a dead one, mark us. */
-  private markWriter(): void {
-    const u32 = this.t.u32;
-    const w = u32[HDR_W.writerPid]!;
-    if (w !== this.pid) {
-      if (w !== 0) {
-        if (processAlive(w)) throw new HashWriterBusyError(this.name, w);
-        repair(this.t, w);
-      }
-      publish(u32, HDR_W.writerPid, this.pid);
-    }
-    this.enter();
-  }
-
-  private enter(): void {
-    if (!this.live) throw new MpError('EBADF', `hash '${this.name}' was freed (by another process); the handle cannot be used any more`);
   }
 }

@@ -102,6 +102,39 @@ describe.each(MODES)('table %o', (mode) => {
     expect(code(() => h.lookupDataWithHash(Array.from(k) as unknown as Uint8Array, sig))).toBe('EINVAL');
   });
 
+  it('signatures one bit apart in neighbouring entries: every lookup path matches the signature exactly', () => {
+    const h = make(256);
+    const a = key(1, L);
+    const b = key(2, L);
+    // Same primary bucket (low bits), signatures (high 16 bits) differing in their lowest bit; b lands in
+    // the entry after a's, the lane a borrowing SWAR test (x - 0x10001) would flag for a's signature.
+    const sa = 0x12340005;
+    const sb = (sa ^ 0x10000) >>> 0;
+    const pa = h.addWithHash(a, sa, 10);
+    const pb = h.addWithHash(b, sb, 20);
+    expect(h.lookupWithHash(a, sa)).toBe(pa);
+    expect(h.lookupWithHash(b, sb)).toBe(pb);
+    // b under a's signature is not there (rte_hash compares the signature first), on every path.
+    expect(h.lookupWithHash(b, sa)).toBe(-1);
+    expect(h.lookupDataWithHash(b, sa)).toBeUndefined();
+    const packed = new Uint8Array(2 * L);
+    packed.set(b, 0);
+    packed.set(a, L);
+    const sigs = Uint32Array.of(sa, sa);
+    for (const bulk of [
+      (pos: Int32Array) => h.lookupBulkWithHash(packed, sigs, pos),
+      (pos: Int32Array) => h.lookupBulkWithHash([b, a], sigs, pos),
+      (pos: Int32Array) => h.lookupBulkTs(packed, sigs, pos),
+    ]) {
+      const pos = new Int32Array(2);
+      expect(bulk(pos)).toBe(1);
+      expect([...pos]).toEqual([-1, pa]);
+    }
+    expect(h.deleteWithHash(b, sb)).toBe(pb);
+    expect(h.lookupWithHash(b, sb)).toBe(-1);
+    expect(h.lookupWithHash(a, sa)).toBe(pa);
+  });
+
   it('bulk lookups (array and packed, with and without hashes) match single lookups', () => {
     const h = make(4096);
     const n = 150;
