@@ -96,7 +96,13 @@ function setupDpdk(): Dpdk {
       try {
         execFileSync('umount', [huge]);
       } catch {
-        // busy: leave it for the next boot
+        // Busy while a peer that just exited still has its pages mapped: detach it now, the kernel
+        // frees it when the last mapping goes (a plain umount left mounts behind after a run).
+        try {
+          execFileSync('umount', ['-l', huge]);
+        } catch {
+          // not mounted any more
+        }
       }
     }
     rmSync(dir, { recursive: true, force: true });
