@@ -31,17 +31,21 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const LAT_MSGS = Number(process.env.BENCH_LAT_MSGS ?? 3000);
 const LAT_RATE = Number(process.env.BENCH_LAT_RATE ?? 1000);
 const HOPS = process.env.BENCH_HOPS === '1';
+/** Which parts run: `thr` (throughput), `lat` (latency); default both. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'thr,lat').split(','));
 const BATCH = 256;
 const BURST = 16;
 /** The bridges' window (messages in flight A → stream, unacked stream → B); default theirs (8). */
 const WINDOW = process.env.BENCH_WINDOW === undefined ? undefined : Number(process.env.BENCH_WINDOW);
 const win = WINDOW === undefined ? {} : { window: WINDOW };
 
-type Arrangement = 'inproc' | 'separate';
+type Arrangement = 'inproc' | 'separate' | 'rawB';
 const ARR: Record<Arrangement, string> = {
   inproc: 'bridge in the producer\'s / consumer\'s process (2 processes)',
   separate: 'bridge processes of their own (4 processes)',
+  rawB: 'ringToStream in the producer\'s process, raw consumer on B (BENCH_MIX=1)',
 };
+const MIX = process.env.BENCH_MIX === '1';
 
 interface Res {
   got: number;
@@ -59,6 +63,10 @@ interface Res {
   hops?: Record<string, number>;
   leaders?: string;
 }
+
+/** The JetStream part of a message's way (client publish → client delivery), and what the bridge adds around it. */
+const SERVER = 'JetStream: published → delivered (raw: send → consumer)';
+const OWN = 'the bridge\'s own hops: A\'s wake + publish, B\'s enqueue + consumer wake';
 
 type Trace = Record<'publish' | 'ack' | 'deliver' | 'enqueue', Array<[number, number, number?]>>;
 
@@ -90,6 +98,8 @@ function bridgeHops(r: Res, a: Trace, b: Trace): Record<string, number> {
     add('delivered → enqueued in B\'s ring', e - td);
     add('enqueued → B\'s consumer has it', arr - e);
     add('total (send → consumer)', arr - sent);
+    add(SERVER, td - tp!);
+    add(OWN, tp! - sent + (arr - td));
   }
   return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, p50(v)]));
 }
@@ -105,6 +115,7 @@ function rawHops(r: Res): Record<string, number> {
     add('published → stored by the stream leader', stored - sent);
     add('stored → delivered (streamToRing / raw consumer)', arr - stored);
     add('total (send → consumer)', arr - sent);
+    add(SERVER, arr - sent);
   }
   return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, p50(v)]));
 }
@@ -150,7 +161,8 @@ async function main(): Promise<void> {
      */
     async function bridgeRun(count: number, arr: Arrangement, paced: boolean, extra: { idleSpinUs?: number } = {}): Promise<Res> {
       run++;
-      const inproc = arr === 'inproc';
+      const rawB = arr === 'rawB';
+      const inproc = arr !== 'separate';
       const [a1, b1] = [spawn(hosts.a), spawn(hosts.b)];
       const [a2, b2] = inproc ? [a1, b1] : [spawn(hosts.a), spawn(hosts.b)];
       const mine = [...new Set([a1, a2, b1, b2])];
@@ -166,19 +178,30 @@ async function main(): Promise<void> {
       if (trace) for (const a of [a2, b2]) await a.call('traceOn');
       const stream = `BR${run}`;
       await a2.call('r2s', { name: 'src', servers: hosts.urlsA, stream, subject: `br.${run}`, batch: BATCH, create: true, replicas: 2, ...win, ...extra });
-      await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream, durable: 'b', ...win });
-      const consumed = b1.call<Res>('consume', { name: 'dst', count, keep: trace }, 300_000);
+      let consumed: Promise<Res>;
+      if (rawB) {
+        // B is raw JetStream's consumer reading the bridge's stream (isolates the B side).
+        await b1.call('rawConsume', { servers: hosts.urlsB, stream, durable: 'b', count, keep: trace, ...(WINDOW === undefined ? {} : { window: WINDOW }) });
+        consumed = b1.call<Res>('rawConsumed', {}, 300_000);
+      } else {
+        await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream, durable: 'b', ...win });
+        consumed = b1.call<Res>('consume', { name: 'dst', count, keep: trace }, 300_000);
+      }
       const prod = await a1.call<{ seq: number; ms: number }>('produce', paced ? { name: 'src', count, burst: BURST, rate: LAT_RATE } : { name: 'src', count, burst: 64 }, 300_000);
       const r = await consumed;
       if (paced) r.msgRate = (count / BURST) * (1000 / prod.ms);
       if (trace) {
-        r.hops = bridgeHops(r, await a2.call<Trace>('traceTake'), await b2.call<Trace>('traceTake'));
+        const tb = rawB
+          ? { publish: [], ack: [], deliver: (r.stored ?? []).map(([q, st]) => [q, r.arrive?.[q] ?? NaN, st]), enqueue: (r.stored ?? []).map(([q]) => [q, r.arrive?.[q] ?? NaN]) }
+          : await b2.call<Trace>('traceTake');
+        r.hops = bridgeHops(r, await a2.call<Trace>('traceTake'), tb as Trace);
         const l = await b1.call<{ stream: string; consumer: string }>('leaders', { servers: hosts.urlsB, stream, durable: 'b' });
         r.leaders = `stream ${l.stream}, consumer ${l.consumer}`;
       }
       delete r.sent;
       delete r.arrive;
-      for (const a of [a2, b2]) await a.call('closeBridge');
+      delete r.stored;
+      for (const a of rawB ? [a2] : [a2, b2]) await a.call('closeBridge');
       await Promise.all(mine.map((a) => a.kill()));
       return r;
     }
@@ -209,51 +232,59 @@ async function main(): Promise<void> {
 
     // ---- Throughput: saturating runs, interleaved rounds -------------------------------------------------
     const thr = new Samples();
-    const checked = (b: Res, what: string): Res => {
-      if (b.dups !== 0 || b.got !== N) bench.note(`!! ${what}: ${b.got} of ${N}, ${b.dups} duplicates`);
-      return b;
-    };
-    await rounds({ rounds: REPS, into: thr }, [
-      ['inproc', async () => checked(await bridgeRun(N, 'inproc', false), 'bridge in process').rate],
-      ['separate', async () => checked(await bridgeRun(N, 'separate', false), 'bridge, separate processes').rate],
-      ['raw1', async () => (await rawRun(N, false, 1)).rate],
-      ['raw64', async (record, i) => {
-        record('raw64', (await rawRun(N, false, 64)).rate);
-        const last = (k: string): number => thr.all(k).at(-1)!;
-        for (const a of ['inproc', 'separate'] as const) {
-          record(`${a}/r1`, last(a) / last('raw1'));
-          record(`${a}/r64`, last(a) / last('raw64'));
-        }
-        const k = (x: number): string => `${(x / 1000).toFixed(0)}k/s`;
-        bench.note(`rep ${i} (load ${la()}): bridge in process ${k(last('inproc'))}, separate ${k(last('separate'))}, raw w=1 ${k(last('raw1'))}, raw w=64 ${k(last('raw64'))}`);
-      }],
-    ]);
-    const RAW1 = 'raw JetStream, 1 ack in flight';
-    const RAW64 = 'raw JetStream, 64 acks in flight';
-    const k = (x: number): number => x / 1000;
-    bench.table(
-      { title: `@mp/bridge-nats throughput, saturating (N=${N}, median of ${REPS})`, ours: '@mp/bridge-nats', unit: 'k elements/s', refs: [RAW1, RAW64], digits: 0, rounds: true },
-      (['inproc', 'separate'] as const).map((a) => ({
-        op: `ring → stream → ring, ${ARR[a]}`,
-        ours: k(thr.median(a)),
-        refs: { [RAW1]: k(thr.median('raw1')), [RAW64]: k(thr.median('raw64')) },
-        samples: thr.all(a).map(k),
-        note: `medians of the per-round ratios: ${median(thr.all(`${a}/r1`)).toFixed(2)}× / ${median(thr.all(`${a}/r64`)).toFixed(2)}×`,
-      })),
-    );
+    if (PARTS.has('thr')) await throughput();
+    if (PARTS.has('lat')) await latency();
 
-    // ---- Latency: paced runs, REPS rounds of each arrangement and raw back to back ---------------------------
-    // (the machine's load moves between rounds; differences are taken within a round, then the median).
-    const latCount = LAT_MSGS * BURST;
-    const lat: Record<'inproc' | 'separate' | 'raw' | 'rawH', Res[]> = { inproc: [], separate: [], raw: [], rawH: [] };
-    for (let i = 0; i < REPS; i++) {
-      const l0 = la();
-      lat.inproc.push(await bridgeRun(latCount, 'inproc', true));
-      lat.separate.push(await bridgeRun(latCount, 'separate', true));
-      lat.raw.push(await rawRun(latCount, true, 64));
-      lat.rawH.push(await rawRun(latCount, true, 64, true));
-      const ms = (r: Res): string => `${(r.p50Us / 1000).toFixed(2)} ms (${(r.msgRate ?? 0).toFixed(0)} msg/s${r.leaders ? `; ${r.leaders}` : ''})`;
-      bench.note(`lat rep ${i} (load ${l0}→${la()}): p50 in process ${ms(lat.inproc[i]!)}, separate ${ms(lat.separate[i]!)}, raw ${ms(lat.raw[i]!)}, raw + bridge headers ${ms(lat.rawH[i]!)}`);
+    async function throughput(): Promise<void> {
+      const checked = (b: Res, what: string): Res => {
+        if (b.dups !== 0 || b.got !== N) bench.note(`!! ${what}: ${b.got} of ${N}, ${b.dups} duplicates`);
+        return b;
+      };
+      await rounds({ rounds: REPS, into: thr }, [
+        ['inproc', async () => checked(await bridgeRun(N, 'inproc', false), 'bridge in process').rate],
+        ['separate', async () => checked(await bridgeRun(N, 'separate', false), 'bridge, separate processes').rate],
+        ['raw1', async () => (await rawRun(N, false, 1)).rate],
+        ['raw64', async (record, i) => {
+          record('raw64', (await rawRun(N, false, 64)).rate);
+          const last = (k: string): number => thr.all(k).at(-1)!;
+          for (const a of ['inproc', 'separate'] as const) {
+            record(`${a}/r1`, last(a) / last('raw1'));
+            record(`${a}/r64`, last(a) / last('raw64'));
+          }
+          const k = (x: number): string => `${(x / 1000).toFixed(0)}k/s`;
+          bench.note(`rep ${i} (load ${la()}): bridge in process ${k(last('inproc'))}, separate ${k(last('separate'))}, raw w=1 ${k(last('raw1'))}, raw w=64 ${k(last('raw64'))}`);
+        }],
+      ]);
+      const RAW1 = 'raw JetStream, 1 ack in flight';
+      const RAW64 = 'raw JetStream, 64 acks in flight';
+      const k = (x: number): number => x / 1000;
+      bench.table(
+        { title: `@mp/bridge-nats throughput, saturating (N=${N}, median of ${REPS})`, ours: '@mp/bridge-nats', unit: 'k elements/s', refs: [RAW1, RAW64], digits: 0, rounds: true },
+        (['inproc', 'separate'] as const).map((a) => ({
+          op: `ring → stream → ring, ${ARR[a]}`,
+          ours: k(thr.median(a)),
+          refs: { [RAW1]: k(thr.median('raw1')), [RAW64]: k(thr.median('raw64')) },
+          samples: thr.all(a).map(k),
+          note: `medians of the per-round ratios: ${median(thr.all(`${a}/r1`)).toFixed(2)}× / ${median(thr.all(`${a}/r64`)).toFixed(2)}×`,
+        })),
+      );
+
+    }
+
+    async function latency(): Promise<void> {
+      // ---- Latency: paced runs, REPS rounds of each arrangement and raw back to back ---------------------------
+      // (the machine's load moves between rounds; differences are taken within a round, then the median).
+      const latCount = LAT_MSGS * BURST;
+      const lat: Record<'inproc' | 'separate' | 'rawB' | 'raw' | 'rawH', Res[]> = { inproc: [], separate: [], rawB: [], raw: [], rawH: [] };
+      for (let i = 0; i < REPS; i++) {
+        const l0 = la();
+        lat.inproc.push(await bridgeRun(latCount, 'inproc', true));
+        lat.separate.push(await bridgeRun(latCount, 'separate', true));
+        if (MIX) lat.rawB.push(await bridgeRun(latCount, 'rawB', true));
+        lat.raw.push(await rawRun(latCount, true, 64));
+        lat.rawH.push(await rawRun(latCount, true, 64, true));
+        const ms = (r: Res): string => `${(r.p50Us / 1000).toFixed(2)} ms (${(r.msgRate ?? 0).toFixed(0)} msg/s${r.leaders ? `; ${r.leaders}` : ''})`;
+        bench.note(`lat rep ${i} (load ${l0}→${la()}): p50 in process ${ms(lat.inproc[i]!)}, separate ${ms(lat.separate[i]!)}${MIX ? `, ringToStream → raw consumer ${ms(lat.rawB[i]!)}` : ""}, raw ${ms(lat.raw[i]!)}, raw + bridge headers ${ms(lat.rawH[i]!)}`);
     }
     const pair = (xs: Res[]): number[] => [median(xs.map((x) => x.p50Us)) / 1000, median(xs.map((x) => x.p99Us)) / 1000];
     const added = (xs: Res[], ref: Res[]): string => `${Math.round(median(xs.map((x, i) => x.p50Us - ref[i]!.p50Us)))} µs`;
@@ -286,10 +317,12 @@ async function main(): Promise<void> {
       const H_SEP = 'bridge, separate processes';
       const H_RAW = 'raw';
       const H_RAWH = 'raw with the bridge\'s headers';
+      const H_MIX = 'ringToStream → raw consumer';
       bench.table(
-        { title: `where the latency goes: p50 per hop in ms (medians over ${REPS} rounds; paced runs above; one clock, the server's store time for "stored")`, ours: 'bridge in process', unit: 'ms', refs: [H_SEP, H_RAW, H_RAWH] },
-        names.map((hop) => ({ op: hop, ours: hopsOf(lat.inproc, hop), refs: { [H_SEP]: hopsOf(lat.separate, hop), [H_RAW]: hopsOf(lat.raw, hop), [H_RAWH]: hopsOf(lat.rawH, hop) } })),
+        { title: `where the latency goes: p50 per hop in ms (medians over ${REPS} rounds; paced runs above; one clock, the server's store time for "stored")`, ours: 'bridge in process', unit: 'ms', refs: [H_SEP, ...(MIX ? [H_MIX] : []), H_RAW, H_RAWH] },
+        names.map((hop) => ({ op: hop, ours: hopsOf(lat.inproc, hop), refs: { [H_SEP]: hopsOf(lat.separate, hop), [H_MIX]: hopsOf(lat.rawB, hop), [H_RAW]: hopsOf(lat.raw, hop), [H_RAWH]: hopsOf(lat.rawH, hop) } })),
       );
+    }
     }
   } finally {
     await cleanup();

@@ -214,11 +214,21 @@ export function updateTailMT(s: Side, old: number, n: number): boolean {
 export function wakeOther(s: Side): void {
   const i32 = s.i32;
   // On TSO a plain load is what Atomics.load compiles to anyway, without the builtin call.
-  if ((TSO ? i32[s.wakeSleepers] : Atomics.load(i32, s.wakeSleepers)) !== 0) {
+  const sleepers = TSO ? i32[s.wakeSleepers]! : Atomics.load(i32, s.wakeSleepers);
+  if (sleepers === 0) return;
+  const local = s.localSleepers;
+  if (local.length === 0) {
     futexWake(i32, s.tail);
-    const local = s.localSleepers;
-    if (local.length !== 0) for (const wake of local.splice(0)) wake();
+    return;
   }
+  const mine = local.length;
+  for (const wake of local.splice(0)) wake();
+  // Every sleeper counted is one of ours (resolved above): their pool waits need the wake only to give
+  // their threads back, so it goes after this turn's microtasks — a pool thread woken now would compete
+  // for a core with the continuations it no longer carries. A sleeper elsewhere is counted too (S2 before
+  // its tail re-read; pairs with S1 here), so then the wake goes at once.
+  if (sleepers === mine) setImmediate(() => futexWake(i32, s.tail));
+  else futexWake(i32, s.tail);
 }
 
 /**
