@@ -1,6 +1,7 @@
 // One process of the bridge benchmark (spawned inside a network namespace by bridge.bench.ts): JSON
 // commands on stdin, replies on stdout (@mp/test-utils' agent protocol). Elements are 16 bytes:
 // [seq, send time in ms (performance.timeOrigin + now: one clock for every process of the host)].
+// A process may hold a ring's producer or consumer and a bridge at once (the in-process arrangement).
 import { init } from '@mp/eal';
 import { Ring } from '@mp/ring';
 import { ringToStream, streamToRing } from '@mp/bridge-nats';
@@ -12,6 +13,10 @@ const now = () => performance.timeOrigin + performance.now();
 const rings = new Map();
 const ring = (name) => rings.get(name) ?? (rings.set(name, Ring.lookup(name)), rings.get(name));
 let bridge;
+/** Per-hop stamps of the bridges of this process (src/trace.ts), by hop: [[seq, t, stored?], …]. */
+let trace;
+/** The raw consumer's run (rawConsume). */
+let rawResult;
 
 function quantiles(lat) {
   lat.sort((a, b) => a - b);
@@ -37,35 +42,55 @@ function bridgeHeadersOf(seq, n) {
   return h;
 }
 
-/** Wait `ms` between paced bursts (a timer; the event loop stays free for the bridge in this process). */
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Open-loop pacing at `rate` bursts/s: each burst is due at t0 + i/rate whatever happened to the previous
+ * ones (a timer; the event loop stays free for a bridge in this process). A late burst goes at once and
+ * the schedule does not try to catch up (no back-to-back bursts). Returns a function to await before each.
+ */
+function pacer(rate) {
+  const period = 1000 / rate;
+  let next = now();
+  return async () => {
+    const wait = next - now();
+    if (wait > 0) await pause(wait);
+    next = Math.max(next + period, now() - period);
+  };
+}
+
 /** Read `count` elements; the rate is counted from the first element's send time to the last arrival. */
-function collect(count) {
+function collect(count, keep) {
   const lat = [];
   let got = 0;
   let first;
   let last = 0;
   let dups = 0;
   let next = 0;
+  // keep: every element's send and arrival time by seq (for the per-hop table).
+  const sent = keep ? new Array(count).fill(null) : undefined;
+  const arrive = keep ? new Array(count).fill(null) : undefined;
   return {
-    add(f64, k) {
-      const t = now();
+    add(f64, k, t = now()) {
       for (let i = 0; i < k; i++) {
         const s = f64[2 * i];
-        const sent = f64[2 * i + 1];
-        if (first === undefined) first = sent;
+        const st = f64[2 * i + 1];
+        if (first === undefined) first = st;
         if (s < next) dups++;
         next = Math.max(next, s + 1);
-        lat.push(t - sent);
+        lat.push(t - st);
+        if (keep && s < count) {
+          sent[s] = st;
+          arrive[s] = t;
+        }
       }
       got += k;
       last = t;
     },
     done: () => got >= count,
-    result() {
+    result(extra = {}) {
       const { p50, p99 } = quantiles(lat);
-      return { got, dups, rate: (got * 1000) / (last - first), p50Us: p50 * 1000, p99Us: p99 * 1000 };
+      return { got, dups, rate: (got * 1000) / (last - first), p50Us: p50 * 1000, p99Us: p99 * 1000, ...(keep ? { sent, arrive } : {}), ...extra };
     },
   };
 }
@@ -79,26 +104,39 @@ const ops = {
     rings.set(name, Ring.create(name, count, opts));
     return true;
   },
-  /** Enqueue `count` elements: flat out (`burst` at a time), or `burst` every `everyMs`. */
-  async produce({ name, count, burst = 64, everyMs = 0 }) {
+  /** Record the bridges' per-hop stamps in this process from now on (before r2s / s2r). */
+  traceOn() {
+    trace = { publish: [], ack: [], deliver: [], enqueue: [] };
+    globalThis[Symbol.for('@mp/bridge-nats.trace')] = (hop, seq, t, stored) => trace[hop].push(stored === undefined ? [seq, t] : [seq, t, stored]);
+    return true;
+  },
+  traceTake() {
+    const t = trace;
+    trace = { publish: [], ack: [], deliver: [], enqueue: [] };
+    return t;
+  },
+  /** Enqueue `count` elements: flat out (`burst` at a time), or `burst` at a time, `rate` bursts/s. */
+  async produce({ name, count, burst = 64, rate = 0 }) {
     const r = ring(name);
     const f64 = new Float64Array(burst * 2);
+    const due = rate > 0 ? pacer(rate) : undefined;
+    const t0 = now();
     let seq = 0;
     while (seq < count) {
+      if (due) await due();
       const n = Math.min(burst, count - seq);
       stamp(f64, seq, n);
       let k = r.enqueueBurst(f64, n);
-      // Full: sleep on the ring (futex, libuv pool) until there is room, without spinning.
+      // Full: sleep on the ring until there is room, without spinning.
       if (k === 0) k = await r.enqueueBurstAsync(f64, n, { timeoutMs: 1000 });
       seq += k;
-      if (everyMs && k === n) await pause(everyMs);
     }
-    return seq;
+    return { seq, ms: now() - t0 };
   },
-  async consume({ name, count, burst = 256 }) {
+  async consume({ name, count, burst = 256, keep = false }) {
     const r = ring(name);
     const f64 = new Float64Array(burst * 2);
-    const c = collect(count);
+    const c = collect(count, keep);
     while (!c.done()) {
       let k = r.dequeueBurst(f64, burst);
       if (k === 0) k = await r.dequeueBurstAsync(f64, burst, { timeoutMs: 30_000 });
@@ -120,6 +158,15 @@ const ops = {
     bridge = undefined;
     return true;
   },
+  /** Which servers lead stream `stream` and its consumer `durable` (they move the server-side hops). */
+  async leaders({ servers, stream, durable }) {
+    const nc = await connect({ servers });
+    const jsm = await jetstreamManager(nc);
+    const s = await jsm.streams.info(stream);
+    const c = await jsm.consumers.info(stream, durable);
+    await nc.close();
+    return { stream: s.cluster?.leader, consumer: c.cluster?.leader };
+  },
   /** Raw JetStream: make stream `stream` on `subject` (replicated `replicas` times). */
   async rawStream({ servers, stream, subject, replicas }) {
     const nc = await connect({ servers });
@@ -128,16 +175,23 @@ const ops = {
     await nc.close();
     return true;
   },
-  /** Raw JetStream: publish `count` elements as messages of `batch` (the bridge's payloads), `window` acks in flight. */
-  async rawPublish({ servers, subject, count, batch, window = 1, burst = 0, everyMs = 0, bridgeHeaders = false }) {
+  /**
+   * Raw JetStream: publish `count` elements as messages of `batch` elements (the bridge's payloads), at
+   * most `window` acks outstanding — flat out, or messages of `burst` elements at `rate` messages/s (open
+   * loop, as the bridge's producer: a publish does not wait for the previous ack unless `window` are out).
+   */
+  async rawPublish({ servers, subject, count, batch, window = 1, burst = 0, rate = 0, bridgeHeaders = false }) {
     const nc = await connect({ servers });
     const js = jetstream(nc);
     const f64 = new Float64Array(batch * 2);
     const inflight = new Set();
+    const due = rate > 0 ? pacer(rate) : undefined;
+    const t0 = now();
     let seq = 0;
     let published = 0;
     while (seq < count) {
-      const n = Math.min(everyMs ? burst : batch, count - seq);
+      if (due) await due();
+      const n = Math.min(rate > 0 ? burst : batch, count - seq);
       stamp(f64, seq, n);
       // bridgeHeaders: what ringToStream adds to each message (a de-duplication id, the expected last
       // sequence, four Mp-* headers) — isolates the server's cost of them from the bridge's own.
@@ -148,30 +202,44 @@ const ops = {
       void p.finally(() => inflight.delete(p));
       if (inflight.size >= window) await Promise.race(inflight);
       seq += n;
-      if (everyMs) await pause(everyMs);
     }
     await Promise.all(inflight);
     await nc.close();
-    return seq;
+    return { seq, ms: now() - t0 };
   },
-  /** Raw JetStream: a durable pull consumer (created here, `max_ack_pending` window) reading `count` elements with consume(), acking each message. */
-  async rawConsume({ servers, stream, durable, count, window = 8 }) {
+  /**
+   * Raw JetStream: a durable pull consumer (created here as streamToRing creates its own: explicit acks,
+   * `max_ack_pending` window) reading `count` elements with consume() — pulls kept outstanding, as
+   * streamToRing does — acking each message. Resolves once consume() has started (as streamToRing has
+   * when it resolves: a publish before that would wait for the consumer and count its creation as
+   * latency); `rawConsumed` gives the result. `keep`: also per element send/arrival times and per message
+   * [seq of its first element, server store time] for the per-hop table.
+   */
+  async rawConsume({ servers, stream, durable, count, window = 8, keep = false }) {
     const nc = await connect({ servers });
     const jsm = await jetstreamManager(nc);
     await jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.Explicit, max_ack_pending: window });
-    const c = collect(count);
+    const c = collect(count, keep);
+    const stored = [];
     const consumer = await jetstream(nc).consumers.get(stream, durable);
-    // consume(): pulls kept outstanding, as streamToRing does.
     const it = await consumer.consume({ max_messages: window, expires: 5000 });
-    for await (const m of it) {
-      const f64 = new Float64Array(m.data.length / 8);
-      new Uint8Array(f64.buffer).set(m.data);
-      c.add(f64, m.data.length / 16);
-      m.ack();
-      if (c.done()) break;
-    }
-    await nc.close();
-    return c.result();
+    rawResult = (async () => {
+      for await (const m of it) {
+        const t = now();
+        const f64 = new Float64Array(m.data.length / 8);
+        new Uint8Array(f64.buffer).set(m.data);
+        if (keep) stored.push([f64[0], Number(m.info.timestampNanos) / 1e6]);
+        c.add(f64, m.data.length / 16, t);
+        m.ack();
+        if (c.done()) break;
+      }
+      await nc.close();
+      return c.result(keep ? { stored } : {});
+    })();
+    return true;
+  },
+  rawConsumed() {
+    return rawResult;
   },
 };
 

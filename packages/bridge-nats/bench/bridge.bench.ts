@@ -1,13 +1,21 @@
 // @mp/bridge-nats benchmark (`pnpm --filter @mp/bridge-nats bench`, root). Two network namespaces A and B
 // joined by a veth, a nats-server in each (clustered, streams R2: every write crosses the veth). Measures
-//   bridge: ring (A) → ringToStream → JetStream → streamToRing → ring (B), 16-byte elements, batch 256
-//   raw:    @nats-io/jetstream publish (A) + durable pull consume() (B) of the same payloads (256 elements a
-//           message), one ack in flight and 64 in flight; for latency also with the bridge's headers
-// Throughput: BENCH_N elements flat out, median of BENCH_REPS runs. Latency: 16 elements every 2 ms,
-// p50/p99 from the send time stamped in each element to its arrival in B's ring consumer (one clock:
-// same host); raw stamps right before its publish. BENCH_REPS rounds of bridge + raw back to back.
+//   bridge: ring (A) → ringToStream → JetStream → streamToRing → ring (B), 16-byte elements, batch 256, in
+//           two arrangements: in process (ringToStream runs in the producer's process, streamToRing in the
+//           consumer's: 2 Node processes wake per message) and separate (each bridge a process of its own
+//           in the group: 4 processes)
+//   raw:    @nats-io/jetstream publish (A) + durable pull consume() (B) of the same payloads, created the
+//           way streamToRing creates its consumer; for latency also with the headers the bridge adds
+// Throughput: BENCH_N elements flat out (a saturating run), median of BENCH_REPS rounds; raw with 1 and
+// with 64 acks in flight. Latency: a paced run, not a saturating one (a saturated pipeline measures its
+// queues, not its hops) — bursts of 16 elements (one message) at BENCH_LAT_RATE messages/s, open loop
+// for bridge and raw alike (a burst is due at its time whatever the previous one did); p50/p99 from the
+// send time stamped in each element to its arrival in B's consumer (one clock: same host).
+// BENCH_HOPS=1: also per-hop stamps of every message (src/trace.ts) and the server's store time, p50 per
+// hop for each arrangement and raw in the same rounds, and the stream / consumer leaders of each run.
 // Prints absolutes and ratios to raw; benches never assert.
 import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
 import { Samples, median, rounds, startBench } from '@mp/bench-utils';
 import { createNetns } from '@mp/test-utils/netns';
 import type { Netns } from '@mp/test-utils/netns';
@@ -19,11 +27,25 @@ import { twoHosts } from '../test/hosts.js';
 const AGENT = fileURLToPath(new URL('./bench-agent.mjs', import.meta.url));
 const N = Number(process.env.BENCH_N ?? 200_000);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
-const LAT_BURSTS = Number(process.env.BENCH_LAT_BURSTS ?? 1000);
+/** Latency runs: messages (bursts of 16 elements) per run, and their rate (messages/s). */
+const LAT_MSGS = Number(process.env.BENCH_LAT_MSGS ?? 3000);
+const LAT_RATE = Number(process.env.BENCH_LAT_RATE ?? 1000);
+const HOPS = process.env.BENCH_HOPS === '1';
+/** Which parts run: `thr` (throughput), `lat` (latency); default both. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'thr,lat').split(','));
 const BATCH = 256;
+const BURST = 16;
 /** The bridges' window (messages in flight A → stream, unacked stream → B); default theirs (8). */
 const WINDOW = process.env.BENCH_WINDOW === undefined ? undefined : Number(process.env.BENCH_WINDOW);
 const win = WINDOW === undefined ? {} : { window: WINDOW };
+
+type Arrangement = 'inproc' | 'separate' | 'rawB';
+const ARR: Record<Arrangement, string> = {
+  inproc: 'bridge in the producer\'s / consumer\'s process (2 processes)',
+  separate: 'bridge processes of their own (4 processes)',
+  rawB: 'ringToStream in the producer\'s process, raw consumer on B (BENCH_MIX=1)',
+};
+const MIX = process.env.BENCH_MIX === '1';
 
 interface Res {
   got: number;
@@ -31,6 +53,71 @@ interface Res {
   rate: number;
   p50Us: number;
   p99Us: number;
+  /** keep: per element seq, send and arrival times (ms). */
+  sent?: Array<number | null>;
+  arrive?: Array<number | null>;
+  /** raw keep: per message [seq of its first element, server store time]. */
+  stored?: Array<[number, number]>;
+  /** Filled in by the bench: achieved message rate of a paced run, hops (ms, p50). */
+  msgRate?: number;
+  hops?: Record<string, number>;
+  leaders?: string;
+}
+
+/** The JetStream part of a message's way (client publish → client delivery), and what the bridge adds around it. */
+const SERVER = 'JetStream: published → delivered (raw: send → consumer)';
+const OWN = 'the bridge\'s own hops: A\'s wake + publish, B\'s enqueue + consumer wake';
+
+type Trace = Record<'publish' | 'ack' | 'deliver' | 'enqueue', Array<[number, number, number?]>>;
+
+const p50 = (xs: number[]): number => median(xs);
+const la = (): string => loadavg()[0]!.toFixed(1);
+
+/** Per-hop p50 (ms) of a traced bridge run: keyed by each message's first element. */
+function bridgeHops(r: Res, a: Trace, b: Trace): Record<string, number> {
+  const first = <T>(xs: Array<[number, ...T[]]>): Map<number, T[]> => {
+    const m = new Map<number, T[]>();
+    for (const [seq, ...rest] of xs) if (!m.has(seq)) m.set(seq, rest);
+    return m;
+  };
+  const [pub, ack, del, enq] = [first<number>(a.publish as never), first<number>(a.ack as never), first<number>(b.deliver as never), first<number>(b.enqueue as never)];
+  const h: Record<string, number[]> = {};
+  const add = (k: string, v: number): void => void (h[k] ??= []).push(v);
+  for (const [seq, [tp]] of pub) {
+    const sent = r.sent?.[seq];
+    const arr = r.arrive?.[seq];
+    const d = del.get(seq);
+    const e = enq.get(seq)?.[0];
+    const k = ack.get(seq)?.[0];
+    if (sent == null || arr == null || d === undefined || e === undefined || k === undefined) continue;
+    const [td, stored] = d as [number, number];
+    add('element enqueued on A → published by ringToStream', tp! - sent);
+    add('published → stored by the stream leader', stored - tp!);
+    add('stored → ack back at ringToStream', k - stored);
+    add('stored → delivered (streamToRing / raw consumer)', td - stored);
+    add('delivered → enqueued in B\'s ring', e - td);
+    add('enqueued → B\'s consumer has it', arr - e);
+    add('total (send → consumer)', arr - sent);
+    add(SERVER, td - tp!);
+    add(OWN, tp! - sent + (arr - td));
+  }
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, p50(v)]));
+}
+
+/** Per-hop p50 (ms) of a raw run. */
+function rawHops(r: Res): Record<string, number> {
+  const h: Record<string, number[]> = {};
+  const add = (k: string, v: number): void => void (h[k] ??= []).push(v);
+  for (const [seq, stored] of r.stored ?? []) {
+    const sent = r.sent?.[seq];
+    const arr = r.arrive?.[seq];
+    if (sent == null || arr == null) continue;
+    add('published → stored by the stream leader', stored - sent);
+    add('stored → delivered (streamToRing / raw consumer)', arr - stored);
+    add('total (send → consumer)', arr - sent);
+    add(SERVER, arr - sent);
+  }
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, p50(v)]));
 }
 
 async function main(): Promise<void> {
@@ -39,7 +126,7 @@ async function main(): Promise<void> {
     what: 'ring (A) → JetStream → ring (B) across two namespaces, beside raw JetStream publish + consume',
     memory: '/dev/shm, 4 KiB pages (--no-huge)',
     pinning: 'none',
-    params: `N=${N}, median of ${REPS} interleaved runs; 2 clustered servers, R2, batch ${BATCH}, 16-byte elements; latency: ${LAT_BURSTS} bursts of 16 every 2 ms`,
+    params: `N=${N}, median of ${REPS} interleaved rounds; 2 clustered servers, R2, batch ${BATCH}, 16-byte elements; latency: paced, ${LAT_MSGS} messages of ${BURST} elements at ${LAT_RATE}/s${HOPS ? '; per-hop stamps on' : ''}`,
   });
   if (process.getuid?.() !== 0) {
     bench.note('bridge-nats bench: needs root (network namespaces); skipped');
@@ -67,101 +154,176 @@ async function main(): Promise<void> {
     let run = 0;
     const prefix = (): string => `nbb${process.pid}_${run}`;
 
-    /** One bridge run: fresh groups, rings, stream; produce on A, consume on B. */
-    async function bridgeRun(count: number, paced: boolean, idleSpinUs?: number): Promise<Res> {
+    /**
+     * One bridge run: fresh groups, rings, stream; produce on A, consume on B — flat out, or paced (then
+     * with the per-hop stamps when BENCH_HOPS=1). `inproc`: each bridge runs in the process that holds
+     * its ring's producer (A) / consumer (B); else in a process of its own in the same group.
+     */
+    async function bridgeRun(count: number, arr: Arrangement, paced: boolean, extra: { idleSpinUs?: number } = {}): Promise<Res> {
       run++;
-      const [a1, a2, b1, b2] = [spawn(hosts.a), spawn(hosts.a), spawn(hosts.b), spawn(hosts.b)];
+      const rawB = arr === 'rawB';
+      const inproc = arr !== 'separate';
+      const [a1, b1] = [spawn(hosts.a), spawn(hosts.b)];
+      const [a2, b2] = inproc ? [a1, b1] : [spawn(hosts.a), spawn(hosts.b)];
+      const mine = [...new Set([a1, a2, b1, b2])];
+      const trace = HOPS && paced;
       await a1.call('init', { prefix: `${prefix()}a` });
       await a1.call('create', { name: 'src', count: 16384, opts: { elemSize: 16, consumer: 'single' } });
-      await a2.call('init', { prefix: `${prefix()}a` });
       await b1.call('init', { prefix: `${prefix()}b` });
       await b1.call('create', { name: 'dst', count: 16384, opts: { elemSize: 16, producer: 'single' } });
-      await b2.call('init', { prefix: `${prefix()}b` });
+      if (!inproc) {
+        await a2.call('init', { prefix: `${prefix()}a` });
+        await b2.call('init', { prefix: `${prefix()}b` });
+      }
+      if (trace) for (const a of [a2, b2]) await a.call('traceOn');
       const stream = `BR${run}`;
-      await a2.call('r2s', { name: 'src', servers: hosts.urlsA, stream, subject: `br.${run}`, batch: BATCH, create: true, replicas: 2, ...win, ...(idleSpinUs === undefined ? {} : { idleSpinUs }) });
-      await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream, durable: 'b', ...win });
-      const consumed = b1.call<Res>('consume', { name: 'dst', count }, 300_000);
-      await a1.call('produce', paced ? { name: 'src', count, burst: 16, everyMs: 2 } : { name: 'src', count, burst: 64 }, 300_000);
+      await a2.call('r2s', { name: 'src', servers: hosts.urlsA, stream, subject: `br.${run}`, batch: BATCH, create: true, replicas: 2, ...win, ...extra });
+      let consumed: Promise<Res>;
+      if (rawB) {
+        // B is raw JetStream's consumer reading the bridge's stream (isolates the B side).
+        await b1.call('rawConsume', { servers: hosts.urlsB, stream, durable: 'b', count, keep: trace, ...(WINDOW === undefined ? {} : { window: WINDOW }) });
+        consumed = b1.call<Res>('rawConsumed', {}, 300_000);
+      } else {
+        await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream, durable: 'b', ...win });
+        consumed = b1.call<Res>('consume', { name: 'dst', count, keep: trace }, 300_000);
+      }
+      const prod = await a1.call<{ seq: number; ms: number }>('produce', paced ? { name: 'src', count, burst: BURST, rate: LAT_RATE } : { name: 'src', count, burst: 64 }, 300_000);
       const r = await consumed;
-      for (const a of [a2, b2]) await a.call('closeBridge');
-      await Promise.all([a1, a2, b1, b2].map((a) => a.kill()));
+      if (paced) r.msgRate = (count / BURST) * (1000 / prod.ms);
+      if (trace) {
+        const tb = rawB
+          ? { publish: [], ack: [], deliver: (r.stored ?? []).map(([q, st]) => [q, r.arrive?.[q] ?? NaN, st]), enqueue: (r.stored ?? []).map(([q]) => [q, r.arrive?.[q] ?? NaN]) }
+          : await b2.call<Trace>('traceTake');
+        r.hops = bridgeHops(r, await a2.call<Trace>('traceTake'), tb as Trace);
+        const l = await b1.call<{ stream: string; consumer: string }>('leaders', { servers: hosts.urlsB, stream, durable: 'b' });
+        r.leaders = `stream ${l.stream}, consumer ${l.consumer}`;
+      }
+      delete r.sent;
+      delete r.arrive;
+      delete r.stored;
+      for (const a of rawB ? [a2] : [a2, b2]) await a.call('closeBridge');
+      await Promise.all(mine.map((a) => a.kill()));
       return r;
     }
 
-    /** One raw JetStream run: same payloads, `window` publish acks in flight. */
+    /** One raw JetStream run: same payloads; flat out with `window` acks in flight, or paced as the bridge's. */
     async function rawRun(count: number, paced: boolean, window: number, bridgeHeaders = false): Promise<Res> {
       run++;
       const [pub, sub] = [spawn(hosts.a), spawn(hosts.b)];
       const stream = `RW${run}`;
+      const trace = HOPS && paced;
       await pub.call('rawStream', { servers: hosts.urlsA, stream, subject: `rw.${run}`, replicas: 2 });
-      const consumed = sub.call<Res>('rawConsume', { servers: hosts.urlsB, stream, durable: 'b', count }, 300_000);
-      await pub.call('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, bridgeHeaders, ...(paced ? { burst: 16, everyMs: 2 } : {}) }, 300_000);
+      await sub.call('rawConsume', { servers: hosts.urlsB, stream, durable: 'b', count, keep: trace, ...(WINDOW === undefined ? {} : { window: WINDOW }) });
+      const consumed = sub.call<Res>('rawConsumed', {}, 300_000);
+      const prod = await pub.call<{ seq: number; ms: number }>('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, bridgeHeaders, ...(paced ? { burst: BURST, rate: LAT_RATE } : {}) }, 300_000);
       const r = await consumed;
+      if (paced) r.msgRate = (count / BURST) * (1000 / prod.ms);
+      if (trace) {
+        r.hops = rawHops(r);
+        const l = await sub.call<{ stream: string; consumer: string }>('leaders', { servers: hosts.urlsB, stream, durable: 'b' });
+        r.leaders = `stream ${l.stream}, consumer ${l.consumer}`;
+      }
+      delete r.sent;
+      delete r.arrive;
+      delete r.stored;
       await Promise.all([pub.kill(), sub.kill()]);
       return r;
     }
 
+    // ---- Throughput: saturating runs, interleaved rounds -------------------------------------------------
     const thr = new Samples();
-    await rounds({ rounds: REPS, into: thr }, [
-      ['bridge', async (record) => {
-        const b = await bridgeRun(N, false);
-        if (b.dups !== 0 || b.got !== N) bench.note(`!! bridge run: ${b.got} of ${N}, ${b.dups} duplicates`);
-        record('bridge', b.rate);
-      }],
-      ['raw1', async () => (await rawRun(N, false, 1)).rate],
-      ['raw64', async (record, i) => {
-        record('raw64', (await rawRun(N, false, 64)).rate);
-        const [b, r1, r64] = [thr.all('bridge').at(-1)!, thr.all('raw1').at(-1)!, thr.all('raw64').at(-1)!];
-        record('r1', b / r1);
-        record('r64', b / r64);
-        bench.note(`rep ${i}: bridge ${(b / 1000).toFixed(0)}k/s, raw w=1 ${(r1 / 1000).toFixed(0)}k/s, raw w=64 ${(r64 / 1000).toFixed(0)}k/s`);
-      }],
-    ]);
-    const RAW1 = 'raw JetStream, 1 ack in flight';
-    const RAW64 = 'raw JetStream, 64 acks in flight';
-    const k = (x: number): number => x / 1000;
-    bench.table({ title: `@mp/bridge-nats throughput (N=${N}, median of ${REPS})`, ours: '@mp/bridge-nats', unit: 'k elements/s', refs: [RAW1, RAW64], digits: 0, rounds: true }, [
-      {
-        op: 'ring → stream → ring',
-        ours: k(thr.median('bridge')),
-        refs: { [RAW1]: k(thr.median('raw1')), [RAW64]: k(thr.median('raw64')) },
-        samples: thr.all('bridge').map(k),
-        note: `medians of the per-run ratios: ${median(thr.all('r1')).toFixed(2)}× / ${median(thr.all('r64')).toFixed(2)}×`,
-      },
-    ]);
+    if (PARTS.has('thr')) await throughput();
+    if (PARTS.has('lat')) await latency();
 
-    // Latency: REPS rounds, each a bridge run and raw runs back to back (the machine's load moves between
-    // rounds; ratios and differences are taken within a round, then the median over rounds).
-    const latCount = LAT_BURSTS * 16;
-    const lat = { b: [] as Res[], r: [] as Res[], rh: [] as Res[], added: [] as number[], addedH: [] as number[] };
-    for (let i = 0; i < REPS; i++) {
-      const b = await bridgeRun(latCount, true);
-      const r = await rawRun(latCount, true, 1);
-      const rh = await rawRun(latCount, true, 1, true);
-      lat.b.push(b);
-      lat.r.push(r);
-      lat.rh.push(rh);
-      lat.added.push(b.p50Us - r.p50Us);
-      lat.addedH.push(b.p50Us - rh.p50Us);
-      bench.note(`lat rep ${i}: p50 bridge ${(b.p50Us / 1000).toFixed(2)} ms, raw ${(r.p50Us / 1000).toFixed(2)} ms, raw + bridge headers ${(rh.p50Us / 1000).toFixed(2)} ms`);
+    async function throughput(): Promise<void> {
+      const checked = (b: Res, what: string): Res => {
+        if (b.dups !== 0 || b.got !== N) bench.note(`!! ${what}: ${b.got} of ${N}, ${b.dups} duplicates`);
+        return b;
+      };
+      await rounds({ rounds: REPS, into: thr }, [
+        ['inproc', async () => checked(await bridgeRun(N, 'inproc', false), 'bridge in process').rate],
+        ['separate', async () => checked(await bridgeRun(N, 'separate', false), 'bridge, separate processes').rate],
+        ['raw1', async () => (await rawRun(N, false, 1)).rate],
+        ['raw64', async (record, i) => {
+          record('raw64', (await rawRun(N, false, 64)).rate);
+          const last = (k: string): number => thr.all(k).at(-1)!;
+          for (const a of ['inproc', 'separate'] as const) {
+            record(`${a}/r1`, last(a) / last('raw1'));
+            record(`${a}/r64`, last(a) / last('raw64'));
+          }
+          const k = (x: number): string => `${(x / 1000).toFixed(0)}k/s`;
+          bench.note(`rep ${i} (load ${la()}): bridge in process ${k(last('inproc'))}, separate ${k(last('separate'))}, raw w=1 ${k(last('raw1'))}, raw w=64 ${k(last('raw64'))}`);
+        }],
+      ]);
+      const RAW1 = 'raw JetStream, 1 ack in flight';
+      const RAW64 = 'raw JetStream, 64 acks in flight';
+      const k = (x: number): number => x / 1000;
+      bench.table(
+        { title: `@mp/bridge-nats throughput, saturating (N=${N}, median of ${REPS})`, ours: '@mp/bridge-nats', unit: 'k elements/s', refs: [RAW1, RAW64], digits: 0, rounds: true },
+        (['inproc', 'separate'] as const).map((a) => ({
+          op: `ring → stream → ring, ${ARR[a]}`,
+          ours: k(thr.median(a)),
+          refs: { [RAW1]: k(thr.median('raw1')), [RAW64]: k(thr.median('raw64')) },
+          samples: thr.all(a).map(k),
+          note: `medians of the per-round ratios: ${median(thr.all(`${a}/r1`)).toFixed(2)}× / ${median(thr.all(`${a}/r64`)).toFixed(2)}×`,
+        })),
+      );
+
     }
-    const ms = (xs: Res[]): number[] => [median(xs.map((x) => x.p50Us)) / 1000, median(xs.map((x) => x.p99Us)) / 1000];
-    const LR = 'raw publish → consume, each publish after the previous ack';
-    const LRH = 'raw as that, with the headers the bridge adds';
-    const rowsLat = [
-      {
-        op: 'bridge, 16 elements every 2 ms',
-        ours: ms(lat.b),
-        refs: { [LR]: ms(lat.r), [LRH]: ms(lat.rh) },
-        note: `p50 +${(median(lat.added) / 1000).toFixed(2)} ms over raw, +${(median(lat.addedH) / 1000).toFixed(2)} ms over raw with headers (medians of per-round differences)`,
-      },
-    ];
+
+    async function latency(): Promise<void> {
+      // ---- Latency: paced runs, REPS rounds of each arrangement and raw back to back ---------------------------
+      // (the machine's load moves between rounds; differences are taken within a round, then the median).
+      const latCount = LAT_MSGS * BURST;
+      const lat: Record<'inproc' | 'separate' | 'rawB' | 'raw' | 'rawH', Res[]> = { inproc: [], separate: [], rawB: [], raw: [], rawH: [] };
+      for (let i = 0; i < REPS; i++) {
+        const l0 = la();
+        lat.inproc.push(await bridgeRun(latCount, 'inproc', true));
+        lat.separate.push(await bridgeRun(latCount, 'separate', true));
+        if (MIX) lat.rawB.push(await bridgeRun(latCount, 'rawB', true));
+        lat.raw.push(await rawRun(latCount, true, 64));
+        lat.rawH.push(await rawRun(latCount, true, 64, true));
+        const ms = (r: Res): string => `${(r.p50Us / 1000).toFixed(2)} ms (${(r.msgRate ?? 0).toFixed(0)} msg/s${r.leaders ? `; ${r.leaders}` : ''})`;
+        bench.note(`lat rep ${i} (load ${l0}→${la()}): p50 in process ${ms(lat.inproc[i]!)}, separate ${ms(lat.separate[i]!)}${MIX ? `, ringToStream → raw consumer ${ms(lat.rawB[i]!)}` : ""}, raw ${ms(lat.raw[i]!)}, raw + bridge headers ${ms(lat.rawH[i]!)}`);
+    }
+    const pair = (xs: Res[]): number[] => [median(xs.map((x) => x.p50Us)) / 1000, median(xs.map((x) => x.p99Us)) / 1000];
+    const added = (xs: Res[], ref: Res[]): string => `${Math.round(median(xs.map((x, i) => x.p50Us - ref[i]!.p50Us)))} µs`;
+    const LR = 'raw publish → consume';
+    const LRH = 'raw with the headers the bridge adds';
+    const latRows = (['inproc', 'separate'] as const).map((a) => ({
+      op: ARR[a],
+      ours: pair(lat[a]),
+      refs: { [LR]: pair(lat.raw), [LRH]: pair(lat.rawH) },
+      samples: lat[a].map((x) => x.p50Us / 1000),
+      note: `added p50 ${added(lat[a], lat.raw)} over raw, ${added(lat[a], lat.rawH)} over raw with headers (medians of per-round differences)`,
+    }));
     if (process.env.BENCH_SPIN === '1') {
-      const lbs = await bridgeRun(latCount, true, 1_000_000);
-      const lr = await rawRun(latCount, true, 1);
-      rowsLat.push({ op: 'bridge with idleSpinUs 10⁶ (A polls its ring; one round)', ours: ms([lbs]), refs: { [LR]: ms([lr]), [LRH]: [NaN, NaN] }, note: `p50 +${((lbs.p50Us - lr.p50Us) / 1000).toFixed(2)} ms over raw in the same round` });
+      const lbs = await bridgeRun(latCount, 'separate', true, { idleSpinUs: 1_000_000 });
+      const lr = await rawRun(latCount, true, 64);
+      latRows.push({ op: 'separate, ringToStream idleSpinUs 10⁶ (A polls its ring; one round)', ours: pair([lbs]), refs: { [LR]: pair([lr]), [LRH]: [NaN, NaN] }, samples: [lbs.p50Us / 1000], note: `added p50 ${Math.round(lbs.p50Us - lr.p50Us)} µs over raw in the same round` });
     }
-    bench.table({ title: `latency p50 / p99, medians over ${REPS} rounds (bridge, raw, raw with headers back to back)`, ours: '@mp/bridge-nats', unit: 'ms', refs: [LR, LRH] }, rowsLat);
+    bench.table(
+      { title: `latency p50 / p99, paced: ${BURST}-element messages at ${LAT_RATE}/s, open loop (medians over ${REPS} rounds; each round both arrangements and raw back to back)`, ours: '@mp/bridge-nats', unit: 'ms', refs: [LR, LRH], rounds: true },
+      latRows,
+    );
+
+    if (HOPS) {
+      // Per-hop p50 (ms), median over the rounds of each run's p50.
+      const hopsOf = (xs: Res[], hop: string): string => {
+        const v = xs.map((x) => x.hops?.[hop]).filter((x): x is number => x !== undefined);
+        return v.length === 0 ? '—' : median(v).toFixed(3);
+      };
+      const names = Object.keys(lat.separate[0]?.hops ?? lat.inproc[0]?.hops ?? {});
+      const H_SEP = 'bridge, separate processes';
+      const H_RAW = 'raw';
+      const H_RAWH = 'raw with the bridge\'s headers';
+      const H_MIX = 'ringToStream → raw consumer';
+      bench.table(
+        { title: `where the latency goes: p50 per hop in ms (medians over ${REPS} rounds; paced runs above; one clock, the server's store time for "stored")`, ours: 'bridge in process', unit: 'ms', refs: [H_SEP, ...(MIX ? [H_MIX] : []), H_RAW, H_RAWH] },
+        names.map((hop) => ({ op: hop, ours: hopsOf(lat.inproc, hop), refs: { [H_SEP]: hopsOf(lat.separate, hop), [H_MIX]: hopsOf(lat.rawB, hop), [H_RAW]: hopsOf(lat.raw, hop), [H_RAWH]: hopsOf(lat.rawH, hop) } })),
+      );
+    }
+    }
   } finally {
     await cleanup();
     bench.end();

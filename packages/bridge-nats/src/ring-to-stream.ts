@@ -37,6 +37,7 @@ import type { BridgeStatus, ConnectionOptions } from './connection.js';
 import { batchHeaders, ensureStream, readBatch } from './format.js';
 import type { StreamCreateOptions } from './format.js';
 import { emptyStats } from './stats.js';
+import { traceHook, traceNow } from './trace.js';
 import type { BridgeStats } from './stats.js';
 
 /** Options of {@link ringToStream}. */
@@ -123,6 +124,8 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
   private retried = false;
   /** The futex wait on the ring in progress, if any. */
   private ringWait: Promise<unknown> | undefined;
+  /** The benchmark's per-hop stamps (trace.ts), when asked for. */
+  private readonly trace = traceHook();
 
   /** @internal use {@link ringToStream} */
   constructor(
@@ -279,8 +282,10 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
         expect: this.dedicated ? { lastSequence: this.lastSeq + j } : { lastSubjectSequence: this.lastSeq },
       };
       const m: InFlight = { count: cnt, seq, pos, ok: false, done: false, settled: Promise.resolve() };
+      const trace = this.trace;
       m.settled = this.js.publish(this.o.subject, new Uint8Array(data.buffer), opts).then(
         (ack) => {
+          if (trace !== undefined) trace('ack', seq, traceNow());
           m.ok = !ack.duplicate;
           m.ackSeq = ack.seq;
           if (ack.duplicate) m.error = new MpError('EPROTO', `stream '${this.o.stream}' already held message ${opts.msgID}`);
@@ -289,6 +294,7 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
           m.error = err as Error;
         },
       );
+      if (trace !== undefined) trace('publish', seq, traceNow());
       void m.settled.finally(() => (m.done = true));
       this.inflight.push(m);
       this.nextSeq += cnt;

@@ -30,6 +30,7 @@ import { ProgressRecord } from './progress.js';
 import type { StreamCreateOptions } from './format.js';
 import type { RingBridgeEvents } from './ring-to-stream.js';
 import { emptyStats } from './stats.js';
+import { traceHook, traceNow } from './trace.js';
 import type { BridgeStats } from './stats.js';
 
 /** Options of {@link streamToRing}. */
@@ -82,6 +83,8 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
   /** Single producer: the ring's producer tail (where the next enqueue goes). */
   private prodPos = 0;
   private record: ProgressRecord | undefined;
+  /** The benchmark's per-hop stamps (trace.ts), when asked for. */
+  private readonly trace = traceHook();
 
   /** @internal use {@link streamToRing} */
   constructor(
@@ -185,6 +188,7 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
       });
       return;
     }
+    if (this.trace !== undefined) this.trace('deliver', b.seq, traceNow(), Number(m.info.timestampNanos) / 1e6);
     this.counters.published += b.count;
     if (m.redelivered) this.counters.redelivered += b.count;
     const expected = this.next.get(m.subject);
@@ -259,6 +263,7 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     if (this.single) this.prodPos = (this.prodPos + n) >>> 0;
     else this.record!.write(this.next);
     if (FAULTS) faultPoint('stream-to-ring-enqueued');
+    if (this.trace !== undefined) this.trace('enqueue', seq, traceNow());
     m.ack();
     this.counters.pending = 0;
     this.counters.acked += n;

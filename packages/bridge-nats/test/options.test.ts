@@ -65,6 +65,49 @@ describe.skipIf(missing !== undefined)(`bridge options and start-up errors${miss
     expect(b.message).toMatch(/NOPE2/);
   });
 
+  it('idleSpinUs not an integer in 0..10⁶ → EINVAL naming it', async () => {
+    for (const v of [-1, 1.5, 1_000_001, '200']) {
+      const e = await code(ringToStream(ring8, { servers: server.url, stream: 'SI', subject: 'si', create: true, idleSpinUs: v as number }));
+      expect(e.code).toBe('EINVAL');
+      expect(e.message).toMatch(/idleSpinUs/);
+    }
+  });
+
+  // Both bridges in this process with the ring's producer and consumer (the in-process arrangement: the
+  // bridges' ring waits are woken by this process's enqueue / dequeue). idleSpinUs 0 sleeps on the ring
+  // at once (waits counted); 10⁶ keeps polling while bursts come less than a second apart (no sleep).
+  it.each([
+    [0, 'sleeps on the ring at once'],
+    [1_000_000, 'polls the ring between bursts'],
+  ])('idleSpinUs %i (%s): elements produced and consumed in the bridges\' own process all arrive, in order', async (spin) => {
+    const src = Ring.create(`is${spin}`, 256, { elemSize: 8, consumer: 'single' });
+    const dst = Ring.create(`id${spin}`, 256, { elemSize: 8, producer: 'single' });
+    const a = await ringToStream(src, { servers: server.url, stream: `SPIN${spin}`, subject: `spin.${spin}`, create: true, batch: 4, idleSpinUs: spin });
+    const b = await streamToRing(dst, { servers: server.url, stream: `SPIN${spin}`, durable: 'd' });
+    try {
+      const got: number[] = [];
+      const buf = new Uint32Array(2 * 64);
+      for (let burst = 0; burst < 10; burst++) {
+        const out = new Uint32Array(2 * 5);
+        for (let i = 0; i < 5; i++) out[2 * i] = burst * 5 + i;
+        expect(src.enqueueBulk(out, 5)).toBe(5);
+        // Each burst is in B's ring before the next goes: the bridge is idle in between.
+        while (got.length < (burst + 1) * 5) {
+          const k = await dst.dequeueBurstAsync(buf, 64, { timeoutMs: 30_000 });
+          expect(k).toBeGreaterThan(0);
+          for (let i = 0; i < k; i++) got.push(buf[2 * i]!);
+        }
+      }
+      expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      if (spin === 0) expect(a.stats().waits).toBeGreaterThan(0);
+      else expect(a.stats().waits).toBe(0);
+      expect(a.stats().published).toBe(50); // (its acks may still be on their way)
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('a ring whose consumer side cannot peek (multi) → EINVAL', async () => {
     const e = await code(ringToStream(ringMulti, { servers: server.url, stream: 'SM', subject: 'sm', create: true }));
     expect(e.code).toBe('EINVAL');

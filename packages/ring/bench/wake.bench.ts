@@ -5,6 +5,8 @@
 //     right before the enqueue to the consumer's return. Beside, in the same run and the same way: a
 //     process asleep in a plain read on a pipe (sync: read(2); async: the event loop), and one asleep in
 //     @mp/memory's futexWait/futexWaitAsync on a shared word (the ring's own sleep, without the ring).
+//   local wake latency — an async waiter woken from its own process (a timer callback enqueues), beside a
+//     bare futexWaitAsync woken by futexWake in the same process and a plain promise, in the same run.
 //   idle CPU share — consumers blocked on empty rings for IDLE_MS, CPU time from /proc/<pid>/stat,
 //     beside a process asleep in a read on a pipe over the same window.
 // Consumer on core 1, producer on core 0. Medians over ROUNDS interleaved rounds. Benches never assert.
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import { cpuShare, percentiles, pinningNote, rounds, runPeer, spawnPeer, startBench } from '@mp/bench-utils';
 import type { Peer } from '@mp/bench-utils';
 import { eal, init, memzone } from '@mp/eal';
+import { futexWaitAsync, futexWake } from '@mp/memory';
 import { Ring } from '@mp/ring'; // the built package, as the peers load it
 
 const ROUNDS = Number(process.env.WAKE_BENCH_ROUNDS ?? 3);
@@ -34,6 +37,7 @@ const prefix = `rwake${process.pid}`;
 init([`--file-prefix=${prefix}`, '--proc-type=primary', '--no-huge', '-m', '64']);
 const ctl = new Int32Array(memzone.reserve('wake_ctl', 64).buffer);
 Ring.create('wake', 64, { elemSize: 8, producer: 'single', consumer: 'single' });
+Ring.create('wake_local', 64, { elemSize: 8, producer: 'single', consumer: 'single' });
 const IDLE_RINGS = [
   ['idle_sp', 'ring-sync', 'SP/SC'],
   ['idle_mp', 'ring-sync', 'MP/MC'],
@@ -87,9 +91,70 @@ async function idle(record: (k: string, v: number) => void): Promise<void> {
   }
 }
 
+/**
+ * Waiter and waker in this process: an async waiter asleep on a ring (dequeueBurstAsync), woken by an
+ * enqueue from a timer callback of the same event loop; beside, the same through a bare futexWaitAsync
+ * woken by futexWake (the libuv pool round trip the ring made before it ended local waits directly) and
+ * a plain promise resolved from the timer (the floor). K wake-ups each; p50 / p99 µs, enqueue → resumed.
+ */
+async function local(record: (k: string, v: number) => void): Promise<void> {
+  const r = Ring.lookup('wake_local');
+  const word = new Int32Array(memzone.lookup('wake_ctl').buffer, 32, 1);
+  const now = (): number => performance.now();
+  const tick = (): Promise<void> => new Promise((res) => setTimeout(res, 1));
+  const runs: Record<string, () => Promise<number[]>> = {
+    'local ring': async () => {
+      const lat: number[] = [];
+      const dst = new Float64Array(1);
+      for (let i = 0; i < K; i++) {
+        const got = r.dequeueBurstAsync(dst, 1, { timeoutMs: 5000 });
+        await tick();
+        const t = now();
+        r.enqueueBulk(new Float64Array([t]), 1);
+        await got;
+        lat.push((now() - t) * 1000);
+      }
+      return lat;
+    },
+    'local futex': async () => {
+      const lat: number[] = [];
+      for (let i = 0; i < K; i++) {
+        Atomics.store(word, 0, 0);
+        const got = futexWaitAsync(word, 0, 0, 5000);
+        await tick();
+        const t = now();
+        Atomics.store(word, 0, 1);
+        futexWake(word, 0);
+        await got;
+        lat.push((now() - t) * 1000);
+      }
+      return lat;
+    },
+    'local promise': async () => {
+      const lat: number[] = [];
+      for (let i = 0; i < K; i++) {
+        let done!: () => void;
+        const got = new Promise<void>((res) => (done = res));
+        await tick();
+        const t = now();
+        done();
+        await got;
+        lat.push((now() - t) * 1000);
+      }
+      return lat;
+    },
+  };
+  for (const [key, run] of Object.entries(runs)) {
+    const [p50, p99] = percentiles(await run(), [0.5, 0.99]);
+    record(`${key} p50`, p50!);
+    record(`${key} p99`, p99!);
+  }
+}
+
 try {
   const s = await rounds({ rounds: ROUNDS }, [
     ...VARIANTS.map((v) => [v, (record: (k: string, v: number) => void) => wake(v, record)] as const),
+    ['local', (record: (k: string, v: number) => void) => local(record)],
     ['idle', (record: (k: string, v: number) => void) => idle(record)],
   ]);
   const pair = (v: string): [number, number] => [s.median(`${v} p50`), s.median(`${v} p99`)];
@@ -101,6 +166,12 @@ try {
       { op: 'sync: dequeueBurst(dst, 1, { timeoutMs }) — pipe: read(2)', ours: pair('ring-sync'), refs: { [PIPE]: pair('pipe-sync'), [FUTEX]: pair('futex-sync') } },
       { op: 'async: dequeueBurstAsync — pipe: the event loop', ours: pair('ring-async'), refs: { [PIPE]: pair('pipe-async'), [FUTEX]: pair('futex-async') } },
     ],
+  );
+  const POOL = 'futexWaitAsync + futexWake (the libuv pool)';
+  const PROMISE = 'a promise resolved from the timer';
+  bench.table(
+    { title: `wake latency of an async waiter woken from its own process, p50 / p99 (medians over ${ROUNDS} rounds of ${K} wake-ups)`, ours: '@mp/ring', unit: 'µs', refs: [POOL, PROMISE], digits: 1 },
+    [{ op: 'dequeueBurstAsync woken by an enqueue from a timer callback', ours: pair('local ring'), refs: { [POOL]: pair('local futex'), [PROMISE]: pair('local promise') } }],
   );
   const IDLE_REF = 'process asleep on a pipe, same wait style';
   bench.table(

@@ -5,6 +5,8 @@
  *
  * The loop is a generator that yields each sleep it wants; {@link runSync} performs them with a blocking
  * futex wait, {@link runAsync} with a futex wait in the libuv pool — so both forms share every decision.
+ * An async sleep also listens on the other side's `localSleepers`: a publish through the same handle in
+ * this process (the handle cache gives one handle per ring and process) resolves it directly.
  */
 import { futexWait, futexWaitAsync } from '@mp/memory';
 import { SYNC_ST } from './layout.js';
@@ -27,12 +29,13 @@ export const ASYNC_WATCH_MS = 4 * STALL_MS;
 /** A waiter's first sleep is short: it covers a wake-up lost to a plain (TSO) tail store (headtail.ts S1). */
 const FIRST_SLEEP_MS = 2;
 
-/** One sleep the loop asks for: wait while `i32[word] === seen`, at most `ms`. */
+/** One sleep the loop asks for: wait while `i32[word] === seen`, at most `ms`; `side` owns `word` (its tail). */
 export interface Sleep {
   readonly i32: Int32Array;
   readonly word: number;
   readonly seen: number;
   readonly ms: number;
+  readonly side: Side;
 }
 
 /** What a blocking call needs from its handle. */
@@ -75,7 +78,7 @@ export function* waitLoop(b: Blocked): Generator<Sleep, number, void> {
     try {
       const seen = Atomics.load(i32, own.otherTail);
       if (((own.capacity + seen - Atomics.load(i32, own.head)) >>> 0) < b.need) {
-        yield { i32, word: own.otherTail, seen, ms: Math.min(left, first ? FIRST_SLEEP_MS : sliceMs(b.other, b.watchMs)) };
+        yield { i32, word: own.otherTail, seen, ms: Math.min(left, first ? FIRST_SLEEP_MS : sliceMs(b.other, b.watchMs)), side: b.other };
       }
       first = false;
     } finally {
@@ -102,16 +105,28 @@ export function runSync(g: Generator<Sleep, number, void>): number {
   return it.value;
 }
 
-/** Run the loop, sleeping in the libuv pool (the event loop keeps running). */
+/**
+ * Run the loop, sleeping in the libuv pool (the event loop keeps running) — or less: a publish through
+ * the same handle in this process (wakeOther in headtail.ts) ends the sleep at once. The pool wait is
+ * then woken by that publish's futexWake too, and its late result is dropped (Promise.race keeps a
+ * handler on it, so a late rejection is not unhandled).
+ */
 export async function runAsync(g: Generator<Sleep, number, void>): Promise<number> {
   let it = g.next();
   while (!it.done) {
     const w = it.value;
+    const local = w.side.localSleepers;
+    let wake!: () => void;
+    const woken = new Promise<void>((r) => (wake = r));
+    local.push(wake);
     try {
-      await futexWaitAsync(w.i32, w.word, w.seen, w.ms);
+      await Promise.race([futexWaitAsync(w.i32, w.word, w.seen, w.ms), woken]);
     } catch (err) {
       it = g.throw(err);
       continue;
+    } finally {
+      const i = local.indexOf(wake);
+      if (i >= 0) local.splice(i, 1);
     }
     it = g.next();
   }

@@ -86,6 +86,11 @@ export class Side {
   /** A waiter's watch of this side's stuck tail (blocking.ts and the HTS/RTS front wait). */
   readonly watch = { active: false, tail: 0, since: 0 };
   readonly frontWatch = { active: false, tail: 0, since: 0 };
+  /**
+   * Async sleepers of this process (this thread) on this side's tail: a publish through this handle
+   * resolves them directly, without the round trip through the libuv pool (blocking.ts runAsync).
+   */
+  readonly localSleepers: Array<() => void> = [];
 
   constructor(prod: boolean, i32: Int32Array, q64: BigUint64Array, name: string, ringCapacity: number) {
     const w = prod ? PROD_WORDS : CONS_WORDS;
@@ -200,11 +205,30 @@ export function updateTailMT(s: Side, old: number, n: number): boolean {
   return true;
 }
 
-/** S1: after R1, wake the other side's sleepers if any registered (S2 in blocking.ts). */
+/**
+ * S1: after R1, wake the other side's sleepers if any registered (S2 in blocking.ts). Async sleepers of
+ * this process on this handle are counted there too; they are also resolved here, directly: their
+ * continuation runs on this thread's next microtask checkpoint instead of after a libuv pool thread has
+ * woken and signalled the event loop (on a busy machine that thread waits for a core).
+ */
 export function wakeOther(s: Side): void {
   const i32 = s.i32;
   // On TSO a plain load is what Atomics.load compiles to anyway, without the builtin call.
-  if ((TSO ? i32[s.wakeSleepers] : Atomics.load(i32, s.wakeSleepers)) !== 0) futexWake(i32, s.tail);
+  const sleepers = TSO ? i32[s.wakeSleepers]! : Atomics.load(i32, s.wakeSleepers);
+  if (sleepers === 0) return;
+  const local = s.localSleepers;
+  if (local.length === 0) {
+    futexWake(i32, s.tail);
+    return;
+  }
+  const mine = local.length;
+  for (const wake of local.splice(0)) wake();
+  // Every sleeper counted is one of ours (resolved above): their pool waits need the wake only to give
+  // their threads back, so it goes after this turn's microtasks — a pool thread woken now would compete
+  // for a core with the continuations it no longer carries. A sleeper elsewhere is counted too (S2 before
+  // its tail re-read; pairs with S1 here), so then the wake goes at once.
+  if (sleepers === mine) setImmediate(() => futexWake(i32, s.tail));
+  else futexWake(i32, s.tail);
 }
 
 /**

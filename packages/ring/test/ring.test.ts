@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { init, memzone } from '@mp/eal';
+import { futexWaitAsync, futexWake } from '@mp/memory';
 import type { Eal } from '@mp/eal';
 import { uniquePrefix, mpErrorCode } from '@mp/test-utils';
 import {
@@ -612,6 +613,36 @@ describe('dequeueWaitAsync', () => {
     expect(r.count()).toBe(3);
     await expect(r.dequeueWaitAsync(0)).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(r.dequeueWaitAsync(r.capacity + 1)).rejects.toMatchObject({ code: 'EINVAL' });
+    r.free();
+  });
+});
+
+describe('async waits woken in this process', () => {
+  it('an enqueue (dequeue) through the same handle wakes an async waiter directly, with every libuv pool thread busy', async () => {
+    // Occupy every pool thread with a futex wait nobody ends yet: a wake-up that needs the pool cannot come.
+    const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const word = new Int32Array(memzone.reserve(fresh(), 64).buffer);
+    let blockersDone = 0;
+    const blockers = Array.from({ length: pool }, () => futexWaitAsync(word, 0, 0, 60_000).then(() => blockersDone++));
+    const r = Ring.create(fresh(), 4, { producer: 'single', consumer: 'single' });
+    const dst = new Uint32Array(4);
+    const got = r.dequeueBurstAsync(dst, 4, { timeoutMs: 60_000 });
+    const seen = r.dequeueWaitAsync(2, { timeoutMs: 60_000 });
+    r.enqueue(7);
+    expect(await got).toBe(1);
+    expect(dst[0]).toBe(7);
+    r.enqueueBulk(new Uint32Array([8, 9]), 2);
+    expect(await seen).toBe(2);
+    r.enqueue(10); // full (capacity 3)
+    const room = r.enqueueBulkAsync(new Uint32Array([11]), 1, { timeoutMs: 60_000 });
+    expect(r.dequeueBurst(dst, 1)).toBe(1);
+    expect(await room).toBe(1);
+    expect(blockersDone).toBe(0);
+    // A pool thread not yet scheduled (a loaded machine) calls its futex wait after this: the changed word
+    // ends it at once instead of after its 60 s.
+    Atomics.store(word, 0, 1);
+    futexWake(word, 0);
+    await Promise.all(blockers);
     r.free();
   });
 });
