@@ -14,6 +14,8 @@ import {
   H_VERSION,
   HTD_MAX_DIVISOR,
   PARTICIPANTS,
+  P_CONS_SLEEPS,
+  P_PROD_SLEEPS,
   RING_MAGIC,
   RING_MZ_PREFIX,
   RING_NAME_MAX,
@@ -22,7 +24,8 @@ import {
   W_CONS_HEAD,
   W_CONS_HEAD_CNT,
   W_CONS_HTD_MAX,
-  W_CONS_SLEEPERS,
+  W_CONS_SLEEP_MASK,
+  W_CONS_WAKES,
   W_CONS_SYNC,
   W_CONS_TAIL,
   W_CONS_TAIL_CNT,
@@ -35,7 +38,8 @@ import {
   W_PROD_HEAD,
   W_PROD_HEAD_CNT,
   W_PROD_HTD_MAX,
-  W_PROD_SLEEPERS,
+  W_PROD_SLEEP_MASK,
+  W_PROD_WAKES,
   W_PROD_SYNC,
   W_PROD_TAIL,
   W_PROD_TAIL_CNT,
@@ -49,6 +53,7 @@ import type { RingCreateOptions } from './flags.js';
 import { words } from './copy.js';
 import { participantLines, recoverRing, release, resetRecords } from './participants.js';
 import { peekFinish, peekStart } from './peek.js';
+import { sleeping } from './sleepers.js';
 import { RingWaits } from './waits.js';
 import { ringState } from './state.js';
 import type { RingData, RingData64, RingDescriptor, RingOpOptions, RingRecovery, RingZcData } from './types.js';
@@ -332,7 +337,8 @@ export class Ring extends RingWaits {
       `  ph=${u(W_PROD_HEAD)}`,
       `  used=${this.count()}`,
       `  avail=${this.freeCount()}`,
-      `  sleeping consumers=${u(W_PROD_SLEEPERS)} producers=${u(W_CONS_SLEEPERS)}`,
+      `  sleeping consumers=${sleeping(i32, W_PROD_SLEEP_MASK, P_CONS_SLEEPS)} producers=${sleeping(i32, W_CONS_SLEEP_MASK, P_PROD_SLEEPS)}`,
+      `  futex wakes by producers=${u(W_PROD_WAKES)} consumers=${u(W_CONS_WAKES)}`,
       ...participantLines(i32),
     ].join('\n');
   }
@@ -551,8 +557,9 @@ export class Ring extends RingWaits {
    * Repair what dead processes left on the ring. On each multi-producer/consumer side with no live
    * reservation in flight: a dead producer's reserved-but-unpublished slots are dropped (consumers never
    * saw them; callers that got ESTALE enqueued nothing), a dead consumer's reserved-but-unreleased
-   * elements are handed out again (they may have been partly processed: at-least-once), and dead
-   * processes' participant slots are freed. A single-producer/consumer side is rolled back the same way
+   * elements are handed out again (they may have been partly processed: at-least-once), sleepers that
+   * dead processes left registered (killed asleep in a blocking call) are taken back, and dead processes'
+   * participant slots are freed. A single-producer/consumer side is rolled back the same way
    * when its head and tail differ: call it only once that side's user is gone. Elements already published
    * are never lost. Safe to call from any process at any time; a side with a live operation in flight is
    * left alone and reported in `busy`. No DPDK analogue (DPDK spins forever on a dead peer).

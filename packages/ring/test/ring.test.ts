@@ -515,7 +515,7 @@ describe.each(MODES)('producer %s / consumer %s', (producer, consumer) => {
     const r = Ring.create(fresh(), 16, { producer, consumer });
     r.enqueueBurst(new Uint32Array([1, 2, 3]));
     const rep = r.recover();
-    expect(rep).toEqual({ droppedEnqueued: 0, returnedDequeued: 0, deadPids: [], busy: [] });
+    expect(rep).toEqual({ droppedEnqueued: 0, returnedDequeued: 0, sleepersTakenBack: 0, deadPids: [], busy: [] });
     expect(r.count()).toBe(3);
   });
 });
