@@ -66,12 +66,11 @@ async function wake(variant: string, record: (k: string, v: number) => void): Pr
   }
 }
 
-/** Consumers asleep on a ring (a SIGKILLed sleeper of an earlier round stays counted: compare with a count taken before). */
+/** Consumers asleep on a ring (a sleeper SIGKILLed by an earlier round is taken back by the next one to sleep there). */
 const sleepers = (name: string): number => Number(/sleeping consumers=(\d+)/.exec(Ring.lookup(name).dump())![1]);
 
 /** Consumers blocked on the idle rings and on the pipe; records each one's CPU share (%) over IDLE_MS. */
 async function idle(record: (k: string, v: number) => void): Promise<void> {
-  const before = IDLE_RINGS.map(([name]) => sleepers(name));
   const peers: Array<[string, Peer]> = [
     ...IDLE_RINGS.map(([name, variant, mode]) => [`${variant} ${mode}`, spawnPeer([process.execPath, PEER, 'idle', prefix, variant, name, fifo], { cpu: 1 })] as [string, Peer]),
     ['pipe-sync', spawnPeer([process.execPath, PEER, 'idle', prefix, 'pipe-sync', '-', fifo], { cpu: 1 })],
@@ -80,8 +79,8 @@ async function idle(record: (k: string, v: number) => void): Promise<void> {
   try {
     for (const [, p] of peers) await p.waitFor('ready');
     // Every ring consumer registered asleep, and past its start-up.
-    for (const [i, [name]] of IDLE_RINGS.entries()) {
-      while (sleepers(name) <= before[i]!) await new Promise((res) => setTimeout(res, 5));
+    for (const [name] of IDLE_RINGS) {
+      while (sleepers(name) !== 1) await new Promise((res) => setTimeout(res, 5));
     }
     await new Promise((res) => setTimeout(res, 500));
     const shares = await cpuShare(peers.map(([, p]) => p.child.pid!), IDLE_MS);

@@ -1,7 +1,8 @@
 /**
  * The one wait loop of every blocking call, sync (`timeoutMs` on an element call) and async (`*Async`):
- * try; if nothing (burst) / not everything (bulk) moved, register as a sleeper on the other side's tail,
- * re-check, sleep; look for a dead reservation on the other side; repeat until the deadline.
+ * try; if nothing (burst) / not everything (bulk) moved, register as a sleeper on the other side's tail
+ * (sleepers.ts: this thread's bit in that tail's sleeper mask), re-check, sleep; look for a dead
+ * reservation on the other side; repeat until the deadline.
  *
  * The loop is a generator that yields each sleep it wants; {@link runSync} performs them with a blocking
  * futex wait, {@link runAsync} with a futex wait in the libuv pool — so both forms share every decision.
@@ -12,7 +13,8 @@ import { futexWait, futexWaitAsync } from '@mp/memory';
 import { SYNC_ST } from './layout.js';
 import { STALL_MS } from './headtail.js';
 import type { Side } from './headtail.js';
-import { checkStalled } from './participants.js';
+import { checkStalled, claim } from './participants.js';
+import { sleepBegin, sleepEnd, sweepBeforeSleep } from './sleepers.js';
 
 /**
  * Blocking waits on a single-producer/consumer other side wake this often (that side has no reservation
@@ -28,6 +30,10 @@ const SLICE_MS = 1000;
 export const ASYNC_WATCH_MS = 4 * STALL_MS;
 /** A waiter's first sleep is short: it covers a wake-up lost to a plain (TSO) tail store (headtail.ts S1). */
 const FIRST_SLEEP_MS = 2;
+/** A waiter without a participant entry (all held by live threads) cannot register: it polls this often. */
+const POLL_MS = 2;
+/** ... and tries to claim one again this often (a claim looks at every entry's owner). */
+const CLAIM_RETRY_MS = 1000;
 
 /** One sleep the loop asks for: wait while `i32[word] === seen`, at most `ms`; `side` owns `word` (its tail). */
 export interface Sleep {
@@ -36,6 +42,8 @@ export interface Sleep {
   readonly seen: number;
   readonly ms: number;
   readonly side: Side;
+  /** The participant entry whose sleeper bit the wait set (-1: none, it polls). */
+  readonly entry: number;
 }
 
 /** What a blocking call needs from its handle. */
@@ -72,20 +80,44 @@ export function* waitLoop(b: Blocked): Generator<Sleep, number, void> {
     if (r > 0 || b.need === 0) return r;
     const left = b.deadline - Date.now();
     if (left <= 0) return 0;
-    // S2: count ourselves as a sleeper before re-reading the other side's tail; pairs with S1 (the
-    // publisher's sleeper load after its tail store R1): one of the two sees the other.
-    Atomics.add(i32, own.ownSleepers, 1);
+    const e = sleeperEntry(own, b.other);
+    // S2 (sleepers.ts): register as a sleeper before re-reading the other side's tail; pairs with S1 (the
+    // publisher's sleeper-mask load after its tail store R1): one of the two sees the other.
+    if (e >= 0) {
+      sweepBeforeSleep(own);
+      sleepBegin(own, e);
+    }
     try {
       const seen = Atomics.load(i32, own.otherTail);
       if (((own.capacity + seen - Atomics.load(i32, own.head)) >>> 0) < b.need) {
-        yield { i32, word: own.otherTail, seen, ms: Math.min(left, first ? FIRST_SLEEP_MS : sliceMs(b.other, b.watchMs)), side: b.other };
+        const ms = e < 0 ? POLL_MS : first ? FIRST_SLEEP_MS : sliceMs(b.other, b.watchMs);
+        yield { i32, word: own.otherTail, seen, ms: Math.min(left, ms), side: b.other, entry: e };
       }
       first = false;
     } finally {
-      Atomics.sub(i32, own.ownSleepers, 1);
+      if (e >= 0) sleepEnd(own, e);
     }
     b.recheck();
     checkOtherSide(b.other);
+  }
+}
+
+/**
+ * The participant entry a waiter registers with: its handle's (multi-thread sides claim one when the handle
+ * opens), else one claimed now for both sides of the handle (single-producer/consumer rings, at their
+ * first sleep), else -1 when every entry is held by a live thread (the waiter then polls).
+ */
+function sleeperEntry(own: Side, other: Side): number {
+  if (own.rec >= 0) return own.rec;
+  const now = Date.now();
+  if (now < own.claimRetryAt) return -1;
+  try {
+    own.rec = other.rec = claim(own.i32, own.name);
+    return own.rec;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOSPC') throw err;
+    own.claimRetryAt = now + CLAIM_RETRY_MS;
+    return -1;
   }
 }
 
@@ -116,6 +148,7 @@ export async function runAsync(g: Generator<Sleep, number, void>): Promise<numbe
   while (!it.done) {
     const w = it.value;
     const local = w.side.localSleepers;
+    w.side.localEntry = w.entry;
     let wake!: () => void;
     const woken = new Promise<void>((r) => (wake = r));
     local.push(wake);

@@ -1,7 +1,7 @@
 /**
  * The base of class Ring (ring.ts): one thread's handle on a mapped ring — the header it read, its two
  * {@link Side}s and slots, the freed-ring checks (epoch, poison) and the element core every public call
- * goes through (enq/deq: reserve, copy, publish, wake; blocking through blocking.ts).
+ * goes through (enq/deq: reserve, copy, publish, wake; the blocking calls are in waits.ts).
  */
 import { MpError } from '@mp/memory';
 import type { Memzone, MemzoneDescriptor } from '@mp/memory';
@@ -32,12 +32,11 @@ import {
 } from './layout.js';
 import { SYNC_NAMES } from './flags.js';
 import type { SyncMode } from './flags.js';
-import { STALL_MS, Side, moveHeadMT, moveHeadST, updateTailMT, updateTailST, wakeOther } from './headtail.js';
+import { Side, moveHeadMT, moveHeadST, updateTailMT, updateTailST, wakeOther } from './headtail.js';
 import { moveHeadHTS, updateTailHTS } from './hts.js';
 import { moveHeadRTS, updateTailRTS } from './rts.js';
 import { Slots, words } from './copy.js';
 import { claim } from './participants.js';
-import { ASYNC_WATCH_MS, runAsync, runSync, waitLoop } from './blocking.js';
 import { peekStart } from './peek.js';
 import type { RingData, RingData64, RingOpOptions } from './types.js';
 
@@ -190,33 +189,12 @@ export abstract class RingHandle {
     const off = opts.offset === undefined ? 0 : opts.offset;
     if (n === undefined) n = ((a.length / this.wpe) | 0) - off;
     this.checkRange(a, n, off);
-    if (opts.timeoutMs !== undefined && n !== 0) return runSync(this.waitLoop(enq, a, n, off, bulk, opts.timeoutMs, STALL_MS));
+    if (opts.timeoutMs !== undefined && n !== 0) return this.waitSync(enq, a, n, off, bulk, opts.timeoutMs);
     return enq ? this.enq(a, n, off, bulk) : this.deq(a, n, off, bulk);
   }
 
-  protected async asyncOp(enq: boolean, arr: RingData | RingData64, n: number | undefined, opts: RingOpOptions | undefined, bulk: boolean): Promise<number> {
-    const a = arr instanceof Uint32Array || arr instanceof Int32Array ? arr : words(arr);
-    const off = opts?.offset ?? 0;
-    if (n === undefined) n = ((a.length / this.wpe) | 0) - off;
-    this.checkRange(a, n, off);
-    return runAsync(this.waitLoop(enq, a, n, off, bulk, opts?.timeoutMs ?? Infinity, ASYNC_WATCH_MS));
-  }
-
-  /** The blocking loop (blocking.ts) of one call. */
-  protected waitLoop(enq: boolean, a: RingData, n: number, off: number, bulk: boolean, timeoutMs: number, watchMs: number): ReturnType<typeof waitLoop> {
-    return waitLoop({
-      own: enq ? this.p : this.c,
-      other: enq ? this.c : this.p,
-      need: n === 0 ? 0 : bulk ? n : 1,
-      deadline: deadlineOf(timeoutMs),
-      watchMs,
-      attempt: () => (enq ? this.enq(a, n, off, bulk) : this.deq(a, n, off, bulk)),
-      recheck: () => {
-        // Woken by free() (or a reset): re-check the header before reading anything else of the ring.
-        if (this.i32[W_EPOCH] !== this.epoch) this.resync();
-      },
-    });
-  }
+  /** The `timeoutMs` form of an element call (waits.ts). */
+  protected abstract waitSync(enq: boolean, a: RingData, n: number, off: number, bulk: boolean, timeoutMs: number): number;
 
   /** EINVAL for a number on a ring of wider elements (EBADF first if the ring was freed). */
   protected notNumbers(): never {
@@ -296,7 +274,8 @@ export abstract class RingHandle {
     if (!Number.isInteger(n) || n < 0 || n > pending) {
       throw new MpError('EINVAL', `ring '${this.name}': finish ${n} elements, but ${pending} are reserved`);
     }
-  }}
+  }
+}
 
 /** The head move of a multi-thread side's mode. Sets `s.rOld`. */
 function reserve(s: Side, n: number, bulk: boolean): number {
@@ -311,16 +290,4 @@ function publish(s: Side, old: number, n: number): boolean {
   if (sync === SYNC_MT_HTS) updateTailHTS(s, old, n);
   else updateTailRTS(s);
   return true;
-}
-
-/**
- * Deadline (Date.now() ms) of a blocking call.
- *
- * @throws {MpError} EINVAL — timeoutMs is not a number ≥ 0 (Infinity allowed)
- */
-function deadlineOf(timeoutMs: number): number {
-  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-    throw new MpError('EINVAL', `timeoutMs ${String(timeoutMs)} is not a number ≥ 0 (Infinity waits until done)`);
-  }
-  return timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs;
 }

@@ -12,13 +12,13 @@
  *   pairs with A1 on the other side. On x86 (TSO, see @mp/memory) a plain store is already a release
  *   store (what DPDK's C compiles to); elsewhere Atomics.store.
  * - A1 (acquire): the load of the other side's tail before copying; pairs with R1. On TSO a plain load.
- * - S1 (wake check): the sleeper-counter load right after R1; pairs with S2 in blocking.ts (a sleeper's
- *   counter increment before it re-reads the tail). A plain R1 gives up store→load order against S1: a
+ * - S1 (wake check): the sleeper-mask load right after R1; pairs with S2 in sleepers.ts (a sleeper sets
+ *   its bit before it re-reads the tail). A plain R1 gives up store→load order against S1: a
  *   sleeper covers that window by making its first sleep short (FIRST_SLEEP_MS in blocking.ts).
  * - C1 (claim): the head CAS of a multi-thread side; the reservation record (pos, then BUSY) is written
  *   before it, so no reservation exists that a stall check (participants.ts) cannot attribute.
  */
-import { MpError, futexWait, futexWake } from '@mp/memory';
+import { MpError, futexWait } from '@mp/memory';
 import { TSO } from '@mp/memory/internal';
 import {
   REC_ABANDONED,
@@ -30,6 +30,7 @@ import {
 import { abandonedReservationError } from './errors.js';
 import type { RingStaleError } from './errors.js';
 import { checkStalled, frontOwner } from './participants.js';
+import { wakeSleepers } from './sleepers.js';
 import type { RingSide } from './types.js';
 
 /** A tail that has not moved for this long makes a waiter look for a dead owner. */
@@ -66,6 +67,8 @@ export class Side {
   readonly otherTail: number;
   readonly wakeSleepers: number;
   readonly ownSleepers: number;
+  readonly wakes: number;
+  readonly recSleeps: number;
   readonly recState: number;
   readonly recPos: number;
   readonly recCulprit: number;
@@ -91,6 +94,13 @@ export class Side {
    * resolves them directly, without the round trip through the libuv pool (blocking.ts runAsync).
    */
   readonly localSleepers: Array<() => void> = [];
+  /** The participant entry those sleepers registered with (their sleeper bit; -1: none). */
+  localEntry = -1;
+  /** Date.now() before which this side does not sweep for dead sleepers again (sleepers.ts): as a waker, as a waiter. */
+  wakeCheckAt = 0;
+  sleepCheckAt = 0;
+  /** Date.now() before which a waiter without a participant entry does not try to claim one again (blocking.ts). */
+  claimRetryAt = 0;
 
   constructor(prod: boolean, i32: Int32Array, q64: BigUint64Array, name: string, ringCapacity: number) {
     const w = prod ? PROD_WORDS : CONS_WORDS;
@@ -110,6 +120,8 @@ export class Side {
     this.otherTail = w.otherTail;
     this.wakeSleepers = w.wakeSleepers;
     this.ownSleepers = w.ownSleepers;
+    this.wakes = w.wakes;
+    this.recSleeps = w.recSleeps;
     this.recState = w.recState;
     this.recPos = w.recPos;
     this.recCulprit = w.recCulprit;
@@ -206,29 +218,15 @@ export function updateTailMT(s: Side, old: number, n: number): boolean {
 }
 
 /**
- * S1: after R1, wake the other side's sleepers if any registered (S2 in blocking.ts). Async sleepers of
- * this process on this handle are counted there too; they are also resolved here, directly: their
- * continuation runs on this thread's next microtask checkpoint instead of after a libuv pool thread has
- * woken and signalled the event loop (on a busy machine that thread waits for a core).
+ * S1: after R1, wake the other side's sleepers if any registered (S2 in sleepers.ts sleepBegin). Async
+ * sleepers of this process on this handle are resolved directly (sleepers.ts wakeSleepers).
  */
 export function wakeOther(s: Side): void {
   const i32 = s.i32;
-  // On TSO a plain load is what Atomics.load compiles to anyway, without the builtin call.
-  const sleepers = TSO ? i32[s.wakeSleepers]! : Atomics.load(i32, s.wakeSleepers);
-  if (sleepers === 0) return;
-  const local = s.localSleepers;
-  if (local.length === 0) {
-    futexWake(i32, s.tail);
-    return;
-  }
-  const mine = local.length;
-  for (const wake of local.splice(0)) wake();
-  // Every sleeper counted is one of ours (resolved above): their pool waits need the wake only to give
-  // their threads back, so it goes after this turn's microtasks — a pool thread woken now would compete
-  // for a core with the continuations it no longer carries. A sleeper elsewhere is counted too (S2 before
-  // its tail re-read; pairs with S1 here), so then the wake goes at once.
-  if (sleepers === mine) setImmediate(() => futexWake(i32, s.tail));
-  else futexWake(i32, s.tail);
+  const w = s.wakeSleepers;
+  // The two words of the sleeper mask (layout.ts), on the line this side just wrote. On TSO a plain load
+  // is what Atomics.load compiles to anyway, without the builtin call.
+  if ((TSO ? i32[w]! | i32[w + 1]! : Atomics.load(i32, w) | Atomics.load(i32, w + 1)) !== 0) wakeSleepers(s);
 }
 
 /**

@@ -23,10 +23,12 @@
  * | 136 |    8 | prod.tail {pos u32, cnt u32}   | producers (in order; RTS: CAS)               |
  * | 144 |    4 | prod sync type (SYNC_*)        | creator, once                                |
  * | 148 |    4 | prod htd max (RTS)             | creator, once                                |
- * | 152 |    4 | consumers asleep on prod.tail  | consumers (futex waiters for data)           |
+ * | 152 |    8 | consumers asleep on prod.tail  | each sleeping consumer its bit (Sleepers)    |
+ * | 160 |    4 | futex wakes issued by producers| producers (only when they wake)              |
  * | 192 |   64 | guard                          | nobody                                       |
- * | 256 |   32 | cons.head / tail / sync / htd  | consumers — same shape as prod               |  own cache line
- * | 280 |    4 | producers asleep on cons.tail  | producers (futex waiters for room)           |
+ * | 256 |   24 | cons.head / tail / sync / htd  | consumers — same shape as prod               |  own cache line
+ * | 280 |    8 | producers asleep on cons.tail  | each sleeping producer its own bit           |
+ * | 288 |    4 | futex wakes issued by consumers| consumers (only when they wake)              |
  * | 320 |   64 | guard                          | nobody                                       |
  * | 384 |128·P | participant table              | each participant a line + a guard line       |
  * |  S  |  n·e | slots                          | enqueue (copies), dequeue reads              |  n = 2^k, S = 384 + 128·P
@@ -37,7 +39,8 @@
  * written on the hot path — prod line, cons line, each participant's record — owns its 128-byte pair.
  *
  * Participant entry (64 bytes, one cache line, then a guard line): who holds an in-flight reservation on a multi-producer /
- * multi-consumer side (MP, MC, HTS, RTS), so that a waiter stuck behind it can name a dead owner.
+ * multi-consumer side (MP, MC, HTS, RTS), so that a waiter stuck behind it can name a dead owner; and
+ * who sleeps in a blocking call (its bit in a sleeper mask), so that a dead sleeper can be taken back.
  * | off | size | field                                            |
  * |   0 |    4 | owner pid (0 = free; claimed with CAS)           |
  * |   4 |    4 | owner thread id (worker_threads.threadId)        |
@@ -47,7 +50,9 @@
  * |  20 |    4 | cons state                                       |
  * |  24 |    4 | cons pos                                         |
  * |  28 |    4 | cons culprit                                     |
- * |  32 |   32 | reserved                                         |
+ * |  32 |    4 | prod sleeps: this thread's producer waits asleep |
+ * |  36 |    4 | cons sleeps: this thread's consumer waits asleep |
+ * |  40 |   24 | reserved                                         |
  *
  * A reservation record is written (pos, then state BUSY) before the CAS that claims the head, and set
  * back to IDLE after the tail is published: a reservation without a record can't exist.
@@ -57,11 +62,20 @@
  * epoch makes it re-read magic and instance id, so a handle elsewhere notices a freed ring (or a new ring
  * made at the same place) before it writes a byte. Version 2: the name field shrank to 28 bytes (names
  * are at most 28) to make room for the instance id. Version 3: guard lines (above); participant entries
- * 128 bytes apart.
+ * 128 bytes apart. Version 4: sleepers as a mask of participant entries (below) instead of a count, and
+ * the futex-wake counters. A reader of another version is refused with EPROTO naming both versions (a v3
+ * process would read the mask as a count and miss the wake counters).
+ *
+ * Sleepers: a blocked call registers on the line of the tail it sleeps on by setting its participant
+ * entry's bit in that line's mask (every thread that sleeps has an entry: a single-producer/consumer ring
+ * claims one at the first sleep) and counts the waits in its entry (only the entry's thread writes it;
+ * the bit goes when its count is back to 0). A publisher wakes when the mask is not 0. A process killed
+ * asleep leaves only its own bit: recover(), a publisher whose wake woke nobody, and the next waiter on
+ * that tail clear the bits of dead entries (pid gone) — never a count that live sleepers share.
  */
 
 export const RING_MAGIC = 0x4752504d; // 'MPRG' little-endian
-export const RING_VERSION = 3;
+export const RING_VERSION = 4;
 
 /** DPDK's RTE_RING_MZ_PREFIX. */
 export const RING_MZ_PREFIX = 'RG_';
@@ -95,8 +109,13 @@ export const HT = {
   tailCnt: 12,
   sync: 16,
   htdMax: 20,
-  /** On the prod line: consumers asleep waiting for data; on the cons line: producers waiting for room. */
-  sleepers: 24,
+  /**
+   * On the prod line: consumers asleep waiting for data; on the cons line: producers waiting for room. A
+   * mask of participant entries, 64 bits as two words (entries 0–31, 32–63).
+   */
+  sleepMask: 24,
+  /** Futex wakes this side issued (prod line: producers waking consumers). */
+  wakes: 32,
 } as const;
 
 export const PART = {
@@ -112,14 +131,20 @@ export const PART = {
   consState: 20,
   consPos: 24,
   consCulprit: 28,
+  prodSleeps: 32,
+  consSleeps: 36,
 } as const;
 
 export const REC_IDLE = 0;
 export const REC_BUSY = 1;
 export const REC_ABANDONED = 2;
 
-/** Participant slots per ring: threads/processes that may use a multi-producer or multi-consumer side. */
+/**
+ * Participant slots per ring: threads/processes that may use a multi-producer or multi-consumer side, or
+ * sleep in a blocking call. The sleeper masks hold one bit each: two 32-bit words.
+ */
 export const PARTICIPANTS = 64;
+export const SLEEP_MASK_WORDS = PARTICIPANTS / 32;
 
 /** Sync types of a side, as DPDK's `enum rte_ring_sync_type`. */
 export const SYNC_MT = 0;
@@ -167,7 +192,8 @@ export const W_PROD_TAIL = (HDR.prod + HT.tailPos) / 4;
 export const W_PROD_TAIL_CNT = (HDR.prod + HT.tailCnt) / 4;
 export const W_PROD_SYNC = (HDR.prod + HT.sync) / 4;
 export const W_PROD_HTD_MAX = (HDR.prod + HT.htdMax) / 4;
-export const W_PROD_SLEEPERS = (HDR.prod + HT.sleepers) / 4;
+export const W_PROD_SLEEP_MASK = (HDR.prod + HT.sleepMask) / 4;
+export const W_PROD_WAKES = (HDR.prod + HT.wakes) / 4;
 // Consumer line.
 export const W_CONS_HEAD = (HDR.cons + HT.headPos) / 4;
 export const W_CONS_HEAD_CNT = (HDR.cons + HT.headCnt) / 4;
@@ -175,7 +201,8 @@ export const W_CONS_TAIL = (HDR.cons + HT.tailPos) / 4;
 export const W_CONS_TAIL_CNT = (HDR.cons + HT.tailCnt) / 4;
 export const W_CONS_SYNC = (HDR.cons + HT.sync) / 4;
 export const W_CONS_HTD_MAX = (HDR.cons + HT.htdMax) / 4;
-export const W_CONS_SLEEPERS = (HDR.cons + HT.sleepers) / 4;
+export const W_CONS_SLEEP_MASK = (HDR.cons + HT.sleepMask) / 4;
+export const W_CONS_WAKES = (HDR.cons + HT.wakes) / 4;
 // 64-bit word indices (RTS head/tail {pos, cnt}; BigUint64Array over the header).
 export const Q_PROD_HEAD = (HDR.prod + HT.headPos) / 8;
 export const Q_PROD_TAIL = (HDR.prod + HT.tailPos) / 8;
@@ -200,6 +227,10 @@ export const P_PROD_CULPRIT = PART.prodCulprit / 4;
 export const P_CONS_STATE = PART.consState / 4;
 export const P_CONS_POS = PART.consPos / 4;
 export const P_CONS_CULPRIT = PART.consCulprit / 4;
+export const P_PROD_SLEEPS = PART.prodSleeps / 4;
+export const P_CONS_SLEEPS = PART.consSleeps / 4;
+/** Participant index of entry word `e` (its bit in a sleeper mask). */
+export const partIndex = (e: number): number => (e - HDR.participantTable / 4) / P_WORDS;
 
 /**
  * The words of one side, as DPDK's `struct rte_ring_headtail` plus what @mp adds. One head move serves
@@ -215,10 +246,14 @@ export interface SideWords {
   readonly htdMax: number;
   /** The other side's tail: what bounds this side's head. */
   readonly otherTail: number;
-  /** Waiters of the other side asleep on this side's tail (checked after each publish). */
+  /** Mask (two words) of the other side's waiters asleep on this side's tail (checked after each publish). */
   readonly wakeSleepers: number;
-  /** Where this side's blocked callers count themselves (asleep on the other side's tail). */
+  /** Mask (two words) where this side's blocked callers register (asleep on the other side's tail). */
   readonly ownSleepers: number;
+  /** This side's futex-wake counter. */
+  readonly wakes: number;
+  /** Word offset of this side's sleep count inside a participant entry. */
+  readonly recSleeps: number;
   /** Word offsets of this side's reservation record inside a participant entry. */
   readonly recState: number;
   readonly recPos: number;
@@ -233,8 +268,10 @@ export const PROD_WORDS: SideWords = {
   sync: W_PROD_SYNC,
   htdMax: W_PROD_HTD_MAX,
   otherTail: W_CONS_TAIL,
-  wakeSleepers: W_PROD_SLEEPERS,
-  ownSleepers: W_CONS_SLEEPERS,
+  wakeSleepers: W_PROD_SLEEP_MASK,
+  ownSleepers: W_CONS_SLEEP_MASK,
+  wakes: W_PROD_WAKES,
+  recSleeps: P_PROD_SLEEPS,
   recState: P_PROD_STATE,
   recPos: P_PROD_POS,
   recCulprit: P_PROD_CULPRIT,
@@ -248,8 +285,10 @@ export const CONS_WORDS: SideWords = {
   sync: W_CONS_SYNC,
   htdMax: W_CONS_HTD_MAX,
   otherTail: W_PROD_TAIL,
-  wakeSleepers: W_CONS_SLEEPERS,
-  ownSleepers: W_PROD_SLEEPERS,
+  wakeSleepers: W_CONS_SLEEP_MASK,
+  ownSleepers: W_PROD_SLEEP_MASK,
+  wakes: W_CONS_WAKES,
+  recSleeps: P_CONS_SLEEPS,
   recState: P_CONS_STATE,
   recPos: P_CONS_POS,
   recCulprit: P_CONS_CULPRIT,

@@ -5,12 +5,17 @@
  * A thread claims one entry (pid, threadId) when it opens a ring with a multi side — once, not per
  * reservation. Per reservation the head move writes its start position and BUSY into that entry (its own
  * cache line: two plain stores no other thread reads unless a tail stalls) before C1, and the tail
- * update writes IDLE after R1 (headtail.ts, hts.ts, rts.ts).
+ * update writes IDLE after R1 (headtail.ts, hts.ts, rts.ts). A thread that sleeps in a blocking call
+ * also registers through its entry (sleepers.ts); a single-producer/consumer ring claims one then.
  */
 import { threadId } from 'node:worker_threads';
 import { MpError, futexWait } from '@mp/memory';
 import { processAlive } from '@mp/memory/internal';
 import {
+  CONS_WORDS,
+  P_CONS_SLEEPS,
+  P_PROD_SLEEPS,
+  PROD_WORDS,
   P_CONS_POS,
   P_CONS_STATE,
   P_PID,
@@ -28,6 +33,7 @@ import {
 import { deadPeerError } from './errors.js';
 import type { Side } from './headtail.js';
 import type { RingRecovery } from './types.js';
+import { clearSleeps, sleepsOf, takeBackDeadSleepers } from './sleepers.js';
 
 /** recover() retries a side this often while heads move under it, then reports it busy. */
 const RECOVER_ATTEMPTS = 1000;
@@ -59,6 +65,8 @@ export function claim(i32: Int32Array, name: string): number {
         i32[e + P_TID] = threadId;
         i32[e + P_PROD_STATE] = REC_IDLE;
         i32[e + P_CONS_STATE] = REC_IDLE;
+        // A dead owner's sleeper bits (if no sweep took them back yet) and counts go with its entry.
+        clearSleeps(i32, e);
         return e;
       }
     }
@@ -179,10 +187,12 @@ export function recoverSide(s: Side, dead: Set<number>, out: RingRecovery): numb
 
 /** Both sides, then free the entries of dead processes with nothing in flight (Ring.recover). */
 export function recoverRing(i32: Int32Array, prod: Side, cons: Side): RingRecovery {
-  const out: RingRecovery = { droppedEnqueued: 0, returnedDequeued: 0, deadPids: [], busy: [] };
+  const out: RingRecovery = { droppedEnqueued: 0, returnedDequeued: 0, sleepersTakenBack: 0, deadPids: [], busy: [] };
   const dead = new Set<number>();
   out.droppedEnqueued = recoverSide(prod, dead, out);
   out.returnedDequeued = recoverSide(cons, dead, out);
+  // Sleepers killed asleep: their bits go before their entries are freed (then anyone may claim them).
+  out.sleepersTakenBack = takeBackDeadSleepers(i32, prod.ownSleepers) + takeBackDeadSleepers(i32, cons.ownSleepers);
   for (let p = 0; p < PARTICIPANTS; p++) {
     const e = partWord(p);
     const pid = Atomics.load(i32, e + P_PID);
@@ -216,7 +226,8 @@ export function participantLines(i32: Int32Array): string[] {
     if (pid === 0) continue;
     lines.push(
       `  participant ${p}: pid ${pid} thread ${i32[e + P_TID]} ` +
-        `prod ${recName(i32[e + P_PROD_STATE]!)}@${i32[e + P_PROD_POS]! >>> 0} cons ${recName(i32[e + P_CONS_STATE]!)}@${i32[e + P_CONS_POS]! >>> 0}`,
+        `prod ${recName(i32[e + P_PROD_STATE]!)}@${i32[e + P_PROD_POS]! >>> 0} cons ${recName(i32[e + P_CONS_STATE]!)}@${i32[e + P_CONS_POS]! >>> 0}` +
+        ` asleep prod ${sleepsOf(i32, p, PROD_WORDS.ownSleepers, P_PROD_SLEEPS)} cons ${sleepsOf(i32, p, CONS_WORDS.ownSleepers, P_CONS_SLEEPS)}`,
     );
   }
   return lines;

@@ -1,7 +1,8 @@
 /**
  * class Ring: a ring's lifecycle (create, find/lookup, describe, free), its sizes and its element API.
- * Its handle state and element core are in handle.ts; the protocols live beside it: headtail.ts (SP/SC and MP/MC head/tail), hts.ts, rts.ts, copy.ts,
- * participants.ts (dead peers), blocking.ts (the wait loop), peek.ts (two-step and zero-copy).
+ * Its handle state and element core are in handle.ts, its blocking calls (`*Async`, dequeueWaitAsync,
+ * `timeoutMs`) in waits.ts; the protocols live beside it: headtail.ts (SP/SC and MP/MC head/tail), hts.ts,
+ * rts.ts, copy.ts, participants.ts (dead peers), blocking.ts (the wait loop), peek.ts (two-step and zero-copy).
  */
 import { MpError, futexWake, memzone, validateName } from '@mp/memory';
 import type { Memzone, MemzoneDescriptor } from '@mp/memory';
@@ -13,6 +14,8 @@ import {
   H_VERSION,
   HTD_MAX_DIVISOR,
   PARTICIPANTS,
+  P_CONS_SLEEPS,
+  P_PROD_SLEEPS,
   RING_MAGIC,
   RING_MZ_PREFIX,
   RING_NAME_MAX,
@@ -21,7 +24,8 @@ import {
   W_CONS_HEAD,
   W_CONS_HEAD_CNT,
   W_CONS_HTD_MAX,
-  W_CONS_SLEEPERS,
+  W_CONS_SLEEP_MASK,
+  W_CONS_WAKES,
   W_CONS_SYNC,
   W_CONS_TAIL,
   W_CONS_TAIL_CNT,
@@ -34,7 +38,8 @@ import {
   W_PROD_HEAD,
   W_PROD_HEAD_CNT,
   W_PROD_HTD_MAX,
-  W_PROD_SLEEPERS,
+  W_PROD_SLEEP_MASK,
+  W_PROD_WAKES,
   W_PROD_SYNC,
   W_PROD_TAIL,
   W_PROD_TAIL_CNT,
@@ -48,8 +53,8 @@ import type { RingCreateOptions } from './flags.js';
 import { words } from './copy.js';
 import { participantLines, recoverRing, release, resetRecords } from './participants.js';
 import { peekFinish, peekStart } from './peek.js';
-import { RingHandle } from './handle.js';
-import { ASYNC_WATCH_MS, runAsync, waitLoop } from './blocking.js';
+import { sleeping } from './sleepers.js';
+import { RingWaits } from './waits.js';
 import { ringState } from './state.js';
 import type { RingData, RingData64, RingDescriptor, RingOpOptions, RingRecovery, RingZcData } from './types.js';
 
@@ -81,7 +86,7 @@ const opened = (): Map<string, Ring> => ringState<Ring>().opened;
  *   the ring needs recover() once the peer has published);
  * - `EBADF` — the ring was freed (through this handle or, noticed before any write, elsewhere).
  */
-export class Ring extends RingHandle {
+export class Ring extends RingWaits {
   private constructor(buffer: ArrayBuffer, mz: Memzone | undefined, descriptor: MemzoneDescriptor | undefined) {
     super(buffer, mz, descriptor);
   }
@@ -332,7 +337,8 @@ export class Ring extends RingHandle {
       `  ph=${u(W_PROD_HEAD)}`,
       `  used=${this.count()}`,
       `  avail=${this.freeCount()}`,
-      `  sleeping consumers=${u(W_PROD_SLEEPERS)} producers=${u(W_CONS_SLEEPERS)}`,
+      `  sleeping consumers=${sleeping(i32, W_PROD_SLEEP_MASK, P_CONS_SLEEPS)} producers=${sleeping(i32, W_CONS_SLEEP_MASK, P_PROD_SLEEPS)}`,
+      `  futex wakes by producers=${u(W_PROD_WAKES)} consumers=${u(W_CONS_WAKES)}`,
       ...participantLines(i32),
     ].join('\n');
   }
@@ -417,92 +423,6 @@ export class Ring extends RingHandle {
   dequeueValue(opts?: RingOpOptions): number | undefined {
     if (this.wpe !== 1) this.notNumbers();
     return this.dequeueOp(one, 1, opts, true) === 1 ? one[0]! : undefined;
-  }
-
-  /**
-   * {@link enqueueBulk} that waits (default: forever) without blocking the event loop: the futex sleep runs
-   * in the libuv pool. Resolves with n, or 0 on timeout.
-   *
-   * @throws {MpError} (rejects) EINVAL, ESTALE ({@link RingStaleError}), ETIMEDOUT, EBADF — see the class comment
-   * @see rte_ring_enqueue_bulk_elem (DPDK has no blocking form)
-   */
-  enqueueBulkAsync(src: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
-    return this.asyncOp(true, src, n, opts, true);
-  }
-  /**
-   * {@link enqueueBurst} that waits for room for at least one element without blocking the event loop.
-   *
-   * @throws {MpError} (rejects) EINVAL, ESTALE ({@link RingStaleError}), ETIMEDOUT, EBADF — see the class comment
-   * @see rte_ring_enqueue_burst_elem (DPDK has no blocking form)
-   */
-  enqueueBurstAsync(src: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
-    return this.asyncOp(true, src, n, opts, false);
-  }
-  /**
-   * {@link dequeueBulk} that waits for n elements without blocking the event loop.
-   *
-   * @throws {MpError} (rejects) EINVAL, ESTALE ({@link RingStaleError}), ETIMEDOUT, EBADF — see the class comment
-   * @see rte_ring_dequeue_bulk_elem (DPDK has no blocking form)
-   */
-  dequeueBulkAsync(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
-    return this.asyncOp(false, dst, n, opts, true);
-  }
-  /**
-   * {@link dequeueBurst} that waits (default: forever) for at least one element without blocking the
-   * event loop; the wait sleeps on a futex in the libuv pool (one pool thread per pending wait).
-   *
-   * @throws {MpError} (rejects) EINVAL, ESTALE ({@link RingStaleError}), ETIMEDOUT, EBADF — see the class comment
-   * @see rte_ring_dequeue_burst_elem (DPDK has no blocking form)
-   */
-  dequeueBurstAsync(dst: RingData | RingData64, n?: number, opts?: RingOpOptions): Promise<number> {
-    return this.asyncOp(false, dst, n, opts, false);
-  }
-
-  /**
-   * Wait, without blocking the event loop, until at least `n` elements are there for this side's
-   * consumers; reserves and copies nothing. Resolves with the elements available (≥ n), or 0 at the
-   * timeout (default: wait forever). For a consumer that peeks (single or HTS side) and holds elements it
-   * has seen but not released: it waits for one more than it holds, then peeks again. `n` may be a
-   * function, read again at every wake-up, for a caller whose need changes while it waits (a peeker that
-   * releases elements meanwhile); a function returning 0 ends the wait at the next wake-up (with 0).
-   * The wait sleeps on a futex in the libuv pool, woken by every enqueue, like {@link dequeueBurstAsync}.
-   *
-   * @throws {MpError} (rejects) EINVAL — n (or its first value) not an integer in 1..capacity, a bad `timeoutMs`; ESTALE
-   *   ({@link RingStaleError}) — the producer side's tail is stuck behind a dead peer's reservation; EBADF
-   * @see rte_ring_count (DPDK has no blocking form)
-   */
-  async dequeueWaitAsync(n: number | (() => number), opts?: Pick<RingOpOptions, 'timeoutMs'>): Promise<number> {
-    this.check();
-    const need = typeof n === 'function' ? n : (): number => n;
-    const first = need();
-    if (!Number.isInteger(first) || first < 1 || first > this.capacity) {
-      throw new MpError('EINVAL', `ring '${this.name}': wait for ${first} elements (an integer in 1..${this.capacity})`);
-    }
-    const timeoutMs = opts?.timeoutMs ?? Infinity;
-    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-      throw new MpError('EINVAL', `timeoutMs ${String(timeoutMs)} is not a number ≥ 0 (Infinity waits until done)`);
-    }
-    const i32 = this.i32;
-    const c = this.c;
-    return runAsync(
-      waitLoop({
-        own: c,
-        other: this.p,
-        get need(): number {
-          return need();
-        },
-        deadline: timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs,
-        watchMs: ASYNC_WATCH_MS,
-        attempt: () => {
-          const e = (Atomics.load(i32, W_PROD_TAIL) - Atomics.load(i32, W_CONS_HEAD)) >>> 0;
-          const k = need();
-          return k > 0 && e >= k ? e : 0;
-        },
-        recheck: () => {
-          if (i32[W_EPOCH] !== this.epoch) this.resync();
-        },
-      }),
-    );
   }
 
   // ---- peek (two-step) and zero-copy API (peek.ts) ------------------------------------------------------
@@ -637,8 +557,9 @@ export class Ring extends RingHandle {
    * Repair what dead processes left on the ring. On each multi-producer/consumer side with no live
    * reservation in flight: a dead producer's reserved-but-unpublished slots are dropped (consumers never
    * saw them; callers that got ESTALE enqueued nothing), a dead consumer's reserved-but-unreleased
-   * elements are handed out again (they may have been partly processed: at-least-once), and dead
-   * processes' participant slots are freed. A single-producer/consumer side is rolled back the same way
+   * elements are handed out again (they may have been partly processed: at-least-once), sleepers that
+   * dead processes left registered (killed asleep in a blocking call) are taken back, and dead processes'
+   * participant slots are freed. A single-producer/consumer side is rolled back the same way
    * when its head and tail differ: call it only once that side's user is gone. Elements already published
    * are never lost. Safe to call from any process at any time; a side with a live operation in flight is
    * left alone and reported in `busy`. No DPDK analogue (DPDK spins forever on a dead peer).
@@ -648,7 +569,5 @@ export class Ring extends RingHandle {
     this.check();
     return recoverRing(this.i32, this.p, this.c);
   }
-
-
 }
 

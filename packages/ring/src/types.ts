@@ -41,6 +41,8 @@ export interface RingRecovery {
   droppedEnqueued: number;
   /** Elements a dead consumer had reserved but not released, made available again (at-least-once). */
   returnedDequeued: number;
+  /** Sleepers of dead processes (killed asleep in a blocking call) taken off the ring's sleeper masks. */
+  sleepersTakenBack: number;
   /** Pids whose leftovers were cleared. */
   deadPids: number[];
   /** Sides not recovered because a live process is mid-operation on them (call again later). */

@@ -86,7 +86,7 @@ describe('a blocking call holds its timeout when a SIGSTOPped peer stalls the ri
     const h = await headsOf(p!, 'stall');
     expect([h.ph, h.pt]).toEqual(prod ? [4, 4] : [16, 16]);
     expect([h.ch, h.ct]).toEqual(prod ? [0, 0] : [4, 4]);
-    expect(await p!.call('recover', { name: 'stall' })).toEqual({ droppedEnqueued: 0, returnedDequeued: 0, deadPids: [], busy: [] });
+    expect(await p!.call('recover', { name: 'stall' })).toEqual({ droppedEnqueued: 0, returnedDequeued: 0, sleepersTakenBack: 0, deadPids: [], busy: [] });
     const rest = await victim!.call<Once>('dequeueOnce', { name: 'stall', n: 32 });
     expect(rest.values).toEqual(prod ? [1, 2, 3, 4] : Array.from({ length: 12 }, (_, i) => 104 + i));
   }, 60_000);
