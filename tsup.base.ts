@@ -1,9 +1,12 @@
 import { readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defineConfig } from 'tsup';
+import { build, defineConfig } from 'tsup';
+import type { Options } from 'tsup';
+
+type Plugin = NonNullable<Options['esbuildPlugins']>[number];
 
 /** The one tsup setup of every package: ESM + CJS + .d.ts from src/index.ts, for Node 20. */
-export default defineConfig({
+const base = {
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
   dts: true,
@@ -13,7 +16,8 @@ export default defineConfig({
   // The package's version as a constant (read at run time it cost a resolve + read + parse of package.json
   // in every process start); code run from source falls back to reading package.json.
   define: { __MP_VERSION__: JSON.stringify((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version) },
-});
+} satisfies Options;
+export default defineConfig(base);
 
 /** The names an esbuild ESM entry exports: its closing `export { a, b as c };`. */
 function exportedNames(esm: string, file: string): string[] {
@@ -35,7 +39,10 @@ function exportedNames(esm: string, file: string): string[] {
  * gets an ES facade built export by export. A secondary's attach paid ~3× the CommonJS figure for that
  * (packages/eal/bench/attach.bench.ts). With the wrapper an `import` loads one small module and the same
  * CommonJS code a `require` does — and both get the same module instance (no dual-package hazard; the
- * process-wide slots of DESIGN §12 stay for nested versions). The .d.ts files are unchanged.
+ * process-wide slots of DESIGN §12 stay for nested versions). The .d.ts files are unchanged. It takes
+ * `createRequire` from `process.getBuiltinModule` where Node has it (20.16+): `import 'node:module'`
+ * cost ≈ 0.7 ms more (Node builds an ES facade of the builtin); `import cjs from './x.cjs'` cost far
+ * more (Node's CommonJS-in-ESM translator and its export lexer; packages/eal/README.md).
  */
 export function esmWrapper(entries: readonly string[], dist = 'dist'): () => Promise<void> {
   return async () => {
@@ -46,7 +53,8 @@ export function esmWrapper(entries: readonly string[], dist = 'dist'): () => Pro
         file,
         `// The ESM entry of this package: its CommonJS build, so import and require share one instance and an\n` +
           `// import loads no ES module graph (see esmWrapper in the repository's tsup.base.ts).\n` +
-          `import { createRequire } from 'node:module';\n` +
+          `// node:module through process.getBuiltinModule (Node >= 20.16): an import of it builds its ES facade.\n` +
+          `const { createRequire } = process.getBuiltinModule?.('module') ?? (await import('node:module'));\n` +
           `const cjs = createRequire(import.meta.url)('./${name}.cjs');\n` +
           `export const { ${names.join(', ')} } = cjs;\n`,
       );
@@ -67,41 +75,106 @@ export function esmWrapper(entries: readonly string[], dist = 'dist'): () => Pro
  * Files under `minBytes` stay as they are: a file of a few re-exports compiles faster than its cache is
  * read and checked.
  *
- * @param loader what a stub requires for `runCached`: `./code-cache.cjs` inside @mp/memory (that file
- *   and every chunk it requires stay as they are: they are the cache), `@mp/memory/internal` elsewhere
+ * @param loader what a stub requires for `runCached`: `@mp/memory/internal` (@mp/memory itself builds
+ *   with {@link cachedBundle})
  */
 export function codeCache(loader: string, dist = 'dist', minBytes = 20_000): () => Promise<void> {
   return async () => {
-    const keep = new Set<string>();
-    for (const todo = loader.startsWith('./') ? [loader.slice(2)] : []; todo.length > 0; ) {
-      const f = todo.pop()!;
-      if (keep.has(f)) continue;
-      keep.add(f);
-      for (const m of readFileSync(join(dist, f), 'utf8').matchAll(/require\(["']\.\/([^"']+\.cjs)["']\)/g)) todo.push(m[1]!);
-    }
-    // A loader entry that only re-exports one chunk: the stubs require that chunk (one file fewer to load).
-    let from = loader;
-    if (loader.startsWith('./')) {
-      const text = readFileSync(join(dist, loader.slice(2)), 'utf8');
-      const chunks = [...text.matchAll(/require\(["']\.\/([^"']+\.cjs)["']\)/g)].map((m) => m[1]!);
-      if (chunks.length === 1 && /\bexports\.runCached = runCached;/.test(readFileSync(join(dist, chunks[0]!), 'utf8'))) from = `./${chunks[0]}`;
-    }
     for (const f of readdirSync(dist)) {
-      if (!f.endsWith('.cjs') || f.endsWith('.bundle.cjs') || keep.has(f)) continue;
+      if (!f.endsWith('.cjs') || f.endsWith('.bundle.cjs')) continue;
       const code = readFileSync(join(dist, f), 'utf8');
-      // A file of a few re-exports compiles faster than a cache can be read and checked.
       if (code.length < minBytes) continue;
-      if (/\bimport\(/.test(code)) throw new Error(`codeCache: ${f} holds a dynamic import(), which the vm.Script of runCached cannot resolve`);
-      const bundle = f.replace(/\.cjs$/, '.bundle.cjs');
-      renameSync(join(dist, f), join(dist, bundle));
+      writeStub(dist, f, code, loader);
+    }
+  };
+}
+
+/** Move `dist/<f>` (its text `code`) to `<name>.bundle.cjs` and write the stub of {@link codeCache} as `<f>`. */
+function writeStub(dist: string, f: string, code: string, loader: string): void {
+  if (/\bimport\(/.test(code)) throw new Error(`codeCache: ${f} holds a dynamic import(), which the vm.Script of runCached cannot resolve`);
+  const bundle = f.replace(/\.cjs$/, '.bundle.cjs');
+  renameSync(join(dist, f), join(dist, bundle));
+  writeFileSync(
+    join(dist, f),
+    `"use strict";\n` +
+      `// Runs ./${bundle} with a V8 code cache when a valid one exists (runCached in @mp/memory's code-cache.ts;\n` +
+      `// codeCache in the repository's tsup.base.ts), else requires it.\n` +
+      `if (!require(${JSON.stringify(loader)}).runCached(module, require, __dirname + "/${bundle}")) {\n` +
+      `  module.exports = require("./${bundle}");\n` +
+      `}\n`,
+  );
+}
+
+/**
+ * An `onSuccess` step for tsup: in the CommonJS files, `require("pkg")` becomes `require("pkg/internal")`,
+ * whose CommonJS entry exports a superset (see {@link cachedBundle}): a process that loads this package
+ * then loads one entry file of `pkg`, not two (each costs a resolution, a read and a compile: ≈ 0.3–0.5
+ * ms); and that require happens once per file. The .d.ts files keep importing `pkg`. (A rewrite of the
+ * output: tsup resolves dependencies as external before esbuild's `alias` or a plugin sees them.)
+ */
+export function viaInternal(pkg: string, dist = 'dist'): () => Promise<void> {
+  return async () => {
+    const spec = JSON.stringify(`${pkg}/internal`);
+    for (const f of readdirSync(dist)) {
+      if (!f.endsWith('.cjs')) continue;
+      let code = readFileSync(join(dist, f), 'utf8').split(`require(${JSON.stringify(pkg)})`).join(`require(${spec})`);
+      if (!code.includes(`require(${spec})`)) continue;
+      // One require for the whole file: esbuild writes one per source module, and a require of a package
+      // that another module loaded first is resolved again each time (≈ 0.3 ms: Node caches the
+      // resolution per parent only when that parent loaded it).
+      const head = /^(?:#!.*\n)?(?:"use strict";\n)?/.exec(code)![0];
+      code = `${head}var __mpInternal = require(${spec});\n${code.slice(head.length).split(`require(${spec})`).join('__mpInternal')}`;
+      writeFileSync(join(dist, f), code);
+    }
+  };
+}
+
+/**
+ * An `onSuccess` step for tsup, @mp/memory's: replace tsup's split CommonJS output (entries and chunks)
+ * by two files and the cached bundle, so a process loads two files of the package (one with @mp/eal's
+ * stub) instead of four:
+ * - `<main>.cjs`: `loader` (a source file re-exporting the modules the code cache loader needs) bundled
+ *   alone, and at its end the stub of {@link codeCache}: it runs the bundle through the code cache with
+ *   its own `runCached`, and then exports every name of every entry. It loads without a cache.
+ * - `<main>.bundle.cjs`: `bundle` (a source file re-exporting every entry), with the modules of
+ *   `loaderModules` taken from `<main>.cjs` by one `require` at the top of the bundle — it runs while
+ *   `<main>.cjs` is loading, before the bundle sets its own `module.exports`, and so gets the loader's
+ *   exports (one copy of each module: one MpError class, one addon);
+ * - for each other entry, `<name>.cjs`: requires `<main>.cjs` and exports its own names (read from tsup's
+ *   ESM build of that entry), nothing more.
+ * Run it before {@link esmWrapper}, which reads the same ESM files.
+ */
+export function cachedBundle(opts: { loader: string; bundle: string; loaderModules: string[]; main: string; others: string[] }, dist = 'dist'): () => Promise<void> {
+  return async () => {
+    const names = Object.fromEntries(opts.others.map((e) => [e, exportedNames(readFileSync(join(dist, `${e}.js`), 'utf8'), `${e}.js`)]));
+    for (const f of readdirSync(dist)) if (f.endsWith('.cjs')) unlinkSync(join(dist, f));
+    const main = `./${opts.main}.cjs`;
+    const bundle = `${opts.main}.bundle.cjs`;
+    const inLoader = new RegExp(`^\\./(${opts.loaderModules.join('|')})\\.js$`);
+    const common: Options = { config: false, format: ['cjs'], target: base.target, shims: true, define: base.define, dts: false, clean: false, silent: true, outDir: dist, splitting: false };
+    await build({ ...common, entry: { [opts.main]: opts.loader } });
+    const plugin: Plugin = { name: 'from-loader', setup: (b) => b.onResolve({ filter: inLoader }, () => ({ path: main, external: true })) };
+    await build({ ...common, entry: { [`${opts.main}.bundle`]: opts.bundle }, esbuildPlugins: [plugin] });
+    const code = readFileSync(join(dist, bundle), 'utf8');
+    const head = /^"use strict";\n/.exec(code)?.[0] ?? '';
+    const req = `require(${JSON.stringify(main)})`;
+    writeFileSync(join(dist, bundle), `${head}var __mpLoader = ${req};\n${code.slice(head.length).split(req).join('__mpLoader')}`);
+    writeFileSync(
+      join(dist, `${opts.main}.cjs`),
+      readFileSync(join(dist, `${opts.main}.cjs`), 'utf8') +
+        `\n// The rest of the package: ./${bundle}, run with a V8 code cache when a valid one exists (runCached above;\n` +
+        `// cachedBundle in the repository's tsup.base.ts), else required. It takes the code above from\n` +
+        `// require(${JSON.stringify(main)}) while this file loads, so before its exports replace these.\n` +
+        `if (!module.exports.runCached(module, require, __dirname + "/${bundle}")) {\n` +
+        `  module.exports = require("./${bundle}");\n` +
+        `}\n`,
+    );
+    for (const e of opts.others) {
       writeFileSync(
-        join(dist, f),
-        `"use strict";\n` +
-          `// Runs ./${bundle} with a V8 code cache when a valid one exists (runCached in @mp/memory's code-cache.ts;\n` +
-          `// codeCache in the repository's tsup.base.ts), else requires it.\n` +
-          `if (!require(${JSON.stringify(from)}).runCached(module, require, __dirname + "/${bundle}")) {\n` +
-          `  module.exports = require("./${bundle}");\n` +
-          `}\n`,
+        join(dist, `${e}.cjs`),
+        `"use strict";\n// This entry's names of ${main}, which holds the whole package (cachedBundle in the repository's tsup.base.ts).\n` +
+          `const all = ${req};\n` +
+          names[e]!.map((n) => `exports.${n} = all.${n};\n`).join(''),
       );
     }
   };

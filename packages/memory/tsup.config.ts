@@ -1,16 +1,22 @@
-import base, { codeCache, esmWrapper } from '../../tsup.base';
+import base, { cachedBundle, esmWrapper } from '../../tsup.base';
 import { defineConfig } from 'tsup';
 
-// Entries: the public index, the internal subpath (helpers for the sibling @mp packages, not the public
-// API) and the code cache loader (src/code-cache.ts). Code splitting for CJS too, so the entries share one
-// copy of every module (one MpError class). The ESM entries load the CJS build (esmWrapper: one instance
-// for import and require, a faster attach); the CJS files run through the code cache (codeCache).
+// Entries: the public index and the internal subpath (helpers for the sibling @mp packages, not the public
+// API). tsup builds them (ESM for the names, .d.ts/.d.cts); cachedBundle then makes the CommonJS build one
+// bundle run through the V8 code cache plus the loader it needs (src/loader.ts) and a stub per entry; the
+// ESM entries load the CJS build (esmWrapper: one instance for import and require, a faster attach).
 export default defineConfig({
   ...base,
-  entry: ['src/index.ts', 'src/internal.ts', 'src/code-cache.ts'],
+  entry: ['src/index.ts', 'src/internal.ts'],
   splitting: true,
   onSuccess: async () => {
+    await cachedBundle({
+      loader: 'src/loader.ts',
+      loaderModules: ['errors', 'slot', 'files', 'addon', 'binding', 'code-cache'],
+      bundle: 'src/bundle.ts',
+      main: 'internal',
+      others: ['index'],
+    })();
     await esmWrapper(['index', 'internal'])();
-    await codeCache('./code-cache.cjs')();
   },
 });

@@ -4,7 +4,7 @@ import { MpError, RobustLock, ofdLock, ofdTest, setLogLevel } from '@mp/memory';
 import { watchPid } from '@mp/memory/internal';
 import { GroupMemory, attachMemory, detachMemory, getU64, log, processSlot, sleepSync } from '@mp/memory/internal';
 import type { MappedFile } from '@mp/memory';
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { parseArgs, validateOptions } from './args.js';
 import { startTelemetryServer } from './telemetry-server.js';
 import type { TelemetryServer } from './telemetry-server.js';
@@ -58,7 +58,7 @@ export interface EalEvents {
 const WATCH_INTERVAL_MS = 100;
 declare const __MP_VERSION__: string | undefined;
 // Set at build time (tsup.base.ts); from source, package.json.
-const EAL_VERSION = typeof __MP_VERSION__ === 'string' ? __MP_VERSION__ : (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const EAL_VERSION = typeof __MP_VERSION__ === 'string' ? __MP_VERSION__ : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 // The process's membership lives in a process-wide slot, not a module-level `let`: an ESM and a CJS copy
 // of this package (or two nested versions) share it (DESIGN §12). Layout 1: { current: Eal | undefined }.

@@ -32,6 +32,3 @@ export {
 export type { Memzone, MemzoneInfo, MemzoneDescriptor, ReserveOptions } from './memzone-types.js';
 export type { MemoryRegion, FormatOptions } from './memzone.js';
 export { MEMZONE_NAME_MAX, FILE_PREFIX_MAX } from './layout.js';
-// The code cache loader (no exports here): imported by every entry, so it shares one chunk with the
-// modules it needs (errors, files, the addon) and a stub loads one file for all of them.
-import './code-cache.js';

@@ -8,7 +8,7 @@
  * | logThreshold   | number (syslog level)      | setLogLevel                         |
  * | logSink        | Logger \| undefined        | setLogger (undefined: stderr)       |
  */
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import type { Logger } from './log.js';
 import type { GroupMemory } from './memzone.js';
 import { processSlot } from './slot.js';
@@ -23,7 +23,7 @@ export interface MemoryState {
 export const MEMORY_STATE_LAYOUT = 1;
 declare const __MP_VERSION__: string | undefined;
 // Set at build time (tsup.base.ts); from source, package.json.
-const version = typeof __MP_VERSION__ === 'string' ? __MP_VERSION__ : (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const version = typeof __MP_VERSION__ === 'string' ? __MP_VERSION__ : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** The state, shared by every copy of @mp/memory in this process. @throws {MpError} EPROTO — see processSlot */
 export const memoryState: MemoryState = processSlot<MemoryState>('@mp/memory', `@mp/memory@${version}`, MEMORY_STATE_LAYOUT, () => ({
