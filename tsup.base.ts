@@ -40,9 +40,11 @@ function exportedNames(esm: string, file: string): string[] {
  * (packages/eal/bench/attach.bench.ts). With the wrapper an `import` loads one small module and the same
  * CommonJS code a `require` does — and both get the same module instance (no dual-package hazard; the
  * process-wide slots of DESIGN §12 stay for nested versions). The .d.ts files are unchanged. It takes
- * `createRequire` from `process.getBuiltinModule` where Node has it (20.16+): `import 'node:module'`
- * cost ≈ 0.7 ms more (Node builds an ES facade of the builtin); `import cjs from './x.cjs'` cost far
- * more (Node's CommonJS-in-ESM translator and its export lexer; packages/eal/README.md).
+ * `createRequire` from a static `import 'node:module'`. `process.getBuiltinModule` would save ≈ 0.7 ms
+ * (Node builds an ES facade of the builtin) but exists only from Node 20.16, and a fallback for older
+ * Nodes needs a top-level await, which breaks consumers that bundle this entry to CommonJS (esbuild
+ * refuses it). `import cjs from './x.cjs'` cost far more (Node's CommonJS-in-ESM translator and its
+ * export lexer; packages/eal/README.md).
  */
 export function esmWrapper(entries: readonly string[], dist = 'dist'): () => Promise<void> {
   return async () => {
@@ -53,8 +55,7 @@ export function esmWrapper(entries: readonly string[], dist = 'dist'): () => Pro
         file,
         `// The ESM entry of this package: its CommonJS build, so import and require share one instance and an\n` +
           `// import loads no ES module graph (see esmWrapper in the repository's tsup.base.ts).\n` +
-          `// node:module through process.getBuiltinModule (Node >= 20.16): an import of it builds its ES facade.\n` +
-          `const { createRequire } = process.getBuiltinModule?.('module') ?? (await import('node:module'));\n` +
+          `import { createRequire } from 'node:module';\n` +
           `const cjs = createRequire(import.meta.url)('./${name}.cjs');\n` +
           `export const { ${names.join(', ')} } = cjs;\n`,
       );
