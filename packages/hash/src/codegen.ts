@@ -196,6 +196,21 @@ export function compileProbe(t: TableView, hashing: boolean, slow: (t: TableView
     const two = sig * 0x10001;
     let b = h & ${t.mask};
     let w = ${t.bw} + b * ${BUCKET.words};`;
+  // One bucket's candidates (bits of the signature match), each key compared and its data read under the
+  // slot's seqlock; `unsettled` ends the scan when a matching slot's state does not settle it.
+  const scan = (unsettled: Code): Code => js`for (let z = ${sigBits()}; z !== 0; z &= z - 1) {
+          const e = 31 - Math.clz32(z & -z);
+          const k = u32[w + ${BUCKET.keyIdxW} + ${entryOf}];
+          const s = ${t.kw0} + k * ${t.slotWords};
+          const v = u32[s];
+          const kk = s + ${SLOT.keyW};
+          if (!(${k.cmp}) || k === 0 || (v & 1) !== 0) continue;
+          const d = s + ${SLOT.dataW} + (v & 2);
+          t.dLo = u32[d];
+          t.dHi = u32[d + 1];
+          if (${CLOSE} === v) return k - 1;
+          ${unsettled}
+        }`;
   // Without hashing, the primary bucket's signatures are loaded before anything else, so its cache miss
   // is under way while the key is validated and loaded.
   const head = hashing
@@ -214,35 +229,11 @@ export function compileProbe(t: TableView, hashing: boolean, slow: (t: TableView
     ${k.load}`;
   const body = js`return function ${hashing ? js`lookup(key)` : js`probe(key, h)`} {
     ${head}
-      for (let z = ${sigBits()}; z !== 0; z &= z - 1) {
-        const e = 31 - Math.clz32(z & -z);
-        const k = u32[w + ${BUCKET.keyIdxW} + ${entryOf}];
-        const s = ${t.kw0} + k * ${t.slotWords};
-        const v = u32[s];
-        const kk = s + ${SLOT.keyW};
-        if (!(${k.cmp}) || k === 0 || (v & 1) !== 0) continue;
-        const d = s + ${SLOT.dataW} + (v & 2);
-        t.dLo = u32[d];
-        t.dHi = u32[d + 1];
-        if (${CLOSE} === v) return k - 1;
-        return slow(t, key, h);
-      }
+      ${scan(js`return slow(t, key, h);`)}
       w = ${t.bw} + ((b ^ sig) & ${t.mask}) * ${BUCKET.words};
       {
         ${sigs}
-        for (let z = ${sigBits()}; z !== 0; z &= z - 1) {
-          const e = 31 - Math.clz32(z & -z);
-          const k = u32[w + ${BUCKET.keyIdxW} + ${entryOf}];
-          const s = ${t.kw0} + k * ${t.slotWords};
-          const v = u32[s];
-          const kk = s + ${SLOT.keyW};
-          if (!(${k.cmp}) || k === 0 || (v & 1) !== 0) continue;
-          const d = s + ${SLOT.dataW} + (v & 2);
-          t.dLo = u32[d];
-          t.dHi = u32[d + 1];
-          if (${CLOSE} === v) return k - 1;
-          break;
-        }
+        ${scan(js`break;`)}
       }
     return slow(t, key, h);
   };`;

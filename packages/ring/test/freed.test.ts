@@ -9,7 +9,7 @@ import { init, memzone } from '@mp/eal';
 import type { Eal } from '@mp/eal';
 import { uniquePrefix, mpErrorCode } from '@mp/test-utils';
 import { Ring } from '../src/index.js';
-import type { SyncMode } from '../src/index.js';
+import { MODES } from './fixtures/modes.js';
 
 let group: Eal;
 beforeAll(() => {
@@ -22,14 +22,6 @@ const fresh = (): string => `f${seq++}`;
 
 const code = mpErrorCode;
 
-const MODES: Array<[SyncMode, SyncMode]> = [
-  ['single', 'single'],
-  ['multi', 'multi'],
-  ['single', 'multi'],
-  ['multi', 'single'],
-  ['rts', 'rts'],
-  ['hts', 'hts'],
-];
 
 // Every public method of a Ring, called as a user would. The list must name every public method of the
 // class (checked against the built declarations), so a new method cannot skip the freed-handle rule.

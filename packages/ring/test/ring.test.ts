@@ -20,6 +20,7 @@ import {
   SC_DEQ,
 } from '../src/index.js';
 import type { SyncMode } from '../src/index.js';
+import { MODES } from './fixtures/modes.js';
 
 let group: Eal;
 beforeAll(() => {
@@ -32,14 +33,6 @@ const fresh = (): string => `r${seq++}`;
 
 const code = mpErrorCode;
 
-const MODES: Array<[SyncMode, SyncMode]> = [
-  ['single', 'single'],
-  ['multi', 'multi'],
-  ['single', 'multi'],
-  ['multi', 'single'],
-  ['rts', 'rts'],
-  ['hts', 'hts'],
-];
 const ELEM_SIZES = [4, 8, 16, 32];
 
 /** Element `v` as words: word 0 = v, word k = v * 31 + k. */
