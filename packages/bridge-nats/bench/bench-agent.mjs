@@ -167,6 +167,30 @@ const ops = {
     await nc.close();
     return { stream: s.cluster?.leader, consumer: c.cluster?.leader };
   },
+  /**
+   * Wait until a new cluster's JetStream takes a replicated stream (its meta leader elected): the bench's
+   * first bridge would otherwise meet a cluster still electing, on a quiet machine where the agents start
+   * fast (the bridges' own `waitForServer` is not what is measured).
+   */
+  async jsReady({ servers, replicas, timeoutMs = 30_000 }) {
+    const nc = await connect({ servers });
+    const end = Date.now() + timeoutMs;
+    try {
+      for (;;) {
+        try {
+          const jsm = await jetstreamManager(nc, { timeout: 1000 });
+          await jsm.streams.add({ name: 'BENCH_READY', subjects: ['bench.ready'], num_replicas: replicas });
+          await jsm.streams.delete('BENCH_READY');
+          return true;
+        } catch (err) {
+          if (Date.now() > end) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    } finally {
+      await nc.close();
+    }
+  },
   /** Raw JetStream: make stream `stream` on `subject` (replicated `replicas` times). */
   async rawStream({ servers, stream, subject, replicas }) {
     const nc = await connect({ servers });

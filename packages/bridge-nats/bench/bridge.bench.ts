@@ -151,6 +151,11 @@ async function main(): Promise<void> {
       made.push(ns);
       return ns;
     });
+    {
+      const probe = spawn(hosts.a);
+      await probe.call('jsReady', { servers: hosts.urlsA, replicas: 2 }, 40_000);
+      await probe.kill();
+    }
     let run = 0;
     const prefix = (): string => `nbb${process.pid}_${run}`;
 
