@@ -1,32 +1,14 @@
-import { MpError, memzone, validateName } from '@mp/memory';
-import { log } from '@mp/memory/internal';
+import { MpError, memzone } from '@mp/memory';
 import type { Memzone } from '@mp/memory';
-import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ } from '@mp/ring';
-import {
-  CACHE_ENTRY_W,
-  CACHE_LINE,
-  CACHE_SLOTS,
-  HDR,
-  HDR_W,
-  K,
-  KIND_PKTMBUF,
-  KIND_PLAIN,
-  MEMPOOL_MZ_PREFIX,
-  MEMPOOL_NAME_MAX,
-  MEMPOOL_VERSION,
-  POOL_MAGIC,
-  cacheWord,
-  flushThreshold,
-} from './layout.js';
-import { MEMPOOL_F_SC_GET, MEMPOOL_F_SP_PUT, checkCreate } from './options.js';
+import type { Ring } from '@mp/ring';
+import { CACHE_ENTRY_W, HDR, HDR_W, K, MEMPOOL_MZ_PREFIX, flushThreshold } from './layout.js';
 import type { MempoolCreateOptions, MempoolDescriptor } from './options.js';
-import { closeAll, joinRegistry, poolFor } from './pools.js';
+import { poolFor } from './pools.js';
 import { Registry } from './registry.js';
 import { state } from './state.js';
-import { afterStale, reclaimRaw, ringEnq } from './reclaim.js';
-import { handleOf } from './handle.js';
-
-const CHUNK = 1024;
+import { CHUNK, afterStale, reclaimRaw, ringEnq } from './reclaim.js';
+import { claimCacheSlot, createPool, lookupPool, poolFromDescriptor, readHeader, usedCacheSlots } from './open.js';
+import type { MakePool, MbufPart } from './open.js';
 
 /**
  * rte_mempool: `n` fixed-size objects in one memzone, shared by every process of the group, named by
@@ -68,7 +50,8 @@ export class Mempool {
   readonly mbufPriv: number;
 
   private readonly ring: Ring;
-  private readonly mz: Memzone | undefined;
+  /** @internal the pool's memzone here (undefined: opened from a descriptor) */
+  readonly mz: Memzone | undefined;
   private readonly desc: MempoolDescriptor | undefined;
   private readonly owners: Uint32Array;
   private readonly tag: number;
@@ -89,12 +72,7 @@ export class Mempool {
 
   private constructor(buffer: ArrayBuffer, ring: Ring, tag: number, mz: Memzone | undefined, desc: MempoolDescriptor | undefined) {
     const u32 = new Uint32Array(buffer);
-    const u16 = new Uint16Array(buffer, 0, 4);
-    const magic = Atomics.load(u32, HDR_W.magic);
-    if (magic !== POOL_MAGIC) throw new MpError('EPROTO', `memzone ${mz?.name ?? desc?.memzone.name} holds no mempool (magic 0x${magic.toString(16)})`);
-    if (u16[HDR.version / 2] !== MEMPOOL_VERSION) {
-      throw new MpError('EPROTO', `mempool layout version ${u16[HDR.version / 2]}, this @mp/mempool speaks version ${MEMPOOL_VERSION}`);
-    }
+    this.name = readHeader(u32, mz?.name ?? desc?.memzone.name);
     this.buffer = buffer;
     this.bytes = new Uint8Array(buffer);
     this.words = u32;
@@ -103,7 +81,7 @@ export class Mempool {
     this.mz = mz;
     this.desc = desc;
     this.tag = tag;
-    this.flags = u16[HDR.flags / 2]!;
+    this.flags = new Uint16Array(buffer, 0, 4)[HDR.flags / 2]!;
     this.n = u32[HDR_W.n]!;
     this.eltSize = u32[HDR_W.eltSize]!;
     this.stride = u32[HDR_W.stride]!;
@@ -114,23 +92,9 @@ export class Mempool {
     this.dataRoom = u32[HDR_W.dataRoom]!;
     this.mbufPriv = u32[HDR_W.mbufPriv]!;
     this.objsOff = u32[HDR_W.objsOff]!;
-    const nb = new Uint8Array(buffer, HDR.name, HDR.nameSize);
-    const end = nb.indexOf(0);
-    this.name = new TextDecoder().decode(nb.subarray(0, end < 0 ? HDR.nameSize : end));
     this.owners = new Uint32Array(buffer, u32[HDR_W.ownersOff]!, this.n);
-    let cw = -1;
-    if (this.cacheSize > 0) {
-      for (let s = 0; s < CACHE_SLOTS && cw < 0; s++) {
-        const w = cacheWord(s);
-        if (Atomics.compareExchange(u32, w + CACHE_ENTRY_W.tag, 0, tag) === 0) {
-          Atomics.store(u32, w + CACHE_ENTRY_W.len, 0);
-          cw = w + CACHE_ENTRY_W.len;
-        }
-      }
-      if (cw < 0) log('warning', 'MEMPOOL', `pool '${this.name}': all ${CACHE_SLOTS} cache slots in use; this thread works uncached`);
-    }
-    this.cacheW = cw;
-    this.csize = cw < 0 ? 0 : this.cacheSize;
+    this.cacheW = this.cacheSize > 0 ? claimCacheSlot(u32, tag, this.name) : -1;
+    this.csize = this.cacheW < 0 ? 0 : this.cacheSize;
     this.thresh = flushThreshold(this.csize);
     this.cache = new Uint32Array(this.csize === 0 ? 0 : this.thresh + this.csize);
   }
@@ -154,65 +118,12 @@ export class Mempool {
   }
 
   /** @internal shared by create and pktmbufPoolCreate */
-  static make(
-    name: string,
-    n: number,
-    eltSize: number,
-    opts: MempoolCreateOptions,
-    mbuf: { dataRoom: number; priv: number; init: (p: Mempool) => void } | undefined,
-  ): Mempool {
-    const { cacheSize, privSize, flags, stride, geo } = checkCreate(name, n, eltSize, opts);
-    const reg = joinRegistry();
-    reg.sweep();
-    return reg.withLock(() => {
-      const id = reg.allocPoolLocked(name);
-      const mz = memzone.reserve(MEMPOOL_MZ_PREFIX + name, geo.bytes, { align: CACHE_LINE });
-      let ring: Ring;
-      try {
-        let rflags = RING_F_EXACT_SZ;
-        if (flags & MEMPOOL_F_SP_PUT) rflags |= RING_F_SP_ENQ;
-        if (flags & MEMPOOL_F_SC_GET) rflags |= RING_F_SC_DEQ;
-        ring = Ring.create(MEMPOOL_MZ_PREFIX + name, n, { elemSize: 4, flags: rflags });
-      } catch (err) {
-        memzone.free(mz.name);
-        throw err;
-      }
-      const buf = mz.buffer;
-      const u32 = new Uint32Array(buf);
-      new Uint8Array(buf, 0, geo.objsOff).fill(0); // header, caches, owner words (K.OWNER_FREE), private area
-      const u16 = new Uint16Array(buf, 0, 4);
-      u16[HDR.version / 2] = MEMPOOL_VERSION;
-      u16[HDR.flags / 2] = flags;
-      u32[HDR_W.n] = n;
-      u32[HDR_W.eltSize] = eltSize;
-      u32[HDR_W.stride] = stride;
-      u32[HDR_W.cacheSize] = cacheSize;
-      u32[HDR_W.poolId] = id;
-      u32[HDR_W.privSize] = privSize;
-      new Uint8Array(buf, HDR.name, HDR.nameSize).set(new TextEncoder().encode(name));
-      u32[HDR_W.kind] = mbuf === undefined ? KIND_PLAIN : KIND_PKTMBUF;
-      u32[HDR_W.dataRoom] = mbuf?.dataRoom ?? 0;
-      u32[HDR_W.mbufPriv] = mbuf?.priv ?? 0;
-      u32[HDR_W.ownersOff] = geo.ownersOff;
-      u32[HDR_W.privOff] = geo.privOff;
-      u32[HDR_W.objsOff] = geo.objsOff;
-      // SYNC: magic after the header; pairs with the check in the constructor of a looking-up process.
-      Atomics.store(u32, HDR_W.magic, POOL_MAGIC);
-      const pool = new Mempool(buf, ring, reg.tag, mz, undefined);
-      mbuf?.init(pool);
-      // Every handle into the ring, in index order (a fresh pool hands out index 0 first).
-      const chunk = pool.scratch;
-      for (let base = 0; base < n; base += CHUNK) {
-        const k = Math.min(CHUNK, n - base);
-        for (let i = 0; i < k; i++) chunk[i] = handleOf(id, base + i);
-        ring.enqueueBulk(chunk, k);
-      }
-      reg.publishPoolLocked(id);
-      state.byId[id] = pool;
-      state.byName.set(name, pool);
-      return pool;
-    });
+  static make(name: string, n: number, eltSize: number, opts: MempoolCreateOptions, mbuf: MbufPart | undefined): Mempool {
+    return createPool(Mempool.construct, name, n, eltSize, opts, mbuf);
   }
+
+  /** The constructor, for open.ts. */
+  private static readonly construct: MakePool = (buffer, ring, tag, mz, desc) => new Mempool(buffer, ring, tag, mz, desc);
 
   /**
    * Open a pool of the attached group by name (any process). One instance per thread and name.
@@ -225,18 +136,7 @@ export class Mempool {
    * @see rte_mempool_lookup
    */
   static lookup(name: string): Mempool {
-    validateName('mempool', name, MEMPOOL_NAME_MAX);
-    const cached = state.byName.get(name);
-    if (cached !== undefined && !cached.freed && memzone.find(MEMPOOL_MZ_PREFIX + name) === cached.mz) return cached;
-    const reg = joinRegistry();
-    reg.sweep();
-    const mz = memzone.find(MEMPOOL_MZ_PREFIX + name);
-    if (mz === undefined) throw new MpError('ENOENT', `no mempool named '${name}'`);
-    const ring = Ring.lookup(MEMPOOL_MZ_PREFIX + name);
-    const pool = new Mempool(mz.buffer, ring, reg.tag, mz, undefined);
-    state.byId[pool.id] = pool;
-    state.byName.set(name, pool);
-    return pool;
+    return lookupPool(Mempool.construct, name);
   }
 
   /**
@@ -270,19 +170,7 @@ export class Mempool {
    * @throws {MpError} EINVAL — not a mempool descriptor; ENOENT — the group's memory is gone; EPROTO
    */
   static fromDescriptor(d: MempoolDescriptor): Mempool {
-    if (!d || typeof d.name !== 'string' || typeof d.memzone !== 'object' || typeof d.ring !== 'object' || !Number.isInteger(d.tag)) {
-      throw new MpError('EINVAL', 'not a mempool descriptor (make one with pool.describe())');
-    }
-    const have = state.byName.get(d.name);
-    if (have !== undefined && !have.freed) return have;
-    const pool = new Mempool(memzone.mapDescriptor(d.memzone), Ring.fromDescriptor(d.ring), d.tag, undefined, d);
-    state.byId[pool.id] = pool;
-    state.byName.set(d.name, pool);
-    if (!state.exitHooked) {
-      state.exitHooked = true;
-      process.prependListener('exit', closeAll);
-    }
-    return pool;
+    return poolFromDescriptor(Mempool.construct, d);
   }
 
   /**
@@ -337,11 +225,7 @@ export class Mempool {
   /** Objects available: in the ring plus in every cache of every process. @see rte_mempool_avail_count */
   get availCount(): number {
     let n = this.ring.count();
-    const u32 = this.words;
-    for (let s = 0; s < CACHE_SLOTS; s++) {
-      const w = cacheWord(s);
-      if (Atomics.load(u32, w + CACHE_ENTRY_W.tag) !== 0) n += Atomics.load(u32, w + CACHE_ENTRY_W.len);
-    }
+    for (const c of usedCacheSlots(this.words)) n += c.len;
     return Math.min(n, this.n);
   }
 
@@ -629,11 +513,7 @@ export class Mempool {
       `  flags=0x${this.flags.toString(16)} size=${this.n} elt_size=${this.eltSize} stride=${this.stride} private_data_size=${this.privSize}`,
       `  cache_size=${this.cacheSize} (this thread: ${this.csize}, ${this.cacheLen} cached) avail=${this.availCount} in_use=${this.inUseCount}`,
     ];
-    for (let s = 0; s < CACHE_SLOTS; s++) {
-      const w = cacheWord(s);
-      const t = Atomics.load(this.words, w);
-      if (t !== 0) lines.push(`  cache ${s}: owner tag 0x${t.toString(16)} len ${Atomics.load(this.words, w + 1)}`);
-    }
+    for (const c of usedCacheSlots(this.words)) lines.push(`  cache ${c.slot}: owner tag 0x${c.tag.toString(16)} len ${c.len}`);
     return lines.join('\n');
   }
 

@@ -17,7 +17,8 @@ import {
 import { handleOf } from './handle.js';
 import { initMbuf } from './mbuf-init.js';
 
-const CHUNK = 1024;
+/** Handles moved per ring call (a pool's scratch, a fresh pool's fill, a reclaim's returns). */
+export const CHUNK = 1024;
 
 /** Enqueue k handles that must fit (the ring holds every handle of the pool), recovering from dead peers. */
 export function ringEnq(ring: Ring, src: Uint32Array, offset: number, k: number, o: { offset: number }): void {
