@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
 import { MpError, RobustLock, ofdLock, ofdTest, setLogLevel } from '@mp/memory';
 import { watchPid } from '@mp/memory/internal';
 import { GroupMemory, attachMemory, detachMemory, getU64, log, processSlot, sleepSync } from '@mp/memory/internal';
@@ -21,8 +20,8 @@ import {
   EXIT_LOG_LEN,
   LOCK_PRIMARY,
   MAX_PROCS,
-  PROC,
   PROC_W,
+  lcoresAt,
   PS_ALIVE,
   PS_FREE,
   PT_PRIMARY,
@@ -271,17 +270,12 @@ export class Eal extends EventEmitter<EalEvents> {
 
   private readProc(i: number): ProcessInfo {
     const e = procWord(i);
-    const lcores: number[] = [];
-    for (let w = 0; w < PROC.lcoreWords; w++) {
-      const bits = this.u32[e + PROC_W.lcores + w]!;
-      for (let b = 0; b < 32; b++) if (bits & (1 << b)) lcores.push(w * 32 + b);
-    }
     const startMs = getU64(this.u32, e + PROC_W.startMs);
     return {
       slot: i,
       pid: this.u32[e + PROC_W.pid]!,
       type: this.u32[e + PROC_W.type] === PT_PRIMARY ? 'primary' : 'secondary',
-      lcores,
+      lcores: lcoresAt(this.u32, e + PROC_W.lcores),
       startTime: new Date(startMs),
       alive: i === this.slot && !this.closed ? true : ofdTest(this.cfg.fd, lockSlot(i), 1, 'w'),
     };

@@ -13,7 +13,7 @@
  * One writer at a time (the table lock); readers take no lock. A reader that falls more than
  * EXIT_LOG_LEN exits behind is told how many it lost.
  */
-import { CFG_W, EXIT_LOG_LEN, EXIT_W, PROC, PROC_W, PT_PRIMARY, exitWord, procWord } from './layout.js';
+import { CFG_W, EXIT_LOG_LEN, EXIT_W, PROC, PROC_W, PT_PRIMARY, exitWord, lcoresAt, procWord } from './layout.js';
 
 /** A logged exit: the process entry as it was when its slot was freed. */
 export interface LoggedExit {
@@ -66,17 +66,12 @@ export function readExits(u32: Uint32Array, after: number): { exits: LoggedExit[
       lost++;
       continue;
     }
-    const lcores: number[] = [];
-    for (let w = 0; w < PROC.lcoreWords; w++) {
-      const bits = Atomics.load(u32, e + EXIT_W.lcores + w);
-      for (let b = 0; b < 32; b++) if (bits & (1 << b)) lcores.push(w * 32 + b);
-    }
     const x: LoggedExit = {
       seq,
       slot: Atomics.load(u32, e + EXIT_W.slot),
       pid: Atomics.load(u32, e + EXIT_W.pid),
       type: Atomics.load(u32, e + EXIT_W.type) === PT_PRIMARY ? 'primary' : 'secondary',
-      lcores,
+      lcores: lcoresAt(u32, e + EXIT_W.lcores),
       startTime: new Date(Atomics.load(u32, e + EXIT_W.startMs) + Atomics.load(u32, e + EXIT_W.startMs + 1) * 2 ** 32),
     };
     // Overwritten while we read (a writer EXIT_LOG_LEN exits ahead): what we read may be torn.

@@ -115,6 +115,15 @@ export const PT_SECONDARY = 2;
 
 /** RTE_MAX_LCORE. */
 export const MAX_LCORE = PROC.lcoreWords * 32;
+/** The lcores of the bit set of PROC.lcoreWords words at `u32[w]` (a process entry's or a logged exit's). */
+export function lcoresAt(u32: Uint32Array, w: number): number[] {
+  const lcores: number[] = [];
+  for (let k = 0; k < PROC.lcoreWords; k++) {
+    const bits = Atomics.load(u32, w + k);
+    for (let b = 0; b < 32; b++) if (bits & (1 << b)) lcores.push(k * 32 + b);
+  }
+  return lcores;
+}
 export const MAX_PROCS = 128;
 
 export const LOCK_BASE = 2 ** 40;
