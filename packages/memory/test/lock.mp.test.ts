@@ -40,6 +40,26 @@ describe('RobustLock across processes', () => {
     expect(r.seenHalfDone).toBe(1);
   });
 
+  it('tryLock: false at once while a live process holds the lock (the word untouched), true after the holder dies — with the repair', async () => {
+    const path = join(tempDir('lock'), 'f');
+    const holder = start(path);
+    const taker = start(path);
+    await taker.waitEvent((e) => e.event === 'ready');
+    holder.child.stdin.write('{"op":"hold"}\n');
+    await holder.waitEvent((e) => e.event === 'holding');
+    // The holder sleeps inside the lock for a minute: a taker that waited would not answer before it.
+    expect(await taker.call('try')).toEqual({ taken: false, repaired: [], seenHalfDone: 1 });
+    const file = mapFile(path, { size: 4096 });
+    try {
+      expect(Atomics.load(new Int32Array(file.buffer, 0, 1), 0)).toBe(holder.pid); // no waiters bit either
+    } finally {
+      file.close();
+    }
+    await holder.kill('SIGKILL');
+    expect(await taker.call('try')).toEqual({ taken: true, repaired: [holder.pid], seenHalfDone: 1 });
+    expect(await taker.call('try')).toEqual({ taken: true, repaired: [holder.pid], seenHalfDone: 1 }); // repaired once
+  });
+
   it('a holder SIGKILLed inside the lock while another process sleeps on it: the sleeper gets it and repairs', async () => {
     const path = join(tempDir('lock'), 'f');
     const holder = start(path);
