@@ -6,7 +6,8 @@
  *    `workspace:^`, which pnpm publishes as `^<that package's version>`: on 0.x the same minor line, the
  *    one whose internals (`@mp/memory/internal` is not covered by semver) it was built and tested
  *    against, and the range @mp/eal itself asks of @mp/memory, so a package manager keeps one copy.
- *    (`tools/version-first-release.mjs` widens peer ranges only while `changeset version` runs.)
+ *    (`tools/version.mjs`, the version step of `pnpm release`, widens the peer ranges only while
+ *    `changeset version` runs, so a minor of eal or memory makes its 0.x peer dependents minors, not 1.0.0.)
  * 2. @mp/eal and @mp/memory hold the process's group: every published library built on it has them as
  *    `peerDependencies` — the application's copy is the one it uses — never as `dependencies`, and lists
  *    them in `devDependencies` too (`workspace:^`), so the workspace links them. @mp/eal depends on
