@@ -108,7 +108,7 @@ function writeStub(dist: string, f: string, code: string, loader: string): void 
 
 /**
  * An `onSuccess` step for tsup: in the CommonJS files, `require("pkg")` becomes `require("pkg/internal")`,
- * whose CommonJS entry exports a superset (see {@link cachedBundle}): a process that loads this package
+ * whose entry exports the public API too (packages/memory/src/internal.ts): a process that loads this package
  * then loads one entry file of `pkg`, not two (each costs a resolution, a read and a compile: ≈ 0.3–0.5
  * ms); and that require happens once per file. The .d.ts files keep importing `pkg`. (A rewrite of the
  * output: tsup resolves dependencies as external before esbuild's `alias` or a plugin sees them.)

@@ -376,15 +376,26 @@ export class Eal extends EventEmitter<EalEvents> {
         }
       }
       if (dead.length > 0) {
-        this.lock.withLock(() => {
-          for (const i of dead) {
-            const e = procWord(i);
-            if (this.u32[e + PROC_W.state] === PS_ALIVE && !ofdTest(this.cfg.fd, lockSlot(i), 1, 'w')) {
-              this.freeSlot(i);
-              log('debug', 'EAL', `reclaimed process slot ${i} of dead pid ${this.u32[e + PROC_W.pid]}`);
+        // Never wait for the table lock here: this runs on the event loop, and a holder the scheduler
+        // left out (or a SIGSTOPped one) would stall every timer and socket of this process with it. A
+        // busy lock leaves the slots to the next look (or to whoever takes the lock first); the exits are
+        // reported now all the same — the kernel dropped their slot locks, they are dead — and once only:
+        // the exit log entry the reclaim writes later is the same event to surface().
+        if (this.lock.tryLock()) {
+          try {
+            for (const i of dead) {
+              const e = procWord(i);
+              if (this.u32[e + PROC_W.state] === PS_ALIVE && !ofdTest(this.cfg.fd, lockSlot(i), 1, 'w')) {
+                this.freeSlot(i);
+                log('debug', 'EAL', `reclaimed process slot ${i} of dead pid ${this.u32[e + PROC_W.pid]}`);
+              }
             }
+          } finally {
+            this.lock.unlock();
           }
-        });
+        } else {
+          log('debug', 'EAL', `group watch: table lock busy, reclaim of slot(s) ${dead.join(', ')} left to the next look`);
+        }
         for (const i of dead) {
           const was = this.known.get(i);
           this.known.delete(i);

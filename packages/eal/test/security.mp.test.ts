@@ -9,7 +9,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tempDir, uniquePrefix, useAgents } from '@mp/test-utils';
 import { hugepageInfo } from '@mp/memory';
@@ -71,6 +70,20 @@ function runAs(uid: number, args: string[], o: { reserve?: number; env?: NodeJS.
       else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Outcome);
     });
   });
+}
+
+/**
+ * A fresh stand-in for /tmp (root's, mode 1777 like /tmp itself), deleted after the test: a victim given
+ * it as `TMPDIR` has its fallback runtime base `<it>/mp-<uid>` there (os.tmpdir() honours TMPDIR), where
+ * any uid may plant a directory first — as in /tmp, but private to this run, so concurrent runs of this
+ * file (other worktrees, other users of the machine) neither collide on /tmp/mp-4242 nor delete each
+ * other's.
+ */
+function sharedTmp(): { tmp: string; base: string; env: NodeJS.ProcessEnv } {
+  const tmp = tempDir('tmp');
+  rmLater(tmp);
+  chmodSync(tmp, 0o1777);
+  return { tmp, base: join(tmp, `mp-${VICTIM}`), env: { TMPDIR: tmp } };
 }
 
 /** A victim file of root's, with content, in a root-only directory: what a planted link points at. */
@@ -182,16 +195,14 @@ describe('segment files on hugetlbfs (class 1)', () => {
 describe('runtime dir (classes 2 and 4)', () => {
   it.skipIf(!isRoot)(`fallback /tmp/mp-<uid> pre-created by uid 65534 with <prefix> linked to the victim's dir: EPERM, the victim's dir intact ${isRoot ? '' : ROOT_ONLY}`, async () => {
     const prefix = uniquePrefix('rd');
-    const base = join(tmpdir(), `mp-${VICTIM}`);
-    rmSync(base, { recursive: true, force: true });
-    rmLater(base);
+    const { base, env } = sharedTmp();
     const victimDir = tempDir('home');
     writeFileSync(join(victimDir, 'notes'), 'victim notes');
     chownSync(victimDir, VICTIM, VICTIM);
     chownSync(join(victimDir, 'notes'), VICTIM, VICTIM);
     as(NOBODY, 'mkdir', ['-m', '0777', base]);
     as(NOBODY, 'ln', ['-s', victimDir, join(base, prefix)]);
-    const r = await runAs(VICTIM, [`--file-prefix=${prefix}`, '--no-huge']);
+    const r = await runAs(VICTIM, [`--file-prefix=${prefix}`, '--no-huge'], { env });
     expect(r.ok).toBe(false);
     expect(r.code).toBe('EPERM');
     expect(r.message).toContain(base);
@@ -203,10 +214,8 @@ describe('runtime dir (classes 2 and 4)', () => {
 
   it.skipIf(!isRoot)(`a non-root primary makes /tmp/mp-<uid>/<prefix> 0700 itself and removes only its own dir at exit ${isRoot ? '' : ROOT_ONLY}`, async () => {
     const prefix = uniquePrefix('rv');
-    const base = join(tmpdir(), `mp-${VICTIM}`);
-    rmSync(base, { recursive: true, force: true });
-    rmLater(base);
-    const r = await runAs(VICTIM, [`--file-prefix=${prefix}`, '--no-huge'], { reserve: 4096 });
+    const { base, env } = sharedTmp();
+    const r = await runAs(VICTIM, [`--file-prefix=${prefix}`, '--no-huge'], { reserve: 4096, env });
     expect(r).toMatchObject({ ok: true, runtimeDir: join(base, prefix) });
     expect(lstatSync(base).mode & 0o777).toBe(0o700);
     expect(lstatSync(base).uid).toBe(VICTIM);
@@ -274,9 +283,7 @@ describe('runtime dir (classes 2 and 4)', () => {
 describe('attach (class 3)', () => {
   it.skipIf(!isRoot)(`a secondary never joins a group another uid runs at its default runtime dir: EPERM ${isRoot ? '' : ROOT_ONLY}`, async () => {
     const prefix = uniquePrefix('fa');
-    const base = join(tmpdir(), `mp-${VICTIM}`);
-    rmSync(base, { recursive: true, force: true });
-    rmLater(base);
+    const { base, env } = sharedTmp();
     as(NOBODY, 'mkdir', ['-m', '0755', base]);
     // The attacker's primary, alive at the victim's default runtime dir.
     const foreign = execFile(process.execPath, ['--input-type=module', '-e', `
@@ -290,11 +297,11 @@ describe('attach (class 3)', () => {
       foreign.stdout!.on('data', (d: Buffer) => d.toString().includes('up') && resolve());
       foreign.on('exit', (c) => reject(new Error(`attacker primary exited ${c}`)));
     });
-    const r = await runAs(VICTIM, [`--file-prefix=${prefix}`, '--proc-type=secondary']);
+    const r = await runAs(VICTIM, [`--file-prefix=${prefix}`, '--proc-type=secondary'], { env });
     expect(r.ok).toBe(false);
     expect(r.code).toBe('EPERM');
     expect(r.message).toMatch(/uid 65534/);
-    const auto = await runAs(VICTIM, [`--file-prefix=${prefix}`, '--proc-type=auto', '--no-huge']);
+    const auto = await runAs(VICTIM, [`--file-prefix=${prefix}`, '--proc-type=auto', '--no-huge'], { env });
     expect(auto.code).toBe('EPERM');
     // Root pointed straight at the attacker's dir refuses it as well.
     const s = agent();

@@ -4,7 +4,13 @@
  * process-wide state slot, the group wiring @mp/eal drives (attach/detach, the attached GroupMemory and
  * the region size it formats), the CPU's memory order, and the file checks behind the safe-file rules.
  * Not covered by semver. The public API is `@mp/memory` (its README's API table).
+ *
+ * It also exports the whole public API: the sibling packages' CommonJS builds take all of @mp/memory from
+ * this one entry (`viaInternal` in the repository's tsup.base.ts: one file to resolve and load, not two),
+ * and the declarations say so — the names here are exactly what `import` and `require` of it give
+ * (tools/pack-check/test/entries.test.ts).
  */
+export * from './index.js';
 export { loadAddon } from './addon.js';
 export { GroupMemory } from './memzone.js';
 export { SEGMENT_CHUNK } from './segments.js';

@@ -101,6 +101,37 @@ export class RobustLock {
     this.depth = 1;
   }
 
+  /**
+   * Take the lock if that needs no wait: true when this thread now holds it (count one {@link unlock}),
+   * false when a live process (or another thread) holds it. Never sleeps, so an event loop that must
+   * not stall — a periodic look at shared tables — calls this and tries again on its next turn. A holder
+   * found dead is taken over and the repair functions run, as {@link lock} does.
+   *
+   * @see pthread_mutex_trylock (EBUSY is `false` here; EOWNERDEAD is the repair)
+   */
+  tryLock(): boolean {
+    if (this.depth > 0) {
+      this.depth++;
+      return true;
+    }
+    if (!this.announced) this.announce();
+    const w = this.owner;
+    const i = this.ownerIndex;
+    for (;;) {
+      // SYNC: acquire; pairs with the exchange in unlock().
+      const cur = Atomics.compareExchange(w, i, 0, this.pid);
+      if (cur === 0) break;
+      const holder = cur & PID_MASK;
+      if (this.lives(holder)) return false;
+      // Keep the waiters bit: others may sleep on the word, and our unlock must wake one.
+      if (Atomics.compareExchange(w, i, cur, this.pid | (cur & WAITERS)) !== cur) continue;
+      this.repair(holder);
+      break;
+    }
+    this.depth = 1;
+    return true;
+  }
+
   /** Let go of one {@link lock}. */
   unlock(): void {
     if (this.depth > 1) {
@@ -148,17 +179,22 @@ export class RobustLock {
       const holder = cur & PID_MASK;
       if (!this.lives(holder)) {
         if (Atomics.compareExchange(w, i, cur, this.pid | WAITERS) !== cur) continue;
-        log('debug', 'MEM', `lock holder pid ${holder} died holding a shared lock: pid ${this.pid} took it over and repairs (${this.repairs.length} repair function(s))`);
-        try {
-          for (const repair of this.repairs) repair(holder);
-        } catch (err) {
-          this.depth = 1;
-          this.unlock();
-          throw err;
-        }
+        this.repair(holder);
         return;
       }
       if (Date.now() > deadline) throw new MpError('ETIMEDOUT', `shared lock held by live pid ${holder} for over ${this.timeoutMs} ms`);
+    }
+  }
+
+  /** Just took the word over from `holder`, found dead: run the repairs; if one throws, let go and rethrow. */
+  private repair(holder: number): void {
+    log('debug', 'MEM', `lock holder pid ${holder} died holding a shared lock: pid ${this.pid} took it over and repairs (${this.repairs.length} repair function(s))`);
+    try {
+      for (const fn of this.repairs) fn(holder);
+    } catch (err) {
+      this.depth = 1;
+      this.unlock();
+      throw err;
     }
   }
 

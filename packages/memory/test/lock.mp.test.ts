@@ -17,6 +17,17 @@ const start = (path: string): Agent => {
   return a;
 };
 
+/** A process asleep inside the lock of a fresh file (a "half-done update" marked), and another, ready, on the same file. */
+async function held(): Promise<{ path: string; holder: Agent; other: Agent }> {
+  const path = join(tempDir('lock'), 'f');
+  const holder = start(path);
+  const other = start(path);
+  await other.waitEvent((e) => e.event === 'ready');
+  holder.child.stdin.write('{"op":"hold"}\n');
+  await holder.waitEvent((e) => e.event === 'holding');
+  return { path, holder, other };
+}
+
 describe('RobustLock across processes', () => {
   it('is mutually exclusive: three processes, 20 000 unguarded increments each, exact total', async () => {
     const path = join(tempDir('lock'), 'f');
@@ -40,13 +51,23 @@ describe('RobustLock across processes', () => {
     expect(r.seenHalfDone).toBe(1);
   });
 
+  it('tryLock: false at once while a live process holds the lock (the word untouched), true after the holder dies — with the repair', async () => {
+    const { path, holder, other: taker } = await held();
+    // The holder sleeps inside the lock for a minute: a taker that waited would not answer before it.
+    expect(await taker.call('try')).toEqual({ taken: false, repaired: [], seenHalfDone: 1 });
+    const file = mapFile(path, { size: 4096 });
+    try {
+      expect(Atomics.load(new Int32Array(file.buffer, 0, 1), 0)).toBe(holder.pid); // no waiters bit either
+    } finally {
+      file.close();
+    }
+    await holder.kill('SIGKILL');
+    expect(await taker.call('try')).toEqual({ taken: true, repaired: [holder.pid], seenHalfDone: 1 });
+    expect(await taker.call('try')).toEqual({ taken: true, repaired: [holder.pid], seenHalfDone: 1 }); // repaired once
+  });
+
   it('a holder SIGKILLed inside the lock while another process sleeps on it: the sleeper gets it and repairs', async () => {
-    const path = join(tempDir('lock'), 'f');
-    const holder = start(path);
-    const waiter = start(path);
-    await waiter.waitEvent((e) => e.event === 'ready');
-    holder.child.stdin.write('{"op":"hold"}\n');
-    await holder.waitEvent((e) => e.event === 'holding');
+    const { path, holder, other: waiter } = await held();
     const taking = waiter.call<{ waitedMs: number; repaired: number[]; seenHalfDone: number }>('take');
     // The waiter is asleep behind the live holder once it has set the owner word's waiters bit.
     const file = mapFile(path, { size: 4096 });

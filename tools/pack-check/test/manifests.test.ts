@@ -86,6 +86,21 @@ describe.each(names)('%s published manifest and files', (name) => {
   });
 });
 
+describe('@mp ranges as published', () => {
+  it('every @mp dependency and peer dependency publishes as ^<the version in the workspace> (workspace:^; the rule is src/ranges.ts)', () => {
+    const version = new Map([...packed.values()].map((p) => [p.name, String(p.manifest.version)]));
+    const ranges = [...packed.values()].flatMap((p) =>
+      (['dependencies', 'peerDependencies'] as const).flatMap((field) =>
+        Object.entries((p.manifest[field] ?? {}) as Record<string, string>)
+          .filter(([dep]) => dep.startsWith('@mp/'))
+          .map(([dep, range]) => ({ at: `${p.name} ${field} ${dep}`, range, want: `^${version.get(dep)}` })),
+      ),
+    );
+    expect(ranges.length).toBeGreaterThan(10);
+    expect(ranges.filter((r) => r.range !== r.want)).toEqual([]);
+  });
+});
+
 describe('prepack of a native package', () => {
   const native = dirs.filter((d) => existsSync(join(d, 'binding.gyp')));
 
