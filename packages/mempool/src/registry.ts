@@ -137,27 +137,40 @@ export class Registry {
     });
     if (!this.watching) {
       this.watching = true;
-      e.on('proc-exit', (info) => {
-        try {
-          this.procExit(info);
-        } catch (err) {
-          log('warning', 'MEMPOOL', `reclaim after pid ${info.pid} exited: ${(err as Error).message}`);
-        }
-      });
+      e.on('proc-exit', (info) => this.procExitSoon(info, 1));
     }
     return this.tag;
   }
 
-  /** eal saw a process leave or die: if it used pools, return what it owned (whoever gets here first). */
-  procExit(info: ProcessInfo): number {
-    let n = 0;
-    this.withLock(() => {
+  /**
+   * eal saw a process leave or die: if it used pools, return what it owned (whoever gets here first).
+   * Runs on the event loop, so it never waits for the registry lock: a holder that is stopped or left
+   * out by the scheduler would stall this process's timers and sockets for up to the lock's timeout,
+   * and the reclaim would be dropped when that ran out. Busy: try again on a timer (1 ms, doubling to
+   * 100 ms) until it is done, someone else did it, or this process leaves.
+   */
+  private procExitSoon(info: ProcessInfo, delayMs: number): void {
+    if (this.tag === 0) return;
+    try {
+      if (this.tryProcExit(info) !== undefined) return;
+    } catch (err) {
+      log('warning', 'MEMPOOL', `reclaim after pid ${info.pid} exited: ${(err as Error).message}`);
+      return;
+    }
+    setTimeout(() => this.procExitSoon(info, Math.min(delayMs * 2, 100)), delayMs).unref();
+  }
+
+  /** {@link procExitSoon}'s one try: objects returned, or undefined when the lock is busy. */
+  private tryProcExit(info: ProcessInfo): number | undefined {
+    if (!this.lock.tryLock()) return undefined;
+    try {
       const w = this.userW(info.slot);
-      if (Atomics.load(this.u32, w + USER_W.state) !== USER_ACTIVE) return;
-      if (this.u32[w + USER_W.pid] !== info.pid || getU64(this.u32, w + USER_W.startMs) !== info.startTime.getTime()) return;
-      n = this.reclaimUserLocked(info.slot);
-    });
-    return n;
+      if (Atomics.load(this.u32, w + USER_W.state) !== USER_ACTIVE) return 0;
+      if (this.u32[w + USER_W.pid] !== info.pid || getU64(this.u32, w + USER_W.startMs) !== info.startTime.getTime()) return 0;
+      return this.reclaimUserLocked(info.slot);
+    } finally {
+      this.lock.unlock();
+    }
   }
 
   /** Return what users of the group that are no longer alive still own. Under the lock. */
