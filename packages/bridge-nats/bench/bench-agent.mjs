@@ -218,6 +218,7 @@ const ops = {
     const t0 = now();
     let seq = 0;
     let published = 0;
+    const callUs = [];
     while (seq < count) {
       if (due) await due();
       const n = Math.min(rate > 0 ? burst : batch, count - seq);
@@ -232,6 +233,9 @@ const ops = {
             ? { expect: { lastSequence: published } }
             : undefined;
       const p = js.publish(subject, new Uint8Array(f64.buffer, 0, n * 16).slice(), opts);
+      // The publish call itself (headers, request, encoding): inside raw's latency as inside the bridge's
+      // "enqueued → published" hop, which this makes comparable.
+      callUs.push((now() - f64[1]) * 1000);
       published++;
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
@@ -240,7 +244,7 @@ const ops = {
     }
     await Promise.all(inflight);
     await nc.close();
-    return { seq, ms: now() - t0 };
+    return { seq, ms: now() - t0, publishCallUs: quantiles(callUs).p50 };
   },
   /**
    * Raw JetStream: a durable pull consumer (created here as streamToRing creates its own: explicit acks,

@@ -41,21 +41,21 @@ const win = WINDOW === undefined ? {} : { window: WINDOW };
 
 type Arrangement = 'inproc' | 'separate' | 'rawB';
 /** Rows of the latency part: bridge arrangements, then raw references. */
-type LatRow = Arrangement | 'inproc0' | 'raw' | 'rawH' | 'rawE';
+type LatRow = Arrangement | 'inprocSpin' | 'raw' | 'rawH' | 'rawE';
 const ARR: Record<LatRow, string> = {
   inproc: 'bridge in the producer\'s / consumer\'s process (2 processes)',
   separate: 'bridge processes of their own (4 processes)',
-  inproc0: 'bridge in process, idleSpinUs 0 (no spin before the ring wait)',
+  inprocSpin: 'bridge in process, idleSpinUs 200 (the former default: 200 µs of polling before the ring wait)',
   rawB: 'ringToStream in the producer\'s process, raw consumer on B',
   raw: 'raw publish → consume',
   rawH: 'raw with the headers the bridge adds',
   rawE: 'raw with the expected last sequence alone',
 };
-const SHORT: Record<LatRow, string> = { inproc: 'in process', separate: 'separate', inproc0: 'in process spin 0', rawB: 'ringToStream → raw consumer', raw: 'raw', rawH: 'raw + bridge headers', rawE: 'raw + expectation' };
+const SHORT: Record<LatRow, string> = { inproc: 'in process', separate: 'separate', inprocSpin: 'in process spin 200 µs', rawB: 'ringToStream → raw consumer', raw: 'raw', rawH: 'raw + bridge headers', rawE: 'raw + expectation' };
 const RAWS: LatRow[] = ['raw', 'rawH', 'rawE'];
 /**
  * BENCH_LAT_ROWS: the latency rows (default in process, separate, raw, raw + the bridge's headers, raw +
- * the expectation alone); more: `inproc0` (in process, idleSpinUs 0), `rawB` (ringToStream, raw consumer
+ * the expectation alone); more: `inprocSpin` (in process, idleSpinUs 200), `rawB` (ringToStream, raw consumer
  * on B: isolates B's side; BENCH_MIX=1 adds it too).
  */
 const LAT_ROWS = (process.env.BENCH_LAT_ROWS ?? `inproc,separate${process.env.BENCH_MIX === '1' ? ',rawB' : ''},raw,rawH,rawE`).split(',') as LatRow[];
@@ -86,6 +86,9 @@ interface Res {
 const SERVER = 'JetStream: published → delivered (raw: send → consumer)';
 const OWN = 'the bridge\'s own hops: A\'s wake + publish, B\'s enqueue + consumer wake';
 
+/** A's hop: element stamped and enqueued → ringToStream's publish call returned (raw: stamped → its publish call returned). */
+const HOP_A = 'element enqueued on A → published by ringToStream (raw: its publish call)';
+
 type Trace = Record<'publish' | 'ack' | 'deliver' | 'enqueue', Array<[number, number, number?]>>;
 
 const p50 = (xs: number[]): number => median(xs);
@@ -109,7 +112,7 @@ function bridgeHops(r: Res, a: Trace, b: Trace): Record<string, number> {
     const k = ack.get(seq)?.[0];
     if (sent == null || arr == null || d === undefined || e === undefined || k === undefined) continue;
     const [td, stored] = d as [number, number];
-    add('element enqueued on A → published by ringToStream', tp! - sent);
+    add(HOP_A, tp! - sent);
     add('published → stored by the stream leader', stored - tp!);
     add('stored → ack back at ringToStream', k - stored);
     add('stored → delivered (streamToRing / raw consumer)', td - stored);
@@ -255,7 +258,7 @@ async function main(): Promise<void> {
       await sub.call('rawConsume', { servers: hosts.urlsB, stream, durable: 'b', count, keep: trace, ...(WINDOW === undefined ? {} : { window: WINDOW }) });
       const consumed = sub.call<Res>('rawConsumed', {}, 300_000);
       const cpu0 = await cpuOf([pub, sub]);
-      const prod = await pub.call<{ seq: number; ms: number }>('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, headers, ...(paced ? { burst: BURST, rate: LAT_RATE } : {}) }, 300_000);
+      const prod = await pub.call<{ seq: number; ms: number; publishCallUs: number }>('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, headers, ...(paced ? { burst: BURST, rate: LAT_RATE } : {}) }, 300_000);
       const r = await consumed;
       if (paced) {
         r.msgRate = (count / BURST) * (1000 / prod.ms);
@@ -264,7 +267,7 @@ async function main(): Promise<void> {
         r.cpuB = (cpu1[1]! - cpu0[1]!) / (count / BURST);
       }
       if (trace) {
-        r.hops = rawHops(r);
+        r.hops = { [HOP_A]: prod.publishCallUs / 1000, ...rawHops(r) };
         const l = await sub.call<{ stream: string; consumer: string }>('leaders', { servers: hosts.urlsB, stream, durable: 'b' });
         r.leaders = `stream ${l.stream}, consumer ${l.consumer}`;
       }
@@ -320,11 +323,11 @@ async function main(): Promise<void> {
       // ---- Latency: paced runs, REPS rounds of every row back to back ----------------------------------------
       // (the machine's load moves between rounds; differences are taken within a round, then the median).
       const latCount = LAT_MSGS * BURST;
-      const lat: Record<LatRow, Res[]> = { inproc: [], separate: [], inproc0: [], rawB: [], raw: [], rawH: [], rawE: [] };
+      const lat: Record<LatRow, Res[]> = { inproc: [], separate: [], inprocSpin: [], rawB: [], raw: [], rawH: [], rawE: [] };
       const runRow: Record<LatRow, () => Promise<Res>> = {
         inproc: () => bridgeRun(latCount, 'inproc', true, spin),
         separate: () => bridgeRun(latCount, 'separate', true, spin),
-        inproc0: () => bridgeRun(latCount, 'inproc', true, { idleSpinUs: 0 }),
+        inprocSpin: () => bridgeRun(latCount, 'inproc', true, { idleSpinUs: 200 }),
         rawB: () => bridgeRun(latCount, 'rawB', true, spin),
         raw: () => rawRun(latCount, true, 64),
         rawH: () => rawRun(latCount, true, 64, 'bridge'),
