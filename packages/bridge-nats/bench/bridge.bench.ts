@@ -5,7 +5,8 @@
 //           consumer's: 2 Node processes wake per message) and separate (each bridge a process of its own
 //           in the group: 4 processes)
 //   raw:    @nats-io/jetstream publish (A) + durable pull consume() (B) of the same payloads, created the
-//           way streamToRing creates its consumer; for latency also with the headers the bridge adds
+//           way streamToRing creates its consumer; for latency also with the headers the bridge adds, and
+//           with the expected last sequence alone (the header that makes the leader check order)
 // Throughput: BENCH_N elements flat out (a saturating run), median of BENCH_REPS rounds; raw with 1 and
 // with 64 acks in flight. Latency: a paced run, not a saturating one (a saturated pipeline measures its
 // queues, not its hops) — bursts of 16 elements (one message) at BENCH_LAT_RATE messages/s, open loop
@@ -13,6 +14,8 @@
 // send time stamped in each element to its arrival in B's consumer (one clock: same host).
 // BENCH_HOPS=1: also per-hop stamps of every message (src/trace.ts) and the server's store time, p50 per
 // hop for each arrangement and raw in the same rounds, and the stream / consumer leaders of each run.
+// Every paced run also reports the CPU time per message of its processes on A and on B (what each row
+// takes from the two cores the servers share). BENCH_LAT_ROWS picks the latency rows (see LAT_ROWS).
 // Prints absolutes and ratios to raw; benches never assert.
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
