@@ -153,6 +153,11 @@ const ops = {
     bridge = await streamToRing(ring(name), o);
     return true;
   },
+  /** CPU time of this process so far (µs, user + system). */
+  cpu() {
+    const c = process.cpuUsage();
+    return c.user + c.system;
+  },
   async closeBridge() {
     await bridge?.close();
     bridge = undefined;
@@ -204,7 +209,7 @@ const ops = {
    * most `window` acks outstanding — flat out, or messages of `burst` elements at `rate` messages/s (open
    * loop, as the bridge's producer: a publish does not wait for the previous ack unless `window` are out).
    */
-  async rawPublish({ servers, subject, count, batch, window = 1, burst = 0, rate = 0, bridgeHeaders = false }) {
+  async rawPublish({ servers, subject, count, batch, window = 1, burst = 0, rate = 0, headers: hmode = 'none' }) {
     const nc = await connect({ servers });
     const js = jetstream(nc);
     const f64 = new Float64Array(batch * 2);
@@ -213,14 +218,24 @@ const ops = {
     const t0 = now();
     let seq = 0;
     let published = 0;
+    const callUs = [];
     while (seq < count) {
       if (due) await due();
       const n = Math.min(rate > 0 ? burst : batch, count - seq);
       stamp(f64, seq, n);
-      // bridgeHeaders: what ringToStream adds to each message (a de-duplication id, the expected last
-      // sequence, four Mp-* headers) — isolates the server's cost of them from the bridge's own.
-      const opts = bridgeHeaders ? { msgID: `raw/${subject}/${seq}`, expect: { lastSequence: published }, headers: bridgeHeadersOf(seq, n) } : undefined;
+      // headers 'bridge': what ringToStream adds to each message (a de-duplication id, the expected last
+      // sequence, four Mp-* headers) — isolates the server's cost of them from the bridge's own; 'expect':
+      // the expected last sequence alone (the one that makes the leader check order).
+      const opts =
+        hmode === 'bridge'
+          ? { msgID: `raw/${subject}/${seq}`, expect: { lastSequence: published }, headers: bridgeHeadersOf(seq, n) }
+          : hmode === 'expect'
+            ? { expect: { lastSequence: published } }
+            : undefined;
       const p = js.publish(subject, new Uint8Array(f64.buffer, 0, n * 16).slice(), opts);
+      // The publish call itself (headers, request, encoding): inside raw's latency as inside the bridge's
+      // "enqueued → published" hop, which this makes comparable.
+      callUs.push((now() - f64[1]) * 1000);
       published++;
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
@@ -229,7 +244,7 @@ const ops = {
     }
     await Promise.all(inflight);
     await nc.close();
-    return { seq, ms: now() - t0 };
+    return { seq, ms: now() - t0, publishCallUs: quantiles(callUs).p50 };
   },
   /**
    * Raw JetStream: a durable pull consumer (created here as streamToRing creates its own: explicit acks,

@@ -5,7 +5,8 @@
 //           consumer's: 2 Node processes wake per message) and separate (each bridge a process of its own
 //           in the group: 4 processes)
 //   raw:    @nats-io/jetstream publish (A) + durable pull consume() (B) of the same payloads, created the
-//           way streamToRing creates its consumer; for latency also with the headers the bridge adds
+//           way streamToRing creates its consumer; for latency also with the headers the bridge adds, and
+//           with the expected last sequence alone (the header that makes the leader check order)
 // Throughput: BENCH_N elements flat out (a saturating run), median of BENCH_REPS rounds; raw with 1 and
 // with 64 acks in flight. Latency: a paced run, not a saturating one (a saturated pipeline measures its
 // queues, not its hops) — bursts of 16 elements (one message) at BENCH_LAT_RATE messages/s, open loop
@@ -13,6 +14,8 @@
 // send time stamped in each element to its arrival in B's consumer (one clock: same host).
 // BENCH_HOPS=1: also per-hop stamps of every message (src/trace.ts) and the server's store time, p50 per
 // hop for each arrangement and raw in the same rounds, and the stream / consumer leaders of each run.
+// Every paced run also reports the CPU time per message of its processes on A and on B (what each row
+// takes from the two cores the servers share). BENCH_LAT_ROWS picks the latency rows (see LAT_ROWS).
 // Prints absolutes and ratios to raw; benches never assert.
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
@@ -40,12 +43,27 @@ const WINDOW = process.env.BENCH_WINDOW === undefined ? undefined : Number(proce
 const win = WINDOW === undefined ? {} : { window: WINDOW };
 
 type Arrangement = 'inproc' | 'separate' | 'rawB';
-const ARR: Record<Arrangement, string> = {
+/** Rows of the latency part: bridge arrangements, then raw references. */
+type LatRow = Arrangement | 'inprocSpin' | 'raw' | 'rawH' | 'rawE';
+const ARR: Record<LatRow, string> = {
   inproc: 'bridge in the producer\'s / consumer\'s process (2 processes)',
   separate: 'bridge processes of their own (4 processes)',
-  rawB: 'ringToStream in the producer\'s process, raw consumer on B (BENCH_MIX=1)',
+  inprocSpin: 'bridge in process, idleSpinUs 200 (the former default: 200 µs of polling before the ring wait)',
+  rawB: 'ringToStream in the producer\'s process, raw consumer on B',
+  raw: 'raw publish → consume',
+  rawH: 'raw with the headers the bridge adds',
+  rawE: 'raw with the expected last sequence alone',
 };
-const MIX = process.env.BENCH_MIX === '1';
+const SHORT: Record<LatRow, string> = { inproc: 'in process', separate: 'separate', inprocSpin: 'in process spin 200 µs', rawB: 'ringToStream → raw consumer', raw: 'raw', rawH: 'raw + bridge headers', rawE: 'raw + expectation' };
+const RAWS: LatRow[] = ['raw', 'rawH', 'rawE'];
+/**
+ * BENCH_LAT_ROWS: the latency rows (default in process, separate, raw, raw + the bridge's headers, raw +
+ * the expectation alone); more: `inprocSpin` (in process, idleSpinUs 200), `rawB` (ringToStream, raw consumer
+ * on B: isolates B's side; BENCH_MIX=1 adds it too).
+ */
+const LAT_ROWS = (process.env.BENCH_LAT_ROWS ?? `inproc,separate${process.env.BENCH_MIX === '1' ? ',rawB' : ''},raw,rawH,rawE`).split(',') as LatRow[];
+/** BENCH_SPIN_US: ringToStream's idleSpinUs in the bridge rows (default the bridge's). */
+const spin = process.env.BENCH_SPIN_US === undefined ? {} : { idleSpinUs: Number(process.env.BENCH_SPIN_US) };
 
 interface Res {
   got: number;
@@ -62,11 +80,17 @@ interface Res {
   msgRate?: number;
   hops?: Record<string, number>;
   leaders?: string;
+  /** CPU µs per message (user + system) of the run's processes on A and on B, paced runs. */
+  cpuA?: number;
+  cpuB?: number;
 }
 
 /** The JetStream part of a message's way (client publish → client delivery), and what the bridge adds around it. */
 const SERVER = 'JetStream: published → delivered (raw: send → consumer)';
 const OWN = 'the bridge\'s own hops: A\'s wake + publish, B\'s enqueue + consumer wake';
+
+/** A's hop: element stamped and enqueued → ringToStream's publish call returned (raw: stamped → its publish call returned). */
+const HOP_A = 'element enqueued on A → published by ringToStream (raw: its publish call)';
 
 type Trace = Record<'publish' | 'ack' | 'deliver' | 'enqueue', Array<[number, number, number?]>>;
 
@@ -91,7 +115,7 @@ function bridgeHops(r: Res, a: Trace, b: Trace): Record<string, number> {
     const k = ack.get(seq)?.[0];
     if (sent == null || arr == null || d === undefined || e === undefined || k === undefined) continue;
     const [td, stored] = d as [number, number];
-    add('element enqueued on A → published by ringToStream', tp! - sent);
+    add(HOP_A, tp! - sent);
     add('published → stored by the stream leader', stored - tp!);
     add('stored → ack back at ringToStream', k - stored);
     add('stored → delivered (streamToRing / raw consumer)', td - stored);
@@ -192,9 +216,17 @@ async function main(): Promise<void> {
         await b2.call('s2r', { name: 'dst', servers: hosts.urlsB, stream, durable: 'b', ...win });
         consumed = b1.call<Res>('consume', { name: 'dst', count, keep: trace }, 300_000);
       }
+      const [onA, onB] = [[...new Set([a1, a2])], [...new Set([b1, b2])]];
+      const cpu0 = await cpuOf([...onA, ...onB]);
       const prod = await a1.call<{ seq: number; ms: number }>('produce', paced ? { name: 'src', count, burst: BURST, rate: LAT_RATE } : { name: 'src', count, burst: 64 }, 300_000);
       const r = await consumed;
-      if (paced) r.msgRate = (count / BURST) * (1000 / prod.ms);
+      if (paced) {
+        r.msgRate = (count / BURST) * (1000 / prod.ms);
+        const cpu1 = await cpuOf([...onA, ...onB]);
+        const per = (from: number, to: number): number => (cpu1.slice(from, to).reduce((x, y) => x + y, 0) - cpu0.slice(from, to).reduce((x, y) => x + y, 0)) / (count / BURST);
+        r.cpuA = per(0, onA.length);
+        r.cpuB = per(onA.length, onA.length + onB.length);
+      }
       if (trace) {
         const tb = rawB
           ? { publish: [], ack: [], deliver: (r.stored ?? []).map(([q, st]) => [q, r.arrive?.[q] ?? NaN, st]), enqueue: (r.stored ?? []).map(([q]) => [q, r.arrive?.[q] ?? NaN]) }
@@ -211,8 +243,16 @@ async function main(): Promise<void> {
       return r;
     }
 
-    /** One raw JetStream run: same payloads; flat out with `window` acks in flight, or paced as the bridge's. */
-    async function rawRun(count: number, paced: boolean, window: number, bridgeHeaders = false): Promise<Res> {
+    /** CPU µs (user + system) each agent has used so far. */
+    async function cpuOf(as: Agent[]): Promise<number[]> {
+      return Promise.all(as.map((a) => a.call<number>('cpu')));
+    }
+
+    /**
+     * One raw JetStream run: same payloads; flat out with `window` acks in flight, or paced as the
+     * bridge's; `headers`: none, the bridge's (id, expected last sequence, Mp-*), or the expectation alone.
+     */
+    async function rawRun(count: number, paced: boolean, window: number, headers: 'none' | 'bridge' | 'expect' = 'none'): Promise<Res> {
       run++;
       const [pub, sub] = [spawn(hosts.a), spawn(hosts.b)];
       const stream = `RW${run}`;
@@ -220,11 +260,17 @@ async function main(): Promise<void> {
       await pub.call('rawStream', { servers: hosts.urlsA, stream, subject: `rw.${run}`, replicas: 2 });
       await sub.call('rawConsume', { servers: hosts.urlsB, stream, durable: 'b', count, keep: trace, ...(WINDOW === undefined ? {} : { window: WINDOW }) });
       const consumed = sub.call<Res>('rawConsumed', {}, 300_000);
-      const prod = await pub.call<{ seq: number; ms: number }>('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, bridgeHeaders, ...(paced ? { burst: BURST, rate: LAT_RATE } : {}) }, 300_000);
+      const cpu0 = await cpuOf([pub, sub]);
+      const prod = await pub.call<{ seq: number; ms: number; publishCallUs: number }>('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, headers, ...(paced ? { burst: BURST, rate: LAT_RATE } : {}) }, 300_000);
       const r = await consumed;
-      if (paced) r.msgRate = (count / BURST) * (1000 / prod.ms);
+      if (paced) {
+        r.msgRate = (count / BURST) * (1000 / prod.ms);
+        const cpu1 = await cpuOf([pub, sub]);
+        r.cpuA = (cpu1[0]! - cpu0[0]!) / (count / BURST);
+        r.cpuB = (cpu1[1]! - cpu0[1]!) / (count / BURST);
+      }
       if (trace) {
-        r.hops = rawHops(r);
+        r.hops = { [HOP_A]: prod.publishCallUs / 1000, ...rawHops(r) };
         const l = await sub.call<{ stream: string; consumer: string }>('leaders', { servers: hosts.urlsB, stream, durable: 'b' });
         r.leaders = `stream ${l.stream}, consumer ${l.consumer}`;
       }
@@ -277,57 +323,68 @@ async function main(): Promise<void> {
     }
 
     async function latency(): Promise<void> {
-      // ---- Latency: paced runs, REPS rounds of each arrangement and raw back to back ---------------------------
+      // ---- Latency: paced runs, REPS rounds of every row back to back ----------------------------------------
       // (the machine's load moves between rounds; differences are taken within a round, then the median).
       const latCount = LAT_MSGS * BURST;
-      const lat: Record<'inproc' | 'separate' | 'rawB' | 'raw' | 'rawH', Res[]> = { inproc: [], separate: [], rawB: [], raw: [], rawH: [] };
+      const lat: Record<LatRow, Res[]> = { inproc: [], separate: [], inprocSpin: [], rawB: [], raw: [], rawH: [], rawE: [] };
+      const runRow: Record<LatRow, () => Promise<Res>> = {
+        inproc: () => bridgeRun(latCount, 'inproc', true, spin),
+        separate: () => bridgeRun(latCount, 'separate', true, spin),
+        inprocSpin: () => bridgeRun(latCount, 'inproc', true, { idleSpinUs: 200 }),
+        rawB: () => bridgeRun(latCount, 'rawB', true, spin),
+        raw: () => rawRun(latCount, true, 64),
+        rawH: () => rawRun(latCount, true, 64, 'bridge'),
+        rawE: () => rawRun(latCount, true, 64, 'expect'),
+      };
+      const rows = LAT_ROWS.filter((k) => k in runRow);
       for (let i = 0; i < REPS; i++) {
         const l0 = la();
-        lat.inproc.push(await bridgeRun(latCount, 'inproc', true));
-        lat.separate.push(await bridgeRun(latCount, 'separate', true));
-        if (MIX) lat.rawB.push(await bridgeRun(latCount, 'rawB', true));
-        lat.raw.push(await rawRun(latCount, true, 64));
-        lat.rawH.push(await rawRun(latCount, true, 64, true));
+        for (const k of rows) lat[k].push(await runRow[k]());
         const ms = (r: Res): string => `${(r.p50Us / 1000).toFixed(2)} ms (${(r.msgRate ?? 0).toFixed(0)} msg/s${r.leaders ? `; ${r.leaders}` : ''})`;
-        bench.note(`lat rep ${i} (load ${l0}→${la()}): p50 in process ${ms(lat.inproc[i]!)}, separate ${ms(lat.separate[i]!)}${MIX ? `, ringToStream → raw consumer ${ms(lat.rawB[i]!)}` : ""}, raw ${ms(lat.raw[i]!)}, raw + bridge headers ${ms(lat.rawH[i]!)}`);
-    }
-    const pair = (xs: Res[]): number[] => [median(xs.map((x) => x.p50Us)) / 1000, median(xs.map((x) => x.p99Us)) / 1000];
-    const added = (xs: Res[], ref: Res[]): string => `${Math.round(median(xs.map((x, i) => x.p50Us - ref[i]!.p50Us)))} µs`;
-    const LR = 'raw publish → consume';
-    const LRH = 'raw with the headers the bridge adds';
-    const latRows = (['inproc', 'separate'] as const).map((a) => ({
-      op: ARR[a],
-      ours: pair(lat[a]),
-      refs: { [LR]: pair(lat.raw), [LRH]: pair(lat.rawH) },
-      samples: lat[a].map((x) => x.p50Us / 1000),
-      note: `added p50 ${added(lat[a], lat.raw)} over raw, ${added(lat[a], lat.rawH)} over raw with headers (medians of per-round differences)`,
-    }));
-    if (process.env.BENCH_SPIN === '1') {
-      const lbs = await bridgeRun(latCount, 'separate', true, { idleSpinUs: 1_000_000 });
-      const lr = await rawRun(latCount, true, 64);
-      latRows.push({ op: 'separate, ringToStream idleSpinUs 10⁶ (A polls its ring; one round)', ours: pair([lbs]), refs: { [LR]: pair([lr]), [LRH]: [NaN, NaN] }, samples: [lbs.p50Us / 1000], note: `added p50 ${Math.round(lbs.p50Us - lr.p50Us)} µs over raw in the same round` });
-    }
-    bench.table(
-      { title: `latency p50 / p99, paced: ${BURST}-element messages at ${LAT_RATE}/s, open loop (medians over ${REPS} rounds; each round both arrangements and raw back to back)`, ours: '@mp/bridge-nats', unit: 'ms', refs: [LR, LRH], rounds: true },
-      latRows,
-    );
-
-    if (HOPS) {
-      // Per-hop p50 (ms), median over the rounds of each run's p50.
-      const hopsOf = (xs: Res[], hop: string): string => {
-        const v = xs.map((x) => x.hops?.[hop]).filter((x): x is number => x !== undefined);
-        return v.length === 0 ? '—' : median(v).toFixed(3);
-      };
-      const names = Object.keys(lat.separate[0]?.hops ?? lat.inproc[0]?.hops ?? {});
-      const H_SEP = 'bridge, separate processes';
-      const H_RAW = 'raw';
-      const H_RAWH = 'raw with the bridge\'s headers';
-      const H_MIX = 'ringToStream → raw consumer';
+        bench.note(`lat rep ${i} (load ${l0}→${la()}): p50 ${rows.map((k) => `${SHORT[k]} ${ms(lat[k][i]!)}`).join(', ')}`);
+      }
+      const pair = (xs: Res[]): number[] => [median(xs.map((x) => x.p50Us)) / 1000, median(xs.map((x) => x.p99Us)) / 1000];
+      const added = (xs: Res[], ref: Res[]): string => (ref.length === 0 ? '—' : `${Math.round(median(xs.map((x, i) => x.p50Us - ref[i]!.p50Us)))} µs`);
+      const refRows = RAWS.filter((k) => rows.includes(k));
+      const bridgeRows = rows.filter((k) => !RAWS.includes(k));
+      const latRows = bridgeRows.map((a) => ({
+        op: ARR[a],
+        ours: pair(lat[a]),
+        refs: Object.fromEntries(refRows.map((k) => [ARR[k], pair(lat[k])])),
+        samples: lat[a].map((x) => x.p50Us / 1000),
+        note: `added p50 ${refRows.map((k) => `${added(lat[a], lat[k])} over ${SHORT[k]}`).join(', ')} (medians of per-round differences)`,
+      }));
+      if (process.env.BENCH_SPIN === '1') {
+        const lbs = await bridgeRun(latCount, 'separate', true, { idleSpinUs: 1_000_000 });
+        const lr = await rawRun(latCount, true, 64);
+        latRows.push({ op: 'separate, ringToStream idleSpinUs 10⁶ (A polls its ring; one round)', ours: pair([lbs]), refs: { [ARR.raw]: pair([lr]) }, samples: [lbs.p50Us / 1000], note: `added p50 ${Math.round(lbs.p50Us - lr.p50Us)} µs over raw in the same round` });
+      }
       bench.table(
-        { title: `where the latency goes: p50 per hop in ms (medians over ${REPS} rounds; paced runs above; one clock, the server's store time for "stored")`, ours: 'bridge in process', unit: 'ms', refs: [H_SEP, ...(MIX ? [H_MIX] : []), H_RAW, H_RAWH] },
-        names.map((hop) => ({ op: hop, ours: hopsOf(lat.inproc, hop), refs: { [H_SEP]: hopsOf(lat.separate, hop), [H_MIX]: hopsOf(lat.rawB, hop), [H_RAW]: hopsOf(lat.raw, hop), [H_RAWH]: hopsOf(lat.rawH, hop) } })),
+        { title: `latency p50 / p99, paced: ${BURST}-element messages at ${LAT_RATE}/s, open loop (medians over ${REPS} rounds; each round every row back to back)`, ours: '@mp/bridge-nats', unit: 'ms', refs: refRows.map((k) => ARR[k]), rounds: true },
+        latRows,
       );
-    }
+
+      // CPU per message of the processes of each row (A: producer and ringToStream / raw publisher; B:
+      // streamToRing and consumer / raw consumer): what each arrangement takes from the cores the servers share.
+      const cpuOfRow = (xs: Res[], side: 'cpuA' | 'cpuB'): string => median(xs.map((x) => x[side] ?? NaN)).toFixed(0);
+      bench.table(
+        { title: `CPU per message, µs (user + system of the row's processes on each side, medians over ${REPS} rounds)`, ours: 'A (producer side)', unit: 'µs', refs: ['B (consumer side)'] },
+        rows.map((k) => ({ op: ARR[k], ours: cpuOfRow(lat[k], 'cpuA'), refs: { 'B (consumer side)': cpuOfRow(lat[k], 'cpuB') } })),
+      );
+
+      if (HOPS) {
+        // Per-hop p50 (ms), median over the rounds of each run's p50.
+        const hopsOf = (xs: Res[], hop: string): string => {
+          const v = xs.map((x) => x.hops?.[hop]).filter((x): x is number => x !== undefined);
+          return v.length === 0 ? '—' : median(v).toFixed(3);
+        };
+        const first = rows[0]!;
+        const names = [...new Set(bridgeRows.flatMap((k) => Object.keys(lat[k][0]?.hops ?? {})))];
+        bench.table(
+          { title: `where the latency goes: p50 per hop in ms (medians over ${REPS} rounds; paced runs above; one clock, the server's store time for "stored")`, ours: ARR[first], unit: 'ms', refs: rows.slice(1).map((k) => ARR[k]) },
+          names.map((hop) => ({ op: hop, ours: hopsOf(lat[first], hop), refs: Object.fromEntries(rows.slice(1).map((k) => [ARR[k], hopsOf(lat[k], hop)])) })),
+        );
+      }
     }
   } finally {
     await cleanup();

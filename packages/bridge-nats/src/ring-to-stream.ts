@@ -12,7 +12,8 @@
  *     in flight before it), else (window 1) "the last message on my subject is L".
  *  3. As acks come back, oldest first: release that message's elements from the ring, L = its sequence.
  *  Idle (window full, or nothing new): wait for the oldest ack or for one more element than in flight
- *  (`ring.dequeueWaitAsync`, a futex wait in the libuv pool), after a short spin (`idleSpinUs`).
+ *  (`ring.dequeueWaitAsync`: ended directly by an enqueue in this process, else a futex wait in the libuv
+ *  pool), after a spin if asked for (`idleSpinUs`).
  * On any failure (timeout, no leader, connection lost, wrong last sequence, a duplicate ack) the bridge
  * lets the rest of the flight settle, waits (backoff), re-reads the last message of its subject from the
  * stream (`Mp-Seq`, `Mp-Count`, `Mp-Pos`: what the stream really holds), releases the elements the
@@ -59,7 +60,13 @@ export interface RingToStreamOptions extends ConnectionOptions, StreamCreateOpti
   group?: string;
   /** Publish ack timeout in ms before the batch is retried; default 2000. */
   ackTimeoutMs?: number;
-  /** How long an empty ring is re-checked on every event-loop turn before the bridge sleeps on it (futex); default 200 µs. */
+  /**
+   * How long an empty ring is re-checked on every event-loop turn before the bridge sleeps on it (futex);
+   * default 0: sleep at once. An enqueue in the bridge's own process ends that sleep directly (a
+   * microtask), so a spin buys nothing there and costs a core's time; from another process the futex
+   * wake takes a pool thread's wake-up, which a spin of a few hundred µs can save for elements that come
+   * that soon after a publish.
+   */
   idleSpinUs?: number;
 }
 
@@ -200,31 +207,33 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
 
   /**
    * Wait until a message in flight settles or (when the window has room) the ring holds more than the
-   * bridge has published: a short spin on the event loop first (`idleSpinUs`), then one futex wait on the
-   * ring (in the libuv pool; kept across turns, its need re-read at every wake-up as `held` changes).
+   * bridge has published: a spin on the event loop first if asked for (`idleSpinUs`), then one wait on the
+   * ring, kept across turns (its need re-read at every wake-up as `held` changes). An enqueue in this
+   * process ends that wait from its own call's microtasks (@mp/ring), one settlement away from this loop.
    */
-  private async idle(spinUntil: number, room: boolean): Promise<void> {
-    const head = this.inflight[0]?.settled;
-    if (room && performance.now() < spinUntil) {
+  private idle(spinUntil: number, room: boolean): Promise<unknown> {
+    if (room && this.o.idleSpinUs > 0 && performance.now() < spinUntil) {
       // Spinning: come back on the next turn (acks are handled meanwhile: they are I/O callbacks).
-      await new Promise<void>((r) => setImmediate(r));
-      return;
+      return new Promise<void>((r) => setImmediate(r));
     }
     this.counters.waits++;
-    const waits: Array<Promise<unknown>> = [];
-    if (head !== undefined) waits.push(head);
+    const head = this.inflight[0]?.settled;
     if (room) {
       this.ringWait ??= this.ring
         .dequeueWaitAsync(() => (this.stopped ? 0 : Math.min(this.held + 1, this.ring.capacity)), { timeoutMs: 250 })
-        .catch((err: unknown) => {
-          this.emit('status', { status: 'error', error: err as Error });
-          return sleep(this.o.minBackoffMs, this.abort.signal);
-        })
-        .finally(() => (this.ringWait = undefined));
-      waits.push(this.ringWait);
+        .then(
+          () => {
+            this.ringWait = undefined;
+          },
+          (err: unknown) => {
+            this.ringWait = undefined;
+            this.emit('status', { status: 'error', error: err as Error });
+            return sleep(this.o.minBackoffMs, this.abort.signal);
+          },
+        );
+      return head === undefined ? this.ringWait : Promise.race([head, this.ringWait]);
     }
-    if (waits.length === 0) return;
-    await Promise.race(waits);
+    return head ?? Promise.resolve();
   }
 
   /** Release the ring's `n` oldest elements (acked, or already in the stream); the caller adjusts `held`. */
@@ -389,7 +398,7 @@ export async function ringToStream(ring: Ring, opts: RingToStreamOptions): Promi
   const window = intOption('window', opts.window, 8, 1, 1024);
   if (batch * window > 1 << 22) throw new MpError('EINVAL', `batch × window = ${batch * window} elements in flight (at most ${1 << 22})`);
   const ackTimeoutMs = intOption('ackTimeoutMs', opts.ackTimeoutMs, 2000);
-  const idleSpinUs = intOption('idleSpinUs', opts.idleSpinUs, 200, 0, 1_000_000);
+  const idleSpinUs = intOption('idleSpinUs', opts.idleSpinUs, 0, 0, 1_000_000);
   const minBackoffMs = intOption('minBackoffMs', opts.minBackoffMs, 50);
   const maxBackoffMs = intOption('maxBackoffMs', opts.maxBackoffMs, 2000);
   if (ring.consumerMode !== 'single' && ring.consumerMode !== 'hts') {

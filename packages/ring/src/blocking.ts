@@ -5,16 +5,18 @@
  * reservation on the other side; repeat until the deadline.
  *
  * The loop is a generator that yields each sleep it wants; {@link runSync} performs them with a blocking
- * futex wait, {@link runAsync} with a futex wait in the libuv pool — so both forms share every decision.
- * An async sleep also listens on the other side's `localSleepers`: a publish through the same handle in
- * this process (the handle cache gives one handle per ring and process) resolves it directly.
+ * futex wait, {@link runAsync} without blocking the thread (async-sleep.ts: a futex wait in the libuv pool
+ * shared by the thread's sleepers, and the other side's `localSleepers`, so that a publish through the
+ * same handle in this process — the handle cache gives one handle per ring and process — ends it
+ * directly) — so both forms share every decision.
  */
-import { futexWait, futexWaitAsync } from '@mp/memory';
+import { futexWait } from '@mp/memory';
 import { SYNC_ST } from './layout.js';
 import { STALL_MS } from './headtail.js';
 import type { Side } from './headtail.js';
 import { checkStalled, claim } from './participants.js';
 import { sleepBegin, sleepEnd, sweepBeforeSleep } from './sleepers.js';
+import { sleepAsync } from './async-sleep.js';
 
 /**
  * Blocking waits on a single-producer/consumer other side wake this often (that side has no reservation
@@ -138,32 +140,25 @@ export function runSync(g: Generator<Sleep, number, void>): number {
 }
 
 /**
- * Run the loop, sleeping in the libuv pool (the event loop keeps running) — or less: a publish through
- * the same handle in this process (wakeOther in headtail.ts) ends the sleep at once. The pool wait is
- * then woken by that publish's futexWake too, and its late result is dropped (Promise.race keeps a
- * handler on it, so a late rejection is not unhandled).
+ * Run the loop, sleeping without blocking the event loop (async-sleep.ts): until a publish through the
+ * same handle in this thread, a futex wake (a wait in the libuv pool, shared by this thread's sleepers of
+ * that side) or the sleep's length. A failed pool wait is thrown into the loop.
  */
-export async function runAsync(g: Generator<Sleep, number, void>): Promise<number> {
-  let it = g.next();
-  while (!it.done) {
-    const w = it.value;
-    const local = w.side.localSleepers;
-    w.side.localEntry = w.entry;
-    let wake!: () => void;
-    const woken = new Promise<void>((r) => (wake = r));
-    local.push(wake);
-    try {
-      await Promise.race([futexWaitAsync(w.i32, w.word, w.seen, w.ms), woken]);
-    } catch (err) {
-      it = g.throw(err);
-      continue;
-    } finally {
-      const i = local.indexOf(wake);
-      if (i >= 0) local.splice(i, 1);
-    }
-    it = g.next();
-  }
-  return it.value;
+export function runAsync(g: Generator<Sleep, number, void>): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const step = (err: unknown): void => {
+      let it: IteratorResult<Sleep, number>;
+      try {
+        it = err === undefined ? g.next() : g.throw(err);
+      } catch (e) {
+        reject(e as Error);
+        return;
+      }
+      if (it.done) resolve(it.value);
+      else sleepAsync(it.value, step);
+    };
+    step(undefined);
+  });
 }
 
 /**

@@ -28,6 +28,7 @@ import {
   PROD_WORDS,
 } from './layout.js';
 import { abandonedReservationError } from './errors.js';
+import type { PoolWatch } from './async-sleep.js';
 import type { RingStaleError } from './errors.js';
 import { checkStalled, frontOwner } from './participants.js';
 import { wakeSleepers } from './sleepers.js';
@@ -91,11 +92,13 @@ export class Side {
   readonly frontWatch = { active: false, tail: 0, since: 0 };
   /**
    * Async sleepers of this process (this thread) on this side's tail: a publish through this handle
-   * resolves them directly, without the round trip through the libuv pool (blocking.ts runAsync).
+   * resolves them directly, without the round trip through the libuv pool (async-sleep.ts).
    */
   readonly localSleepers: Array<() => void> = [];
   /** The participant entry those sleepers registered with (their sleeper bit; -1: none). */
   localEntry = -1;
+  /** The futex wait in the libuv pool those sleepers share (async-sleep.ts), while one runs. */
+  poolWatch: PoolWatch | undefined;
   /** Date.now() before which this side does not sweep for dead sleepers again (sleepers.ts): as a waker, as a waiter. */
   wakeCheckAt = 0;
   sleepCheckAt = 0;

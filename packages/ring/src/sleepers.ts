@@ -66,17 +66,13 @@ export function takeBackDeadSleepers(i32: Int32Array, mask: number): number {
 export function wakeSleepers(s: Side): void {
   const local = s.localSleepers;
   if (local.length > 0) {
-    // Async sleepers of this process on this handle: their continuation runs on this thread's next
+    // Async sleepers of this thread on this handle: their wait loops go on at this thread's next
     // microtask checkpoint instead of after a libuv pool thread has woken and signalled the event loop
-    // (on a busy machine that thread waits for a core). Their pool waits need the futex wake only to give
-    // their threads back; when every bit in the mask is theirs it goes after this turn — a pool thread
-    // woken now would compete for a core with the continuations it no longer carries. A sleeper elsewhere
-    // (S2 before its tail re-read; pairs with S1) has its own bit, so then the wake goes at once.
+    // (on a busy machine that thread waits for a core). When every bit in the mask is theirs, no futex
+    // wake at all: the pool wait they share stays asleep for their next sleep (async-sleep.ts). A sleeper
+    // elsewhere (S2 before its tail re-read; pairs with S1) has its own bit: then the wake goes at once.
     for (const wake of local.splice(0)) wake();
-    if (onlyBit(s.i32, s.wakeSleepers, s.localEntry)) {
-      setImmediate(() => futexWakeCounted(s));
-      return;
-    }
+    if (onlyBit(s.i32, s.wakeSleepers, s.localEntry)) return;
   }
   futexWakeCounted(s);
 }

@@ -66,7 +66,17 @@ export abstract class RingWaits extends RingHandle {
    *   ({@link RingStaleError}) — the producer side's tail is stuck behind a dead peer's reservation; EBADF
    * @see rte_ring_count (DPDK has no blocking form)
    */
-  async dequeueWaitAsync(n: number | (() => number), opts?: Pick<RingOpOptions, 'timeoutMs'>): Promise<number> {
+  dequeueWaitAsync(n: number | (() => number), opts?: Pick<RingOpOptions, 'timeoutMs'>): Promise<number> {
+    // Not an async function: its promise is runAsync's own, one settlement fewer between a wake and the
+    // caller; what it throws before the wait is a rejection all the same.
+    try {
+      return this.waitAsync(n, opts);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  private waitAsync(n: number | (() => number), opts?: Pick<RingOpOptions, 'timeoutMs'>): Promise<number> {
     this.check();
     const need = typeof n === 'function' ? n : (): number => n;
     const first = need();
@@ -105,12 +115,17 @@ export abstract class RingWaits extends RingHandle {
     return runSync(this.waitLoop(enq, a, n, off, bulk, timeoutMs, STALL_MS));
   }
 
-  protected async asyncOp(enq: boolean, arr: RingData | RingData64, n: number | undefined, opts: RingOpOptions | undefined, bulk: boolean): Promise<number> {
-    const a = arr instanceof Uint32Array || arr instanceof Int32Array ? arr : words(arr);
-    const off = opts?.offset ?? 0;
-    if (n === undefined) n = ((a.length / this.wpe) | 0) - off;
-    this.checkRange(a, n, off);
-    return runAsync(this.waitLoop(enq, a, n, off, bulk, opts?.timeoutMs ?? Infinity, ASYNC_WATCH_MS));
+  /** The `*Async` element calls; as dequeueWaitAsync, not an async function, and every throw a rejection. */
+  protected asyncOp(enq: boolean, arr: RingData | RingData64, n: number | undefined, opts: RingOpOptions | undefined, bulk: boolean): Promise<number> {
+    try {
+      const a = arr instanceof Uint32Array || arr instanceof Int32Array ? arr : words(arr);
+      const off = opts?.offset ?? 0;
+      if (n === undefined) n = ((a.length / this.wpe) | 0) - off;
+      this.checkRange(a, n, off);
+      return runAsync(this.waitLoop(enq, a, n, off, bulk, opts?.timeoutMs ?? Infinity, ASYNC_WATCH_MS));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /** The blocking loop (blocking.ts) of one element call. */
