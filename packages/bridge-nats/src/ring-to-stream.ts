@@ -289,13 +289,14 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
           m.ok = !ack.duplicate;
           m.ackSeq = ack.seq;
           if (ack.duplicate) m.error = new MpError('EPROTO', `stream '${this.o.stream}' already held message ${opts.msgID}`);
+          m.done = true;
         },
         (err: unknown) => {
           m.error = err as Error;
+          m.done = true;
         },
       );
       if (trace !== undefined) trace('publish', seq, traceNow());
-      void m.settled.finally(() => (m.done = true));
       this.inflight.push(m);
       this.nextSeq += cnt;
       this.held += cnt;
@@ -313,8 +314,10 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
     const backoff = new Backoff(this.o.minBackoffMs, this.o.maxBackoffMs);
     let spinUntil = performance.now() + this.o.idleSpinUs / 1000;
     while (!this.stopped) {
-      // Acked messages, oldest first: release their elements.
+      // Acked messages, oldest first: release their elements (all of them at once: one ring release and
+      // one wake of its producers however many acks came back since the last turn).
       let failed: InFlight | undefined;
+      let acked = 0;
       while (this.inflight.length > 0 && this.inflight[0]!.done) {
         const m = this.inflight[0]!;
         if (!m.ok) {
@@ -325,12 +328,15 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
         this.lastSeq = m.ackSeq!;
         this.posEnd = undefined;
         if (FAULTS) faultPoint('ring-to-stream-acked');
-        this.release(m.count);
-        this.held -= m.count;
-        this.counters.acked += m.count;
+        acked += m.count;
         this.counters.messages++;
         this.retried = false;
         backoff.reset();
+      }
+      if (acked > 0) {
+        this.release(acked);
+        this.held -= acked;
+        this.counters.acked += acked;
       }
       this.counters.pending = this.held;
       if (failed !== undefined) {
