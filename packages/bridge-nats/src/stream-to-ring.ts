@@ -9,11 +9,12 @@
  * - Duplicates: each message names its elements' source sequence numbers (`Mp-Seq`, `Mp-Count`). The
  *   bridge remembers, per source subject, the next sequence it expects and drops elements it has already
  *   enqueued — so a redelivery after a lost ack or a reconnect adds nothing twice. Across a restart the
- *   expectation comes from the progress record (progress.ts, a file in the group's runtime directory,
- *   written before each enqueue) and from the consumer's ack floor. On a ring whose producer side is
- *   `single` the record names the enqueue in progress and its ring position, so a bridge SIGKILLed
- *   anywhere and restarted enqueues nothing twice; on other rings (other producers may move the tail)
- *   the record is written after each enqueue, and a kill between the two re-enqueues that one message.
+ *   expectation comes from the progress record (progress.ts, a small file) and from the consumer's ack
+ *   floor. On a ring whose producer side is `single` the record anchors a subject's sequence numbers to
+ *   the ring's producer positions, written before any enqueue the anchor does not cover (a steady flow:
+ *   once), so a bridge SIGKILLed anywhere and restarted enqueues nothing twice; on other rings (other
+ *   producers may move the tail) the record is written after each enqueue, and a kill between the two
+ *   re-enqueues that one message.
  */
 import { EventEmitter } from 'node:events';
 import { eal } from '@mp/eal';
@@ -26,7 +27,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Backoff, intOption, jetStreamSetup, nameOption, openConnection, sleep } from './connection.js';
 import type { ConnectionOptions } from './connection.js';
 import { ensureStream, readBatch } from './format.js';
-import { ProgressRecord } from './progress.js';
+import { ANCHOR_SPAN, ProgressRecord } from './progress.js';
+import type { Anchor } from './progress.js';
 import type { StreamCreateOptions } from './format.js';
 import type { RingBridgeEvents } from './ring-to-stream.js';
 import { emptyStats } from './stats.js';
@@ -83,6 +85,8 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
   /** Single producer: the ring's producer tail (where the next enqueue goes). */
   private prodPos = 0;
   private record: ProgressRecord | undefined;
+  /** Single producer: the anchor of the last record written (progress.ts); undefined until the first enqueue. */
+  private anchor: Anchor | undefined;
   /** The benchmark's per-hop stamps (trace.ts), when asked for. */
   private readonly trace = traceHook();
 
@@ -135,15 +139,17 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
         if (next > (this.next.get(subject) ?? 0)) this.next.set(subject, next);
       };
       for (const [subject, next] of Object.entries(rec.next)) later(subject, next);
-      const it = rec.intent;
+      const it = rec.anchor ?? rec.intent;
       if (it !== undefined && this.single) {
-        // The tail is where that enqueue started (it did not happen) or past it (it did).
+        // Every element enqueued since the anchor's position is the anchor's subject's, in order: the
+        // tail says how many (format 1: the one message recorded, so 0 or all of it).
         const moved = (this.prodPos - it.pos) >>> 0;
-        if (moved === it.count) later(it.subject, it.seq + it.count);
-        else if (moved !== 0) {
+        const max = rec.intent === undefined ? ANCHOR_SPAN : rec.intent.count;
+        if (moved <= max && (rec.intent === undefined || moved === 0 || moved === max)) later(it.subject, it.seq + moved);
+        else {
           this.emit('status', {
             status: 'error',
-            error: new MpError('EPROTO', `ring '${this.ring.name}': its producer tail moved ${moved} elements since the last enqueue recorded (${it.count}): another producer? elements ${it.seq}.. of '${it.subject}' may arrive twice`),
+            error: new MpError('EPROTO', `ring '${this.ring.name}': its producer tail moved ${moved} elements since the position recorded (${max} at most): another producer? elements ${it.seq}.. of '${it.subject}' may arrive twice`),
           });
         }
       }
@@ -241,11 +247,23 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     }
     this.counters.duplicates += skip;
     const n = count - skip;
-    const data = new Uint32Array(n * this.words);
-    new Uint8Array(data.buffer).set(m.data.subarray(skip * elemSize));
+    // The payload as the ring's words: a view when it is 4-byte aligned in the client's read buffer (a
+    // message's data is never reused by the client), else a copy.
+    const at = m.data.byteOffset + skip * elemSize;
+    let data: Uint32Array;
+    if (at % 4 === 0) data = new Uint32Array(m.data.buffer, at, n * this.words);
+    else new Uint8Array((data = new Uint32Array(n * this.words)).buffer).set(m.data.subarray(skip * elemSize));
     this.counters.pending = n;
-    // Single producer: record the enqueue before it happens (the restart reads the tail to tell).
-    if (this.single) this.record!.write(this.next, { subject: m.subject, seq: seq + skip, count: n, pos: this.prodPos });
+    if (this.single) {
+      // Single producer: the record must cover this enqueue before it happens (progress.ts: the restart
+      // reads the tail to tell how far the anchor's subject got). A continuing flow is covered already.
+      const a = this.anchor;
+      const q = seq + skip;
+      if (a === undefined || a.subject !== m.subject || a.seq + ((this.prodPos - a.pos) >>> 0) !== q || ((this.prodPos + n - a.pos) >>> 0) >= ANCHOR_SPAN) {
+        this.anchor = { subject: m.subject, seq: q, pos: this.prodPos };
+        this.record!.write(this.next, this.anchor);
+      }
+    }
     if (FAULTS) faultPoint('stream-to-ring-recorded');
     let k = this.ring.enqueueBulk(data, n);
     while (k === 0) {
