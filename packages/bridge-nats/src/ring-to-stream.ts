@@ -355,11 +355,15 @@ export class RingToStream extends EventEmitter<RingBridgeEvents> {
         await this.resync();
         continue;
       }
-      if (this.inflight.length < this.o.window && this.publishMore() > 0) {
+      // Room: a message more may go out, and the ring can hold an element past the ones in flight (a
+      // window of batch × window ≥ the ring's capacity can hold all of them: then only an ack frees room,
+      // and a ring wait for held + 1 elements — clamped to the capacity — would return at once, forever).
+      const room = this.inflight.length < this.o.window && this.held < this.ring.capacity;
+      if (room && this.publishMore() > 0) {
         spinUntil = performance.now() + this.o.idleSpinUs / 1000;
         continue;
       }
-      await this.idle(spinUntil, this.inflight.length < this.o.window);
+      await this.idle(spinUntil, room);
     }
   }
 
