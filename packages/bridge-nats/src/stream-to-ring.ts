@@ -5,7 +5,8 @@
  * - Backpressure: at most `window` messages are fetched at a time (and the consumer's `max_ack_pending`
  *   is `window`); while the ring is full the bridge waits on it (futex, in the libuv pool) and tells the
  *   server it is still working on the message, so nothing is fetched, redelivered or dropped meanwhile.
- *   Memory stays bounded by `window × batch × elemSize` bytes whatever the backlog.
+ *   Memory stays bounded by `window × batch × elemSize` bytes whatever the backlog (defaults: 64 messages
+ *   of up to 256 elements; 256 KiB for 16-byte elements).
  * - Duplicates: each message names its elements' source sequence numbers (`Mp-Seq`, `Mp-Count`). The
  *   bridge remembers, per source subject, the next sequence it expects and drops elements it has already
  *   enqueued — so a redelivery after a lost ack or a reconnect adds nothing twice. Across a restart the
@@ -43,7 +44,12 @@ export interface StreamToRingOptions extends ConnectionOptions, StreamCreateOpti
   durable: string;
   /** Only this subject of the stream (and, with `create`, the subject the stream is made with). */
   subject?: string;
-  /** Messages fetched and unacked at most at a time (the consumer's `max_ack_pending`); default 8. */
+  /**
+   * Messages fetched and unacked at most at a time (the consumer's `max_ack_pending`, set when this call
+   * creates the consumer); default 64. What waits in the bridge while its ring is full is bounded by
+   * `window × batch × elemSize` bytes (the sender's batch: by default 64 × 256 × 16 B = 256 KiB for
+   * 16-byte elements).
+   */
   window?: number;
   /** Ack wait of a created consumer in ms (a message unacked that long is redelivered); default 10000. */
   ackWaitMs?: number;
@@ -319,7 +325,7 @@ export async function streamToRing(ring: Ring, opts: StreamToRingOptions): Promi
   const stream = nameOption('stream', opts.stream, true);
   const durable = nameOption('durable', opts.durable, true);
   const subject = opts.subject === undefined ? undefined : nameOption('subject', opts.subject);
-  const window = intOption('window', opts.window, 8, 1, 10_000);
+  const window = intOption('window', opts.window, 64, 1, 10_000);
   const ackWaitMs = intOption('ackWaitMs', opts.ackWaitMs, 10_000, 100);
   const minBackoffMs = intOption('minBackoffMs', opts.minBackoffMs, 50);
   const maxBackoffMs = intOption('maxBackoffMs', opts.maxBackoffMs, 2000);
