@@ -271,7 +271,7 @@ const ops = {
    * latency); `rawConsumed` gives the result. `keep`: also per element send/arrival times and per message
    * [seq of its first element, server store time] for the per-hop table.
    */
-  async rawConsume({ servers, stream, durable, count, window = 8, keep = false }) {
+  async rawConsume({ servers, stream, durable, count, window = 64, keep = false }) {
     const nc = await connect({ servers });
     const jsm = await jetstreamManager(nc);
     await jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.Explicit, max_ack_pending: window });

@@ -36,7 +36,7 @@ const HOPS = process.env.BENCH_HOPS === '1';
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'thr,lat').split(','));
 const BATCH = 256;
 const BURST = 16;
-/** The bridges' window (messages in flight A → stream, unacked stream → B); default theirs (8). */
+/** The bridges' window (messages in flight A → stream, unacked stream → B); default theirs (64, raw's consumer alike). */
 const WINDOW = process.env.BENCH_WINDOW === undefined ? undefined : Number(process.env.BENCH_WINDOW);
 const win = WINDOW === undefined ? {} : { window: WINDOW };
 /**
