@@ -91,6 +91,8 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
   /** Single producer: the ring's producer tail (where the next enqueue goes). */
   private prodPos = 0;
   private record: ProgressRecord | undefined;
+  /** Messages whose elements are in the ring (or were already), not yet acked: flushAcks() sends them. */
+  private readonly acks: JsMsg[] = [];
   /** Single producer: the anchor of the last record written (progress.ts); undefined until the first enqueue. */
   private anchor: Anchor | undefined;
   /** The benchmark's per-hop stamps (trace.ts), when asked for. */
@@ -174,6 +176,8 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
         this.stopFetch = () => iter.stop();
         for await (const m of iter) {
           await this.deliver(m);
+          // Every message delivered so far handled: their acks go out together (one socket write).
+          if (iter.getPending() === 0) this.flushAcks();
           backoff.reset();
           if (this.stopped) break;
         }
@@ -183,9 +187,20 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
         this.emit('status', { status: 'error', error: err as Error });
         await sleep(backoff.next(), this.abort.signal);
       } finally {
+        this.flushAcks();
         this.stopFetch = undefined;
       }
     }
+  }
+
+  /**
+   * Ack the messages enqueued since the last call. put() queues each ack rather than sending it: the
+   * client writes to its socket once per event-loop turn in which something was sent, so the acks of a
+   * run of messages delivered together cost one write instead of one each.
+   */
+  private flushAcks(): void {
+    for (const m of this.acks) m.ack();
+    this.acks.length = 0;
   }
 
   private async deliver(m: JsMsg): Promise<void> {
@@ -248,7 +263,7 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     const skip = expected === undefined ? 0 : Math.max(0, Math.min(count, expected - seq));
     if (skip === count) {
       this.counters.duplicates += count;
-      m.ack();
+      this.acks.push(m);
       return;
     }
     this.counters.duplicates += skip;
@@ -274,6 +289,7 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     let k = this.ring.enqueueBulk(data, n);
     while (k === 0) {
       // Full ring: wait for room, keep the message ours (working() restarts its ack wait), fetch nothing.
+      this.flushAcks();
       this.counters.waits++;
       m.working();
       k = await this.ring.enqueueBulkAsync(data, n, { timeoutMs: Math.max(100, Math.min(1000, this.o.ackWaitMs / 4)) });
@@ -288,7 +304,7 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     else this.record!.write(this.next);
     if (FAULTS) faultPoint('stream-to-ring-enqueued');
     if (this.trace !== undefined) this.trace('enqueue', seq, traceNow());
-    m.ack();
+    this.acks.push(m);
     this.counters.pending = 0;
     this.counters.acked += n;
     this.counters.messages++;
