@@ -8,6 +8,8 @@ import { ringToStream, streamToRing } from '@mp/bridge-nats';
 import { connect, headers } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { serve } from '@mp/test-utils/agent';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
 
 const now = () => performance.timeOrigin + performance.now();
 const rings = new Map();
@@ -17,6 +19,9 @@ let bridge;
 let trace;
 /** The raw consumer's run (rawConsume). */
 let rawResult;
+/** BENCH_PROF: this process's CPU profiler session (profStart → profStop). */
+let prof;
+let cpu0;
 
 function quantiles(lat) {
   lat.sort((a, b) => a - b);
@@ -110,6 +115,31 @@ const ops = {
     globalThis[Symbol.for('@mp/bridge-nats.trace')] = (hop, seq, t, stored) => trace[hop].push(stored === undefined ? [seq, t] : [seq, t, stored]);
     return true;
   },
+  /** BENCH_PROF: note this process's CPU time from now on and, with `sample`, sample its stacks (node:inspector). */
+  async profStart({ sample = false }) {
+    cpu0 = process.cpuUsage();
+    if (!sample) return true;
+    prof = new Session();
+    prof.connect();
+    await prof.post('Profiler.enable');
+    await prof.post('Profiler.setSamplingInterval', { interval: 100 });
+    await prof.post('Profiler.start');
+    return true;
+  },
+  /**
+   * The CPU time (µs, user + system) since profStart; when sampling, the profile is written to `file`
+   * (.cpuprofile: Chrome DevTools or any reader; `mpCpuUs` added: the same CPU time).
+   */
+  async profStop({ file }) {
+    const cpu = process.cpuUsage(cpu0);
+    if (prof !== undefined) {
+      const { profile } = await prof.post('Profiler.stop');
+      prof.disconnect();
+      prof = undefined;
+      writeFileSync(file, JSON.stringify({ ...profile, mpCpuUs: cpu }));
+    }
+    return cpu.user + cpu.system;
+  },
   traceTake() {
     const t = trace;
     trace = { publish: [], ack: [], deliver: [], enqueue: [] };
@@ -158,10 +188,12 @@ const ops = {
     const c = process.cpuUsage();
     return c.user + c.system;
   },
+  /** Close this process's bridge; returns its last stats() (or null). */
   async closeBridge() {
+    const st = bridge?.stats() ?? null;
     await bridge?.close();
     bridge = undefined;
-    return true;
+    return st;
   },
   /** Which servers lead stream `stream` and its consumer `durable` (they move the server-side hops). */
   async leaders({ servers, stream, durable }) {
@@ -254,7 +286,7 @@ const ops = {
    * latency); `rawConsumed` gives the result. `keep`: also per element send/arrival times and per message
    * [seq of its first element, server store time] for the per-hop table.
    */
-  async rawConsume({ servers, stream, durable, count, window = 8, keep = false }) {
+  async rawConsume({ servers, stream, durable, count, window = 64, keep = false }) {
     const nc = await connect({ servers });
     const jsm = await jetstreamManager(nc);
     await jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.Explicit, max_ack_pending: window });

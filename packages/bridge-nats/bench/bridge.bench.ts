@@ -19,6 +19,7 @@
 // Prints absolutes and ratios to raw; benches never assert.
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { Samples, median, rounds, startBench } from '@mp/bench-utils';
 import { createNetns } from '@mp/test-utils/netns';
 import type { Netns } from '@mp/test-utils/netns';
@@ -38,9 +39,39 @@ const HOPS = process.env.BENCH_HOPS === '1';
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'thr,lat').split(','));
 const BATCH = 256;
 const BURST = 16;
-/** The bridges' window (messages in flight A → stream, unacked stream → B); default theirs (8). */
+/** The bridges' window (messages in flight A → stream, unacked stream → B); default theirs (64, raw's consumer alike). */
 const WINDOW = process.env.BENCH_WINDOW === undefined ? undefined : Number(process.env.BENCH_WINDOW);
 const win = WINDOW === undefined ? {} : { window: WINDOW };
+/**
+ * BENCH_PROF: CPU time of every process of every saturating run, printed per element (agents: their
+ * process.cpuUsage(); nats-servers: /proc/<pid>/stat). BENCH_PROF=<dir> (an absolute path) also writes a
+ * CPU profile of each agent, `<dir>/<run>-<what>-<process>.cpuprofile`; any other value (`cpu`) only times.
+ */
+const PROF = process.env.BENCH_PROF;
+/** A process's user + system CPU time in µs, from /proc (clock ticks of 10 ms). */
+function procCpuUs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const w = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(w[11]) + Number(w[12])) * 10_000;
+}
+/** Start timing `who` (name → agent) and the servers; the stop returns CPU µs by name, `servers` included. */
+async function profile(who: Record<string, Agent>, servers: number[], tag: string, paced: boolean): Promise<() => Promise<Record<string, number> | undefined>> {
+  if (PROF === undefined || paced) return async () => undefined;
+  const list = Object.entries(who).filter(([, a], i, all) => all.findIndex(([, b]) => b === a) === i);
+  const sample = PROF.startsWith('/');
+  for (const [, a] of list) await a.call('profStart', { sample });
+  const s0 = servers.map(procCpuUs);
+  return async () => {
+    const cpu: Record<string, number> = { servers: servers.reduce((t, pid, i) => t + procCpuUs(pid) - s0[i]!, 0) };
+    for (const [n, a] of list) cpu[n] = await a.call<number>('profStop', { file: `${PROF}/${tag}-${n}.cpuprofile` });
+    return cpu;
+  };
+}
+/** "A 3.1, B 4.2, servers 6.0, total 13.3 µs CPU per element". */
+const cpuNote = (cpu: Record<string, number>, n: number): string => {
+  const e = Object.entries(cpu).map(([k, v]) => [k, v / n] as const);
+  return `${e.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}, total ${e.reduce((t, [, v]) => t + v, 0).toFixed(2)} µs CPU per element`;
+};
 
 type Arrangement = 'inproc' | 'separate' | 'rawB';
 /** Rows of the latency part: bridge arrangements, then raw references. */
@@ -83,6 +114,10 @@ interface Res {
   /** CPU µs per message (user + system) of the run's processes on A and on B, paced runs. */
   cpuA?: number;
   cpuB?: number;
+  /** BENCH_PROF: CPU µs of each process over the run. */
+  cpu?: Record<string, number>;
+  /** ringToStream's messages (its stats()): elements per message = got / this. */
+  msgsA?: number;
 }
 
 /** The JetStream part of a message's way (client publish → client delivery), and what the bridge adds around it. */
@@ -218,8 +253,10 @@ async function main(): Promise<void> {
       }
       const [onA, onB] = [[...new Set([a1, a2])], [...new Set([b1, b2])]];
       const cpu0 = await cpuOf([...onA, ...onB]);
+      const stopProf = await profile(inproc ? { A: a1, B: b1 } : { Aprod: a1, Abridge: a2, Bcons: b1, Bbridge: b2 }, hosts.servers.map((s) => s.pid), `${run}-${arr}`, paced);
       const prod = await a1.call<{ seq: number; ms: number }>('produce', paced ? { name: 'src', count, burst: BURST, rate: LAT_RATE } : { name: 'src', count, burst: 64 }, 300_000);
       const r = await consumed;
+      r.cpu = await stopProf();
       if (paced) {
         r.msgRate = (count / BURST) * (1000 / prod.ms);
         const cpu1 = await cpuOf([...onA, ...onB]);
@@ -238,7 +275,8 @@ async function main(): Promise<void> {
       delete r.sent;
       delete r.arrive;
       delete r.stored;
-      for (const a of rawB ? [a2] : [a2, b2]) await a.call('closeBridge');
+      r.msgsA = (await a2.call<{ messages: number } | null>('closeBridge'))?.messages;
+      if (!rawB) await b2.call('closeBridge');
       await Promise.all(mine.map((a) => a.kill()));
       return r;
     }
@@ -261,8 +299,10 @@ async function main(): Promise<void> {
       await sub.call('rawConsume', { servers: hosts.urlsB, stream, durable: 'b', count, keep: trace, ...(WINDOW === undefined ? {} : { window: WINDOW }) });
       const consumed = sub.call<Res>('rawConsumed', {}, 300_000);
       const cpu0 = await cpuOf([pub, sub]);
+      const stopProf = await profile({ pub, sub }, hosts.servers.map((s) => s.pid), `${run}-raw${window}`, paced);
       const prod = await pub.call<{ seq: number; ms: number; publishCallUs: number }>('rawPublish', { servers: hosts.urlsA, subject: `rw.${run}`, count, batch: BATCH, window, headers, ...(paced ? { burst: BURST, rate: LAT_RATE } : {}) }, 300_000);
       const r = await consumed;
+      r.cpu = await stopProf();
       if (paced) {
         r.msgRate = (count / BURST) * (1000 / prod.ms);
         const cpu1 = await cpuOf([pub, sub]);
@@ -289,21 +329,28 @@ async function main(): Promise<void> {
     async function throughput(): Promise<void> {
       const checked = (b: Res, what: string): Res => {
         if (b.dups !== 0 || b.got !== N) bench.note(`!! ${what}: ${b.got} of ${N}, ${b.dups} duplicates`);
+        if (b.cpu) bench.note(`${what}: ${cpuNote(b.cpu, b.got)}`);
         return b;
       };
+      /** Records the run's elements per message (ringToStream's batching) beside its rate. */
+      const perMsg = (record: (k: string, v: number) => void, a: string, b: Res): number => {
+        if (b.msgsA) record(`${a}/epm`, b.got / b.msgsA);
+        return b.rate;
+      };
       await rounds({ rounds: REPS, into: thr }, [
-        ['inproc', async () => checked(await bridgeRun(N, 'inproc', false), 'bridge in process').rate],
-        ['separate', async () => checked(await bridgeRun(N, 'separate', false), 'bridge, separate processes').rate],
-        ['raw1', async () => (await rawRun(N, false, 1)).rate],
+        ['inproc', async (record) => perMsg(record, 'inproc', checked(await bridgeRun(N, 'inproc', false), 'bridge in process'))],
+        ['separate', async (record) => perMsg(record, 'separate', checked(await bridgeRun(N, 'separate', false), 'bridge, separate processes'))],
+        ['raw1', async () => checked(await rawRun(N, false, 1), 'raw, 1 ack in flight').rate],
         ['raw64', async (record, i) => {
-          record('raw64', (await rawRun(N, false, 64)).rate);
+          record('raw64', checked(await rawRun(N, false, 64), 'raw, 64 acks in flight').rate);
           const last = (k: string): number => thr.all(k).at(-1)!;
           for (const a of ['inproc', 'separate'] as const) {
             record(`${a}/r1`, last(a) / last('raw1'));
             record(`${a}/r64`, last(a) / last('raw64'));
           }
           const k = (x: number): string => `${(x / 1000).toFixed(0)}k/s`;
-          bench.note(`rep ${i} (load ${la()}): bridge in process ${k(last('inproc'))}, separate ${k(last('separate'))}, raw w=1 ${k(last('raw1'))}, raw w=64 ${k(last('raw64'))}`);
+          const epm = (a: string): string => (thr.all(`${a}/epm`).length > i ? ` (${last(`${a}/epm`).toFixed(0)} elements/message)` : '');
+          bench.note(`rep ${i} (load ${la()}): bridge in process ${k(last('inproc'))}${epm('inproc')}, separate ${k(last('separate'))}${epm('separate')}, raw w=1 ${k(last('raw1'))}, raw w=64 ${k(last('raw64'))} (${BATCH} elements/message)`);
         }],
       ]);
       const RAW1 = 'raw JetStream, 1 ack in flight';

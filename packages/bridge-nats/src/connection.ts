@@ -118,6 +118,11 @@ export async function openConnection(opts: ConnectionOptions, emitter: EventEmit
       pingInterval: 2000,
       maxPingOut: 2,
       timeout: 2000,
+      // No stack trace captured per request: by default the client builds two Error objects (a
+      // RequestError and a TimeoutError, each with its stack) for every request, a JetStream publish
+      // included — a quarter of ringToStream's CPU at full rate. The bridges report what failed in their
+      // own errors (MpError, `status` events); the client's call-site stack adds nothing there.
+      noAsyncTraces: true,
     });
   } catch (err) {
     throw new MpError('ENOTCONN', `no NATS server answered at ${servers.join(', ')}: ${(err as Error).message}`, { cause: err });

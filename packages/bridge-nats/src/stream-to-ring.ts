@@ -5,15 +5,17 @@
  * - Backpressure: at most `window` messages are fetched at a time (and the consumer's `max_ack_pending`
  *   is `window`); while the ring is full the bridge waits on it (futex, in the libuv pool) and tells the
  *   server it is still working on the message, so nothing is fetched, redelivered or dropped meanwhile.
- *   Memory stays bounded by `window × batch × elemSize` bytes whatever the backlog.
+ *   Memory stays bounded by `window × batch × elemSize` bytes whatever the backlog (defaults: 64 messages
+ *   of up to 256 elements; 256 KiB for 16-byte elements).
  * - Duplicates: each message names its elements' source sequence numbers (`Mp-Seq`, `Mp-Count`). The
  *   bridge remembers, per source subject, the next sequence it expects and drops elements it has already
  *   enqueued — so a redelivery after a lost ack or a reconnect adds nothing twice. Across a restart the
- *   expectation comes from the progress record (progress.ts, a file in the group's runtime directory,
- *   written before each enqueue) and from the consumer's ack floor. On a ring whose producer side is
- *   `single` the record names the enqueue in progress and its ring position, so a bridge SIGKILLed
- *   anywhere and restarted enqueues nothing twice; on other rings (other producers may move the tail)
- *   the record is written after each enqueue, and a kill between the two re-enqueues that one message.
+ *   expectation comes from the progress record (progress.ts, a small file) and from the consumer's ack
+ *   floor. On a ring whose producer side is `single` the record anchors a subject's sequence numbers to
+ *   the ring's producer positions, written before any enqueue the anchor does not cover (a steady flow:
+ *   once), so a bridge SIGKILLed anywhere and restarted enqueues nothing twice; on other rings (other
+ *   producers may move the tail) the record is written after each enqueue, and a kill between the two
+ *   re-enqueues that one message.
  */
 import { EventEmitter } from 'node:events';
 import { eal } from '@mp/eal';
@@ -26,7 +28,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Backoff, intOption, jetStreamSetup, nameOption, openConnection, sleep } from './connection.js';
 import type { ConnectionOptions } from './connection.js';
 import { ensureStream, readBatch } from './format.js';
-import { ProgressRecord } from './progress.js';
+import { ANCHOR_SPAN, ProgressRecord } from './progress.js';
+import type { Anchor } from './progress.js';
 import type { StreamCreateOptions } from './format.js';
 import type { RingBridgeEvents } from './ring-to-stream.js';
 import { emptyStats } from './stats.js';
@@ -41,7 +44,12 @@ export interface StreamToRingOptions extends ConnectionOptions, StreamCreateOpti
   durable: string;
   /** Only this subject of the stream (and, with `create`, the subject the stream is made with). */
   subject?: string;
-  /** Messages fetched and unacked at most at a time (the consumer's `max_ack_pending`); default 8. */
+  /**
+   * Messages fetched and unacked at most at a time (the consumer's `max_ack_pending`, set when this call
+   * creates the consumer); default 64. What waits in the bridge while its ring is full is bounded by
+   * `window × batch × elemSize` bytes (the sender's batch: by default 64 × 256 × 16 B = 256 KiB for
+   * 16-byte elements).
+   */
   window?: number;
   /** Ack wait of a created consumer in ms (a message unacked that long is redelivered); default 10000. */
   ackWaitMs?: number;
@@ -83,6 +91,10 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
   /** Single producer: the ring's producer tail (where the next enqueue goes). */
   private prodPos = 0;
   private record: ProgressRecord | undefined;
+  /** Messages whose elements are in the ring (or were already), not yet acked: flushAcks() sends them. */
+  private readonly acks: JsMsg[] = [];
+  /** Single producer: the anchor of the last record written (progress.ts); undefined until the first enqueue. */
+  private anchor: Anchor | undefined;
   /** The benchmark's per-hop stamps (trace.ts), when asked for. */
   private readonly trace = traceHook();
 
@@ -135,15 +147,17 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
         if (next > (this.next.get(subject) ?? 0)) this.next.set(subject, next);
       };
       for (const [subject, next] of Object.entries(rec.next)) later(subject, next);
-      const it = rec.intent;
+      const it = rec.anchor ?? rec.intent;
       if (it !== undefined && this.single) {
-        // The tail is where that enqueue started (it did not happen) or past it (it did).
+        // Every element enqueued since the anchor's position is the anchor's subject's, in order: the
+        // tail says how many (format 1: the one message recorded, so 0 or all of it).
         const moved = (this.prodPos - it.pos) >>> 0;
-        if (moved === it.count) later(it.subject, it.seq + it.count);
-        else if (moved !== 0) {
+        const max = rec.intent === undefined ? ANCHOR_SPAN : rec.intent.count;
+        if (moved <= max && (rec.intent === undefined || moved === 0 || moved === max)) later(it.subject, it.seq + moved);
+        else {
           this.emit('status', {
             status: 'error',
-            error: new MpError('EPROTO', `ring '${this.ring.name}': its producer tail moved ${moved} elements since the last enqueue recorded (${it.count}): another producer? elements ${it.seq}.. of '${it.subject}' may arrive twice`),
+            error: new MpError('EPROTO', `ring '${this.ring.name}': its producer tail moved ${moved} elements since the position recorded (${max} at most): another producer? elements ${it.seq}.. of '${it.subject}' may arrive twice`),
           });
         }
       }
@@ -171,10 +185,29 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
         this.emit('status', { status: 'error', error: err as Error });
         await sleep(backoff.next(), this.abort.signal);
       } finally {
+        this.flushAcks();
         this.stopFetch = undefined;
       }
     }
   }
+
+  /**
+   * Ack `m` (its elements are in the ring, or were already) once the messages delivered in this
+   * event-loop turn are handled: the client flushes its socket in a microtask after each send, so acks
+   * sent one by one as the messages are handled cost one write each; queued and sent together from a
+   * setImmediate (after this turn's I/O callbacks and their microtasks: every message read in this turn),
+   * one write for all. (Flushing when the iterator's `getPending()` reached 0 stalled the bench for
+   * seconds: that count keeps the status callbacks it has run in a batch, so it can stay above 0.)
+   */
+  private queueAck(m: JsMsg): void {
+    if (this.acks.push(m) === 1) setImmediate(this.flushAcks);
+  }
+
+  /** Send the queued acks (also before a full-ring wait and when the loop ends). */
+  private readonly flushAcks = (): void => {
+    for (const m of this.acks) m.ack();
+    this.acks.length = 0;
+  };
 
   private async deliver(m: JsMsg): Promise<void> {
     const b = readBatch(m.headers);
@@ -236,20 +269,33 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     const skip = expected === undefined ? 0 : Math.max(0, Math.min(count, expected - seq));
     if (skip === count) {
       this.counters.duplicates += count;
-      m.ack();
+      this.queueAck(m);
       return;
     }
     this.counters.duplicates += skip;
     const n = count - skip;
-    const data = new Uint32Array(n * this.words);
-    new Uint8Array(data.buffer).set(m.data.subarray(skip * elemSize));
+    // The payload as the ring's words: a view when it is 4-byte aligned in the client's read buffer (a
+    // message's data is never reused by the client), else a copy.
+    const at = m.data.byteOffset + skip * elemSize;
+    let data: Uint32Array;
+    if (at % 4 === 0) data = new Uint32Array(m.data.buffer, at, n * this.words);
+    else new Uint8Array((data = new Uint32Array(n * this.words)).buffer).set(m.data.subarray(skip * elemSize));
     this.counters.pending = n;
-    // Single producer: record the enqueue before it happens (the restart reads the tail to tell).
-    if (this.single) this.record!.write(this.next, { subject: m.subject, seq: seq + skip, count: n, pos: this.prodPos });
+    if (this.single) {
+      // Single producer: the record must cover this enqueue before it happens (progress.ts: the restart
+      // reads the tail to tell how far the anchor's subject got). A continuing flow is covered already.
+      const a = this.anchor;
+      const q = seq + skip;
+      if (a === undefined || a.subject !== m.subject || a.seq + ((this.prodPos - a.pos) >>> 0) !== q || ((this.prodPos + n - a.pos) >>> 0) >= ANCHOR_SPAN) {
+        this.anchor = { subject: m.subject, seq: q, pos: this.prodPos };
+        this.record!.write(this.next, this.anchor);
+      }
+    }
     if (FAULTS) faultPoint('stream-to-ring-recorded');
     let k = this.ring.enqueueBulk(data, n);
     while (k === 0) {
       // Full ring: wait for room, keep the message ours (working() restarts its ack wait), fetch nothing.
+      this.flushAcks();
       this.counters.waits++;
       m.working();
       k = await this.ring.enqueueBulkAsync(data, n, { timeoutMs: Math.max(100, Math.min(1000, this.o.ackWaitMs / 4)) });
@@ -264,7 +310,7 @@ export class StreamToRing extends EventEmitter<RingBridgeEvents> {
     else this.record!.write(this.next);
     if (FAULTS) faultPoint('stream-to-ring-enqueued');
     if (this.trace !== undefined) this.trace('enqueue', seq, traceNow());
-    m.ack();
+    this.queueAck(m);
     this.counters.pending = 0;
     this.counters.acked += n;
     this.counters.messages++;
@@ -301,7 +347,7 @@ export async function streamToRing(ring: Ring, opts: StreamToRingOptions): Promi
   const stream = nameOption('stream', opts.stream, true);
   const durable = nameOption('durable', opts.durable, true);
   const subject = opts.subject === undefined ? undefined : nameOption('subject', opts.subject);
-  const window = intOption('window', opts.window, 8, 1, 10_000);
+  const window = intOption('window', opts.window, 64, 1, 10_000);
   const ackWaitMs = intOption('ackWaitMs', opts.ackWaitMs, 10_000, 100);
   const minBackoffMs = intOption('minBackoffMs', opts.minBackoffMs, 50);
   const maxBackoffMs = intOption('maxBackoffMs', opts.maxBackoffMs, 2000);

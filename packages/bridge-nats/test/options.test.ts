@@ -108,6 +108,43 @@ describe.skipIf(missing !== undefined)(`bridge options and start-up errors${miss
     }
   });
 
+  // batch × window ≥ the ring's capacity: the bridge can have every element of a full ring in flight, and
+  // then only an ack frees room (a wait for one element more than in flight, clamped to the capacity,
+  // returned at once: the bridge spun on it and never read its acks).
+  it('a window that holds the whole ring (batch 16 × window 8 ≥ capacity 63): a full ring drains, ten times over, in order', async () => {
+    const src = Ring.create('wfull', 64, { elemSize: 8, consumer: 'single' });
+    const dst = Ring.create('wfulld', 1024, { elemSize: 8, producer: 'single' });
+    const a = await ringToStream(src, { servers: server.url, stream: 'WFULL', subject: 'wfull', create: true, batch: 16, window: 8 });
+    const b = await streamToRing(dst, { servers: server.url, stream: 'WFULL', durable: 'd' });
+    try {
+      const total = 63 * 10;
+      const out = new Uint32Array(2 * 63);
+      const buf = new Uint32Array(2 * 1024);
+      const got: number[] = [];
+      let sent = 0;
+      while (got.length < total) {
+        if (sent < total) {
+          const n = Math.min(63, total - sent);
+          for (let i = 0; i < n; i++) out[2 * i] = sent + i;
+          let k = src.enqueueBurst(out, n);
+          // Nothing on its way to B: wait for the bridge to release room (only its acks do).
+          if (k === 0 && got.length === sent) {
+            k = await src.enqueueBurstAsync(out, n, { timeoutMs: 30_000 });
+            expect(k).toBeGreaterThan(0);
+          }
+          sent += k;
+        }
+        const k = await dst.dequeueBurstAsync(buf, 1024, { timeoutMs: 30_000 });
+        expect(k).toBeGreaterThan(0);
+        for (let i = 0; i < k; i++) got.push(buf[2 * i]!);
+      }
+      expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('a ring whose consumer side cannot peek (multi) → EINVAL', async () => {
     const e = await code(ringToStream(ringMulti, { servers: server.url, stream: 'SM', subject: 'sm', create: true }));
     expect(e.code).toBe('EINVAL');

@@ -153,7 +153,9 @@ describe.skipIf(skip !== undefined)(`ring → stream → ring across two namespa
     await a2.call('produceBg', { name: 'src', producer: 2, count: PER });
     expect((await b3.exited).signal).toBe('SIGKILL');
     // The 41st message is in B's ring and was never acked: the server redelivers it to the next bridge.
-    const b4 = await startBridgeB({ MP_TEST_CRASH: 'stream-to-ring-recorded', MP_TEST_CRASH_AFTER: '5' });
+    // b3's record was written once, before its first enqueue (an anchor: 41 enqueues later the restart
+    // counts them from the ring's tail); b4 dies at its first enqueue, right after writing its own anchor.
+    const b4 = await startBridgeB({ MP_TEST_CRASH: 'stream-to-ring-recorded', MP_TEST_CRASH_AFTER: '0' });
     expect((await b4.exited).signal).toBe('SIGKILL');
     const b5 = await startBridgeB();
     const res = (await b1.waitEvent((e) => e.event === 'consumed', 150_000)) as unknown as Consumed;
