@@ -14,6 +14,7 @@ import { ECONNREFUSED, ENOENT, MpIpcRemoteError, sendError } from './errors.js';
 import { EXT, EXT_ERROR, INBOX, MP_IGN, MP_REP, MP_REQ, RECORD, RECORDS_PER_BATCH, WIRE } from './layout.js';
 import { checkOptions, timeoutOption } from './options.js';
 import { TRUNC, closeAll } from './receive.js';
+import { Waiting } from './waiting.js';
 import { logDrop } from './warn.js';
 
 /** What a request resolves with, as DPDK's `struct rte_mp_reply`. */
@@ -40,7 +41,7 @@ interface Pending {
   /** The name's bytes (a reply read from a record is matched by them). */
   nameBytes: Uint8Array;
   /** path → pid (-1 unknown) of peers that have not answered */
-  waiting: Map<string, number>;
+  waiting: Waiting;
   reply: MpReply;
   single: boolean;
   /** When an async request times out (performance.now() ms; Infinity: never; requestSync keeps its own). */
@@ -117,7 +118,7 @@ export class Requests {
       id,
       name: msg.name,
       nameBytes: m.name,
-      waiting: new Map(),
+      waiting: new Waiting(),
       reply: { nbSent: 0, nbReceived: 0, msgs: [], errors: [] },
       single: o.to !== undefined || ch.procType === 'secondary',
       deadline: sync || timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs,
@@ -163,9 +164,15 @@ export class Requests {
     }
     if (!sync) {
       let unknown = false;
-      for (const pid of p.waiting.values()) {
-        if (pid > 0) this.watchDeath(pid);
+      const one = p.waiting.onlyPid();
+      if (one !== undefined) {
+        if (one > 0) this.watchDeath(one);
         else unknown = true;
+      } else {
+        for (const [, pid] of p.waiting.entries()) {
+          if (pid > 0) this.watchDeath(pid);
+          else unknown = true;
+        }
       }
       // A peer whose pid is unknown (a DPDK primary nothing was received from yet) cannot be watched
       // by pid: ask its socket every 10 ms instead (a dead process's socket refuses at once).
@@ -468,7 +475,7 @@ export class Requests {
     this.deathWatch.delete(pid);
     for (const p of [...this.pending.values()]) {
       let hit = false;
-      for (const [path, wpid] of p.waiting) {
+      for (const [path, wpid] of p.waiting.entries()) {
         if (wpid === pid) {
           p.waiting.delete(path);
           p.lost = `pid ${pid}, socket ${path}`;
@@ -486,7 +493,7 @@ export class Requests {
    * of peers whose pid is unknown.
    */
   private checkPeers(p: Pending): void {
-    for (const pid of [...p.waiting.values()]) if (pid > 0 && processGone(pid)) this.peerDied(pid);
+    for (const [, pid] of p.waiting.entries()) if (pid > 0 && processGone(pid)) this.peerDied(pid);
     if (!p.done) this.checkSockets(p);
   }
 
@@ -495,7 +502,7 @@ export class Requests {
    * socket refuses (its process died) or is gone ends its share of every request at once.
    */
   private checkSockets(p: Pending): void {
-    for (const [path, pid] of [...p.waiting]) {
+    for (const [path, pid] of p.waiting.entries()) {
       if (pid > 0) continue;
       const r = binding.probe(path);
       if (r !== ECONNREFUSED && r !== ENOENT) continue;
