@@ -14,7 +14,7 @@ import { ECONNREFUSED, ENOENT, MpIpcRemoteError, sendError } from './errors.js';
 import { EXT, EXT_ERROR, INBOX, MP_IGN, MP_REP, MP_REQ, RECORD, RECORDS_PER_BATCH, WIRE } from './layout.js';
 import { checkOptions, timeoutOption } from './options.js';
 import { TRUNC, closeAll } from './receive.js';
-import { Waiting } from './waiting.js';
+import { PendingTable, Waiting } from './tables.js';
 import { logDrop } from './warn.js';
 
 /** What a request resolves with, as DPDK's `struct rte_mp_reply`. */
@@ -37,6 +37,8 @@ export interface RequestOptions {
 
 interface Pending {
   id: number;
+  /** Order of creation (PendingTable lists the oldest first). */
+  readonly seq: number;
   name: string;
   /** The name's bytes (a reply read from a record is matched by them). */
   nameBytes: Uint8Array;
@@ -67,8 +69,9 @@ const SYNC_LIVENESS_MS = 1;
 const SYNC_SPIN_SLICE_US = 1000;
 
 export class Requests {
-  readonly pending = new Map<number, Pending>();
+  readonly pending = new PendingTable<Pending>();
   private nextId = 1;
+  private nextSeq = 0;
   private readonly deathWatch = new Map<number, { close(): void }>();
   /** Ids of the requests requestSync calls (nested ones too) are blocked on. */
   private readonly syncWaits = new Set<number>();
@@ -116,6 +119,7 @@ export class Requests {
     this.nextId = this.nextId >= REQUEST_ID_MAX ? 1 : this.nextId + 1;
     const p: Pending = {
       id,
+      seq: this.nextSeq++,
       name: msg.name,
       nameBytes: m.name,
       waiting: new Waiting(),
@@ -204,7 +208,7 @@ export class Requests {
     this.timerAt = Infinity;
     const now = performance.now();
     let next = Infinity;
-    for (const p of [...this.pending.values()]) {
+    for (const p of this.pending.values()) {
       if (p.deadline <= now) this.finish(p, true);
       else if (p.deadline < next) next = p.deadline;
     }
@@ -473,7 +477,7 @@ export class Requests {
   peerDied(pid: number): void {
     this.deathWatch.get(pid)?.close();
     this.deathWatch.delete(pid);
-    for (const p of [...this.pending.values()]) {
+    for (const p of this.pending.values()) {
       let hit = false;
       for (const [path, wpid] of p.waiting.entries()) {
         if (wpid === pid) {
@@ -507,7 +511,7 @@ export class Requests {
       const r = binding.probe(path);
       if (r !== ECONNREFUSED && r !== ENOENT) continue;
       const why = `its socket ${path} ${r === ENOENT ? 'is gone' : 'refuses connections'}`;
-      for (const q of [...this.pending.values()]) {
+      for (const q of this.pending.values()) {
         if (q.waiting.get(path) !== pid) continue;
         q.waiting.delete(path);
         q.lost = why;
@@ -522,7 +526,7 @@ export class Requests {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;
-    for (const p of [...this.pending.values()]) {
+    for (const p of this.pending.values()) {
       p.waiting.clear();
       this.finish(p, true, true);
     }

@@ -1,8 +1,8 @@
 /**
  * The transport's send addresses (single process, real sockets): a peer's path is sent to with its
  * directory resolved (a symlink on the way, as root's /var/run → /run, would cost every sendto a
- * second walk from the root), while the path stays the peer's name everywhere else. And the set of
- * peers a request waits on (waiting.ts), checked against a Map.
+ * second walk from the root), while the path stays the peer's name everywhere else. And the two tables
+ * of request bookkeeping (tables.ts), checked against Maps.
  */
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { binding } from '../src/binding.js';
 import { RECORD, RECV_BUFFER_BYTES, SUN_PATH_MAX } from '../src/layout.js';
 import { Peers } from '../src/peers.js';
 import { Transport } from '../src/transport.js';
-import { Waiting } from '../src/waiting.js';
+import { PendingTable, Waiting } from '../src/tables.js';
 
 const newDir = useTempDir('ipc-transport');
 
@@ -88,7 +88,7 @@ describe('Waiting', () => {
     const paths = ['/r/a', '/r/b', '/r/c', '/r/d'];
     const w = new Waiting();
     const m = new Map<string, number>();
-    for (let i = 0; i < 5000; i++) {
+    for (let i = 0; i < 2000; i++) {
       const path = paths[rnd(paths.length)]!;
       const op = rnd(20);
       if (op === 0) {
@@ -101,13 +101,10 @@ describe('Waiting', () => {
       } else {
         expect(w.delete(path)).toBe(m.delete(path));
       }
-      expect(w.size).toBe(m.size);
-      for (const p of paths) {
-        expect(w.has(p)).toBe(m.has(p));
-        expect(w.get(p)).toBe(m.get(p));
-      }
-      expect(new Map(w.entries())).toEqual(m);
-      expect(w.onlyPid()).toBe(m.size === 1 ? [...m.values()][0] : undefined);
+      const same = paths.every((p) => w.has(p) === m.has(p) && w.get(p) === m.get(p));
+      const entries = w.entries();
+      const sameEntries = entries.length === m.size && entries.every(([p, pid]) => m.get(p) === pid);
+      expect({ size: w.size, same, sameEntries, only: w.onlyPid() }).toEqual({ size: m.size, same: true, sameEntries: true, only: m.size === 1 ? [...m.values()][0] : undefined });
     }
   });
 
@@ -119,5 +116,35 @@ describe('Waiting', () => {
     for (const [path] of w.entries()) w.delete(path);
     expect(w.size).toBe(0);
     expect(w.entries()).toEqual([]);
+  });
+});
+
+describe('PendingTable', () => {
+  it('matches a Map under random set/delete, listing values oldest first', () => {
+    let seed = 777;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const t = new PendingTable<{ seq: number; id: number }>();
+    const m = new Map<number, { seq: number; id: number }>();
+    let seq = 0;
+    let nextId = 1;
+    for (let i = 0; i < 2000; i++) {
+      const op = rnd(10);
+      if (op < 4) {
+        const v = { seq: seq++, id: nextId++ };
+        t.set(v.id, v);
+        m.set(v.id, v);
+      } else if (m.size > 0) {
+        const ids = [...m.keys()];
+        const id = op === 9 ? 0 : ids[rnd(ids.length)]!;
+        expect(t.delete(id)).toBe(m.delete(id));
+      }
+      const gets = [...m.keys(), 0, nextId].every((id) => t.get(id) === m.get(id));
+      const vals = t.values();
+      const want = [...m.values()];
+      expect({ size: t.size, gets, order: vals.length === want.length && vals.every((v, k) => v === want[k]) }).toEqual({ size: m.size, gets: true, order: true });
+    }
   });
 });
