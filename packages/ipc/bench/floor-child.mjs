@@ -3,6 +3,8 @@
 // no decoding, no inbox, no request matching. Both sides sleep in the event loop between messages.
 //   node floor-child.mjs <dir> <n>   → prints {"p50":µs,"p99":µs,"cpu":µs} of n round trips (after n/10
 //   warm-up); cpu: CPU time (user + system) of both processes per round trip over the measured ones
+//   node floor-child.mjs <dir> <n> await   → the same, the reply handed to an awaiting loop through a
+//   promise settled in the callback (what request()'s API adds to the floor by itself)
 // The parent (this process) measures; it forks its echo peer (this file with 'echo').
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const b = require('node-gyp-build')(join(import.meta.dirname, '..'));
-const [dir, arg] = process.argv.slice(2);
+const [dir, arg, mode] = process.argv.slice(2);
 const sockaddr = (p) => {
   const a = new Uint8Array(2 + Buffer.byteLength(p) + 1);
   a[0] = 1;
@@ -65,30 +67,55 @@ if (arg === 'echo') {
     return u.user + u.system;
   };
   let cpu0 = 0;
-  let i = 0;
-  let t0 = 0;
-  const done = new Promise((resolve) => {
+  if (mode === 'await') {
+    // As request() hands its reply over: the callback settles a promise, the loop awaits it.
+    let wake = null;
     const w = b.watch(fd, new ArrayBuffer(RECV_BYTES), (k) => {
-      if (k === 0) return 0;
-      if (i >= warm) t[i - warm] = performance.now() - t0;
-      if (++i === warm + n) {
-        w.close();
-        resolve();
-        return 0;
+      if (k > 0 && wake !== null) {
+        const r = wake;
+        wake = null;
+        r();
       }
+      return 0;
+    });
+    w.ref();
+    for (let i = 0; i < warm + n; i++) {
       if (i === warm) {
         b.send(fd, to, mark, null, false);
         cpu0 = cpuUs();
       }
-      t0 = performance.now();
+      const t0 = performance.now();
       b.send(fd, to, data, null, false);
-      return 0;
+      await new Promise((r) => (wake = r));
+      if (i >= warm) t[i - warm] = performance.now() - t0;
+    }
+    w.close();
+  } else {
+    let i = 0;
+    let t0 = 0;
+    const done = new Promise((resolve) => {
+      const w = b.watch(fd, new ArrayBuffer(RECV_BYTES), (k) => {
+        if (k === 0) return 0;
+        if (i >= warm) t[i - warm] = performance.now() - t0;
+        if (++i === warm + n) {
+          w.close();
+          resolve();
+          return 0;
+        }
+        if (i === warm) {
+          b.send(fd, to, mark, null, false);
+          cpu0 = cpuUs();
+        }
+        t0 = performance.now();
+        b.send(fd, to, data, null, false);
+        return 0;
+      });
+      w.ref();
     });
-    w.ref();
-  });
-  t0 = performance.now();
-  b.send(fd, to, data, null, false);
-  await done;
+    t0 = performance.now();
+    b.send(fd, to, data, null, false);
+    await done;
+  }
   const cpu = cpuUs() - cpu0;
   const peerCpu = new Promise((r) => peer.stdout.once('data', (l) => r(Number(String(l).trim()))));
   peer.stdin.end();

@@ -120,6 +120,7 @@ async function main(): Promise<void> {
   const cBin = buildCPingPong(cDir);
   const cpp = { p50: [] as number[], p99: [] as number[] };
   const floor = { p50: [] as number[], p99: [] as number[], cpu: [] as number[] };
+  const floorAwait = { p50: [] as number[], p99: [] as number[], cpu: [] as number[] };
   const param = new Uint8Array(16);
 
   const ref = fork(join(here, 'ref-child.mjs'), [], { stdio: ['pipe', 'pipe', 'inherit', 'ipc'] });
@@ -253,6 +254,13 @@ async function main(): Promise<void> {
       floor.p99.push(v.p99);
       floor.cpu.push(v.cpu);
     }],
+    // Reference: the Node floor with the reply handed over through a promise the loop awaits (as request() does).
+    ['Node floor, awaited', async () => {
+      const v = JSON.parse(execFileSync(process.execPath, [join(here, 'floor-child.mjs'), cDir, String(N), 'await'], { encoding: 'utf8' })) as { p50: number; p99: number; cpu: number };
+      floorAwait.p50.push(v.p50);
+      floorAwait.p99.push(v.p99);
+      floorAwait.cpu.push(v.cpu);
+    }],
     // Reference: net unix stream ping-pong.
     ['net stream', async () => {
       const t = new Float64Array(N);
@@ -291,6 +299,7 @@ async function main(): Promise<void> {
     { op: 'ref: inboxes off: requestSync, p50 only', ours: m(sockets.sync) },
     { op: 'ref: C ping-pong, unix datagram sockets (332 B, SO_PASSCRED), both sides sleeping in epoll', ours: cRef ?? 'n/a (no gcc)', note: 'bench/c/pingpong.c, built with gcc in this run' },
     { op: 'ref: Node floor — the @mp/ipc addon ping-pong without channel logic (uv_poll → one JS callback → sendmsg), both sides sleeping', ours: flRef, refs: { [C]: cRef }, note: `what event-loop wake-ups cost beyond C; the rest of request (async) is channel work in JS; CPU ${us(m(floor.cpu))} per round trip (both processes)` },
+    { op: 'ref: Node floor, the reply awaited through a promise settled in the callback (request()\'s hand-over, nothing else)', ours: pair(floorAwait.p50, floorAwait.p99), refs: { [C]: cRef, [FL]: flRef }, note: `CPU ${us(m(floorAwait.cpu))} per round trip (both processes)` },
     { op: 'ref: child_process process.send round trip', ours: cpRef, anchors: { [NODE]: [28.5, 132] } },
     { op: 'ref: net unix stream ping-pong', ours: pair(net.p50, net.p99), anchors: { [NODE]: 31.7 } },
   ]);
@@ -308,7 +317,7 @@ async function main(): Promise<void> {
   bench.note(`per run: async p50 ${per(rows.async)} µs; sync p50 ${per(rows.sync)} µs; child_process p50 ${per(cp.p50)} µs`);
   bench.note(`per run: C ping-pong p50 ${per(cpp.p50)} µs; Node floor p50 ${per(floor.p50)} µs; sockets-only async p50 ${per(sockets.async)} µs`);
   bench.note(`per run: busyPollUs async p50 ${per(spin.async)} µs; sync p50 ${per(spin.sync)} µs; one-way sec→pri ${rows.oneWayUp.map(rate).join(', ')}, coalesced ${coal.up.map(rate).join(', ')}`);
-  bench.note(`per run: default mode (children) async p50 ${per(dflt.async)} µs, CPU ${per(dflt.asyncCpu)} µs; Node floor CPU ${per(floor.cpu)} µs per round trip (both processes)`);
+  bench.note(`per run: default mode (children) async p50 ${per(dflt.async)} µs, CPU ${per(dflt.asyncCpu)} µs; Node floor CPU ${per(floor.cpu)} µs per round trip (both processes); awaited floor p50 ${per(floorAwait.p50)} µs`);
 
   await dfltGroup.close();
   await spinGroup.close();
