@@ -119,7 +119,8 @@ async function main(): Promise<void> {
   const cDir = mkdtempSync(join(tmpdir(), 'mp-ipc-bench-c-'));
   const cBin = buildCPingPong(cDir);
   const cpp = { p50: [] as number[], p99: [] as number[] };
-  const floor = { p50: [] as number[], p99: [] as number[] };
+  const floor = { p50: [] as number[], p99: [] as number[], cpu: [] as number[] };
+  const floorAwait = { p50: [] as number[], p99: [] as number[], cpu: [] as number[] };
   const param = new Uint8Array(16);
 
   const ref = fork(join(here, 'ref-child.mjs'), [], { stdio: ['pipe', 'pipe', 'inherit', 'ipc'] });
@@ -248,9 +249,17 @@ async function main(): Promise<void> {
     }],
     // Reference: the Node floor — the same addon ping-pong with no channel logic (bench/floor-child.mjs).
     ['Node floor', async () => {
-      const v = JSON.parse(execFileSync(process.execPath, [join(here, 'floor-child.mjs'), cDir, String(N)], { encoding: 'utf8' })) as { p50: number; p99: number };
+      const v = JSON.parse(execFileSync(process.execPath, [join(here, 'floor-child.mjs'), cDir, String(N)], { encoding: 'utf8' })) as { p50: number; p99: number; cpu: number };
       floor.p50.push(v.p50);
       floor.p99.push(v.p99);
+      floor.cpu.push(v.cpu);
+    }],
+    // Reference: the Node floor with the reply handed over through a promise the loop awaits (as request() does).
+    ['Node floor, awaited', async () => {
+      const v = JSON.parse(execFileSync(process.execPath, [join(here, 'floor-child.mjs'), cDir, String(N), 'await'], { encoding: 'utf8' })) as { p50: number; p99: number; cpu: number };
+      floorAwait.p50.push(v.p50);
+      floorAwait.p99.push(v.p99);
+      floorAwait.cpu.push(v.cpu);
     }],
     // Reference: net unix stream ping-pong.
     ['net stream', async () => {
@@ -277,9 +286,11 @@ async function main(): Promise<void> {
   const NODE = 'Node peers';
   const cRef = cpp.p50.length > 0 ? pair(cpp.p50, cpp.p99) : undefined;
   const cpRef = pair(cp.p50, cp.p99);
-  bench.table({ title: `@mp/ipc round trips, p50 / p99 (${N} per run, median of ${RUNS} runs)`, ours: '@mp/ipc', unit: 'µs', refs: [C, CP], anchors: [RS, NODE], digits: 1 }, [
-    { op: 'request (async), default mode, sec→pri, both ends bench children', ours: pair(dflt.async, dflt.asyncP99), refs: { [C]: cRef, [CP]: cpRef }, note: `goal ≤ 1.2× C (issue 18); requestSync ${us(m(dflt.sync))}; CPU ${us(m(dflt.asyncCpu))} per round trip (both processes)` },
-    { op: 'request (async), sec→pri (primary: this bench process)', ours: pair(rows.async, rows.asyncP99), refs: { [C]: cRef, [CP]: cpRef }, anchors: { [RS]: DPDK.requestSyncP50 }, note: `goals ≤ 1.2× C, ≤ 1.0× child_process, ≤ 0.35× DPDK; CPU ${us(m(rows.asyncCpu))} per round trip (both processes)` },
+  const FL = 'Node floor';
+  const flRef = pair(floor.p50, floor.p99);
+  bench.table({ title: `@mp/ipc round trips, p50 / p99 (${N} per run, median of ${RUNS} runs)`, ours: '@mp/ipc', unit: 'µs', refs: [C, FL, CP], anchors: [RS, NODE], digits: 1 }, [
+    { op: 'request (async), default mode, sec→pri, both ends bench children', ours: pair(dflt.async, dflt.asyncP99), refs: { [C]: cRef, [FL]: flRef, [CP]: cpRef }, note: `goals ≤ 1.2× C (issue 18), ≤ 1.1× the Node floor; requestSync ${us(m(dflt.sync))}; CPU ${us(m(dflt.asyncCpu))} per round trip (both processes; the floor's ${us(m(floor.cpu))})` },
+    { op: 'request (async), sec→pri (primary: this bench process)', ours: pair(rows.async, rows.asyncP99), refs: { [C]: cRef, [FL]: flRef, [CP]: cpRef }, anchors: { [RS]: DPDK.requestSyncP50 }, note: `goals ≤ 1.2× C, ≤ 1.0× child_process, ≤ 0.35× DPDK; CPU ${us(m(rows.asyncCpu))} per round trip (both processes)` },
     { op: 'requestSync, sec→pri', ours: pair(rows.sync, rows.syncP99), anchors: { [RS]: DPDK.requestSyncP50 }, note: 'goal ≤ 0.15× DPDK' },
     { op: 'request (async), pri→sec', ours: pair(rows.pToS, rows.pToSP99), refs: { [CP]: cpRef } },
     { op: `opt-in busyPollUs ${BUSY_POLL_US}: request (async), sec→pri`, ours: pair(spin.async, spin.asyncP99), refs: { [CP]: cpRef }, anchors: { [RS]: DPDK.requestSyncP50 }, note: `CPU ${us(m(spin.asyncCpu))} per round trip (both processes)` },
@@ -287,7 +298,8 @@ async function main(): Promise<void> {
     { op: 'ref: inboxes off (`inbox: false`, sockets only): request (async), p50 only', ours: m(sockets.async), refs: { [C]: cRef }, note: 'the transport before inboxes; every message in its datagram (the bound of sending messages inline)' },
     { op: 'ref: inboxes off: requestSync, p50 only', ours: m(sockets.sync) },
     { op: 'ref: C ping-pong, unix datagram sockets (332 B, SO_PASSCRED), both sides sleeping in epoll', ours: cRef ?? 'n/a (no gcc)', note: 'bench/c/pingpong.c, built with gcc in this run' },
-    { op: 'ref: Node floor — the @mp/ipc addon ping-pong without channel logic (uv_poll → one JS callback → sendmsg), both sides sleeping', ours: pair(floor.p50, floor.p99), refs: { [C]: cRef }, note: 'what event-loop wake-ups cost beyond C; the rest of request (async) is channel work in JS' },
+    { op: 'ref: Node floor — the @mp/ipc addon ping-pong without channel logic (uv_poll → one JS callback → sendmsg), both sides sleeping', ours: flRef, refs: { [C]: cRef }, note: `what event-loop wake-ups cost beyond C; the rest of request (async) is channel work in JS; CPU ${us(m(floor.cpu))} per round trip (both processes)` },
+    { op: 'ref: Node floor, the reply awaited through a promise settled in the callback (request()\'s hand-over, nothing else)', ours: pair(floorAwait.p50, floorAwait.p99), refs: { [C]: cRef, [FL]: flRef }, note: `CPU ${us(m(floorAwait.cpu))} per round trip (both processes)` },
     { op: 'ref: child_process process.send round trip', ours: cpRef, anchors: { [NODE]: [28.5, 132] } },
     { op: 'ref: net unix stream ping-pong', ours: pair(net.p50, net.p99), anchors: { [NODE]: 31.7 } },
   ]);
@@ -305,7 +317,7 @@ async function main(): Promise<void> {
   bench.note(`per run: async p50 ${per(rows.async)} µs; sync p50 ${per(rows.sync)} µs; child_process p50 ${per(cp.p50)} µs`);
   bench.note(`per run: C ping-pong p50 ${per(cpp.p50)} µs; Node floor p50 ${per(floor.p50)} µs; sockets-only async p50 ${per(sockets.async)} µs`);
   bench.note(`per run: busyPollUs async p50 ${per(spin.async)} µs; sync p50 ${per(spin.sync)} µs; one-way sec→pri ${rows.oneWayUp.map(rate).join(', ')}, coalesced ${coal.up.map(rate).join(', ')}`);
-  bench.note(`per run: default mode (children) async p50 ${per(dflt.async)} µs`);
+  bench.note(`per run: default mode (children) async p50 ${per(dflt.async)} µs, CPU ${per(dflt.asyncCpu)} µs; Node floor CPU ${per(floor.cpu)} µs per round trip (both processes); awaited floor p50 ${per(floorAwait.p50)} µs`);
 
   await dfltGroup.close();
   await spinGroup.close();

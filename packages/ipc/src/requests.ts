@@ -14,6 +14,7 @@ import { ECONNREFUSED, ENOENT, MpIpcRemoteError, sendError } from './errors.js';
 import { EXT, EXT_ERROR, INBOX, MP_IGN, MP_REP, MP_REQ, RECORD, RECORDS_PER_BATCH, WIRE } from './layout.js';
 import { checkOptions, timeoutOption } from './options.js';
 import { TRUNC, closeAll } from './receive.js';
+import { PendingTable, Waiting } from './tables.js';
 import { logDrop } from './warn.js';
 
 /** What a request resolves with, as DPDK's `struct rte_mp_reply`. */
@@ -36,11 +37,13 @@ export interface RequestOptions {
 
 interface Pending {
   id: number;
+  /** Order of creation (PendingTable lists the oldest first). */
+  readonly seq: number;
   name: string;
   /** The name's bytes (a reply read from a record is matched by them). */
   nameBytes: Uint8Array;
   /** path → pid (-1 unknown) of peers that have not answered */
-  waiting: Map<string, number>;
+  waiting: Waiting;
   reply: MpReply;
   single: boolean;
   /** When an async request times out (performance.now() ms; Infinity: never; requestSync keeps its own). */
@@ -66,8 +69,9 @@ const SYNC_LIVENESS_MS = 1;
 const SYNC_SPIN_SLICE_US = 1000;
 
 export class Requests {
-  readonly pending = new Map<number, Pending>();
+  readonly pending = new PendingTable<Pending>();
   private nextId = 1;
+  private nextSeq = 0;
   private readonly deathWatch = new Map<number, { close(): void }>();
   /** Ids of the requests requestSync calls (nested ones too) are blocked on. */
   private readonly syncWaits = new Set<number>();
@@ -115,9 +119,10 @@ export class Requests {
     this.nextId = this.nextId >= REQUEST_ID_MAX ? 1 : this.nextId + 1;
     const p: Pending = {
       id,
+      seq: this.nextSeq++,
       name: msg.name,
       nameBytes: m.name,
-      waiting: new Map(),
+      waiting: new Waiting(),
       reply: { nbSent: 0, nbReceived: 0, msgs: [], errors: [] },
       single: o.to !== undefined || ch.procType === 'secondary',
       deadline: sync || timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs,
@@ -163,9 +168,15 @@ export class Requests {
     }
     if (!sync) {
       let unknown = false;
-      for (const pid of p.waiting.values()) {
-        if (pid > 0) this.watchDeath(pid);
+      const one = p.waiting.onlyPid();
+      if (one !== undefined) {
+        if (one > 0) this.watchDeath(one);
         else unknown = true;
+      } else {
+        for (const [, pid] of p.waiting.entries()) {
+          if (pid > 0) this.watchDeath(pid);
+          else unknown = true;
+        }
       }
       // A peer whose pid is unknown (a DPDK primary nothing was received from yet) cannot be watched
       // by pid: ask its socket every 10 ms instead (a dead process's socket refuses at once).
@@ -197,7 +208,7 @@ export class Requests {
     this.timerAt = Infinity;
     const now = performance.now();
     let next = Infinity;
-    for (const p of [...this.pending.values()]) {
+    for (const p of this.pending.values()) {
       if (p.deadline <= now) this.finish(p, true);
       else if (p.deadline < next) next = p.deadline;
     }
@@ -466,9 +477,9 @@ export class Requests {
   peerDied(pid: number): void {
     this.deathWatch.get(pid)?.close();
     this.deathWatch.delete(pid);
-    for (const p of [...this.pending.values()]) {
+    for (const p of this.pending.values()) {
       let hit = false;
-      for (const [path, wpid] of p.waiting) {
+      for (const [path, wpid] of p.waiting.entries()) {
         if (wpid === pid) {
           p.waiting.delete(path);
           p.lost = `pid ${pid}, socket ${path}`;
@@ -486,7 +497,7 @@ export class Requests {
    * of peers whose pid is unknown.
    */
   private checkPeers(p: Pending): void {
-    for (const pid of [...p.waiting.values()]) if (pid > 0 && processGone(pid)) this.peerDied(pid);
+    for (const [, pid] of p.waiting.entries()) if (pid > 0 && processGone(pid)) this.peerDied(pid);
     if (!p.done) this.checkSockets(p);
   }
 
@@ -495,12 +506,12 @@ export class Requests {
    * socket refuses (its process died) or is gone ends its share of every request at once.
    */
   private checkSockets(p: Pending): void {
-    for (const [path, pid] of [...p.waiting]) {
+    for (const [path, pid] of p.waiting.entries()) {
       if (pid > 0) continue;
       const r = binding.probe(path);
       if (r !== ECONNREFUSED && r !== ENOENT) continue;
       const why = `its socket ${path} ${r === ENOENT ? 'is gone' : 'refuses connections'}`;
-      for (const q of [...this.pending.values()]) {
+      for (const q of this.pending.values()) {
         if (q.waiting.get(path) !== pid) continue;
         q.waiting.delete(path);
         q.lost = why;
@@ -515,7 +526,7 @@ export class Requests {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;
-    for (const p of [...this.pending.values()]) {
+    for (const p of this.pending.values()) {
       p.waiting.clear();
       this.finish(p, true, true);
     }

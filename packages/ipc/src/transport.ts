@@ -3,7 +3,7 @@
  * to a peer's path, waiting for room in a full peer queue while this process's own queue keeps
  * moving. The receive side (uv_poll, recvmmsg) is the binding's `watch`/`recv`, driven by receive.ts.
  */
-import { unlinkSync } from 'node:fs';
+import { realpathSync, unlinkSync } from 'node:fs';
 import { MpError } from '@mp/memory';
 import { binding } from './binding.js';
 import { EAGAIN, ECONNREFUSED, ENOENT, sysError } from './errors.js';
@@ -62,6 +62,8 @@ export function bindSocket(runtimeDir: string, path: string, before: () => void,
 
 export class Transport {
   private readonly addrs = new Map<string, Uint8Array>();
+  /** The directories sent into, resolved (see addr). */
+  private readonly realDirs = new Map<string, string>();
 
   constructor(
     /** The bound socket (-1 once closed). */
@@ -72,15 +74,40 @@ export class Transport {
     private readonly drainOwn: () => void,
   ) {}
 
-  /** The sockaddr of a path (cached). */
+  /**
+   * The sockaddr of a path (cached), its directory resolved: the kernel walks the address of every
+   * sendto, and a symlink on the way (root's runtime dirs are under /var/run → /run) costs each send
+   * a second walk from the root. The path itself stays the peer's name everywhere else (replies are
+   * matched by the address the peer bound, whatever it is).
+   */
   addr(path: string): Uint8Array {
     let a = this.addrs.get(path);
     if (a === undefined) {
       a = sockaddr(path);
+      const real = this.resolve(path);
+      if (real !== path && Buffer.byteLength(real) < SUN_PATH_MAX) a = sockaddr(real);
       if (this.addrs.size > ADDR_CACHE_MAX) this.addrs.clear();
       this.addrs.set(path, a);
     }
     return a;
+  }
+
+  /** `path` with its directory's symlinks resolved (as it is when the directory cannot be resolved). */
+  private resolve(path: string): string {
+    const slash = path.lastIndexOf('/');
+    if (slash <= 0) return path;
+    const dir = path.slice(0, slash);
+    let real = this.realDirs.get(dir);
+    if (real === undefined) {
+      try {
+        real = realpathSync.native(dir);
+      } catch {
+        return path; // not there (yet): the send says what became of it
+      }
+      if (this.realDirs.size > ADDR_CACHE_MAX) this.realDirs.clear();
+      this.realDirs.set(dir, real);
+    }
+    return real + path.slice(slash);
   }
 
   /** Send one datagram; 0 or -errno. A full peer queue is waited on (our own queue drained meanwhile). */
