@@ -13,12 +13,14 @@
 //   seqpacket*   AF_UNIX SOCK_SEQPACKET listen/connect/accept/recv/send (DPDK's telemetry socket, which
 //                Node's `net` cannot open); all non-blocking, expected outcomes returned as -errno
 //   fdWatch      uv_poll on a descriptor it owns: call back on every readable event until closed
+//   checksum, readCached  the V8 code cache of the bundles: its checksum, and its whole read (code_cache.h)
 //
 // No policy lives here. The TypeScript callers validate arguments first; every argument is still type-
 // and range-checked here (args.h), so a wrong one is a TypeError/RangeError, never a syscall on fd 0.
 
 #include <napi.h>
 #include "args.h"
+#include "code_cache.h"
 #include "errno_name.h"
 #include "watch.h"
 #include <uv.h>
@@ -515,27 +517,16 @@ Napi::Value FdWatchNew(const Napi::CallbackInfo& info) {
 Napi::Value Checksum(const Napi::CallbackInfo& info) {
   Napi::Uint8Array bytes;
   if (!mp::ArgBytes(info, 0, "bytes", &bytes)) return info.Env().Undefined();
-  const uint8_t* p = bytes.Data();
-  const size_t n = bytes.ByteLength();
-  constexpr uint64_t kPrime = 0x100000001b3ULL;
-  uint64_t h = 0xcbf29ce484222325ULL;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    h = (h ^ w) * kPrime;
-    h ^= h >> 29;
-  }
-  if (i < n) {
-    uint64_t w = 0;
-    std::memcpy(&w, p + i, n - i);
-    h = (h ^ w) * kPrime;
-    h ^= h >> 29;
-  }
-  h = (h ^ static_cast<uint64_t>(n)) * kPrime;
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return Napi::String::New(info.Env(), out);
+  return Napi::String::New(info.Env(), mp::Fnv64(bytes.Data(), bytes.ByteLength()));
+}
+
+// errnoName(n): the symbolic name of errno n ("EMFILE"), undefined when unknown (errno_name.h) — for
+// messages about the -errno values the seqpacket calls return, without loading node:os for its table.
+Napi::Value ErrnoNameOf(const Napi::CallbackInfo& info) {
+  int32_t err = 0;
+  MP_ARG(Int32, err, 0);
+  const char* name = mp::ErrnoName(err);
+  return name != nullptr ? Napi::String::New(info.Env(), name) : info.Env().Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -556,6 +547,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("seqpacketSend", Napi::Function::New(env, SeqpacketSend));
   exports.Set("fdWatch", Napi::Function::New(env, FdWatchNew));
   exports.Set("checksum", Napi::Function::New(env, Checksum));
+  exports.Set("readCached", Napi::Function::New(env, mp::ReadCached));
+  exports.Set("errnoName", Napi::Function::New(env, ErrnoNameOf));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   return exports;
 }

@@ -19,5 +19,5 @@ export { WORD, memRegionSize, wordIndex, wordsOf } from './layout.js';
 export { TSO } from './order.js';
 export { attachMemory, detachMemory, groupMemory } from './group.js';
 export { checkOwnedFd, euid } from './files.js';
-export { runCached, codeCacheStatus } from './code-cache.js';
-export type { CodeCacheEntry } from './code-cache.js';
+export { runCached, codeCacheStatus, codeCacheBooted } from './code-cache.js';
+export type { CodeCacheEntry, CodeCacheDir } from './code-cache.js';
