@@ -13,6 +13,7 @@
 //   seqpacket*   AF_UNIX SOCK_SEQPACKET listen/connect/accept/recv/send (DPDK's telemetry socket, which
 //                Node's `net` cannot open); all non-blocking, expected outcomes returned as -errno
 //   fdWatch      uv_poll on a descriptor it owns: call back on every readable event until closed
+//   intervalWatch  a timerfd under the same watch: call back every n ms until closed
 //   checksum, readCached  the V8 code cache of the bundles: its checksum, and its whole read (code_cache.h)
 //
 // No policy lives here. The TypeScript callers validate arguments first; every argument is still type-
@@ -36,6 +37,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -520,6 +522,54 @@ Napi::Value Checksum(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), mp::Fnv64(bytes.Data(), bytes.ByteLength()));
 }
 
+// intervalWatch(ms, cb, ref = false): call cb() every `ms` milliseconds until close() — a timerfd under
+// the poll watch of watch.h (its lifetime rules, its handle). For @mp/eal's process-table watch: a
+// process's first Node timer cost ≈ 0.8 ms of CPU (Node's timer lists and async resources set up on first
+// use), this one the pidfd watch's path, already taken by every secondary.
+struct IntervalWatch : mp::Watch {
+  void OnEvent(int status, int revents) override {
+    uint64_t expirations;
+    // Read the expiration count so the descriptor stops being readable (non-blocking: EAGAIN when none).
+    while (read(fd, &expirations, sizeof expirations) == static_cast<ssize_t>(sizeof expirations)) {
+    }
+    mp::Watch::OnEvent(status, revents);
+  }
+};
+
+Napi::Value IntervalWatchNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t ms = 0;
+  MP_ARG(Uint32, ms, 0);
+  Napi::Function cb;
+  MP_ARG(Function, cb, 1);
+  bool ref = false;
+  if (info.Length() > 2 && !info[2].IsUndefined()) MP_ARG(Bool, ref, 2);
+  if (ms == 0) {
+    Napi::RangeError::New(env, "intervalWatch: ms must be at least 1").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (fd < 0) {
+    ErrnoError(env, errno, "timerfd_create").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  itimerspec its{};
+  its.it_interval.tv_sec = ms / 1000;
+  its.it_interval.tv_nsec = static_cast<long>(ms % 1000) * 1000000L;
+  its.it_value = its.it_interval;
+  if (timerfd_settime(fd, 0, &its, nullptr) != 0) {
+    const int e = errno;
+    close(fd);
+    ErrnoError(env, e, "timerfd_settime").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  mp::WatchOptions opt;
+  opt.ref = ref;
+  Napi::Value handle = mp::WatchStart(env, new IntervalWatch(), fd, cb, opt, ErrnoError);
+  if (handle.IsUndefined()) close(fd);  // a failed start leaves the descriptor to its caller
+  return handle;
+}
+
 // errnoName(n): the symbolic name of errno n ("EMFILE"), undefined when unknown (errno_name.h) — for
 // messages about the -errno values the seqpacket calls return, without loading node:os for its table.
 Napi::Value ErrnoNameOf(const Napi::CallbackInfo& info) {
@@ -549,6 +599,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checksum", Napi::Function::New(env, Checksum));
   exports.Set("readCached", Napi::Function::New(env, mp::ReadCached));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoNameOf));
+  exports.Set("intervalWatch", Napi::Function::New(env, IntervalWatchNew));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   return exports;
 }

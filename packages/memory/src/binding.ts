@@ -35,6 +35,8 @@ export interface MemoryBinding {
   seqpacketSend(fd: number, data: Uint8Array): number;
   /** Call back on every readable event of fd until close(); the watch owns (and closes) fd. */
   fdWatch(fd: number, onReadable: () => void, ref?: boolean): { close(): void; pause(): void; resume(): void };
+  /** Call back every `ms` ms (a timerfd under the poll watch) until close(). */
+  intervalWatch(ms: number, onTick: () => void, ref?: boolean): { close(): void };
   /** 64-bit FNV-1a over 64-bit words, as 16 hex digits: the code cache's integrity check (code-cache.ts). */
   checksum(bytes: Uint8Array): string;
   /**

@@ -11,7 +11,7 @@ export { SEGMENT_CHUNK } from './segments.js';
 export { getU64, setU64 } from './bytes.js';
 export { faultPoint, armFaultPoints, faultPointsArmed, FAULTS } from './fault.js';
 export { processGone, processAlive } from './liveness.js';
-export { watchPid } from './sys.js';
+export { watchPid, watchInterval } from './sys.js';
 export { sleepSync } from './lock.js';
 export { log } from './log.js';
 export { processSlot } from './slot.js';
