@@ -5,6 +5,7 @@
 // its header and checksums — so the code that runs uncached at every start is a few lines
 // (src/boot.cjs), not a loader (packages/eal/README.md, "Attach time").
 //
+//   checksum(bytes) → the 16 hex digits of Fnv64 (the writer's, src/code-cache.ts)
 //   readCached(bundle, from, dir, file, node) → [source, sourceSum, state, why, payload] | undefined
 //
 // - undefined: the bundle cannot be read (the caller requires it instead).
@@ -16,6 +17,7 @@
 //     MPV8 2 <source checksum> <node version> <payload bytes> <payload checksum>\n<V8 cached data>
 #pragma once
 #include <napi.h>
+#include "args.h"
 
 #include <cerrno>
 #include <cstdint>
@@ -192,6 +194,16 @@ inline bool ParseHeader(const std::vector<uint8_t>& f, size_t* nl, std::vector<s
 }
 
 }  // namespace cc
+
+// checksum(bytes): a 64-bit FNV-1a over the bytes taken as little-endian 64-bit words (the tail as one
+// zero-padded word), then its length, as 16 hex digits. The code cache's integrity check (src/code-cache.ts):
+// V8 does not verify cached data in release builds, and node:crypto costs ~10 ms to load. Not a
+// cryptographic hash: the cache directory admits only this uid.
+inline Napi::Value Checksum(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array bytes;
+  if (!mp::ArgBytes(info, 0, "bytes", &bytes)) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), mp::Fnv64(bytes.Data(), bytes.ByteLength()));
+}
 
 inline Napi::Value ReadCached(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

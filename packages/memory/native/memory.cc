@@ -512,16 +512,6 @@ Napi::Value FdWatchNew(const Napi::CallbackInfo& info) {
   return mp::WatchNew(env, fd, UV_READABLE | UV_DISCONNECT, false, cb, ref, ErrnoError);
 }
 
-// checksum(bytes): a 64-bit FNV-1a over the bytes taken as little-endian 64-bit words (the tail as one
-// zero-padded word), then its length, as 16 hex digits. The code cache's integrity check (src/code-cache.ts):
-// V8 does not verify cached data in release builds, and node:crypto costs ~10 ms to load. Not a
-// cryptographic hash: the cache directory admits only this uid.
-Napi::Value Checksum(const Napi::CallbackInfo& info) {
-  Napi::Uint8Array bytes;
-  if (!mp::ArgBytes(info, 0, "bytes", &bytes)) return info.Env().Undefined();
-  return Napi::String::New(info.Env(), mp::Fnv64(bytes.Data(), bytes.ByteLength()));
-}
-
 // intervalWatch(ms, cb, ref = false): call cb() every `ms` milliseconds until close() — a timerfd under
 // the poll watch of watch.h (its lifetime rules, its handle). For @mp/eal's process-table watch: a
 // process's first Node timer cost ≈ 0.8 ms of CPU (Node's timer lists and async resources set up on first
@@ -596,7 +586,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("seqpacketRecv", Napi::Function::New(env, SeqpacketRecv));
   exports.Set("seqpacketSend", Napi::Function::New(env, SeqpacketSend));
   exports.Set("fdWatch", Napi::Function::New(env, FdWatchNew));
-  exports.Set("checksum", Napi::Function::New(env, Checksum));
+  exports.Set("checksum", Napi::Function::New(env, mp::Checksum));
   exports.Set("readCached", Napi::Function::New(env, mp::ReadCached));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoNameOf));
   exports.Set("intervalWatch", Napi::Function::New(env, IntervalWatchNew));

@@ -67,6 +67,6 @@ export function writeCString(u8: Uint8Array, at: number, size: number, s: string
 export function readCString(u8: Uint8Array, at: number, size: number): string {
   let end = at;
   while (end < at + size && u8[end] !== 0) end++;
-  return dec().decode(u8.subarray(at, end));
+  return fromUtf8(u8, at, end);
 }
 
