@@ -98,7 +98,7 @@ function cacheDir(): CodeCacheDir | null {
   return base === undefined ? null : { dir: join(base, 'mp', 'v8'), from: base, explicit: false };
 }
 
-// The addon's checksum (native/memory.cc): node:crypto would cost ~10 ms of every start to load.
+// The addon's checksum (native/code_cache.h, as readCached's): node:crypto would cost ~10 ms of every start to load.
 function checksum(data: Uint8Array): string {
   return binding.checksum(data);
 }
