@@ -57,6 +57,24 @@ inline std::string Fnv64(const uint8_t* p, size_t n) {
 
 namespace cc {
 
+// What the checks need of a file: lstat/fstat through statx. glibc exports lstat and fstat as functions
+// only from 2.33 (before, they were inline wrappers of __lxstat/__fxstat); the prebuilds target 2.28, whose
+// statx wrapper exists (tools/pack-check checks the symbol versions).
+struct Meta {
+  mode_t mode = 0;
+  uid_t uid = 0;
+  uint64_t size = 0;
+};
+
+inline int StatOf(int dirfd, const char* path, int flags, Meta* m) {
+  struct statx sx;
+  if (statx(dirfd, path, flags, STATX_TYPE | STATX_MODE | STATX_UID | STATX_SIZE, &sx) != 0) return -1;
+  m->mode = sx.stx_mode;
+  m->uid = sx.stx_uid;
+  m->size = sx.stx_size;
+  return 0;
+}
+
 struct Outcome {
   std::string state;
   std::string why;
@@ -68,29 +86,29 @@ inline std::string Mode4(mode_t m) {
   return b;
 }
 
-inline const char* KindOf(const struct stat& st) {
-  if (S_ISLNK(st.st_mode)) return "a symbolic link";
-  if (S_ISDIR(st.st_mode)) return "a directory";
-  if (S_ISREG(st.st_mode)) return "a regular file";
-  if (S_ISSOCK(st.st_mode)) return "a socket";
+inline const char* KindOf(const Meta& st) {
+  if (S_ISLNK(st.mode)) return "a symbolic link";
+  if (S_ISDIR(st.mode)) return "a directory";
+  if (S_ISREG(st.mode)) return "a regular file";
+  if (S_ISSOCK(st.mode)) return "a socket";
   return "a special file";
 }
 
 inline Outcome Refuse(const std::string& path, const std::string& why) { return {"refused", "refusing " + path + ": " + why}; }
 
 // files.ts's problem(): why `st` is not a directory (`dir`) or a regular file of ours, or "" when it is.
-inline std::string Problem(const struct stat& st, bool dir) {
-  if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-    return std::string("it is ") + KindOf(st) + " owned by uid " + std::to_string(st.st_uid) + ", not " +
-           (dir ? "a directory" : "a regular file") + (S_ISLNK(st.st_mode) ? " (links are never followed)" : "");
+inline std::string Problem(const Meta& st, bool dir) {
+  if (dir ? !S_ISDIR(st.mode) : !S_ISREG(st.mode)) {
+    return std::string("it is ") + KindOf(st) + " owned by uid " + std::to_string(st.uid) + ", not " +
+           (dir ? "a directory" : "a regular file") + (S_ISLNK(st.mode) ? " (links are never followed)" : "");
   }
   const uid_t me = geteuid();
-  if (st.st_uid != me) {
-    return "it belongs to uid " + std::to_string(st.st_uid) + ", not to this process's uid " + std::to_string(me) +
+  if (st.uid != me) {
+    return "it belongs to uid " + std::to_string(st.uid) + ", not to this process's uid " + std::to_string(me) +
            " (planted by another user?)";
   }
-  if ((st.st_mode & (dir ? 022 : 077)) != 0) {
-    return "its mode " + Mode4(st.st_mode) + " lets other users in (allowed: at most " +
+  if ((st.mode & (dir ? 022 : 077)) != 0) {
+    return "its mode " + Mode4(st.mode) + " lets other users in (allowed: at most " +
            (dir ? "0755 without group/other write" : "0600") + ")";
   }
   return "";
@@ -107,8 +125,8 @@ inline Outcome CheckChain(const std::string& from, const std::string& dir) {
   }
   if (dir != from) chain.push_back(dir);
   for (const std::string& d : chain) {
-    struct stat st;
-    if (lstat(d.c_str(), &st) != 0) {
+    Meta st;
+    if (StatOf(AT_FDCWD, d.c_str(), AT_SYMLINK_NOFOLLOW, &st) != 0) {
       const int e = errno;
       if (e == ENOENT) return {"miss", ""};
       if (e == EACCES || e == EPERM) return Refuse(d, "permission denied (does it belong to another user?)");
@@ -141,22 +159,22 @@ inline Outcome ReadFile(const std::string& file, std::vector<uint8_t>* out) {
     const int e = errno;
     if (e == ENOENT) return {"miss", ""};
     if (e == ELOOP) {
-      struct stat st;
-      const std::string owner = lstat(file.c_str(), &st) == 0 ? " owned by uid " + std::to_string(st.st_uid) : "";
+      Meta st;
+      const std::string owner = StatOf(AT_FDCWD, file.c_str(), AT_SYMLINK_NOFOLLOW, &st) == 0 ? " owned by uid " + std::to_string(st.uid) : "";
       return Refuse(file, "it is a symbolic link" + owner + " (links are never followed)");
     }
     if (e == EACCES || e == EPERM) return Refuse(file, "permission denied (does it belong to another user?)");
     return Refuse(file, std::string("open: ") + strerror(e));
   }
-  struct stat st;
+  Meta st;
   Outcome r{"", ""};
-  if (fstat(fd, &st) != 0) {
+  if (StatOf(fd, "", AT_EMPTY_PATH, &st) != 0) {
     r = Refuse(file, std::string("fstat: ") + strerror(errno));
   } else {
     std::string why = Problem(st, false);
     if (!why.empty()) {
       r = Refuse(file, why);
-    } else if (!ReadAll(fd, static_cast<size_t>(st.st_size), out)) {
+    } else if (!ReadAll(fd, static_cast<size_t>(st.size), out)) {
       r = {"corrupt", file + " shrank or could not be read"};
     }
   }
@@ -223,8 +241,8 @@ inline Napi::Value ReadCached(const Napi::CallbackInfo& info) {
   {
     const int fd = open(bundle.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return env.Undefined();
-    struct stat st;
-    const bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && cc::ReadAll(fd, static_cast<size_t>(st.st_size), &src);
+    cc::Meta st;
+    const bool ok = cc::StatOf(fd, "", AT_EMPTY_PATH, &st) == 0 && S_ISREG(st.mode) && cc::ReadAll(fd, static_cast<size_t>(st.size), &src);
     close(fd);
     if (!ok) return env.Undefined();
   }
