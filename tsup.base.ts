@@ -1,9 +1,8 @@
-import { readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, defineConfig } from 'tsup';
 import type { Options } from 'tsup';
 
-type Plugin = NonNullable<Options['esbuildPlugins']>[number];
 
 /** The one tsup setup of every package: ESM + CJS + .d.ts from src/index.ts, for Node 20. */
 const base = {
@@ -18,6 +17,36 @@ const base = {
   define: { __MP_VERSION__: JSON.stringify((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version) },
 } satisfies Options;
 export default defineConfig(base);
+
+/**
+ * `code` with every non-ASCII character escaped (`\\uXXXX`; UTF-16 units, so a pair for astral ones):
+ * the same program — in strings, regular expressions, templates and identifiers the escape means the
+ * character, in comments it is text — but pure ASCII, which the addon's `readCached` makes into a
+ * one-byte string by a copy (a UTF-8 decode into a two-byte string cost ≈ 0.6 ms of every attach for a
+ * 70 KB bundle; esbuild escapes strings already, the JSDoc comments it keeps were the rest).
+ */
+export function ascii(code: string): string {
+  return code.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * An esbuild CommonJS bundle whose exports are plain properties, set at its end: esbuild writes
+ * `__export(x_exports, { a: () => a, … })` and `module.exports = __toCommonJS(x_exports)` at the top, a
+ * getter per name defined twice over (≈ 0.5 ms of a bundle's top level for 70 names, and a getter call at
+ * every use of an import from another bundle). A bundle of ours never reads its own exports, reassigns
+ * none (no exported `let`) and is required by nobody while it runs, so the values at its end are the
+ * values. Throws when the bundle does not have that shape.
+ */
+export function plainExports(code: string, file: string): string {
+  const m = /^var (\w+) = \{\};\n__export\(\1, \{\n(.*?)\n\}\);\nmodule\.exports = __toCommonJS\(\1\);\n/ms.exec(code);
+  if (m === null) throw new Error(`plainExports: ${file} does not export through one __export/__toCommonJS`);
+  const pairs = m[2]!.split('\n').map((line) => {
+    const p = /^\s*(\w+): \(\) => ([\w.]+),?$/.exec(line);
+    if (p === null) throw new Error(`plainExports: ${file}: unexpected export line ${JSON.stringify(line)}`);
+    return `  ${p[1]}: ${p[2]}`;
+  });
+  return `${code.slice(0, m.index)}${code.slice(m.index + m[0].length).trimEnd()}\n// The exports, as plain properties (plainExports in the repository's tsup.base.ts).\nmodule.exports = __defProp({\n${pairs.join(',\n')}\n}, "__esModule", { value: true });\n`;
+}
 
 /** The names an esbuild ESM entry exports: its closing `export { a, b as c };`. */
 function exportedNames(esm: string, file: string): string[] {
@@ -94,7 +123,8 @@ export function codeCache(loader: string, dist = 'dist', minBytes = 20_000): () 
 function writeStub(dist: string, f: string, code: string, loader: string): void {
   if (/\bimport\(/.test(code)) throw new Error(`codeCache: ${f} holds a dynamic import(), which the vm.Script of runCached cannot resolve`);
   const bundle = f.replace(/\.cjs$/, '.bundle.cjs');
-  renameSync(join(dist, f), join(dist, bundle));
+  writeFileSync(join(dist, bundle), ascii(plainExports(code, f)));
+  unlinkSync(join(dist, f));
   writeFileSync(
     join(dist, f),
     `"use strict";\n` +
@@ -132,49 +162,33 @@ export function viaInternal(pkg: string, dist = 'dist'): () => Promise<void> {
 
 /**
  * An `onSuccess` step for tsup, @mp/memory's: replace tsup's split CommonJS output (entries and chunks)
- * by two files and the cached bundle, so a process loads two files of the package (one with @mp/eal's
- * stub) instead of four:
- * - `<main>.cjs`: `loader` (a source file re-exporting the modules the code cache loader needs) bundled
- *   alone, and at its end the stub of {@link codeCache}: it runs the bundle through the code cache with
- *   its own `runCached`, and then exports every name of every entry. It loads without a cache.
- * - `<main>.bundle.cjs`: `bundle` (a source file re-exporting every entry), with the modules of
- *   `loaderModules` taken from `<main>.cjs` by one `require` at the top of the bundle — it runs while
- *   `<main>.cjs` is loading, before the bundle sets its own `module.exports`, and so gets the loader's
- *   exports (one copy of each module: one MpError class, one addon);
+ * by one bundle and a bootstrap, so a process compiles without the code cache only a few lines of the
+ * package:
+ * - `<main>.cjs`: `boot`, a plain CommonJS file copied as it is (src/boot.cjs): it runs the bundle through
+ *   the code cache, with the addon doing the reading and checking, and so exports every name of every
+ *   entry;
+ * - `<main>.bundle.cjs`: `bundle` (a source file re-exporting every entry), all of the package;
  * - for each other entry, `<name>.cjs`: requires `<main>.cjs` and exports its own names (read from tsup's
  *   ESM build of that entry), nothing more.
  * Run it before {@link esmWrapper}, which reads the same ESM files.
  */
-export function cachedBundle(opts: { loader: string; bundle: string; loaderModules: string[]; main: string; others: string[] }, dist = 'dist'): () => Promise<void> {
+export function cachedBundle(opts: { boot: string; bundle: string; main: string; others: string[] }, dist = 'dist'): () => Promise<void> {
   return async () => {
     const names = Object.fromEntries(opts.others.map((e) => [e, exportedNames(readFileSync(join(dist, `${e}.js`), 'utf8'), `${e}.js`)]));
     for (const f of readdirSync(dist)) if (f.endsWith('.cjs')) unlinkSync(join(dist, f));
     const main = `./${opts.main}.cjs`;
-    const bundle = `${opts.main}.bundle.cjs`;
-    const inLoader = new RegExp(`^\\./(${opts.loaderModules.join('|')})\\.js$`);
     const common: Options = { config: false, format: ['cjs'], target: base.target, shims: true, define: base.define, dts: false, clean: false, silent: true, outDir: dist, splitting: false };
-    await build({ ...common, entry: { [opts.main]: opts.loader } });
-    const plugin: Plugin = { name: 'from-loader', setup: (b) => b.onResolve({ filter: inLoader }, () => ({ path: main, external: true })) };
-    await build({ ...common, entry: { [`${opts.main}.bundle`]: opts.bundle }, esbuildPlugins: [plugin] });
-    const code = readFileSync(join(dist, bundle), 'utf8');
-    const head = /^"use strict";\n/.exec(code)?.[0] ?? '';
-    const req = `require(${JSON.stringify(main)})`;
-    writeFileSync(join(dist, bundle), `${head}var __mpLoader = ${req};\n${code.slice(head.length).split(req).join('__mpLoader')}`);
-    writeFileSync(
-      join(dist, `${opts.main}.cjs`),
-      readFileSync(join(dist, `${opts.main}.cjs`), 'utf8') +
-        `\n// The rest of the package: ./${bundle}, run with a V8 code cache when a valid one exists (runCached above;\n` +
-        `// cachedBundle in the repository's tsup.base.ts), else required. It takes the code above from\n` +
-        `// require(${JSON.stringify(main)}) while this file loads, so before its exports replace these.\n` +
-        `if (!module.exports.runCached(module, require, __dirname + "/${bundle}")) {\n` +
-        `  module.exports = require("./${bundle}");\n` +
-        `}\n`,
-    );
+    await build({ ...common, entry: { [`${opts.main}.bundle`]: opts.bundle } });
+    const bundle = join(dist, `${opts.main}.bundle.cjs`);
+    writeFileSync(bundle, ascii(plainExports(readFileSync(bundle, 'utf8'), bundle)));
+    const boot = readFileSync(opts.boot, 'utf8');
+    if (!boot.includes(`"${opts.main}.bundle.cjs"`)) throw new Error(`cachedBundle: ${opts.boot} does not run ${opts.main}.bundle.cjs`);
+    writeFileSync(join(dist, `${opts.main}.cjs`), boot);
     for (const e of opts.others) {
       writeFileSync(
         join(dist, `${e}.cjs`),
         `"use strict";\n// This entry's names of ${main}, which holds the whole package (cachedBundle in the repository's tsup.base.ts).\n` +
-          `const all = ${req};\n` +
+          `const all = require(${JSON.stringify(main)});\n` +
           names[e]!.map((n) => `exports.${n} = all.${n};\n`).join(''),
       );
     }

@@ -3,7 +3,7 @@ import { defineConfig } from 'tsup';
 
 // Entries: the public index and the internal subpath (helpers for the sibling @mp packages, not the public
 // API). tsup builds them (ESM for the names, .d.ts/.d.cts); cachedBundle then makes the CommonJS build one
-// bundle run through the V8 code cache plus the loader it needs (src/loader.ts) and a stub per entry; the
+// bundle run through the V8 code cache by a bootstrap of a few lines (src/boot.cjs) and a stub per entry; the
 // ESM entries load the CJS build (esmWrapper: one instance for import and require, a faster attach).
 export default defineConfig({
   ...base,
@@ -11,8 +11,7 @@ export default defineConfig({
   splitting: true,
   onSuccess: async () => {
     await cachedBundle({
-      loader: 'src/loader.ts',
-      loaderModules: ['errors', 'slot', 'files', 'addon', 'binding', 'code-cache'],
+      boot: 'src/boot.cjs',
       bundle: 'src/bundle.ts',
       main: 'internal',
       others: ['index'],

@@ -56,6 +56,7 @@ const firstLineEsm: number[] = [];
 const bare: number[] = [];
 const bareEsm: number[] = [];
 const bareExports: number[] = [];
+const nodeFloor: number[] = [];
 const attachCjs: number[] = [];
 const attachEsm: number[] = [];
 const insideCjs: Inside[] = [];
@@ -74,6 +75,7 @@ await rounds({ rounds: ROUNDS }, [
   ['first line cjs', async () => firstLineCjs.push((JSON.parse((await run([join(import.meta.dirname, 'first-line.cjs')])).out) as { cpuMs: number }).cpuMs)],
   ['first line esm', async () => firstLineEsm.push((JSON.parse((await run([join(import.meta.dirname, 'first-line.mjs')])).out) as { cpuMs: number }).cpuMs)],
   ['bare exports', async () => bareExports.push((await run([join(import.meta.dirname, 'exports-ref.cjs')])).ms)],
+  ['node floor', async () => nodeFloor.push(((x: { cpuStartMs: number; cpuMs: number }) => x.cpuMs - x.cpuStartMs)(JSON.parse((await run([join(import.meta.dirname, 'node-floor.cjs')])).out)))],
   ['attach cjs', async () => {
     const r = await run([childCjs, prefix]);
     attachCjs.push(r.ms);
@@ -138,6 +140,7 @@ const firstEsm = median(firstLineEsm);
 const own = (xs: Inside[]): number => median(xs.map((x) => x.cpuMs - x.cpuStartMs));
 const cpuCjs = own(insideCjs);
 const cpuEsm = own(insideEsm) + (firstEsm - firstCjs);
+const floor = median(nodeFloor);
 const DPDK_ATTACH = 'DPDK secondary rte_eal_init';
 const DPDK_LOOKUP = 'DPDK memzone + ring lookup';
 // Ratios to the 60 ms end of DPDK's 60–95 ms (as before); the range is in the note.
@@ -157,6 +160,7 @@ bench.table({ title: `@mp/eal attach (median of ${ROUNDS} spawns)`, ours: '@mp',
   { op: 'CPU (user + system) of a bare start at its first line: CommonJS / ES module', ours: [firstCjs, firstEsm], note: `ES module entry: +${fmt(firstEsm - firstCjs, 1)} ms of Node's own` },
   { op: '**attach CPU beyond a bare start: CommonJS** (the child’s CPU from its first line to after the first lookup)', ours: cpuCjs, note: 'goal ≤ 5 ms', digits: 1 },
   { op: '… CPU of require / init() / first lookup, CommonJS', ours: cpuParts(insideCjs), digits: 2 },
+  { op: "Node's floor of an attach (CPU): resolve @mp/eal and @mp/memory/internal through their exports maps, load vm, dlopen the addon (`bench/node-floor.cjs`)", ours: floor, note: `attach CPU beyond it: ${fmt(cpuCjs - floor, 1)} ms CommonJS`, digits: 2 },
   { op: '**attach CPU beyond a bare CommonJS start: ES module** (the same + the first lines’ difference)', ours: cpuEsm, note: `goal ≤ 10 ms; ${fmt(own(insideEsm), 1)} ms beyond a bare ES module start`, digits: 1 },
   { op: '… CPU of import / init() / first lookup, ES module', ours: cpuParts(insideEsm), digits: 2 },
   { op: 'without the V8 code cache (`MP_CODE_CACHE=0`): attach beyond bare, CommonJS / ES module', ours: [cjsOffMs - bareMs, esmOffMs - bareMs], note: `with the cache: ${fmt(cjsMs - bareMs, 1)} / ${fmt(esmMs - bareMs, 1)} ms (${fmt((cjsMs - bareMs) / (cjsOffMs - bareMs), 2)}× / ${fmt((esmMs - bareMs) / (esmOffMs - bareMs), 2)}×)` },

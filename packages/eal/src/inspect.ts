@@ -9,12 +9,11 @@
  * (@mp/memory's segment removal, then {@link removeEntries}).
  */
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync, readdirSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MpError, RobustLock, fromSystemError, lstatOwned, ofdLock, ofdTest } from '@mp/memory';
 import { GroupMemory, checkOwnedFd, euid, getU64 } from '@mp/memory/internal';
 import type { MemzoneInfo } from '@mp/memory';
-import { CONFIG_NAME, GROUP_ENTRY, removeEntries } from './runtime-dir.js';
+import { CONFIG_NAME, GROUP_ENTRY, removeEntries, tmpDir } from './runtime-dir.js';
 import { CFG, CFG_MAGIC, CFG_VERSION, CFG_W, LOCK_PRIMARY, MAX_PROCS, PROC, PROC_W, PS_FREE, PT_PRIMARY, ST_CLOSING, ST_FORMATTING, ST_READY, lockSlot, procWord } from './layout.js';
 import { TELEMETRY_SOCKET } from './telemetry-server.js';
 
@@ -64,7 +63,7 @@ export function defaultGroupBases(): string[] {
   const out = ['/var/run/mp'];
   const xdg = process.env.XDG_RUNTIME_DIR;
   if (xdg && xdg.startsWith('/')) out.push(join(xdg, 'mp'));
-  out.push(join(tmpdir(), `mp-${uid}`));
+  out.push(join(tmpDir(), `mp-${uid}`));
   return out.filter((d) => {
     try {
       return lstatSync(d).isDirectory();

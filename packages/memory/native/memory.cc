@@ -13,12 +13,15 @@
 //   seqpacket*   AF_UNIX SOCK_SEQPACKET listen/connect/accept/recv/send (DPDK's telemetry socket, which
 //                Node's `net` cannot open); all non-blocking, expected outcomes returned as -errno
 //   fdWatch      uv_poll on a descriptor it owns: call back on every readable event until closed
+//   intervalWatch  a timerfd under the same watch: call back every n ms until closed
+//   checksum, readCached  the V8 code cache of the bundles: its checksum, and its whole read (code_cache.h)
 //
 // No policy lives here. The TypeScript callers validate arguments first; every argument is still type-
 // and range-checked here (args.h), so a wrong one is a TypeError/RangeError, never a syscall on fd 0.
 
 #include <napi.h>
 #include "args.h"
+#include "code_cache.h"
 #include "errno_name.h"
 #include "watch.h"
 #include <uv.h>
@@ -34,6 +37,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -508,34 +512,61 @@ Napi::Value FdWatchNew(const Napi::CallbackInfo& info) {
   return mp::WatchNew(env, fd, UV_READABLE | UV_DISCONNECT, false, cb, ref, ErrnoError);
 }
 
-// checksum(bytes): a 64-bit FNV-1a over the bytes taken as little-endian 64-bit words (the tail as one
-// zero-padded word), then its length, as 16 hex digits. The code cache's integrity check (src/code-cache.ts):
-// V8 does not verify cached data in release builds, and node:crypto costs ~10 ms to load. Not a
-// cryptographic hash: the cache directory admits only this uid.
-Napi::Value Checksum(const Napi::CallbackInfo& info) {
-  Napi::Uint8Array bytes;
-  if (!mp::ArgBytes(info, 0, "bytes", &bytes)) return info.Env().Undefined();
-  const uint8_t* p = bytes.Data();
-  const size_t n = bytes.ByteLength();
-  constexpr uint64_t kPrime = 0x100000001b3ULL;
-  uint64_t h = 0xcbf29ce484222325ULL;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    h = (h ^ w) * kPrime;
-    h ^= h >> 29;
+// intervalWatch(ms, cb, ref = false): call cb() every `ms` milliseconds until close() — a timerfd under
+// the poll watch of watch.h (its lifetime rules, its handle). For @mp/eal's process-table watch: a
+// process's first Node timer cost ≈ 0.8 ms of CPU (Node's timer lists and async resources set up on first
+// use), this one the pidfd watch's path, already taken by every secondary.
+struct IntervalWatch : mp::Watch {
+  void OnEvent(int status, int revents) override {
+    uint64_t expirations;
+    // Read the expiration count so the descriptor stops being readable (non-blocking: EAGAIN when none).
+    while (read(fd, &expirations, sizeof expirations) == static_cast<ssize_t>(sizeof expirations)) {
+    }
+    mp::Watch::OnEvent(status, revents);
   }
-  if (i < n) {
-    uint64_t w = 0;
-    std::memcpy(&w, p + i, n - i);
-    h = (h ^ w) * kPrime;
-    h ^= h >> 29;
+};
+
+Napi::Value IntervalWatchNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t ms = 0;
+  MP_ARG(Uint32, ms, 0);
+  Napi::Function cb;
+  MP_ARG(Function, cb, 1);
+  bool ref = false;
+  if (info.Length() > 2 && !info[2].IsUndefined()) MP_ARG(Bool, ref, 2);
+  if (ms == 0) {
+    Napi::RangeError::New(env, "intervalWatch: ms must be at least 1").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
-  h = (h ^ static_cast<uint64_t>(n)) * kPrime;
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return Napi::String::New(info.Env(), out);
+  const int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (fd < 0) {
+    ErrnoError(env, errno, "timerfd_create").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  itimerspec its{};
+  its.it_interval.tv_sec = ms / 1000;
+  its.it_interval.tv_nsec = static_cast<long>(ms % 1000) * 1000000L;
+  its.it_value = its.it_interval;
+  if (timerfd_settime(fd, 0, &its, nullptr) != 0) {
+    const int e = errno;
+    close(fd);
+    ErrnoError(env, e, "timerfd_settime").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  mp::WatchOptions opt;
+  opt.ref = ref;
+  Napi::Value handle = mp::WatchStart(env, new IntervalWatch(), fd, cb, opt, ErrnoError);
+  if (handle.IsUndefined()) close(fd);  // a failed start leaves the descriptor to its caller
+  return handle;
+}
+
+// errnoName(n): the symbolic name of errno n ("EMFILE"), undefined when unknown (errno_name.h) — for
+// messages about the -errno values the seqpacket calls return, without loading node:os for its table.
+Napi::Value ErrnoNameOf(const Napi::CallbackInfo& info) {
+  int32_t err = 0;
+  MP_ARG(Int32, err, 0);
+  const char* name = mp::ErrnoName(err);
+  return name != nullptr ? Napi::String::New(info.Env(), name) : info.Env().Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -555,7 +586,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("seqpacketRecv", Napi::Function::New(env, SeqpacketRecv));
   exports.Set("seqpacketSend", Napi::Function::New(env, SeqpacketSend));
   exports.Set("fdWatch", Napi::Function::New(env, FdWatchNew));
-  exports.Set("checksum", Napi::Function::New(env, Checksum));
+  exports.Set("checksum", Napi::Function::New(env, mp::Checksum));
+  exports.Set("readCached", Napi::Function::New(env, mp::ReadCached));
+  exports.Set("errnoName", Napi::Function::New(env, ErrnoNameOf));
+  exports.Set("intervalWatch", Napi::Function::New(env, IntervalWatchNew));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   return exports;
 }

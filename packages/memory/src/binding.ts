@@ -35,8 +35,18 @@ export interface MemoryBinding {
   seqpacketSend(fd: number, data: Uint8Array): number;
   /** Call back on every readable event of fd until close(); the watch owns (and closes) fd. */
   fdWatch(fd: number, onReadable: () => void, ref?: boolean): { close(): void; pause(): void; resume(): void };
+  /** Call back every `ms` ms (a timerfd under the poll watch) until close(). */
+  intervalWatch(ms: number, onTick: () => void, ref?: boolean): { close(): void };
   /** 64-bit FNV-1a over 64-bit words, as 16 hex digits: the code cache's integrity check (code-cache.ts). */
   checksum(bytes: Uint8Array): string;
+  /**
+   * Read `bundle` and, after the safe file checks of the directories from `from` down to `dir` and of
+   * `file`, the code cache `file` for it (native/code_cache.h): [source, its checksum, state, why, the V8
+   * data when state is `hit`]; undefined when the bundle cannot be read.
+   */
+  readCached(bundle: string, from: string, dir: string, file: string, node: string): [source: string, sourceSum: string, state: 'hit' | 'miss' | 'stale' | 'corrupt' | 'refused', why: string, data: Buffer | undefined] | undefined;
+  /** The symbolic name of errno `n` ("EMFILE"), undefined when unknown. */
+  errnoName(n: number): string | undefined;
   readonly pageSize: number;
 }
 

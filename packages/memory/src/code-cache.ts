@@ -4,11 +4,15 @@
  * and then each function it runs for the first time (packages/eal/README.md, "Attach time"); with the
  * cache, V8 takes the bytecode of all of them from one file per bundle.
  *
- * How a bundle is loaded: its entry file is a stub written at build time (`codeCache` in the repository's
- * tsup.base.ts) that calls {@link runCached} with the bundle beside it (`index.bundle.cjs`). runCached compiles the bundle with `vm.Script` and the cached data of
- * an earlier run, runs it as the stub's module, and — when there was no usable cache — writes one at
- * process exit, after this process ran the code it needed (V8 then includes every function compiled so
- * far). When the bundle cannot be read (inside another bundler's output) the stub `require`s it.
+ * How a bundle is loaded: @mp/memory's own (`internal.bundle.cjs`, the whole package) by its entry
+ * `internal.cjs`, a bootstrap of a few lines (src/boot.cjs) that opens the addon, has it read and check
+ * the cache (`readCached`, native/code_cache.h) and runs the bundle, then hands over what it did
+ * ({@link codeCacheBooted}); every other bundle (@mp/eal's `index.bundle.cjs`) by a stub written at build
+ * time (`codeCache` in the repository's tsup.base.ts) that calls {@link runCached}. Either way the bundle is
+ * compiled with `vm.Script` and the cached data of an earlier run, run as the entry's module, and — when
+ * there was no usable cache — a cache is written at process exit, after this process ran the code it
+ * needed (V8 then includes every function compiled so far). When the bundle cannot be read (inside another
+ * bundler's output) the entry `require`s it.
  *
  * V8 trusts cached data: it checks only its own version, its flags and the source's length (not even a
  * checksum, in release builds), and runs whatever bytecode the file holds. So a cache is used only when
@@ -16,26 +20,34 @@
  * - the directory: `$MP_CODE_CACHE` (an absolute path; `0` or `off` turns the cache off), else
  *   `$XDG_CACHE_HOME/mp/v8`, else `$HOME/.cache/mp/v8`. Every component from that base down is a
  *   directory of this uid, not a link, not group/world writable (the safe file rules of DESIGN §5,
- *   files.ts); missing ones are created 0700 when a cache is written.
+ *   files.ts, which the addon's reader applies the same way); missing ones are created 0700 when a cache
+ *   is written.
  * - the file: opened with O_NOFOLLOW (a planted link is never followed), a regular file of this uid with
  *   mode 0600; written as `<name>.<pid>.tmp` (O_EXCL) and renamed into place, so a reader never sees a
  *   half-written file.
  * - its header: a checksum of the bundle's source as this process read it (another build, or an edit of
- *   the bundle in place, makes the cache stale), Node's version, and a checksum of the payload
+ *   the bundle in place, makes the cache stale), Node's version, and the payload's length and checksum
  *   (the addon's 64-bit FNV-1a: a corrupt payload is never handed to V8). V8's own rejection (another
  *   version or flags) is `rejected`, and the cache is written again at exit.
  *
  * ```
- * MPV8 1 {"source":…,"node":…,"bytes":…,"checksum":…}\n<V8 cached data>
+ * MPV8 2 <source checksum> <node version> <payload bytes> <payload checksum>\n<V8 cached data>
  * ```
  *
  * What happened to each bundle is in {@link codeCacheStatus} (tests read it).
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, writeSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { binding } from './binding.js';
 import { checkOwnedFd, ensureOwnedDir, openOwnedFile, removeOwned } from './files.js';
+
+/** Where the caches live: `dir`, whose components from `from` down are checked; `explicit`: `$MP_CODE_CACHE`. */
+export interface CodeCacheDir {
+  dir: string;
+  from: string;
+  explicit: boolean;
+}
 
 /** What became of one bundle's cache in this process. */
 export interface CodeCacheEntry {
@@ -53,17 +65,14 @@ export interface CodeCacheEntry {
   why?: string;
 }
 
-const MAGIC = 'MPV8 1 ';
+const MAGIC = 'MPV8 2 ';
 // The CommonJS wrapper of Node's own loader, on a line of its own so the bundle's line numbers hold.
 const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
 const WRAP_TAIL = '\n})';
 
 const status: CodeCacheEntry[] = [];
 const pending: Array<{ entry: CodeCacheEntry; script: Script; header: Omit<Header, 'bytes' | 'checksum'> }> = [];
-let where: { dir: string; from: string; explicit: boolean } | null | undefined;
-// The directory chain passed the checks in this process (checked once: nobody else can change a chain
-// of our own 0700-or-not-writable directories).
-let dirChecked = false;
+let where: CodeCacheDir | null | undefined;
 
 interface Header {
   /** Checksum of the bundle's source (the addon's, as the payload's). */
@@ -78,8 +87,8 @@ export function codeCacheStatus(): readonly CodeCacheEntry[] {
   return status;
 }
 
-/** The cache directory and the component its checks start from; null when the cache is off. */
-function cacheDir(): { dir: string; from: string; explicit: boolean } | null {
+/** The cache directory and the component its checks start from; null when the cache is off (boot.cjs has the same rule). */
+function cacheDir(): CodeCacheDir | null {
   const env = process.env.MP_CODE_CACHE;
   if (env === '0' || env === 'off') return null;
   if (env !== undefined && env !== '') return env.startsWith('/') ? { dir: env, from: env, explicit: true } : null;
@@ -89,7 +98,7 @@ function cacheDir(): { dir: string; from: string; explicit: boolean } | null {
   return base === undefined ? null : { dir: join(base, 'mp', 'v8'), from: base, explicit: false };
 }
 
-// The addon's checksum (native/memory.cc): node:crypto would cost ~10 ms of every start to load.
+// The addon's checksum (native/code_cache.h, as readCached's): node:crypto would cost ~10 ms of every start to load.
 function checksum(data: Uint8Array): string {
   return binding.checksum(data);
 }
@@ -109,81 +118,45 @@ function nameHash(text: string): string {
  */
 export function runCached(module: NodeJS.Module, require: NodeJS.Require, bundle: string): boolean {
   if (where === undefined) where = cacheDir();
-  if (where === null || typeof binding.checksum !== 'function') {
-    // (An addon built before checksum() existed: no cache rather than an unchecked one.)
-    status.push({ bundle, cache: undefined, state: 'off', ...(where === null ? {} : { why: 'the addon has no checksum()' }) });
-    return false;
-  }
-  let source: string;
-  let header: Omit<Header, 'bytes' | 'checksum'>;
-  try {
-    const text = readFileSync(bundle);
-    source = text.toString('utf8');
-    header = { source: checksum(text), node: process.version };
-  } catch {
+  if (where === null || typeof binding.readCached !== 'function') {
+    // (An addon built before readCached() existed: no cache rather than an unchecked one.)
+    status.push({ bundle, cache: undefined, state: 'off', ...(where === null ? {} : { why: 'the addon has no readCached()' }) });
     return false;
   }
   const name = `${basename(bundle, '.cjs')}-${nameHash(`${bundle}\0${process.version}\0${process.arch}`)}.v8`;
-  const entry: CodeCacheEntry = { bundle, cache: join(where.dir, name), state: 'miss' };
-  status.push(entry);
-  const cachedData = readCache(entry, header);
+  const cache = join(where.dir, name);
+  const read = binding.readCached(bundle, where.from, where.dir, cache, process.version);
+  if (read === undefined) return false;
+  const [source, sourceSum, state, why, cachedData] = read;
   const script = new Script(WRAP_HEAD + source + WRAP_TAIL, { filename: bundle, lineOffset: -1, ...(cachedData ? { cachedData } : {}) });
-  if (cachedData !== undefined && script.cachedDataRejected === true) Object.assign(entry, { state: 'rejected', why: 'V8 refused the cached data (another V8 version or flags)' });
-  if (entry.state !== 'hit' && entry.state !== 'refused') {
-    if (pending.length === 0) process.once('exit', writePending);
-    pending.push({ entry, script, header });
-  }
+  booted({ bundle, cache, state, ...(why ? { why } : {}) }, script, sourceSum);
   const fn = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: NodeJS.Module, f: string, d: string) => void;
   fn.call(module.exports, module.exports, require, module, bundle, dirname(bundle));
   return true;
 }
 
-/** The payload of a valid cache for `header`, else undefined with entry.state saying why. */
-function readCache(entry: CodeCacheEntry, header: Omit<Header, 'bytes' | 'checksum'>): Buffer | undefined {
-  const path = entry.cache!;
-  let file: Buffer;
-  try {
-    if (!dirChecked) ensureOwnedDir(where!.dir, where!.from, false);
-    dirChecked = true;
-    const fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-    try {
-      const st = checkOwnedFd(fd, path); // a regular 0600 file of this uid
-      file = Buffer.allocUnsafe(st.size);
-      for (let off = 0; off < file.length; ) {
-        const n = readSync(fd, file, off, file.length - off, off);
-        if (n === 0) throw new Error(`${path} shrank while being read`);
-        off += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code !== 'ENOENT') Object.assign(entry, { state: 'refused', why: (err as Error).message });
-    return undefined;
+/** Record what became of a bundle, and have its cache written at exit unless it was used or refused. */
+function booted(entry: CodeCacheEntry, script: Script | undefined, sourceSum: string | undefined): void {
+  if (script !== undefined && entry.state === 'hit' && script.cachedDataRejected === true) {
+    Object.assign(entry, { state: 'rejected', why: 'V8 refused the cached data (another V8 version or flags)' });
   }
-  const nl = file.indexOf(10);
-  let h: Partial<Header>;
-  try {
-    if (nl < 0 || file.toString('latin1', 0, MAGIC.length) !== MAGIC) throw new Error('no header');
-    h = JSON.parse(file.toString('latin1', MAGIC.length, nl)) as Partial<Header>;
-  } catch {
-    Object.assign(entry, { state: 'corrupt', why: `${path} has no valid header` });
-    return undefined;
+  status.push(entry);
+  if (script !== undefined && sourceSum !== undefined && entry.state !== 'hit' && entry.state !== 'refused' && entry.state !== 'off') {
+    if (pending.length === 0) process.once('exit', writePending);
+    pending.push({ entry, script, header: { source: sourceSum, node: process.version } });
   }
-  for (const k of ['source', 'node'] as const) {
-    if (h[k] !== header[k]) {
-      Object.assign(entry, { state: 'stale', why: `it was made for ${k === 'source' ? 'another build of the bundle' : `Node ${String(h[k])}`}` });
-      return undefined;
-    }
-  }
-  const payload = file.subarray(nl + 1);
-  if (payload.length !== h.bytes || checksum(payload) !== h.checksum) {
-    Object.assign(entry, { state: 'corrupt', why: `${path}: the payload does not match its length or checksum` });
-    return undefined;
-  }
-  entry.state = 'hit';
-  return payload;
+}
+
+/**
+ * What @mp/memory's bootstrap (src/boot.cjs, `dist/internal.cjs`) did with this package's own bundle:
+ * the cache directory it used (so every bundle of the process uses the same), the entry, and the compiled
+ * script and its source checksum when the cache is to be written at exit.
+ *
+ * @internal — called once, by the bootstrap, right after the bundle ran
+ */
+export function codeCacheBooted(dir: CodeCacheDir | null, entry: CodeCacheEntry, script?: Script, sourceSum?: string): void {
+  if (where === undefined) where = dir;
+  booted(entry, script, sourceSum);
 }
 
 function writeAll(fd: number, data: Uint8Array): void {
@@ -206,7 +179,7 @@ function writePending(): void {
       const { fd } = openOwnedFile(tmp, { create: 'exclusive' }); // O_CREAT|O_EXCL|O_NOFOLLOW, 0600
       try {
         checkOwnedFd(fd, tmp);
-        const head = Buffer.from(`${MAGIC}${JSON.stringify(h)}\n`, 'latin1');
+        const head = Buffer.from(`${MAGIC}${h.source} ${h.node} ${h.bytes} ${h.checksum}\n`, 'latin1');
         writeAll(fd, head);
         writeAll(fd, data);
       } finally {

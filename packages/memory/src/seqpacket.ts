@@ -10,17 +10,30 @@
  * (a dead process's), never a live one, a link or another user's file.
  */
 import { closeSync } from 'node:fs';
-import { constants } from 'node:os';
 import { binding } from './binding.js';
 import { MpError, fromSystemError } from './errors.js';
 import { lstatOwned, removeOwned } from './files.js';
 import { log } from './log.js';
 
-const E = constants.errno;
+// The errno values the addon returns negated, Linux's (asm-generic/errno*.h: x64 and arm64 alike), and their
+// names from the addon (errno_name.h). Not node:os's constants.errno: loading node:os cost ≈ 0.6 ms of
+// every process start (packages/eal/README.md).
+const E = {
+  EPERM: 1,
+  ENOENT: 2,
+  EAGAIN: 11,
+  EACCES: 13,
+  EPIPE: 32,
+  ENAMETOOLONG: 36,
+  EMSGSIZE: 90,
+  ECONNABORTED: 103,
+  ECONNRESET: 104,
+  ENOTCONN: 107,
+  ECONNREFUSED: 111,
+} as const;
 /** How long a listener out of descriptors stops accepting before it tries again. */
 const ACCEPT_BACKOFF_MS = 100;
-const ERRNO_NAME = new Map<number, string>(Object.entries(E).map(([k, v]) => [v, k]));
-const errName = (neg: number): string => ERRNO_NAME.get(-neg) ?? `errno ${-neg}`;
+const errName = (neg: number): string => binding.errnoName(-neg) ?? `errno ${-neg}`;
 
 /** Who is at the other end of an accepted connection (SO_PEERCRED). */
 export interface PeerCredentials {

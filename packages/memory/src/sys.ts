@@ -104,3 +104,21 @@ export function watchPid(pid: number, onExit: () => void, ref = false): { close(
     throw fromSystemError(err, `watching pid ${pid}`);
   }
 }
+
+/**
+ * Call `onTick` every `ms` milliseconds until `close()`: a timerfd watched by libuv (the addon's
+ * intervalWatch), not a Node timer — a process's first Node timer costs ≈ 0.8 ms of CPU to set up, which a
+ * secondary's attach paid for @mp/eal's process-table watch (packages/eal/README.md, "Attach time").
+ * `ref` (default false): whether it keeps the event loop alive. What `onTick` throws is an uncaught
+ * exception, as from a timer.
+ *
+ * @throws {MpError} EINVAL — ms is not a whole number of at least 1; EIO (or the errno) — no timerfd
+ */
+export function watchInterval(ms: number, onTick: () => void, ref = false): { close(): void } {
+  if (!Number.isInteger(ms) || ms < 1 || ms > 0xffffffff) throw new MpError('EINVAL', `interval ${ms} ms: a whole number of at least 1 expected`);
+  try {
+    return binding.intervalWatch(ms, onTick, ref);
+  } catch (err) {
+    throw fromSystemError(err, 'starting an interval timer');
+  }
+}

@@ -55,7 +55,7 @@ describe('code cache of the CommonJS bundles', () => {
     for (const e of first) {
       expect(e.cache!.startsWith(`${dir}/`)).toBe(true);
       expect(mode(e.cache!)).toBe(0o600);
-      expect(readFileSync(e.cache!).subarray(0, 7).toString()).toBe('MPV8 1 ');
+      expect(readFileSync(e.cache!).subarray(0, 7).toString()).toBe('MPV8 2 ');
     }
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(states(load(dir)).every((s) => s === 'hit')).toBe(true);
@@ -74,7 +74,7 @@ describe('code cache of the CommonJS bundles', () => {
     const good = readFileSync(e!.cache!);
     const flipped = Buffer.from(good);
     flipped[flipped.length - 100] ^= 0x5a;
-    for (const bad of [flipped, good.subarray(0, good.length - 1000), Buffer.concat([Buffer.from('MPV8 1 {"build":'), good.subarray(30)])]) {
+    for (const bad of [flipped, good.subarray(0, good.length - 1000), Buffer.concat([Buffer.from('MPV8 2 not-a-header'), good.subarray(good.indexOf(10))])]) {
       writeFileSync(e!.cache!, bad, { mode: 0o600 });
       const again = load(dir).find((x) => x.bundle === e!.bundle)!;
       expect(again.state).toBe('corrupt');
@@ -87,7 +87,7 @@ describe('code cache of the CommonJS bundles', () => {
     const dir = join(temp(), 'cache');
     const [e] = load(dir);
     const text = readFileSync(e!.cache!, 'latin1');
-    writeFileSync(e!.cache!, text.replace(/"source":"[0-9a-f]/, (m) => m.slice(0, -1) + (m.endsWith('0') ? '1' : '0')), { encoding: 'latin1', mode: 0o600 });
+    writeFileSync(e!.cache!, text.replace(/^MPV8 2 [0-9a-f]/, (m) => m.slice(0, -1) + (m.endsWith('0') ? '1' : '0')), { encoding: 'latin1', mode: 0o600 });
     const again = load(dir).find((x) => x.bundle === e!.bundle)!;
     expect(again.state).toBe('stale');
     expect(again.why).toMatch(/another build/);

@@ -30,6 +30,9 @@ describe('native argument checks', () => {
     ['seqpacketListen', [42, 0o600, 1], TypeError, /argument 0 \(path\) must be a string/],
     ['seqpacketSend', [3, 'text'], TypeError, /argument 1 \(buf\) must be a Uint8Array/],
     ['pidWatch', [process.pid, 'cb'], TypeError, /argument 1 \(cb\) must be a function/],
+    ['intervalWatch', [10, 'cb'], TypeError, /argument 1 \(cb\) must be a function/],
+    ['intervalWatch', [-1, () => undefined], RangeError, /argument 0 \(ms\)/],
+    ['readCached', ['a', 'b', 'c', 'd', 1], TypeError, /strings expected/],
   ] as const)('%s(%j) → %s', (fn, args, type, msg) => {
     const f = addon[fn];
     expect(f, `addon exports ${fn}`).toBeTypeOf('function');
