@@ -20,6 +20,8 @@
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { findGroups, removeDeadGroup } from '@mp/eal';
 import { Samples, median, rounds, startBench } from '@mp/bench-utils';
 import { createNetns } from '@mp/test-utils/netns';
 import type { Netns } from '@mp/test-utils/netns';
@@ -200,6 +202,15 @@ async function main(): Promise<void> {
   };
   const cleanup = async (): Promise<void> => {
     await Promise.all(agents.splice(0).map((a) => a.kill()));
+    // The agents die by SIGKILL: their groups' files stay behind unless removed (every run's, once dead).
+    for (const dir of findGroups()) {
+      if (!basename(dir).startsWith(`nbb${process.pid}_`)) continue;
+      try {
+        removeDeadGroup(dir);
+      } catch (err) {
+        console.error(`bench: group ${dir} left in place: ${(err as Error).message}`);
+      }
+    }
     await stopAll();
     for (const ns of made.splice(0)) ns.del();
   };
