@@ -10,11 +10,29 @@ globalThis[Symbol.for('@mp/test-faults')] = true;
 /** Write one JSON line to stdout (a reply, or an event `{ event, ... }`). */
 export const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
-/** Ops every agent answers: `exit` ({ code }) exits after replying, as a process that ends on its own. */
+/** A 1 ms interval timer's count and who waits on it (the `ticks` op; started by its first call). */
+let ticker;
+
+/**
+ * Ops every agent answers: `exit` ({ code }) exits after replying, as a process that ends on its own;
+ * `ticks` ({ count }) resolves once `count` more callbacks of a 1 ms interval timer have run in this
+ * process — they run only while its event loop does (a test's proof that a process is not stalled) —
+ * with the total so far.
+ */
 const builtins = {
   exit({ code = 0 }) {
     setImmediate(() => process.exit(code));
     return true;
+  },
+  ticks({ count }) {
+    if (ticker === undefined) {
+      ticker = { n: 0, waiters: [] };
+      setInterval(() => {
+        ticker.n++;
+        ticker.waiters = ticker.waiters.filter((w) => (ticker.n >= w.at ? (w.resolve(ticker.n), false) : true));
+      }, 1);
+    }
+    return new Promise((resolve) => ticker.waiters.push({ at: ticker.n + count, resolve }));
   },
 };
 
